@@ -1,0 +1,254 @@
+/*
+ * ve_offload.h: the VEO (VE Offloading) host API, as implemented by openveo.
+ *
+ * A program written for NEC's libveo compiles against this header unchanged
+ * and links with -lveo. The "vector engine" is a separate worker process
+ * (veorun) on the host; kernels are libraries built for the host.
+ *
+ * Conventions used by every function below:
+ *  - int functions return 0 on success and a negative value on failure,
+ *    unless stated otherwise;
+ *  - functions returning a handle or an address return NULL / 0 on failure;
+ *  - functions returning a request id return VEO_REQUEST_ID_INVALID on failure;
+ *  - on failure, veo_last_error() (an openveo extension) returns a message
+ *    saying what was wrong. Errors are also printed to stderr unless
+ *    VEO_LOG_ERRORS=0 is set or veo_set_error_print(0) was called.
+ *
+ * Handles are checked: a NULL, closed or foreign handle is an error return,
+ * never a crash.
+ */
+#ifndef VE_OFFLOAD_H
+#define VE_OFFLOAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define VEO_API_VERSION 16
+#define VEO_SYMNAME_LEN_MAX (255)
+#define VEO_MAX_NUM_ARGS (256)
+#define VEO_REQUEST_ID_INVALID (~0UL)
+
+/* openveo's own version. */
+#define OPENVEO_VERSION_MAJOR 0
+#define OPENVEO_VERSION_MINOR 1
+#define OPENVEO_VERSION_PATCH 0
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum veo_context_state {
+	VEO_STATE_UNKNOWN = 0,
+	VEO_STATE_RUNNING,
+	VEO_STATE_SYSCALL, /* never reported by openveo */
+	VEO_STATE_BLOCKED, /* never reported by openveo */
+	VEO_STATE_EXIT,
+};
+
+enum veo_command_state {
+	VEO_COMMAND_OK = 0,
+	VEO_COMMAND_EXCEPTION, /* the kernel crashed (signal, fault) */
+	VEO_COMMAND_ERROR,     /* could not run, proc died, unknown id */
+	VEO_COMMAND_UNFINISHED,
+};
+
+enum veo_queue_state {
+	VEO_QUEUE_READY = 0,
+	VEO_QUEUE_CLOSED,
+};
+
+enum veo_args_intent {
+	VEO_INTENT_IN = 0,
+	VEO_INTENT_INOUT,
+	VEO_INTENT_OUT,
+};
+
+struct veo_args;
+struct veo_proc_handle;
+struct veo_thr_ctxt;
+struct veo_thr_ctxt_attr;
+
+/* ---- API hooks ---------------------------------------------------------
+ * A hook registered for veo_alloc_mem / veo_free_mem runs after the call
+ * succeeds as hook(payload, proc, addr, size) / hook(payload, proc, addr);
+ * for veo_alloc_mem_async / veo_free_mem_async as
+ * hook(payload, ctx, addr, size) / hook(payload, ctx, addr). addr is a
+ * uint64_t, size a size_t. Hooks are process-wide.
+ */
+void veo_register_hook(void *api_func, void (*hook)(void *, ...), void *payload);
+void *veo_get_hook(void *api_func);
+void veo_unregister_hook(void *api_func);
+
+/* ---- Processes ---------------------------------------------------------
+ * veo_proc_create starts a worker process (veorun) for VE node `venode`
+ * (0..7; -1 means $VE_NODE_NUMBER, else 0). The worker binary is
+ * $VEORUN_BIN if set, else the one installed next to libveo. Environment
+ * variables named VE_X reach the worker as X (VE_OMP_NUM_THREADS=4 gives
+ * OpenMP kernels 4 threads). Returns NULL on failure.
+ */
+struct veo_proc_handle *veo_proc_create(int venode);
+/* Same, with a worker built by mk_veorun_static (kernels linked in). */
+struct veo_proc_handle *veo_proc_create_static(int venode, char *veorun_bin);
+/* Stops the worker and frees everything the proc owned. 0 or -1. */
+int veo_proc_destroy(struct veo_proc_handle *proc);
+/* Small integer (0, 1, ...) naming a live proc; -1 for a bad handle. */
+int veo_proc_identifier(struct veo_proc_handle *proc);
+/* Architecture number of a node: openveo reports 1 (it behaves as a VE1:
+ * the host's vector units run the kernels). -1 for a node that does not
+ * exist. */
+int veo_get_ve_arch(int venode);
+
+/* ---- Libraries and symbols ---------------------------------------------- */
+/* Loads a kernel library into the worker; a non-zero handle, or 0 (with the
+ * dynamic loader's message). */
+uint64_t veo_load_library(struct veo_proc_handle *proc, const char *path);
+/* Unloads a library; 0, or -1 for an unknown or already unloaded handle. */
+int veo_unload_library(struct veo_proc_handle *proc, const uint64_t libhdl);
+/* Address of a function or variable in the worker, 0 if not found. Handle 0
+ * searches the worker executable (kernels linked in by mk_veorun_static). */
+uint64_t veo_get_sym(struct veo_proc_handle *proc, uint64_t libhdl,
+                     const char *symname);
+
+/* ---- Memory ------------------------------------------------------------
+ * VE memory from veo_alloc_mem lives in a heap shared with the worker, so
+ * veo_read_mem / veo_write_mem on it are a single memcpy by the host. Other
+ * worker addresses (library variables, memory a kernel allocated) go
+ * through the worker. An address the worker does not own is an error.
+ * VE addresses are worker addresses: dereferencing one in the host does not
+ * read the data.
+ */
+int veo_alloc_mem(struct veo_proc_handle *proc, uint64_t *addr, const size_t size);
+int veo_free_mem(struct veo_proc_handle *proc, uint64_t addr);
+int veo_read_mem(struct veo_proc_handle *proc, void *dst, uint64_t src, size_t size);
+int veo_write_mem(struct veo_proc_handle *proc, uint64_t dst, const void *src,
+                  size_t size);
+
+/* ---- Contexts ----------------------------------------------------------
+ * A context is a worker thread with an ordered queue: its requests run one
+ * after another in submission order; contexts of one proc run concurrently
+ * and share its memory.
+ */
+int veo_num_contexts(struct veo_proc_handle *proc);
+/* The idx-th open context (0 <= idx < veo_num_contexts), or NULL. */
+struct veo_thr_ctxt *veo_get_context(struct veo_proc_handle *proc, int idx);
+struct veo_thr_ctxt *veo_context_open(struct veo_proc_handle *proc);
+struct veo_thr_ctxt *veo_context_open_with_attr(struct veo_proc_handle *proc,
+                                                struct veo_thr_ctxt_attr *attr);
+/* Waits for the queued requests, then stops the context. 0 or -1. */
+int veo_context_close(struct veo_thr_ctxt *ctx);
+/* VEO_STATE_RUNNING while open and the worker lives, VEO_STATE_EXIT after
+ * the worker died, VEO_STATE_UNKNOWN for a bad handle. */
+int veo_get_context_state(struct veo_thr_ctxt *ctx);
+/* Returns when every request queued so far has finished (results are kept
+ * for veo_call_wait_result / veo_call_peek_result). */
+void veo_context_sync(struct veo_thr_ctxt *ctx);
+
+struct veo_thr_ctxt_attr *veo_alloc_thr_ctxt_attr(void);
+int veo_free_thr_ctxt_attr(struct veo_thr_ctxt_attr *attr);
+/* Stack size of the context's worker thread (0: the default, 8 MiB). */
+int veo_set_thr_ctxt_stacksize(struct veo_thr_ctxt_attr *attr, size_t size);
+int veo_get_thr_ctxt_stacksize(struct veo_thr_ctxt_attr *attr, size_t *size);
+
+/* ---- Arguments ---------------------------------------------------------
+ * Setters return 0, or -1 for a bad argnum (< 0 or >= VEO_MAX_NUM_ARGS) or
+ * handle. Arguments reach the kernel exactly as a C call with that
+ * prototype passes them (libffi). Unset arguments below the highest set one
+ * are passed as uint64_t 0.
+ */
+struct veo_args *veo_args_alloc(void);
+int veo_args_set_i64(struct veo_args *args, int argnum, int64_t val);
+int veo_args_set_u64(struct veo_args *args, int argnum, uint64_t val);
+int veo_args_set_i32(struct veo_args *args, int argnum, int32_t val);
+int veo_args_set_u32(struct veo_args *args, int argnum, uint32_t val);
+int veo_args_set_i16(struct veo_args *args, int argnum, int16_t val);
+int veo_args_set_u16(struct veo_args *args, int argnum, uint16_t val);
+int veo_args_set_i8(struct veo_args *args, int argnum, int8_t val);
+int veo_args_set_u8(struct veo_args *args, int argnum, uint8_t val);
+int veo_args_set_double(struct veo_args *args, int argnum, double val);
+int veo_args_set_float(struct veo_args *args, int argnum, float val);
+/* The kernel gets a pointer to a copy of buf[0..len) in VE memory. IN: copied
+ * in at submission; OUT: copied back into buf when the result is collected;
+ * INOUT: both. buf must stay valid until then. */
+int veo_args_set_stack(struct veo_args *args, enum veo_args_intent inout,
+                       int argnum, char *buf, size_t len);
+/* Forgets all arguments (and the declared result type). */
+void veo_args_clear(struct veo_args *args);
+void veo_args_free(struct veo_args *args);
+
+/* Extension: the result type of a call. On the VE every result comes back in
+ * one 64-bit register; on the host a float or double does not. Declaring it
+ * makes the result word look as on the VE: a float in the upper 32 bits, a
+ * double as its 64-bit pattern; integers sign- or zero-extended to 64 bits.
+ * The default is VEO_RESULT_U64 (a 64-bit integer or pointer). */
+enum veo_result_type {
+	VEO_RESULT_U64 = 0,
+	VEO_RESULT_I64,
+	VEO_RESULT_I32,
+	VEO_RESULT_U32,
+	VEO_RESULT_I16,
+	VEO_RESULT_U16,
+	VEO_RESULT_I8,
+	VEO_RESULT_U8,
+	VEO_RESULT_FLOAT,
+	VEO_RESULT_DOUBLE,
+	VEO_RESULT_VOID,
+	VEO_RESULT_POINTER = VEO_RESULT_U64,
+};
+#define VEO_HAVE_RESULT_TYPE 1
+int veo_args_set_result_type(struct veo_args *args, enum veo_result_type type);
+
+/* ---- Calls ------------------------------------------------------------- */
+/* Queues a call of the function at worker address addr. The arguments are
+ * copied: args may be reused or freed as soon as this returns. */
+uint64_t veo_call_async(struct veo_thr_ctxt *ctx, uint64_t addr, struct veo_args *args);
+uint64_t veo_call_async_by_name(struct veo_thr_ctxt *ctx, uint64_t libhdl,
+                                const char *symname, struct veo_args *args);
+/* Runs func(arg) in the host, in the context's order. The function is run
+ * by a host thread that waits on, peeks or syncs the context; its return
+ * value is the request's result. */
+uint64_t veo_call_async_vh(struct veo_thr_ctxt *ctx, uint64_t (*func)(void *), void *arg);
+/* Calls and waits, without an opened context. Returns VEO_COMMAND_OK (0) or
+ * another veo_command_state; -1 for bad arguments. */
+int veo_call_sync(struct veo_proc_handle *proc, uint64_t addr,
+                  struct veo_args *args, uint64_t *result);
+
+/* Collect a result: VEO_COMMAND_OK, VEO_COMMAND_EXCEPTION,
+ * VEO_COMMAND_ERROR (could not run, unknown or already collected id, proc
+ * died), VEO_COMMAND_UNFINISHED (peek only); -1 for a bad handle. A result
+ * is collected once. */
+int veo_call_peek_result(struct veo_thr_ctxt *ctx, uint64_t reqid, uint64_t *retp);
+int veo_call_wait_result(struct veo_thr_ctxt *ctx, uint64_t reqid, uint64_t *retp);
+/* Extension: waits at most timeout_us microseconds; VEO_COMMAND_UNFINISHED
+ * (result not collected) on time-out. A negative timeout waits for ever. */
+int veo_call_wait_result_timeout(struct veo_thr_ctxt *ctx, uint64_t reqid,
+                                 uint64_t *retp, long timeout_us);
+
+/* Only the calling thread may submit to ctx between these two. */
+void veo_req_block_begin(struct veo_thr_ctxt *ctx);
+void veo_req_block_end(struct veo_thr_ctxt *ctx);
+
+/* Asynchronous memory requests, in the context's order. Result: 0 for
+ * transfers and frees, the address for veo_alloc_mem_async. */
+uint64_t veo_alloc_mem_async(struct veo_thr_ctxt *ctx, const size_t size);
+uint64_t veo_free_mem_async(struct veo_thr_ctxt *ctx, uint64_t addr);
+uint64_t veo_async_read_mem(struct veo_thr_ctxt *ctx, void *dst, uint64_t src, size_t size);
+uint64_t veo_async_write_mem(struct veo_thr_ctxt *ctx, uint64_t dst, const void *src,
+                             size_t size);
+
+/* ---- Versions ---------------------------------------------------------- */
+const char *veo_version_string(void);
+int veo_api_version(void);
+
+/* ---- openveo extensions ------------------------------------------------ */
+/* The message of the last failure in the calling thread ("" if none). */
+const char *veo_last_error(void);
+/* Print failures to stderr (on = 1, the default) or not (on = 0). */
+void veo_set_error_print(int on);
+/* Process id of the proc's worker; -1 for a bad handle. */
+pid_t veo_proc_pid(struct veo_proc_handle *proc);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VE_OFFLOAD_H */

@@ -1,0 +1,226 @@
+/*
+ * protocol.h: the one definition of what the host (libveo) and the worker
+ * (veorun) share. Both include this file and nothing of each other's.
+ *
+ * A proc is one memfd, mapped by both processes:
+ *
+ *   +-----------------+-----------------------------+------------------+
+ *   | vp_shm_header   | vp_slot[VP_MAX_SLOTS]       | VE heap          |
+ *   | (4 KiB)         | per-context rings           | (heap_size)      |
+ *   +-----------------+-----------------------------+------------------+
+ *
+ * Slot 0 is the proc's control channel (load a library, find a symbol,
+ * open a context, copy memory the heap does not hold); slot 1 and up are
+ * contexts. Each slot holds a submission ring (SQ, host -> worker) of
+ * variable-size records and a completion ring (CQ, worker -> host) of
+ * fixed-size entries. Each ring has one producer and one consumer; the host
+ * serialises its own threads with mutexes.
+ *
+ * Trust: each side treats what the other wrote as untrusted input. The
+ * worker copies a record out of the SQ before checking it; the host checks
+ * every completion against the requests it has pending.
+ *
+ * VE addresses: a heap block at heap offset `off` has the VE address
+ * worker_heap_base + off, an address in the worker's mapping. The host
+ * keeps its own mapping elsewhere; a host dereference of a VE address does
+ * not read the data.
+ */
+#ifndef OPENVEO_PROTOCOL_H
+#define OPENVEO_PROTOCOL_H
+
+#include <stdint.h>
+#include <stdatomic.h>
+
+#define VP_MAGIC   0x314f4556454e504fULL /* "OPENVEO1" */
+#define VP_VERSION 1
+
+#define VP_MAX_SLOTS   258      /* control + hidden sync context + 256 */
+#define VP_SLOT_CTL    0
+#define VP_SLOT_SYNC   1        /* context used by veo_call_sync */
+#define VP_SQ_BYTES    (64 * 1024)
+#define VP_CQ_ENTRIES  512
+#define VP_MSG_MAX     2048     /* long messages of slot 0 and of crashes */
+#define VP_CQE_MSG     96       /* short message carried by a completion */
+#define VP_MAX_ARGS    256
+#define VP_CACHELINE   64
+
+/* argv/fd contract of the worker: veorun --openveo <shm-fd> <hostpipe-fd> */
+#define VP_WORKER_SHM_FD  3
+#define VP_WORKER_PIPE_FD 4
+
+/* ---- rings ---------------------------------------------------------------
+ * head and tail are free-running 32-bit counters (bytes for the SQ,
+ * entries for the CQ); the ring sizes are powers of two, so `tail - head`
+ * is the fill level across wrap-around. The producer writes the data, then
+ * publishes tail with a release store; the consumer reads tail with an
+ * acquire load, copies the data out, then publishes head with a release
+ * store. tail and head are also the futex words that the consumer (tail)
+ * and a producer facing a full ring (head) sleep on; `sleepers` counts the
+ * threads asleep on them so that the other side makes the futex_wake
+ * system call only when someone sleeps (see wait.h for the fences).
+ */
+struct vp_ring {
+	_Alignas(VP_CACHELINE) _Atomic uint32_t tail;
+	_Atomic uint32_t tail_sleepers;   /* consumers asleep on tail */
+	_Alignas(VP_CACHELINE) _Atomic uint32_t head;
+	_Atomic uint32_t head_sleepers;   /* producers asleep on head */
+};
+
+/* SQ record header. Records are VP_REC_ALIGN aligned and never wrap: a
+ * producer that lacks room before the end of the ring writes a PAD record
+ * covering the rest and starts again at offset 0. */
+#define VP_REC_ALIGN 16
+struct vp_rec {
+	uint32_t len;      /* whole record, header included, multiple of 16 */
+	uint16_t op;       /* enum vp_op */
+	uint16_t flags;
+	uint64_t reqid;    /* host request id, echoed in the completion */
+};
+
+enum vp_op {
+	VP_OP_PAD = 0,        /* skip to the start of the ring */
+	VP_OP_CALL,           /* struct vp_call + types[] + values[] */
+	VP_OP_COMPLETE,       /* complete at once with vp_complete.result */
+	VP_OP_HOST_ACTION,    /* stop and let the host act (copy, VH call) */
+	VP_OP_READ,           /* copy worker memory -> heap bounce buffer */
+	VP_OP_WRITE,          /* copy heap bounce buffer -> worker memory */
+	VP_OP_CLOSE,          /* context: finish and exit the thread */
+	/* control slot only */
+	VP_OP_LOAD_LIB,       /* path follows */
+	VP_OP_UNLOAD_LIB,     /* vp_u64arg.value = handle */
+	VP_OP_GET_SYM,        /* vp_u64arg.value = handle; name follows */
+	VP_OP_OPEN_CTX,       /* vp_open_ctx */
+	VP_OP_EXIT,           /* the proc is destroyed: exit the process */
+	VP_OP_COUNT
+};
+
+/* Argument type codes of VP_OP_CALL (and of the result). */
+enum vp_type {
+	VP_T_U64 = 0, VP_T_I64, VP_T_I32, VP_T_U32, VP_T_I16, VP_T_U16,
+	VP_T_I8, VP_T_U8, VP_T_FLOAT, VP_T_DOUBLE, VP_T_VOID,
+	VP_T_COUNT
+};
+
+/* VP_OP_CALL: followed by nargs type bytes (padded to 8) and nargs 64-bit
+ * values. A value holds its type in its low bytes (a float in the low 32
+ * bits); a stack argument is a u64 holding the VE address of its copy. */
+struct vp_call {
+	struct vp_rec rec;
+	uint64_t addr;      /* function address in the worker */
+	uint16_t nargs;
+	uint8_t  ret_type;  /* enum vp_type */
+	uint8_t  pad[5];
+};
+
+struct vp_complete {
+	struct vp_rec rec;
+	uint64_t result;
+};
+
+/* VP_OP_READ / VP_OP_WRITE: `addr` is any worker address, `bounce` a heap
+ * offset of a block of at least len bytes. */
+struct vp_xfer {
+	struct vp_rec rec;
+	uint64_t addr;
+	uint64_t bounce;
+	uint64_t len;
+};
+
+struct vp_u64arg {
+	struct vp_rec rec;
+	uint64_t value;
+	/* optional NUL-terminated string follows (path, symbol name) */
+};
+
+struct vp_open_ctx {
+	struct vp_rec rec;
+	uint32_t slot;
+	uint32_t pad;
+	uint64_t stack_size;
+};
+
+/* Completion entry. status is enum vp_status. */
+enum vp_status {
+	VP_ST_OK = 0,
+	VP_ST_EXCEPTION,   /* kernel crashed (then the worker is dead) */
+	VP_ST_ERROR,       /* could not run; msg says why */
+	VP_ST_ACTION,      /* worker waits for the host to act (HOST_ACTION) */
+};
+
+struct vp_cqe {
+	uint64_t reqid;
+	uint64_t result;
+	uint32_t status;
+	uint32_t msg_len;            /* bytes of msg used (0: none) */
+	char msg[VP_CQE_MSG];
+};
+
+/* Worker-side state of a slot, written by the worker. */
+enum vp_slot_state {
+	VP_SLOT_FREE = 0,
+	VP_SLOT_RUNNING,
+	VP_SLOT_CLOSED,
+};
+
+struct vp_slot {
+	struct vp_ring sq;
+	struct vp_ring cq;
+	/* Host action hand-shake: the worker posts a VP_ST_ACTION completion
+	 * for request R and sleeps until action_ack == low 32 bits of R. */
+	_Alignas(VP_CACHELINE) _Atomic uint32_t action_ack;
+	_Atomic uint32_t action_sleepers;
+	_Atomic uint32_t state;           /* enum vp_slot_state */
+	_Atomic uint64_t running_reqid;   /* request now running, 0 if none */
+	_Atomic uint64_t running_fn;      /* its function address */
+	char msg[VP_MSG_MAX];             /* long message (slot 0 only) */
+	_Alignas(VP_CACHELINE) uint8_t sq_data[VP_SQ_BYTES];
+	struct vp_cqe cq_data[VP_CQ_ENTRIES];
+};
+
+/* Worker life cycle, in vp_shm_header.worker_state. */
+enum vp_worker_state {
+	VP_WORKER_STARTING = 0,
+	VP_WORKER_READY,
+	VP_WORKER_CRASHED,  /* crash record below is filled in */
+	VP_WORKER_FAILED,   /* start-up failed; crash.msg says why */
+	VP_WORKER_EXITED,
+};
+
+struct vp_crash {
+	int32_t signo;
+	int32_t slot;           /* context slot of the faulting thread, -1 */
+	uint64_t reqid;         /* its running request, 0 if unknown */
+	uint64_t fault_addr;
+	char msg[VP_MSG_MAX];   /* signal, kernel, backtrace */
+};
+
+struct vp_shm_header {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t max_slots;
+	uint64_t slots_offset;
+	uint64_t slot_stride;
+	uint64_t heap_offset;
+	uint64_t heap_size;
+	uint64_t total_size;
+	/* written by the worker */
+	uint64_t worker_heap_base;     /* VE address of heap offset 0 */
+	_Atomic uint32_t worker_state; /* enum vp_worker_state; futex word */
+	_Atomic uint32_t state_sleepers;
+	struct vp_crash crash;
+};
+
+#define VP_HEADER_BYTES 8192
+
+static inline uint64_t vp_align_up(uint64_t v, uint64_t a)
+{
+	return (v + a - 1) & ~(a - 1);
+}
+
+static inline struct vp_slot *vp_slot_at(void *base, uint64_t slots_offset,
+                                         uint64_t stride, unsigned idx)
+{
+	return (struct vp_slot *)((char *)base + slots_offset + stride * idx);
+}
+
+#endif

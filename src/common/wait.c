@@ -1,0 +1,90 @@
+/*
+ * wait.c: spin-then-sleep waiting on shared futex words (see wait.h).
+ */
+#include "wait.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+uint64_t vp_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t vp_spin_ns(void)
+{
+	static _Atomic uint64_t cached; /* 0: not read yet; stores ns + 1 */
+	uint64_t v = atomic_load_explicit(&cached, memory_order_relaxed);
+
+	if (v == 0) {
+		const char *s = getenv("VEO_SPIN_US");
+		uint64_t us = 50;
+
+		if (s && *s) {
+			char *end;
+			unsigned long long x = strtoull(s, &end, 10);
+
+			if (*end == '\0' && x <= 1000000)
+				us = x;
+		}
+		v = us * 1000 + 1;
+		atomic_store_explicit(&cached, v, memory_order_relaxed);
+	}
+	return v - 1;
+}
+
+void vp_futex_wake_all(_Atomic uint32_t *word)
+{
+	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+static void futex_wait_until(_Atomic uint32_t *word, uint32_t old,
+                             uint64_t deadline_ns)
+{
+	struct timespec ts, *tsp = NULL;
+
+	if (deadline_ns) {
+		/* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC time. */
+		ts.tv_sec = (time_t)(deadline_ns / 1000000000ull);
+		ts.tv_nsec = (long)(deadline_ns % 1000000000ull);
+		tsp = &ts;
+	}
+	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_BITSET, old, tsp, NULL,
+	        FUTEX_BITSET_MATCH_ANY);
+}
+
+int vp_wait_change(_Atomic uint32_t *word, uint32_t old,
+                   _Atomic uint32_t *sleepers, uint64_t deadline_ns, int spin)
+{
+	if (atomic_load_explicit(word, memory_order_acquire) != old)
+		return 0;
+
+	if (spin) {
+		uint64_t start = vp_now_ns();
+		uint64_t limit = vp_spin_ns();
+
+		if (deadline_ns && deadline_ns - start < limit && deadline_ns > start)
+			limit = deadline_ns - start;
+		for (unsigned i = 1;; i++) {
+			if (atomic_load_explicit(word, memory_order_acquire) != old)
+				return 0;
+			vp_cpu_relax();
+			if ((i & 63) == 0 && vp_now_ns() - start >= limit)
+				break;
+		}
+	}
+
+	atomic_fetch_add_explicit(sleepers, 1, memory_order_seq_cst);
+	if (atomic_load_explicit(word, memory_order_seq_cst) == old)
+		futex_wait_until(word, old, deadline_ns);
+	atomic_fetch_sub_explicit(sleepers, 1, memory_order_relaxed);
+	return atomic_load_explicit(word, memory_order_acquire) != old ? 0 : -1;
+}

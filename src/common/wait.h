@@ -1,0 +1,62 @@
+/*
+ * wait.h: how one side of a ring waits for the other. A waiter spins for a
+ * short while (a busy partner answers in well under a microsecond), then
+ * sleeps on a futex so that an idle side costs no CPU.
+ *
+ * The futex words live in the shared memfd, so the futexes are the shared
+ * (not FUTEX_PRIVATE) kind. A waker only makes the futex_wake system call
+ * when the sleepers counter says someone sleeps; the pairing of the two
+ * seq_cst operations below makes that safe (no lost wake-up):
+ *
+ *   waker:   store word (release); fence(seq_cst); load sleepers
+ *   sleeper: fetch_add sleepers (seq_cst); load word; futex_wait(word, old)
+ *
+ * Either the waker sees sleepers > 0 and wakes, or the sleeper sees the new
+ * word and does not sleep (and futex_wait itself re-checks the word).
+ */
+#ifndef OPENVEO_WAIT_H
+#define OPENVEO_WAIT_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+/* Monotonic clock in nanoseconds. */
+uint64_t vp_now_ns(void);
+
+/* How long a waiter spins before it sleeps, in ns (VEO_SPIN_US overrides;
+ * read once). */
+uint64_t vp_spin_ns(void);
+
+/* One pause of a spin loop. */
+static inline void vp_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#else
+	atomic_signal_fence(memory_order_seq_cst);
+#endif
+}
+
+/* Wakes every thread sleeping on word. Call after storing the new value. */
+void vp_futex_wake_all(_Atomic uint32_t *word);
+
+static inline void vp_wake(_Atomic uint32_t *word, _Atomic uint32_t *sleepers)
+{
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(sleepers, memory_order_relaxed))
+		vp_futex_wake_all(word);
+}
+
+/*
+ * Waits until *word != old: spins first when `spin` is set, then sleeps
+ * once, until a wake-up or until the monotonic clock passes deadline_ns
+ * (0: no deadline). Returns 0 when the word changed, -1 otherwise (time-out
+ * or a wake-up that changed nothing, such as a dying partner's). Callers
+ * loop, checking what else they wait for between calls.
+ */
+int vp_wait_change(_Atomic uint32_t *word, uint32_t old,
+                   _Atomic uint32_t *sleepers, uint64_t deadline_ns, int spin);
+
+#endif

@@ -1,0 +1,214 @@
+/*
+ * internal.h: libveo's own structures. A proc owns the worker process, the
+ * shared memfd, the heap and its contexts; a context owns the host side of
+ * one slot's rings and the table of its requests. See protocol.h for what
+ * is shared with the worker.
+ */
+#ifndef OPENVEO_INTERNAL_H
+#define OPENVEO_INTERNAL_H
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ve_offload.h"
+#include "heap.h"
+#include "protocol.h"
+
+#define VEO_MAX_PROCS 64
+#define VEO_MAX_NODES 8
+
+#define PROC_MAGIC 0x70726f63u  /* live proc */
+#define CTX_MAGIC  0x63747874u  /* live context */
+#define ARGS_MAGIC 0x61726773u
+#define ATTR_MAGIC 0x61747472u
+
+/* ---- errors (error.c) ---- */
+/* Records the calling thread's last error and prints it unless silenced.
+ * Returns -1 so that failure paths can `return veo_fail(...)`. */
+int veo_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void veo_set_error_text(const char *msg); /* without printing */
+
+/* ---- arguments (args.c) ---- */
+struct veo_arg {
+	uint8_t type;        /* enum vp_type, or ARG_STACK */
+	uint8_t intent;      /* for ARG_STACK */
+	uint8_t set;
+	uint64_t value;
+	char *buf;           /* ARG_STACK */
+	size_t len;
+};
+#define ARG_STACK 0xff
+
+struct veo_args {
+	uint32_t magic;
+	int nargs;           /* highest set argnum + 1 */
+	uint8_t ret_type;    /* enum vp_type */
+	int nstack;
+	struct veo_arg a[VEO_MAX_NUM_ARGS];
+};
+struct veo_args *args_check(struct veo_args *args);
+
+struct veo_thr_ctxt_attr {
+	uint32_t magic;
+	size_t stack_size;
+};
+
+/* ---- requests ---- */
+enum req_kind {
+	REQ_CALL = 1,
+	REQ_HEAP_READ,     /* host copies heap -> dst at the worker's signal */
+	REQ_HEAP_WRITE,    /* host copies src -> heap at the worker's signal */
+	REQ_BOUNCE_READ,   /* worker fills a bounce block; host copies it out */
+	REQ_BOUNCE_WRITE,  /* worker copies a bounce block out */
+	REQ_ALLOC,
+	REQ_FREE,
+	REQ_VH,
+	REQ_CLOSE,
+};
+
+enum req_state { REQ_UNUSED = 0, REQ_PENDING, REQ_DONE };
+
+struct out_copy {
+	char *dst;
+	uint64_t heap_off;
+	size_t len;
+};
+
+struct req {
+	uint64_t id;
+	uint8_t state;
+	uint8_t kind;
+	int status;              /* enum veo_command_state once done */
+	uint64_t result;
+	char *msg;               /* malloc'd message of a failure, or NULL */
+	uint64_t block;          /* heap offset of a block to free, or ~0 */
+	union {
+		struct { uint32_t nout; struct out_copy *outs; } call;
+		struct { char *host; uint64_t heap_off; uint64_t len; } xfer;
+		struct { uint64_t (*fn)(void *); void *arg; } vh;
+		struct { uint64_t addr; } mem;
+	} u;
+};
+
+/* ---- contexts (ctx.c) ---- */
+struct veo_thr_ctxt {
+	uint32_t magic;
+	int in_use;                    /* slot taken (under proc->lock) */
+	unsigned slot_idx;
+	struct veo_proc_handle *proc;
+	struct vp_slot *slot;          /* host mapping of the slot */
+	pthread_mutex_t lock;          /* everything below */
+	pthread_cond_t block_cond;
+	pthread_t block_owner;         /* veo_req_block_begin holder */
+	int block_held;
+	uint64_t next_id;
+	uint32_t npending;             /* submitted to the worker, not done */
+	struct req *reqs;              /* ring indexed by id & (cap - 1) */
+	uint64_t cap;
+	uint64_t oldest;               /* lowest id that may still be in use */
+	uint32_t sq_tail;              /* our copy of the SQ tail */
+	uint32_t cq_seen;              /* CQ tail seen by the last drain */
+	uint64_t last_sent;            /* last id sent to the worker */
+	uint64_t worker_done;          /* last id the worker finished */
+};
+
+/* ---- procs (proc.c) ---- */
+struct sym_entry {
+	struct sym_entry *next;
+	uint64_t lib;
+	uint64_t addr;
+	char name[];
+};
+
+#define SYM_BUCKETS 256
+
+struct veo_proc_handle {
+	uint32_t magic;
+	int ident;                      /* veo_proc_identifier */
+	int node;
+	pid_t pid;
+	int pidfd;
+	int pipe_wr;                    /* its closing tells the worker we left */
+	int memfd;
+	char *base;                     /* host mapping of the memfd */
+	uint64_t size;
+	struct vp_shm_header *hdr;
+	char *heap_host;                /* host address of heap offset 0 */
+	uint64_t heap_ve;               /* VE address of heap offset 0 */
+	uint64_t heap_size;
+	struct heap heap;
+	_Atomic int dead;               /* worker gone: crashed, killed, exited */
+	char *death_msg;                /* why, once known */
+	pthread_mutex_t lock;           /* ctl slot, contexts list, symbols */
+	uint64_t ctl_seq;
+	struct veo_thr_ctxt *order[VP_MAX_SLOTS]; /* user contexts, open order */
+	int nctx_open;
+	uint64_t last_thorough_ns;      /* last liveness system call */
+	struct sym_entry *syms[SYM_BUCKETS];
+	struct veo_thr_ctxt ctx_store[VP_MAX_SLOTS];
+};
+
+struct veo_proc_handle *proc_check(struct veo_proc_handle *p);
+struct veo_thr_ctxt *ctx_check(struct veo_thr_ctxt *c);
+
+/* Checks whether the worker still lives; marks the proc dead if not.
+ * `thorough` also asks the kernel (a system call). Returns 1 if dead. */
+int proc_dead(struct veo_proc_handle *p, int thorough);
+/* Message describing why the proc died. */
+const char *proc_death_msg(struct veo_proc_handle *p);
+
+/* A control command: writes the record to slot 0 and waits for its
+ * completion. Returns the vp_status; *result is filled; on error the
+ * message is in msg. Takes p->lock. */
+int proc_control(struct veo_proc_handle *p, struct vp_rec *rec, uint32_t len,
+                 uint64_t *result, char *msg, size_t msglen);
+
+/* Heap address helpers: VE address -> heap offset when [addr, addr+len)
+ * is inside the heap range (not necessarily allocated). */
+static inline int proc_heap_off(struct veo_proc_handle *p, uint64_t addr,
+                                uint64_t len, uint64_t *off)
+{
+	if (addr < p->heap_ve || addr - p->heap_ve > p->heap_size ||
+	    len > p->heap_size - (addr - p->heap_ve))
+		return 0;
+	*off = addr - p->heap_ve;
+	return 1;
+}
+
+/* ---- context internals used by proc.c and mem.c ---- */
+int ctx_init(struct veo_proc_handle *p, struct veo_thr_ctxt *c, unsigned idx,
+             size_t stack_size);
+void ctx_release(struct veo_thr_ctxt *c);
+
+/* Submits a request: a table entry made from tmpl and the record rec (len
+ * bytes, starting with a struct vp_rec whose reqid this fills in) in the
+ * SQ. Returns the id, or VEO_REQUEST_ID_INVALID. Takes c->lock. */
+uint64_t ctx_submit(struct veo_thr_ctxt *c, const struct req *tmpl,
+                    void *rec, uint32_t len);
+int ctx_wait(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret,
+             int64_t timeout_us, int peek);
+/* Holds c->lock while the context's queue is empty: returns 1 with the
+ * lock held if idle (caller then runs the operation inline and calls
+ * ctx_submit_done_locked + unlock), 0 without the lock otherwise. */
+int ctx_lock_if_idle(struct veo_thr_ctxt *c);
+uint64_t ctx_submit_done_locked(struct veo_thr_ctxt *c, const struct req *tmpl);
+void ctx_unlock(struct veo_thr_ctxt *c);
+
+/* SQ helpers (proc.c): bytes a record of len needs at tail (with the
+ * padding to the ring's start), and appending it (publishes the tail). */
+uint32_t ring_need(uint32_t tail, uint32_t len);
+void ring_push(struct vp_slot *s, uint32_t *tail, const void *rec, uint32_t len);
+
+/* The hidden context used by veo_call_sync. */
+struct veo_thr_ctxt *proc_sync_ctx(struct veo_proc_handle *p);
+
+/* ---- memory (mem.c) ---- */
+/* Allocates a heap block for a request (stack arguments, bounce buffer). */
+int mem_heap_alloc(struct veo_proc_handle *p, uint64_t size, uint64_t *off);
+void mem_heap_free(struct veo_proc_handle *p, uint64_t off);
+/* Run the hook registered for api_func, if any (hooks.c). */
+void hooks_run(void *api_func, void *obj, uint64_t addr, size_t size, int with_size);
+
+#endif

@@ -1,0 +1,279 @@
+/*
+ * mem.c: VE memory. Blocks from veo_alloc_mem live in the heap that host
+ * and worker share, so copies to and from them are one memcpy by the host.
+ * Any other worker address (a library variable, memory a kernel
+ * malloc'ed) is copied by the worker through a heap bounce block, which
+ * also lets the worker refuse an address it does not own.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define BOUNCE_CHUNK (16u << 20)  /* largest bounce block of a sync copy */
+
+int mem_heap_alloc(struct veo_proc_handle *p, uint64_t size, uint64_t *off)
+{
+	int err = heap_alloc(&p->heap, size ? size : 1, off);
+
+	if (err == -ENOMEM)
+		return veo_fail("cannot allocate %llu bytes of VE memory: not enough memory",
+		                (unsigned long long)size);
+	if (err)
+		return veo_fail("cannot allocate %llu bytes of VE memory: %s",
+		                (unsigned long long)size, strerror(-err));
+	return 0;
+}
+
+void mem_heap_free(struct veo_proc_handle *p, uint64_t off)
+{
+	heap_free(&p->heap, off);
+}
+
+int veo_alloc_mem(struct veo_proc_handle *p, uint64_t *addr, const size_t size)
+{
+	uint64_t off;
+
+	if (!proc_check(p))
+		return -1;
+	if (!addr)
+		return veo_fail("veo_alloc_mem: NULL address pointer");
+	if (proc_dead(p, 0))
+		return veo_fail("veo_alloc_mem: %s", proc_death_msg(p));
+	if (mem_heap_alloc(p, size, &off) != 0)
+		return -1;
+	*addr = p->heap_ve + off;
+	hooks_run((void *)veo_alloc_mem, p, *addr, size, 1);
+	return 0;
+}
+
+/* Heap offset of the live block starting at addr, or -1 with a message. */
+static int block_start(struct veo_proc_handle *p, uint64_t addr, uint64_t *off,
+                       const char *who)
+{
+	uint64_t blk;
+
+	if (!proc_heap_off(p, addr, 0, off) ||
+	    heap_find(&p->heap, *off, 0, &blk, NULL) != 0 || blk != *off)
+		return veo_fail("%s: 0x%llx is not VE memory from veo_alloc_mem "
+		                "(never allocated, already freed, or not the start of a block)",
+		                who, (unsigned long long)addr);
+	return 0;
+}
+
+int veo_free_mem(struct veo_proc_handle *p, uint64_t addr)
+{
+	uint64_t off;
+
+	if (!proc_check(p))
+		return -1;
+	if (block_start(p, addr, &off, "veo_free_mem") != 0)
+		return -1;
+	if (heap_free(&p->heap, off) != 0)
+		return veo_fail("veo_free_mem: 0x%llx was freed meanwhile",
+		                (unsigned long long)addr);
+	hooks_run((void *)veo_free_mem, p, addr, 0, 0);
+	return 0;
+}
+
+/* Does [addr, addr+len) lie in one live heap block? 1 yes (off set), 0 it
+ * is outside the heap, -1 it is in the heap but not allocated. */
+static int heap_range(struct veo_proc_handle *p, uint64_t addr, size_t len,
+                      uint64_t *off, const char *who)
+{
+	if (!proc_heap_off(p, addr, 0, off))
+		return 0;
+	if (heap_find(&p->heap, *off, len, NULL, NULL) != 0)
+		return veo_fail("%s: 0x%llx (%zu bytes) is not inside allocated VE memory",
+		                who, (unsigned long long)addr, len);
+	return 1;
+}
+
+/* A synchronous copy through the worker, in bounce-sized pieces. */
+static int foreign_copy(struct veo_proc_handle *p, char *host, uint64_t addr,
+                        size_t len, int is_read, const char *who)
+{
+	size_t chunk = len < BOUNCE_CHUNK ? len : BOUNCE_CHUNK;
+	uint64_t bounce;
+
+	if (mem_heap_alloc(p, chunk, &bounce) != 0)
+		return -1;
+	for (size_t done = 0; done < len;) {
+		size_t n = len - done < chunk ? len - done : chunk;
+		struct vp_xfer x = { .rec = { .len = sizeof x,
+		                              .op = is_read ? VP_OP_READ : VP_OP_WRITE },
+		                     .addr = addr + done, .bounce = bounce, .len = n };
+		char msg[VP_MSG_MAX];
+		uint64_t r;
+
+		if (!is_read)
+			memcpy(p->heap_host + bounce, host + done, n);
+		if (proc_control(p, &x.rec, sizeof x, &r, msg, sizeof msg) != VP_ST_OK) {
+			mem_heap_free(p, bounce);
+			return veo_fail("%s: %s", who, msg);
+		}
+		if (is_read)
+			memcpy(host + done, p->heap_host + bounce, n);
+		done += n;
+	}
+	mem_heap_free(p, bounce);
+	return 0;
+}
+
+int veo_read_mem(struct veo_proc_handle *p, void *dst, uint64_t src, size_t size)
+{
+	uint64_t off;
+	int in;
+
+	if (!proc_check(p))
+		return -1;
+	if (!dst && size)
+		return veo_fail("veo_read_mem: NULL destination of %zu bytes", size);
+	if (size == 0)
+		return 0;
+	if ((in = heap_range(p, src, size, &off, "veo_read_mem")) < 0)
+		return -1;
+	if (in) {
+		memcpy(dst, p->heap_host + off, size);
+		return 0;
+	}
+	return foreign_copy(p, dst, src, size, 1, "veo_read_mem");
+}
+
+int veo_write_mem(struct veo_proc_handle *p, uint64_t dst, const void *src, size_t size)
+{
+	uint64_t off;
+	int in;
+
+	if (!proc_check(p))
+		return -1;
+	if (!src && size)
+		return veo_fail("veo_write_mem: NULL source of %zu bytes", size);
+	if (size == 0)
+		return 0;
+	if ((in = heap_range(p, dst, size, &off, "veo_write_mem")) < 0)
+		return -1;
+	if (in) {
+		memcpy(p->heap_host + off, src, size);
+		return 0;
+	}
+	return foreign_copy(p, (char *)src, dst, size, 0, "veo_write_mem");
+}
+
+/* Async copy of heap memory: done at once when the context has nothing
+ * queued (same order, no worker round trip), else by the host when the
+ * worker reaches it in the queue. */
+static uint64_t async_heap_copy(struct veo_thr_ctxt *c, char *host, uint64_t off,
+                                size_t len, int is_read)
+{
+	struct veo_proc_handle *p = c->proc;
+	struct req tmpl = { .block = ~0ull, .kind = is_read ? REQ_HEAP_READ : REQ_HEAP_WRITE };
+	struct vp_rec rec = { .len = sizeof rec, .op = VP_OP_HOST_ACTION };
+	uint64_t id;
+
+	if (ctx_lock_if_idle(c)) {
+		if (len && is_read)
+			memcpy(host, p->heap_host + off, len);
+		else if (len)
+			memcpy(p->heap_host + off, host, len);
+		tmpl.status = VEO_COMMAND_OK;
+		id = ctx_submit_done_locked(c, &tmpl);
+		ctx_unlock(c);
+		return id;
+	}
+	tmpl.u.xfer.host = host;
+	tmpl.u.xfer.heap_off = off;
+	tmpl.u.xfer.len = len;
+	return ctx_submit(c, &tmpl, &rec, sizeof rec);
+}
+
+/* Async copy of other worker memory, by the worker through a bounce block. */
+static uint64_t async_bounce_copy(struct veo_thr_ctxt *c, char *host, uint64_t addr,
+                                  size_t len, int is_read)
+{
+	struct veo_proc_handle *p = c->proc;
+	struct req tmpl = { .kind = is_read ? REQ_BOUNCE_READ : REQ_BOUNCE_WRITE };
+	struct vp_xfer x = { .rec = { .len = sizeof x, .op = is_read ? VP_OP_READ : VP_OP_WRITE },
+	                     .addr = addr, .len = len };
+	uint64_t id;
+
+	if (mem_heap_alloc(p, len, &x.bounce) != 0)
+		return VEO_REQUEST_ID_INVALID;
+	if (!is_read)
+		memcpy(p->heap_host + x.bounce, host, len);
+	tmpl.block = x.bounce;
+	tmpl.u.xfer.host = host;
+	tmpl.u.xfer.heap_off = x.bounce;
+	tmpl.u.xfer.len = len;
+	id = ctx_submit(c, &tmpl, &x, sizeof x);
+	if (id == VEO_REQUEST_ID_INVALID)
+		mem_heap_free(p, x.bounce);
+	return id;
+}
+
+static uint64_t async_copy(struct veo_thr_ctxt *c, char *host, uint64_t addr,
+                           size_t len, int is_read, const char *who)
+{
+	uint64_t off;
+	int in;
+
+	if (!ctx_check(c))
+		return VEO_REQUEST_ID_INVALID;
+	if (!host && len) {
+		veo_fail("%s: NULL host buffer of %zu bytes", who, len);
+		return VEO_REQUEST_ID_INVALID;
+	}
+	if (len == 0)
+		return async_heap_copy(c, host, 0, 0, is_read);
+	if ((in = heap_range(c->proc, addr, len, &off, who)) < 0)
+		return VEO_REQUEST_ID_INVALID;
+	if (in)
+		return async_heap_copy(c, host, off, len, is_read);
+	return async_bounce_copy(c, host, addr, len, is_read);
+}
+
+uint64_t veo_async_read_mem(struct veo_thr_ctxt *c, void *dst, uint64_t src, size_t size)
+{
+	return async_copy(c, dst, src, size, 1, "veo_async_read_mem");
+}
+
+uint64_t veo_async_write_mem(struct veo_thr_ctxt *c, uint64_t dst, const void *src,
+                             size_t size)
+{
+	return async_copy(c, (char *)src, dst, size, 0, "veo_async_write_mem");
+}
+
+uint64_t veo_alloc_mem_async(struct veo_thr_ctxt *c, const size_t size)
+{
+	struct req tmpl = { .kind = REQ_ALLOC, .block = ~0ull };
+	struct vp_complete rec = { .rec = { .len = sizeof rec, .op = VP_OP_COMPLETE } };
+	uint64_t off, id;
+
+	if (!ctx_check(c))
+		return VEO_REQUEST_ID_INVALID;
+	if (mem_heap_alloc(c->proc, size, &off) != 0)
+		return VEO_REQUEST_ID_INVALID;
+	rec.result = c->proc->heap_ve + off;
+	id = ctx_submit(c, &tmpl, &rec, sizeof rec);
+	if (id == VEO_REQUEST_ID_INVALID) {
+		mem_heap_free(c->proc, off);
+		return id;
+	}
+	hooks_run((void *)veo_alloc_mem_async, c, rec.result, size, 1);
+	return id;
+}
+
+uint64_t veo_free_mem_async(struct veo_thr_ctxt *c, uint64_t addr)
+{
+	struct req tmpl = { .kind = REQ_FREE, .block = ~0ull };
+	struct vp_complete rec = { .rec = { .len = sizeof rec, .op = VP_OP_COMPLETE } };
+	uint64_t off;
+
+	if (!ctx_check(c))
+		return VEO_REQUEST_ID_INVALID;
+	if (block_start(c->proc, addr, &off, "veo_free_mem_async") != 0)
+		return VEO_REQUEST_ID_INVALID;
+	tmpl.u.mem.addr = addr; /* freed when the worker reaches it (ctx.c) */
+	return ctx_submit(c, &tmpl, &rec, sizeof rec);
+}

@@ -1,0 +1,915 @@
+/*
+ * proc.c: VE processes. A proc is a worker process (veorun) started with
+ * posix_spawn, a memfd both map (rings and heap, see protocol.h), a pipe
+ * whose closing tells the worker that the host is gone, and a pidfd that
+ * tells the host that the worker is gone. Also here: the control slot
+ * (libraries, symbols, opening contexts) and the context list.
+ *
+ * Handles are slots of a static pool that is never freed, so a stale or
+ * foreign handle is recognised (address outside the pool, or a cleared
+ * magic) instead of being dereferenced after free.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysinfo.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "wait.h"
+
+extern char **environ;
+
+static struct veo_proc_handle pool[VEO_MAX_PROCS];
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static int pool_next;
+
+struct veo_proc_handle *proc_check(struct veo_proc_handle *p)
+{
+	uintptr_t a = (uintptr_t)p, lo = (uintptr_t)pool;
+
+	if (!p || a < lo || a >= (uintptr_t)(pool + VEO_MAX_PROCS) ||
+	    (a - lo) % sizeof *p != 0 || p->magic != PROC_MAGIC) {
+		veo_fail("bad proc handle %p (NULL, destroyed or not a proc)", (void *)p);
+		return NULL;
+	}
+	return p;
+}
+
+struct veo_thr_ctxt *ctx_check(struct veo_thr_ctxt *c)
+{
+	uintptr_t a = (uintptr_t)c, lo = (uintptr_t)pool;
+
+	if (c && a >= lo && a < (uintptr_t)(pool + VEO_MAX_PROCS)) {
+		struct veo_proc_handle *p = &pool[(a - lo) / sizeof *p];
+		uintptr_t first = (uintptr_t)p->ctx_store;
+
+		if (a >= first && (a - first) % sizeof *c == 0 &&
+		    a < (uintptr_t)(p->ctx_store + VP_MAX_SLOTS) &&
+		    c->magic == CTX_MAGIC)
+			return c;
+	}
+	veo_fail("bad context handle %p (NULL, closed or not a context)", (void *)c);
+	return NULL;
+}
+
+/* ---- finding the worker ------------------------------------------------ */
+
+static int executable(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+/* $VEORUN_BIN, else next to libveo (installed or in the package), else
+ * the build tree. */
+static int find_worker(char *out, size_t n)
+{
+	const char *env = getenv("VEORUN_BIN");
+	Dl_info info;
+
+	if (env && *env) {
+		if (!executable(env))
+			return veo_fail("VEORUN_BIN=%s is not an executable file", env);
+		snprintf(out, n, "%s", env);
+		return 0;
+	}
+	if (dladdr((void *)veo_proc_create, &info) && info.dli_fname) {
+		char lib[PATH_MAX], *slash;
+
+		if (realpath(info.dli_fname, lib) && (slash = strrchr(lib, '/'))) {
+			*slash = '\0';
+			snprintf(out, n, "%s/veorun", lib);
+			if (executable(out))
+				return 0;
+			snprintf(out, n, "%s/%s/veorun", lib, OPENVEO_WORKER_REL);
+			if (executable(out))
+				return 0;
+		}
+	}
+	snprintf(out, n, "%s", OPENVEO_BUILD_WORKER);
+	if (executable(out))
+		return 0;
+	return veo_fail("cannot find the worker program veorun (set VEORUN_BIN)");
+}
+
+/* ---- environment ------------------------------------------------------- */
+
+/* The host's environment, where VE_NAME=value also gives NAME=value (and
+ * replaces the host's NAME), as VEOS does for VE programs. */
+static char **worker_env(void)
+{
+	size_t n = 0, k = 0;
+	char **env;
+
+	while (environ && environ[n])
+		n++;
+	env = calloc(2 * n + 1, sizeof *env);
+	if (!env)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		const char *e = environ[i], *eq = strchr(e, '=');
+		int shadowed = 0;
+
+		if (!eq)
+			continue;
+		for (size_t j = 0; j < n && !shadowed; j++) {
+			const char *v = environ[j];
+
+			shadowed = strncmp(v, "VE_", 3) == 0 &&
+			           strncmp(v + 3, e, (size_t)(eq - e + 1)) == 0;
+		}
+		if (!shadowed)
+			env[k++] = (char *)e;
+		if (strncmp(e, "VE_", 3) == 0 && eq > e + 3)
+			env[k++] = (char *)e + 3;
+	}
+	env[k] = NULL;
+	return env;
+}
+
+/* ---- start-up ---------------------------------------------------------- */
+
+static uint64_t default_heap_size(void)
+{
+	const char *s = getenv("VEO_HEAP_SIZE");
+	struct sysinfo si;
+	uint64_t ram;
+
+	if (s && *s) {
+		char *end;
+		unsigned long long v = strtoull(s, &end, 0);
+
+		if (*end == 'G' || *end == 'g')
+			v <<= 30;
+		else if (*end == 'M' || *end == 'm')
+			v <<= 20;
+		if (v >= (64u << 20))
+			return vp_align_up(v, 2u << 20);
+	}
+	if (sysinfo(&si) != 0)
+		return 16ull << 30;
+	ram = (uint64_t)si.totalram * si.mem_unit;
+	return vp_align_up(ram, 1ull << 30);
+}
+
+static int fd_high(int fd)
+{
+	int h = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+
+	close(fd);
+	return h;
+}
+
+static int map_shared(struct veo_proc_handle *p)
+{
+	uint64_t stride = vp_align_up(sizeof(struct vp_slot), 4096);
+	uint64_t heap_off = vp_align_up(VP_HEADER_BYTES + stride * VP_MAX_SLOTS, 2u << 20);
+	struct vp_shm_header *h;
+
+	p->heap_size = default_heap_size();
+	p->size = heap_off + p->heap_size;
+	p->memfd = (int)syscall(SYS_memfd_create, "openveo", MFD_CLOEXEC);
+	if (p->memfd < 0 || (p->memfd = fd_high(p->memfd)) < 0)
+		return veo_fail("memfd_create: %s", strerror(errno));
+	if (ftruncate(p->memfd, (off_t)p->size) != 0)
+		return veo_fail("cannot size the shared memory: %s", strerror(errno));
+	p->base = mmap(NULL, p->size, PROT_READ | PROT_WRITE,
+	               MAP_SHARED | MAP_NORESERVE, p->memfd, 0);
+	if (p->base == MAP_FAILED) {
+		p->base = NULL;
+		return veo_fail("cannot map %llu bytes of shared memory: %s",
+		                (unsigned long long)p->size, strerror(errno));
+	}
+	h = p->hdr = (struct vp_shm_header *)p->base;
+	h->magic = VP_MAGIC;
+	h->version = VP_VERSION;
+	h->max_slots = VP_MAX_SLOTS;
+	h->slots_offset = VP_HEADER_BYTES;
+	h->slot_stride = stride;
+	h->heap_offset = heap_off;
+	h->heap_size = p->heap_size;
+	h->total_size = p->size;
+	h->crash.slot = -1;
+	p->heap_host = p->base + heap_off;
+	if (heap_init(&p->heap, p->memfd, heap_off, p->heap_size) != 0)
+		return veo_fail("cannot set up the VE heap");
+	return 0;
+}
+
+static int spawn_worker(struct veo_proc_handle *p, const char *bin)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t sa;
+	sigset_t all, none;
+	int pfd[2], err;
+	char *argv[] = { (char *)bin, "--openveo", NULL };
+	char **env = worker_env();
+
+	if (!env)
+		return veo_fail("out of memory");
+	if (pipe2(pfd, O_CLOEXEC) != 0) {
+		free(env);
+		return veo_fail("pipe: %s", strerror(errno));
+	}
+	pfd[0] = fd_high(pfd[0]);
+	p->pipe_wr = fd_high(pfd[1]);
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, p->memfd, VP_WORKER_SHM_FD);
+	posix_spawn_file_actions_adddup2(&fa, pfd[0], VP_WORKER_PIPE_FD);
+	/* The worker inherits stdin/out/err and these two, nothing else. */
+	posix_spawn_file_actions_addclosefrom_np(&fa, VP_WORKER_PIPE_FD + 1);
+	posix_spawnattr_init(&sa);
+	sigfillset(&all);
+	sigemptyset(&none);
+	posix_spawnattr_setsigdefault(&sa, &all);
+	posix_spawnattr_setsigmask(&sa, &none);
+	posix_spawnattr_setflags(&sa, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+	err = posix_spawn(&p->pid, bin, &fa, &sa, argv, env);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&sa);
+	close(pfd[0]);
+	free(env);
+	if (err) {
+		p->pid = 0;
+		return veo_fail("cannot start the worker %s: %s", bin, strerror(err));
+	}
+	p->pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0);
+	if (p->pidfd >= 0)
+		p->pidfd = fd_high(p->pidfd);
+	return 0;
+}
+
+/* Why the worker process ended, from its exit status (not reaped). */
+static void describe_exit(struct veo_proc_handle *p, char *buf, size_t n)
+{
+	siginfo_t si;
+
+	memset(&si, 0, sizeof si);
+	if (waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+	    si.si_pid == p->pid) {
+		if (si.si_code == CLD_EXITED)
+			snprintf(buf, n, "the VE process (pid %d) exited with status %d",
+			         (int)p->pid, si.si_status);
+		else
+			snprintf(buf, n, "the VE process (pid %d) was killed by signal %d (%s)",
+			         (int)p->pid, si.si_status, strsignal(si.si_status));
+	} else {
+		snprintf(buf, n, "the VE process (pid %d) is gone", (int)p->pid);
+	}
+}
+
+static void mark_dead(struct veo_proc_handle *p, uint32_t state)
+{
+	char buf[VP_MSG_MAX + 64];
+
+	pthread_mutex_lock(&pool_lock);
+	if (!p->death_msg) {
+		if (state == VP_WORKER_CRASHED || state == VP_WORKER_FAILED) {
+			char m[VP_MSG_MAX];
+
+			memcpy(m, (const void *)p->hdr->crash.msg, sizeof m);
+			m[sizeof m - 1] = '\0'; /* written by the worker: bound it */
+			snprintf(buf, sizeof buf, "%s", m);
+		} else if (state == VP_WORKER_EXITED) {
+			snprintf(buf, sizeof buf, "the VE process (pid %d) has exited", (int)p->pid);
+		} else {
+			describe_exit(p, buf, sizeof buf);
+		}
+		p->death_msg = strdup(buf);
+	}
+	pthread_mutex_unlock(&pool_lock);
+	atomic_store(&p->dead, 1);
+}
+
+int proc_dead(struct veo_proc_handle *p, int thorough)
+{
+	uint32_t st;
+
+	if (atomic_load_explicit(&p->dead, memory_order_relaxed))
+		return 1;
+	st = atomic_load_explicit(&p->hdr->worker_state, memory_order_acquire);
+	if (st >= VP_WORKER_CRASHED) {
+		mark_dead(p, st);
+		return 1;
+	}
+	if (thorough) {
+		struct pollfd pf = { .fd = p->pidfd, .events = POLLIN };
+		int gone;
+
+		p->last_thorough_ns = vp_now_ns();
+		if (p->pidfd >= 0)
+			gone = poll(&pf, 1, 0) > 0;
+		else
+			gone = kill(p->pid, 0) != 0;
+		if (gone) {
+			/* A crash report may have been written just before. */
+			st = atomic_load(&p->hdr->worker_state);
+			mark_dead(p, st);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+const char *proc_death_msg(struct veo_proc_handle *p)
+{
+	return p->death_msg ? p->death_msg : "the VE process died";
+}
+
+static int wait_ready(struct veo_proc_handle *p)
+{
+	uint64_t limit = vp_now_ns() + 60ull * 1000000000ull;
+
+	for (;;) {
+		uint32_t st = atomic_load(&p->hdr->worker_state);
+
+		if (st == VP_WORKER_READY)
+			break;
+		if (st != VP_WORKER_STARTING || proc_dead(p, 1)) {
+			proc_dead(p, 1);
+			return veo_fail("the worker did not start: %s", proc_death_msg(p));
+		}
+		if (vp_now_ns() > limit)
+			return veo_fail("the worker did not start within 60 s");
+		vp_wait_change(&p->hdr->worker_state, st, &p->hdr->state_sleepers,
+		               vp_now_ns() + 20000000ull, 0);
+	}
+	p->heap_ve = p->hdr->worker_heap_base;
+	if (p->heap_ve == 0 || p->heap_ve + p->heap_size < p->heap_ve)
+		return veo_fail("the worker reported a bad heap address");
+	return 0;
+}
+
+static void proc_teardown(struct veo_proc_handle *p)
+{
+	if (p->pid > 0) {
+		struct pollfd pf = { .fd = p->pidfd, .events = POLLIN };
+		int status;
+
+		/* The worker exits on VP_OP_EXIT or on seeing the pipe close; give
+		 * it a second, then make sure. */
+		if (p->pipe_wr >= 0) {
+			close(p->pipe_wr);
+			p->pipe_wr = -1;
+		}
+		if (p->pidfd < 0 || poll(&pf, 1, 1000) <= 0)
+			kill(p->pid, SIGKILL);
+		while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR)
+			;
+	}
+	if (p->pidfd >= 0)
+		close(p->pidfd);
+	if (p->pipe_wr >= 0)
+		close(p->pipe_wr);
+	for (unsigned i = 0; i < VP_MAX_SLOTS; i++)
+		if (p->ctx_store[i].reqs)
+			ctx_release(&p->ctx_store[i]);
+	if (p->base) {
+		heap_destroy(&p->heap);
+		munmap(p->base, p->size);
+	}
+	if (p->memfd >= 0)
+		close(p->memfd);
+	for (unsigned b = 0; b < SYM_BUCKETS; b++) {
+		while (p->syms[b]) {
+			struct sym_entry *e = p->syms[b];
+
+			p->syms[b] = e->next;
+			free(e);
+		}
+	}
+	free(p->death_msg);
+	pthread_mutex_destroy(&p->lock);
+	memset(p, 0, sizeof *p);
+}
+
+static struct veo_proc_handle *create(int venode, const char *bin)
+{
+	struct veo_proc_handle *p = NULL;
+	char path[PATH_MAX];
+
+	if (venode == -1) {
+		const char *s = getenv("VE_NODE_NUMBER");
+
+		venode = s && *s ? atoi(s) : 0;
+	}
+	if (venode < 0 || venode >= VEO_MAX_NODES) {
+		veo_fail("VE node %d does not exist (openveo has nodes 0..%d)", venode,
+		         VEO_MAX_NODES - 1);
+		return NULL;
+	}
+	if (bin) {
+		if (!executable(bin)) {
+			veo_fail("worker %s is not an executable file", bin);
+			return NULL;
+		}
+		snprintf(path, sizeof path, "%s", bin);
+	} else if (find_worker(path, sizeof path) != 0) {
+		return NULL;
+	}
+
+	pthread_mutex_lock(&pool_lock);
+	for (int i = 0; i < VEO_MAX_PROCS; i++) {
+		int k = (pool_next + i) % VEO_MAX_PROCS;
+
+		if (pool[k].magic == 0 && pool[k].pid == 0 && !pool[k].base) {
+			p = &pool[k];
+			p->ident = k;
+			p->magic = 1; /* reserved, not yet live */
+			pool_next = k + 1;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&pool_lock);
+	if (!p) {
+		veo_fail("too many VE processes (at most %d at once)", VEO_MAX_PROCS);
+		return NULL;
+	}
+	p->node = venode;
+	p->memfd = p->pidfd = p->pipe_wr = -1;
+	pthread_mutex_init(&p->lock, NULL);
+	if (map_shared(p) != 0 || spawn_worker(p, path) != 0 || wait_ready(p) != 0) {
+		proc_teardown(p);
+		return NULL;
+	}
+	p->magic = PROC_MAGIC;
+	return p;
+}
+
+struct veo_proc_handle *veo_proc_create(int venode)
+{
+	return create(venode, NULL);
+}
+
+struct veo_proc_handle *veo_proc_create_static(int venode, char *veorun_bin)
+{
+	if (!veorun_bin) {
+		veo_fail("veo_proc_create_static: no worker program given");
+		return NULL;
+	}
+	return create(venode, veorun_bin);
+}
+
+int veo_proc_destroy(struct veo_proc_handle *p)
+{
+	if (!proc_check(p))
+		return -1;
+	pthread_mutex_lock(&p->lock);
+	p->magic = 0; /* no new calls from here on */
+	for (unsigned i = 0; i < VP_MAX_SLOTS; i++)
+		p->ctx_store[i].magic = 0;
+	if (!proc_dead(p, 0)) {
+		struct vp_rec exit_rec = { .len = sizeof exit_rec, .op = VP_OP_EXIT };
+		struct vp_slot *s = vp_slot_at(p->base, p->hdr->slots_offset,
+		                               p->hdr->slot_stride, VP_SLOT_CTL);
+		uint32_t tail = atomic_load(&s->sq.tail);
+
+		/* The control slot is idle (we hold its lock): there is room. */
+		if (VP_SQ_BYTES - (tail - atomic_load(&s->sq.head)) >= 2 * sizeof exit_rec &&
+		    (tail & (VP_SQ_BYTES - 1)) + sizeof exit_rec <= VP_SQ_BYTES) {
+			memcpy(s->sq_data + (tail & (VP_SQ_BYTES - 1)), &exit_rec, sizeof exit_rec);
+			atomic_store_explicit(&s->sq.tail, tail + (uint32_t)sizeof exit_rec,
+			                      memory_order_release);
+			vp_wake(&s->sq.tail, &s->sq.tail_sleepers);
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	proc_teardown(p);
+	return 0;
+}
+
+int veo_proc_identifier(struct veo_proc_handle *p)
+{
+	return proc_check(p) ? p->ident : -1;
+}
+
+pid_t veo_proc_pid(struct veo_proc_handle *p)
+{
+	return proc_check(p) ? p->pid : -1;
+}
+
+int veo_get_ve_arch(int venode)
+{
+	if (venode < 0 || venode >= VEO_MAX_NODES)
+		return veo_fail("VE node %d does not exist", venode);
+	return 1;
+}
+
+/* ---- the control slot -------------------------------------------------- */
+
+/* Appends a record to a slot's SQ at *tail, with a PAD record first when it
+ * would not fit before the end. The caller checked there is room for
+ * len + the padding (ring_need). */
+void ring_push(struct vp_slot *s, uint32_t *tail, const void *rec, uint32_t len)
+{
+	uint32_t pos = *tail & (VP_SQ_BYTES - 1);
+
+	if (pos + len > VP_SQ_BYTES) {
+		struct vp_rec pad = { .len = VP_SQ_BYTES - pos, .op = VP_OP_PAD };
+
+		memcpy(s->sq_data + pos, &pad, sizeof pad);
+		*tail += pad.len;
+		pos = 0;
+	}
+	memcpy(s->sq_data + pos, rec, len);
+	*tail += len;
+	atomic_store_explicit(&s->sq.tail, *tail, memory_order_release);
+	vp_wake(&s->sq.tail, &s->sq.tail_sleepers);
+}
+
+uint32_t ring_need(uint32_t tail, uint32_t len)
+{
+	uint32_t pos = tail & (VP_SQ_BYTES - 1);
+
+	return pos + len > VP_SQ_BYTES ? len + (VP_SQ_BYTES - pos) : len;
+}
+
+int proc_control(struct veo_proc_handle *p, struct vp_rec *rec, uint32_t len,
+                 uint64_t *result, char *msg, size_t msglen)
+{
+	struct vp_slot *s = vp_slot_at(p->base, p->hdr->slots_offset,
+	                               p->hdr->slot_stride, VP_SLOT_CTL);
+	uint32_t tail, head;
+	uint64_t id;
+	int spin = 1;
+
+	pthread_mutex_lock(&p->lock);
+	if (proc_dead(p, 0)) {
+		pthread_mutex_unlock(&p->lock);
+		snprintf(msg, msglen, "%s", proc_death_msg(p));
+		return VP_ST_ERROR;
+	}
+	id = rec->reqid = ++p->ctl_seq;
+	tail = atomic_load_explicit(&s->sq.tail, memory_order_relaxed);
+	ring_push(s, &tail, rec, len);
+
+	head = atomic_load_explicit(&s->cq.head, memory_order_relaxed);
+	for (;;) {
+		uint32_t t = atomic_load_explicit(&s->cq.tail, memory_order_acquire);
+
+		if (t != head) {
+			struct vp_cqe e = s->cq_data[head & (VP_CQ_ENTRIES - 1)];
+
+			head++;
+			atomic_store_explicit(&s->cq.head, head, memory_order_release);
+			vp_wake(&s->cq.head, &s->cq.head_sleepers);
+			if (e.reqid != id)
+				continue; /* not ours: stale or garbage */
+			*result = e.result;
+			if (e.status != VP_ST_OK) {
+				char m[VP_MSG_MAX];
+
+				memcpy(m, s->msg, sizeof m);
+				m[sizeof m - 1] = '\0';
+				snprintf(msg, msglen, "%s", m[0] ? m : "the VE process refused");
+			}
+			pthread_mutex_unlock(&p->lock);
+			return e.status == VP_ST_OK ? VP_ST_OK : VP_ST_ERROR;
+		}
+		if (proc_dead(p, vp_now_ns() - p->last_thorough_ns > 20000000ull)) {
+			pthread_mutex_unlock(&p->lock);
+			snprintf(msg, msglen, "%s", proc_death_msg(p));
+			return VP_ST_ERROR;
+		}
+		vp_wait_change(&s->cq.tail, t, &s->cq.tail_sleepers,
+		               vp_now_ns() + 20000000ull, spin);
+		spin = 0;
+	}
+}
+
+/* ---- libraries and symbols --------------------------------------------- */
+
+static unsigned sym_hash(uint64_t lib, const char *name)
+{
+	uint64_t h = 1469598103934665603ull ^ lib;
+
+	for (; *name; name++)
+		h = (h ^ (unsigned char)*name) * 1099511628211ull;
+	return (unsigned)(h % SYM_BUCKETS);
+}
+
+uint64_t veo_load_library(struct veo_proc_handle *p, const char *path)
+{
+	struct { struct vp_u64arg a; char path[PATH_MAX + 16]; } rec;
+	char msg[VP_MSG_MAX];
+	uint64_t handle = 0;
+	size_t n;
+
+	if (!proc_check(p))
+		return 0;
+	if (!path || !*path)
+		return (uint64_t)(veo_fail("veo_load_library: no path given"), 0);
+	n = strlen(path);
+	if (n >= PATH_MAX)
+		return (uint64_t)(veo_fail("veo_load_library: path too long"), 0);
+	memset(&rec.a, 0, sizeof rec.a);
+	memcpy(rec.path, path, n + 1);
+	rec.a.rec.op = VP_OP_LOAD_LIB;
+	rec.a.rec.len = (uint32_t)vp_align_up(sizeof rec.a + n + 1, VP_REC_ALIGN);
+	if (proc_control(p, &rec.a.rec, rec.a.rec.len, &handle, msg, sizeof msg) != VP_ST_OK) {
+		veo_fail("veo_load_library(%s): %s", path, msg);
+		return 0;
+	}
+	return handle;
+}
+
+static void drop_syms(struct veo_proc_handle *p, uint64_t lib)
+{
+	pthread_mutex_lock(&p->lock);
+	for (unsigned b = 0; b < SYM_BUCKETS; b++) {
+		struct sym_entry **pe = &p->syms[b];
+
+		while (*pe) {
+			if ((*pe)->lib == lib) {
+				struct sym_entry *e = *pe;
+
+				*pe = e->next;
+				free(e);
+			} else {
+				pe = &(*pe)->next;
+			}
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+int veo_unload_library(struct veo_proc_handle *p, const uint64_t handle)
+{
+	struct vp_u64arg rec = { .rec = { .len = sizeof rec, .op = VP_OP_UNLOAD_LIB },
+	                         .value = handle };
+	char msg[VP_MSG_MAX];
+	uint64_t r;
+
+	if (!proc_check(p))
+		return -1;
+	if (proc_control(p, &rec.rec, sizeof rec, &r, msg, sizeof msg) != VP_ST_OK)
+		return veo_fail("veo_unload_library: %s", msg);
+	drop_syms(p, handle);
+	return 0;
+}
+
+uint64_t veo_get_sym(struct veo_proc_handle *p, uint64_t lib, const char *name)
+{
+	struct { struct vp_u64arg a; char name[VEO_SYMNAME_LEN_MAX + 16]; } rec;
+	char msg[VP_MSG_MAX];
+	struct sym_entry *e;
+	uint64_t addr = 0;
+	unsigned b;
+	size_t n;
+
+	if (!proc_check(p))
+		return 0;
+	if (!name || !*name)
+		return (uint64_t)(veo_fail("veo_get_sym: no symbol name given"), 0);
+	n = strlen(name);
+	if (n > VEO_SYMNAME_LEN_MAX)
+		return (uint64_t)(veo_fail("veo_get_sym: symbol name longer than %d",
+		                           VEO_SYMNAME_LEN_MAX), 0);
+	b = sym_hash(lib, name);
+	pthread_mutex_lock(&p->lock);
+	for (e = p->syms[b]; e; e = e->next)
+		if (e->lib == lib && strcmp(e->name, name) == 0)
+			break;
+	addr = e ? e->addr : 0;
+	pthread_mutex_unlock(&p->lock);
+	if (addr)
+		return addr;
+
+	memset(&rec.a, 0, sizeof rec.a);
+	memcpy(rec.name, name, n + 1);
+	rec.a.rec.op = VP_OP_GET_SYM;
+	rec.a.rec.len = (uint32_t)vp_align_up(sizeof rec.a + n + 1, VP_REC_ALIGN);
+	rec.a.value = lib;
+	if (proc_control(p, &rec.a.rec, rec.a.rec.len, &addr, msg, sizeof msg) != VP_ST_OK) {
+		veo_fail("veo_get_sym(%s): %s", name, msg);
+		return 0;
+	}
+	e = malloc(sizeof *e + n + 1);
+	if (e) {
+		e->lib = lib;
+		e->addr = addr;
+		memcpy(e->name, name, n + 1);
+		pthread_mutex_lock(&p->lock);
+		e->next = p->syms[b];
+		p->syms[b] = e;
+		pthread_mutex_unlock(&p->lock);
+	}
+	return addr;
+}
+
+/* ---- contexts ---------------------------------------------------------- */
+
+/* Opens the context of slot idx. Called with p->lock NOT held. */
+static struct veo_thr_ctxt *open_slot(struct veo_proc_handle *p, unsigned idx,
+                                      size_t stack_size)
+{
+	struct veo_thr_ctxt *c = &p->ctx_store[idx];
+	struct vp_open_ctx rec = { .rec = { .len = sizeof rec, .op = VP_OP_OPEN_CTX },
+	                           .slot = idx, .stack_size = stack_size };
+	char msg[VP_MSG_MAX];
+	uint64_t r;
+
+	if (ctx_init(p, c, idx, stack_size) != 0)
+		return NULL;
+	if (proc_control(p, &rec.rec, sizeof rec, &r, msg, sizeof msg) != VP_ST_OK) {
+		ctx_release(c);
+		veo_fail("cannot open a context: %s", msg);
+		return NULL;
+	}
+	c->magic = CTX_MAGIC;
+	return c;
+}
+
+static unsigned free_slot(struct veo_proc_handle *p)
+{
+	for (unsigned i = VP_SLOT_SYNC + 1; i < VP_MAX_SLOTS; i++) {
+		struct vp_slot *s = vp_slot_at(p->base, p->hdr->slots_offset,
+		                               p->hdr->slot_stride, i);
+
+		/* A slot whose old thread has not finished yet is not reused. */
+		if (!p->ctx_store[i].in_use && atomic_load(&s->state) != VP_SLOT_RUNNING)
+			return i;
+	}
+	return 0;
+}
+
+struct veo_thr_ctxt *veo_context_open_with_attr(struct veo_proc_handle *p,
+                                                struct veo_thr_ctxt_attr *attr)
+{
+	struct veo_thr_ctxt *c;
+	size_t stack = 0;
+	unsigned idx;
+
+	if (!proc_check(p))
+		return NULL;
+	if (attr) {
+		if (attr->magic != ATTR_MAGIC) {
+			veo_fail("bad context attribute handle %p", (void *)attr);
+			return NULL;
+		}
+		stack = attr->stack_size;
+	}
+	if (proc_dead(p, 1)) {
+		veo_fail("veo_context_open: %s", proc_death_msg(p));
+		return NULL;
+	}
+	pthread_mutex_lock(&p->lock);
+	idx = free_slot(p);
+	if (idx)
+		p->ctx_store[idx].in_use = 1;
+	pthread_mutex_unlock(&p->lock);
+	if (!idx) {
+		veo_fail("too many contexts (at most %d per proc)", VP_MAX_SLOTS - 2);
+		return NULL;
+	}
+	c = open_slot(p, idx, stack);
+	if (!c) {
+		pthread_mutex_lock(&p->lock);
+		p->ctx_store[idx].in_use = 0;
+		pthread_mutex_unlock(&p->lock);
+		return NULL;
+	}
+	pthread_mutex_lock(&p->lock);
+	p->order[p->nctx_open++] = c;
+	pthread_mutex_unlock(&p->lock);
+	return c;
+}
+
+struct veo_thr_ctxt *veo_context_open(struct veo_proc_handle *p)
+{
+	return veo_context_open_with_attr(p, NULL);
+}
+
+struct veo_thr_ctxt *proc_sync_ctx(struct veo_proc_handle *p)
+{
+	struct veo_thr_ctxt *c = &p->ctx_store[VP_SLOT_SYNC];
+	static pthread_mutex_t once = PTHREAD_MUTEX_INITIALIZER;
+
+	pthread_mutex_lock(&once);
+	if (c->magic != CTX_MAGIC)
+		c = open_slot(p, VP_SLOT_SYNC, 0);
+	pthread_mutex_unlock(&once);
+	return c;
+}
+
+int veo_context_close(struct veo_thr_ctxt *c)
+{
+	struct veo_proc_handle *p;
+	struct req tmpl = { .kind = REQ_CLOSE, .block = ~0ull };
+	struct vp_rec rec = { .len = sizeof rec, .op = VP_OP_CLOSE };
+
+	if (!ctx_check(c))
+		return -1;
+	p = c->proc;
+	if (!proc_dead(p, 0)) {
+		/* Runs after everything queued; if the worker dies meanwhile the
+		 * context is closed all the same. */
+		uint64_t id = ctx_submit(c, &tmpl, &rec, sizeof rec), r;
+
+		if (id != VEO_REQUEST_ID_INVALID)
+			ctx_wait(c, id, &r, -1, 0);
+	}
+	pthread_mutex_lock(&p->lock);
+	for (int i = 0; i < p->nctx_open; i++) {
+		if (p->order[i] == c) {
+			memmove(&p->order[i], &p->order[i + 1],
+			        (size_t)(p->nctx_open - i - 1) * sizeof c);
+			p->nctx_open--;
+			break;
+		}
+	}
+	c->magic = 0;
+	ctx_release(c);
+	c->in_use = 0;
+	pthread_mutex_unlock(&p->lock);
+	return 0;
+}
+
+int veo_num_contexts(struct veo_proc_handle *p)
+{
+	int n;
+
+	if (!proc_check(p))
+		return -1;
+	pthread_mutex_lock(&p->lock);
+	n = p->nctx_open;
+	pthread_mutex_unlock(&p->lock);
+	return n;
+}
+
+struct veo_thr_ctxt *veo_get_context(struct veo_proc_handle *p, int idx)
+{
+	struct veo_thr_ctxt *c = NULL;
+
+	if (!proc_check(p))
+		return NULL;
+	pthread_mutex_lock(&p->lock);
+	if (idx >= 0 && idx < p->nctx_open)
+		c = p->order[idx];
+	pthread_mutex_unlock(&p->lock);
+	if (!c)
+		veo_fail("veo_get_context: no context number %d", idx);
+	return c;
+}
+
+int veo_get_context_state(struct veo_thr_ctxt *c)
+{
+	if (!ctx_check(c))
+		return VEO_STATE_UNKNOWN;
+	return proc_dead(c->proc, 1) ? VEO_STATE_EXIT : VEO_STATE_RUNNING;
+}
+
+struct veo_thr_ctxt_attr *veo_alloc_thr_ctxt_attr(void)
+{
+	struct veo_thr_ctxt_attr *a = calloc(1, sizeof *a);
+
+	if (!a) {
+		veo_fail("out of memory");
+		return NULL;
+	}
+	a->magic = ATTR_MAGIC;
+	return a;
+}
+
+int veo_free_thr_ctxt_attr(struct veo_thr_ctxt_attr *a)
+{
+	if (!a || a->magic != ATTR_MAGIC)
+		return veo_fail("bad context attribute handle %p", (void *)a);
+	a->magic = 0;
+	free(a);
+	return 0;
+}
+
+int veo_set_thr_ctxt_stacksize(struct veo_thr_ctxt_attr *a, size_t size)
+{
+	if (!a || a->magic != ATTR_MAGIC)
+		return veo_fail("bad context attribute handle %p", (void *)a);
+	if (size > (1ull << 36))
+		return veo_fail("stack size %zu is too large", size);
+	a->stack_size = size;
+	return 0;
+}
+
+int veo_get_thr_ctxt_stacksize(struct veo_thr_ctxt_attr *a, size_t *size)
+{
+	if (!a || a->magic != ATTR_MAGIC)
+		return veo_fail("bad context attribute handle %p", (void *)a);
+	if (!size)
+		return veo_fail("veo_get_thr_ctxt_stacksize: NULL result pointer");
+	*size = a->stack_size;
+	return 0;
+}

@@ -1,0 +1,137 @@
+/*
+ * dispatch.c: calls a kernel with the arguments of a VP_OP_CALL record,
+ * through libffi, so that every mix of integer widths, floats, doubles and
+ * pointers is passed exactly as the platform's C calling convention
+ * requires. The call interface (ffi_cif) of the last signature a thread
+ * used is kept, so a loop of identical calls prepares it once.
+ */
+#include <dlfcn.h>
+#include <ffi.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "worker.h"
+
+static ffi_type *const type_map[VP_T_COUNT] = {
+	[VP_T_U64] = &ffi_type_uint64, [VP_T_I64] = &ffi_type_sint64,
+	[VP_T_I32] = &ffi_type_sint32, [VP_T_U32] = &ffi_type_uint32,
+	[VP_T_I16] = &ffi_type_sint16, [VP_T_U16] = &ffi_type_uint16,
+	[VP_T_I8] = &ffi_type_sint8,   [VP_T_U8] = &ffi_type_uint8,
+	[VP_T_FLOAT] = &ffi_type_float, [VP_T_DOUBLE] = &ffi_type_double,
+	[VP_T_VOID] = &ffi_type_void,
+};
+
+/* Per-thread cache of the last signature and of the last function address
+ * found valid. */
+struct call_cache {
+	ffi_cif cif;
+	int valid;
+	unsigned nargs;
+	uint8_t ret;
+	uint8_t types[VP_MAX_ARGS];
+	ffi_type *atypes[VP_MAX_ARGS];
+	uint64_t good_fn;
+};
+static _Thread_local struct call_cache cache;
+
+static int prepare(const uint8_t *types, unsigned nargs, uint8_t ret)
+{
+	if (cache.valid && cache.nargs == nargs && cache.ret == ret &&
+	    memcmp(cache.types, types, nargs) == 0)
+		return 0;
+	cache.valid = 0;
+	for (unsigned i = 0; i < nargs; i++)
+		cache.atypes[i] = type_map[types[i]];
+	if (ffi_prep_cif(&cache.cif, FFI_DEFAULT_ABI, nargs, type_map[ret],
+	                 cache.atypes) != FFI_OK)
+		return -1;
+	memcpy(cache.types, types, nargs);
+	cache.nargs = nargs;
+	cache.ret = ret;
+	cache.valid = 1;
+	return 0;
+}
+
+/* A function address must lie in a loaded object; anything else would
+ * crash the worker on a host mistake. */
+static int fn_known(uint64_t addr)
+{
+	Dl_info info;
+
+	if (addr == cache.good_fn)
+		return 1;
+	if (addr == 0 || !dladdr((void *)(uintptr_t)addr, &info))
+		return 0;
+	cache.good_fn = addr;
+	return 1;
+}
+
+static uint64_t widen(uint8_t ret, const void *rv)
+{
+	uint64_t u;
+	double d;
+	float f;
+
+	switch (ret) {
+	case VP_T_FLOAT: /* as on the VE: the float in the upper 32 bits */
+		memcpy(&f, rv, sizeof f);
+		uint32_t bits;
+		memcpy(&bits, &f, sizeof bits);
+		return (uint64_t)bits << 32;
+	case VP_T_DOUBLE:
+		memcpy(&d, rv, sizeof d);
+		memcpy(&u, &d, sizeof u);
+		return u;
+	case VP_T_VOID:
+		return 0;
+	default:
+		break;
+	}
+	memcpy(&u, rv, sizeof u); /* ffi_arg: already widened by libffi */
+	switch (ret) {
+	case VP_T_I32: return (uint64_t)(int64_t)(int32_t)u;
+	case VP_T_U32: return (uint32_t)u;
+	case VP_T_I16: return (uint64_t)(int64_t)(int16_t)u;
+	case VP_T_U16: return (uint16_t)u;
+	case VP_T_I8:  return (uint64_t)(int64_t)(int8_t)u;
+	case VP_T_U8:  return (uint8_t)u;
+	default:       return u;
+	}
+}
+
+int dispatch_call(const struct vp_call *c, uint32_t len, uint64_t *result,
+                  char *msg, size_t msglen)
+{
+	const uint8_t *types = (const uint8_t *)(c + 1);
+	unsigned nargs = c->nargs;
+	size_t types_len = vp_align_up(nargs, 8);
+	const uint64_t *values = (const uint64_t *)(types + types_len);
+	void *avalues[VP_MAX_ARGS];
+	union { ffi_arg i; double d; float f; uint64_t u; } rv = { 0 };
+
+	if (nargs > VP_MAX_ARGS ||
+	    len < sizeof *c + types_len + (size_t)nargs * sizeof(uint64_t) ||
+	    c->ret_type >= VP_T_COUNT) {
+		snprintf(msg, msglen, "malformed call request");
+		return VP_ST_ERROR;
+	}
+	for (unsigned i = 0; i < nargs; i++) {
+		if (types[i] >= VP_T_COUNT || types[i] == VP_T_VOID) {
+			snprintf(msg, msglen, "argument %u has a bad type code", i);
+			return VP_ST_ERROR;
+		}
+		avalues[i] = (void *)&values[i];
+	}
+	if (!fn_known(c->addr)) {
+		snprintf(msg, msglen, "0x%llx is not a function of a loaded library",
+		         (unsigned long long)c->addr);
+		return VP_ST_ERROR;
+	}
+	if (prepare(types, nargs, c->ret_type) != 0) {
+		snprintf(msg, msglen, "libffi cannot prepare this call");
+		return VP_ST_ERROR;
+	}
+	ffi_call(&cache.cif, (void (*)(void))(uintptr_t)c->addr, &rv, avalues);
+	*result = widen(c->ret_type, &rv);
+	return VP_ST_OK;
+}

@@ -1,0 +1,222 @@
+/*
+ * faults.c: a kernel that crashes (SIGSEGV, SIGBUS, SIGFPE, SIGILL, abort)
+ * ends this VE process, as it would on the VE, but first leaves a report
+ * in the shared header: the signal, the fault address, the kernel and a
+ * backtrace. The host reads it and completes the crashed request with
+ * VEO_COMMAND_EXCEPTION; it never has to guess.
+ *
+ * The handler runs on an alternate stack (so a stack overflow is reported
+ * too). Naming symbols uses dladdr() and backtrace(), which are not
+ * async-signal-safe; an alarm bounds the time the handler may take, so a
+ * handler stuck on a lock still ends the process.
+ */
+#include <dlfcn.h>
+#include <execinfo.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "wait.h"
+#include "worker.h"
+
+#define ALTSTACK_BYTES (64 * 1024)
+
+static _Thread_local int my_slot = -1;
+static _Atomic int crashing;
+
+/* ---- a tiny formatter that needs no malloc ---- */
+struct out {
+	char *p;
+	size_t left;
+};
+
+static void put(struct out *o, const char *s)
+{
+	while (*s && o->left > 1) {
+		*o->p++ = *s++;
+		o->left--;
+	}
+	*o->p = '\0';
+}
+
+static void put_hex(struct out *o, uint64_t v)
+{
+	char b[19], *q = b + sizeof b - 1;
+
+	*q = '\0';
+	do {
+		*--q = "0123456789abcdef"[v & 15];
+		v >>= 4;
+	} while (v);
+	*--q = 'x';
+	*--q = '0';
+	put(o, q);
+}
+
+static void put_dec(struct out *o, uint64_t v)
+{
+	char b[21], *q = b + sizeof b - 1;
+
+	*q = '\0';
+	do {
+		*--q = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	put(o, q);
+}
+
+static const char *sig_name(int sig)
+{
+	switch (sig) {
+	case SIGSEGV: return "SIGSEGV";
+	case SIGBUS:  return "SIGBUS";
+	case SIGFPE:  return "SIGFPE";
+	case SIGILL:  return "SIGILL";
+	case SIGABRT: return "SIGABRT";
+	case SIGTRAP: return "SIGTRAP";
+	case SIGSYS:  return "SIGSYS";
+	default:      return "signal";
+	}
+}
+
+static void put_symbol(struct out *o, uint64_t addr)
+{
+	Dl_info di;
+
+	if (dladdr((void *)(uintptr_t)addr, &di)) {
+		if (di.dli_sname) {
+			put(o, di.dli_sname);
+			if (di.dli_saddr && addr > (uint64_t)(uintptr_t)di.dli_saddr) {
+				put(o, "+");
+				put_hex(o, addr - (uint64_t)(uintptr_t)di.dli_saddr);
+			}
+		} else {
+			put(o, "?");
+		}
+		if (di.dli_fname) {
+			const char *base = strrchr(di.dli_fname, '/');
+
+			put(o, " (");
+			put(o, base ? base + 1 : di.dli_fname);
+			put(o, ")");
+		}
+	} else {
+		put(o, "?");
+	}
+}
+
+/* With a single context running a request, a crash in a thread that is
+ * not a context thread (an OpenMP worker) belongs to it. */
+static int guess_slot(void)
+{
+	int found = -1;
+
+	for (unsigned i = VP_SLOT_SYNC; i < VP_MAX_SLOTS; i++) {
+		struct vp_slot *s = worker_slot(i);
+
+		if (atomic_load(&s->state) == VP_SLOT_RUNNING &&
+		    atomic_load(&s->running_reqid) != 0) {
+			if (found >= 0)
+				return -1;
+			found = (int)i;
+		}
+	}
+	return found;
+}
+
+static void on_fault(int sig, siginfo_t *si, void *uc_)
+{
+	struct vp_crash *c = &W.hdr->crash;
+	struct out o = { c->msg, sizeof c->msg };
+	int slot = my_slot;
+	uint64_t fn = 0;
+	void *frames[24];
+	int n;
+
+	(void)uc_;
+	if (atomic_exchange(&crashing, 1)) {
+		/* Another thread crashes too: let the first one report. */
+		for (;;)
+			pause();
+	}
+	alarm(2);
+	if (slot <= VP_SLOT_CTL)
+		slot = guess_slot();
+	c->signo = sig;
+	c->slot = slot;
+	c->fault_addr = (uint64_t)(uintptr_t)si->si_addr;
+	c->reqid = 0;
+	if (slot > VP_SLOT_CTL) {
+		c->reqid = atomic_load(&worker_slot((unsigned)slot)->running_reqid);
+		fn = atomic_load(&worker_slot((unsigned)slot)->running_fn);
+	}
+
+	put(&o, "kernel ");
+	if (fn)
+		put_symbol(&o, fn);
+	else
+		put(&o, "?");
+	put(&o, " died of ");
+	put(&o, sig_name(sig));
+	put(&o, " (");
+	put(&o, strsignal(sig));
+	put(&o, ")");
+	if (sig != SIGABRT) {
+		put(&o, " at address ");
+		put_hex(&o, c->fault_addr);
+	}
+	put(&o, "\nbacktrace:");
+	n = backtrace(frames, 24);
+	for (int i = 0; i < n; i++) {
+		put(&o, "\n  #");
+		put_dec(&o, (uint64_t)i);
+		put(&o, " ");
+		put_hex(&o, (uint64_t)(uintptr_t)frames[i]);
+		put(&o, " ");
+		put_symbol(&o, (uint64_t)(uintptr_t)frames[i]);
+	}
+
+	atomic_store(&W.hdr->worker_state, VP_WORKER_CRASHED);
+	vp_futex_wake_all(&W.hdr->worker_state);
+	for (unsigned i = 0; i < VP_MAX_SLOTS; i++)
+		vp_futex_wake_all(&worker_slot(i)->cq.tail);
+
+	/* Die of the signal itself, so the exit status tells the truth. */
+	signal(sig, SIG_DFL);
+	raise(sig);
+	_exit(128 + sig);
+}
+
+void faults_install(void)
+{
+	static const int sigs[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT,
+	                            SIGTRAP, SIGSYS };
+	struct sigaction sa;
+	void *warm[2];
+
+	backtrace(warm, 2); /* load the unwinder now, not inside a handler */
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = on_fault;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+	sigfillset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+		sigaction(sigs[i], &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+void faults_thread_init(int slot)
+{
+	stack_t ss;
+
+	my_slot = slot;
+	ss.ss_sp = mmap(NULL, ALTSTACK_BYTES, PROT_READ | PROT_WRITE,
+	                MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (ss.ss_sp == MAP_FAILED)
+		return;
+	ss.ss_size = ALTSTACK_BYTES;
+	ss.ss_flags = 0;
+	sigaltstack(&ss, NULL);
+}

@@ -1,0 +1,107 @@
+/*
+ * main.c: veorun start-up. libveo starts this process with the proc's
+ * memfd at fd VP_WORKER_SHM_FD and the read end of a pipe at
+ * VP_WORKER_PIPE_FD whose write end only the host holds. The main thread
+ * serves the control slot; a watchdog thread ends the process when the
+ * host goes away (the pipe reports hang-up, or we are re-parented).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "wait.h"
+#include "worker.h"
+
+struct worker W;
+
+void *worker_heap_ptr(uint64_t off, uint64_t len)
+{
+	if (off > W.heap_size || len > W.heap_size - off)
+		return NULL;
+	return W.base + W.hdr->heap_offset + off;
+}
+
+static void *watchdog(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		struct pollfd p = { .fd = VP_WORKER_PIPE_FD, .events = POLLIN };
+		int n = poll(&p, 1, 500);
+
+		if (n > 0 && (p.revents & (POLLHUP | POLLERR | POLLIN | POLLNVAL)))
+			_exit(0);
+		if (getppid() != W.host_pid)
+			_exit(0);
+	}
+	return NULL;
+}
+
+static int start_failed(const char *why)
+{
+	/* Best effort: tell the host why, if the header is mapped. */
+	if (W.hdr) {
+		snprintf(W.hdr->crash.msg, sizeof W.hdr->crash.msg, "%s", why);
+		atomic_store(&W.hdr->worker_state, VP_WORKER_FAILED);
+		vp_futex_wake_all(&W.hdr->worker_state);
+	}
+	fprintf(stderr, "veorun: %s\n", why);
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	struct stat st;
+	struct rlimit nocore = { 0, 0 };
+	pthread_t wd;
+
+	if (argc < 2 || strcmp(argv[1], "--openveo") != 0) {
+		fprintf(stderr,
+		        "veorun: the openveo vector engine. It is started by libveo "
+		        "(veo_proc_create), not by hand.\n");
+		return 2;
+	}
+	W.host_pid = getppid();
+	setrlimit(RLIMIT_CORE, &nocore); /* a crashing kernel leaves no core file */
+
+	if (fstat(VP_WORKER_SHM_FD, &st) != 0 || st.st_size < VP_HEADER_BYTES)
+		return start_failed("no shared memory at fd 3");
+	W.base = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
+	              MAP_SHARED | MAP_NORESERVE, VP_WORKER_SHM_FD, 0);
+	if (W.base == MAP_FAILED) {
+		W.base = NULL;
+		return start_failed("cannot map the shared memory");
+	}
+	W.hdr = (struct vp_shm_header *)W.base;
+	if (W.hdr->magic != VP_MAGIC || W.hdr->version != VP_VERSION)
+		return start_failed("shared memory of another openveo version");
+	if (W.hdr->total_size != (uint64_t)st.st_size ||
+	    W.hdr->heap_offset > W.hdr->total_size ||
+	    W.hdr->heap_size > W.hdr->total_size - W.hdr->heap_offset ||
+	    W.hdr->max_slots != VP_MAX_SLOTS ||
+	    W.hdr->slot_stride < sizeof(struct vp_slot) ||
+	    W.hdr->slots_offset + W.hdr->slot_stride * VP_MAX_SLOTS > W.hdr->heap_offset)
+		return start_failed("inconsistent shared memory layout");
+	W.heap_size = W.hdr->heap_size;
+	W.heap_base = (uint64_t)(uintptr_t)(W.base + W.hdr->heap_offset);
+	W.hdr->worker_heap_base = W.heap_base;
+
+	faults_install();
+	faults_thread_init(VP_SLOT_CTL);
+	if (pthread_create(&wd, NULL, watchdog, NULL) != 0)
+		return start_failed("cannot start the watchdog thread");
+
+	atomic_store(&W.hdr->worker_state, VP_WORKER_READY);
+	vp_futex_wake_all(&W.hdr->worker_state);
+
+	slot_serve(VP_SLOT_CTL); /* returns on VP_OP_EXIT */
+	atomic_store(&W.hdr->worker_state, VP_WORKER_EXITED);
+	vp_futex_wake_all(&W.hdr->worker_state);
+	_exit(0); /* do not run the kernels' destructors on the way out */
+}

@@ -1,0 +1,268 @@
+/*
+ * slot.c: the loop that serves one slot: take the next record from the
+ * submission ring, run it, post its completion. The control slot is served
+ * by the main thread, each context slot by a thread of its own.
+ *
+ * A record is copied out of shared memory before it is checked or used,
+ * so the host cannot change it under our feet; anything malformed is
+ * answered with an error, never trusted.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "wait.h"
+#include "worker.h"
+
+#define REC_MAX 8192  /* largest record: a call with 256 args, a path */
+
+void slot_post(struct vp_slot *s, uint64_t reqid, uint32_t status,
+               uint64_t result, const char *msg)
+{
+	uint32_t tail = atomic_load_explicit(&s->cq.tail, memory_order_relaxed);
+	uint32_t head;
+	struct vp_cqe *e;
+
+	/* Wait for room; the host frees entries as it collects them. */
+	while (tail - (head = atomic_load_explicit(&s->cq.head,
+	                                           memory_order_acquire)) >= VP_CQ_ENTRIES)
+		vp_wait_change(&s->cq.head, head, &s->cq.head_sleepers, 0, 1);
+
+	e = &s->cq_data[tail & (VP_CQ_ENTRIES - 1)];
+	e->reqid = reqid;
+	e->result = result;
+	e->status = status;
+	e->msg_len = 0;
+	if (msg && *msg) {
+		size_t n = strnlen(msg, VP_CQE_MSG - 1);
+
+		memcpy(e->msg, msg, n);
+		e->msg[n] = '\0';
+		e->msg_len = (uint32_t)n;
+	}
+	atomic_store_explicit(&s->cq.tail, tail + 1, memory_order_release);
+	vp_wake(&s->cq.tail, &s->cq.tail_sleepers);
+}
+
+/* Copies the next record into buf (REC_MAX bytes, 16-byte aligned).
+ * Returns its length, or 0 when the ring held garbage (then the ring has
+ * been emptied and *bad_reqid names the record, if it could be read). */
+static uint32_t sq_take(struct vp_slot *s, uint8_t *buf, uint64_t *bad_reqid)
+{
+	uint32_t head = atomic_load_explicit(&s->sq.head, memory_order_relaxed);
+
+	for (;;) {
+		uint32_t tail = atomic_load_explicit(&s->sq.tail, memory_order_acquire);
+		uint32_t avail = tail - head, pos = head & (VP_SQ_BYTES - 1);
+		struct vp_rec r;
+
+		if (avail == 0) {
+			vp_wait_change(&s->sq.tail, head, &s->sq.tail_sleepers, 0, 1);
+			continue;
+		}
+		memcpy(&r, s->sq_data + pos, sizeof r);
+		if (avail > VP_SQ_BYTES || r.len < sizeof r || r.len % VP_REC_ALIGN ||
+		    r.len > avail || pos + r.len > VP_SQ_BYTES ||
+		    (r.op != VP_OP_PAD && r.len > REC_MAX)) {
+			*bad_reqid = r.reqid;
+			atomic_store_explicit(&s->sq.head, tail, memory_order_release);
+			vp_wake(&s->sq.head, &s->sq.head_sleepers);
+			return 0;
+		}
+		if (r.op != VP_OP_PAD)
+			memcpy(buf, s->sq_data + pos, r.len);
+		head += r.len;
+		atomic_store_explicit(&s->sq.head, head, memory_order_release);
+		vp_wake(&s->sq.head, &s->sq.head_sleepers);
+		if (r.op != VP_OP_PAD)
+			return r.len;
+	}
+}
+
+/* The host copies heap memory itself; we stop here until it is done, so
+ * the copy keeps its place in the context's order. */
+static void host_action(struct vp_slot *s, uint64_t reqid)
+{
+	uint32_t want = (uint32_t)reqid, v;
+
+	slot_post(s, reqid, VP_ST_ACTION, 0, NULL);
+	while ((v = atomic_load_explicit(&s->action_ack, memory_order_acquire)) != want)
+		vp_wait_change(&s->action_ack, v, &s->action_sleepers, 0, 1);
+}
+
+/* Copies between any worker address and a heap bounce buffer. Copying
+ * through process_vm_readv/writev on ourselves turns a bad address into
+ * EFAULT instead of a crash. */
+static int xfer(const struct vp_xfer *x, int is_read, char *msg, size_t msglen)
+{
+	void *bounce = worker_heap_ptr(x->bounce, x->len);
+	struct iovec local, remote;
+	ssize_t n;
+
+	if (!bounce) {
+		snprintf(msg, msglen, "bad transfer buffer");
+		return VP_ST_ERROR;
+	}
+	if (x->len == 0)
+		return VP_ST_OK;
+	local.iov_base = bounce;
+	local.iov_len = x->len;
+	remote.iov_base = (void *)(uintptr_t)x->addr;
+	remote.iov_len = x->len;
+	n = is_read ? process_vm_readv(getpid(), &local, 1, &remote, 1, 0)
+	            : process_vm_writev(getpid(), &local, 1, &remote, 1, 0);
+	if (n != (ssize_t)x->len) {
+		snprintf(msg, msglen, "VE address 0x%llx (%llu bytes) is not mapped in the VE process",
+		         (unsigned long long)x->addr, (unsigned long long)x->len);
+		return VP_ST_ERROR;
+	}
+	return VP_ST_OK;
+}
+
+/* NUL-terminated string after a fixed part of a record, or NULL. */
+static const char *rec_string(const uint8_t *buf, uint32_t len, size_t fixed)
+{
+	if (len <= fixed || !memchr(buf + fixed, '\0', len - fixed))
+		return NULL;
+	return (const char *)buf + fixed;
+}
+
+/* Control-slot commands. Long messages go to s->msg. */
+static int control(struct vp_slot *s, const uint8_t *buf, uint32_t len,
+                   uint64_t *result)
+{
+	const struct vp_rec *r = (const struct vp_rec *)buf;
+	const struct vp_u64arg *a = (const struct vp_u64arg *)buf;
+	const char *str;
+
+	s->msg[0] = '\0';
+	switch (r->op) {
+	case VP_OP_LOAD_LIB:
+		if (!(str = rec_string(buf, len, sizeof *a)))
+			break;
+		return loader_load(str, result, s->msg, sizeof s->msg);
+	case VP_OP_UNLOAD_LIB:
+		if (len < sizeof *a)
+			break;
+		return loader_unload(a->value, s->msg, sizeof s->msg);
+	case VP_OP_GET_SYM:
+		if (!(str = rec_string(buf, len, sizeof *a)))
+			break;
+		return loader_sym(a->value, str, result, s->msg, sizeof s->msg);
+	case VP_OP_OPEN_CTX: {
+		const struct vp_open_ctx *o = (const struct vp_open_ctx *)buf;
+		int err;
+
+		if (len < sizeof *o || o->slot <= VP_SLOT_CTL || o->slot >= VP_MAX_SLOTS)
+			break;
+		err = slot_start_context(o->slot, o->stack_size);
+		if (err) {
+			snprintf(s->msg, sizeof s->msg, "cannot start a context thread: %s",
+			         strerror(err));
+			return VP_ST_ERROR;
+		}
+		return VP_ST_OK;
+	}
+	default:
+		break;
+	}
+	snprintf(s->msg, sizeof s->msg, "malformed control request (op %u)", r->op);
+	return VP_ST_ERROR;
+}
+
+void slot_serve(unsigned idx)
+{
+	struct vp_slot *s = worker_slot(idx);
+	_Alignas(16) uint8_t buf[REC_MAX];
+
+	for (;;) {
+		uint64_t bad = 0, result = 0;
+		uint32_t len = sq_take(s, buf, &bad);
+		const struct vp_rec *r = (const struct vp_rec *)buf;
+		char msg[VP_CQE_MSG] = "";
+		int st = VP_ST_ERROR;
+
+		if (len == 0) {
+			slot_post(s, bad, VP_ST_ERROR, 0, "malformed request ring");
+			continue;
+		}
+		switch (r->op) {
+		case VP_OP_CALL:
+			atomic_store_explicit(&s->running_fn, ((const struct vp_call *)buf)->addr,
+			                      memory_order_relaxed);
+			atomic_store_explicit(&s->running_reqid, r->reqid, memory_order_release);
+			st = dispatch_call((const struct vp_call *)buf, len, &result, msg,
+			                   sizeof msg);
+			atomic_store_explicit(&s->running_reqid, 0, memory_order_release);
+			break;
+		case VP_OP_COMPLETE:
+			if (len >= sizeof(struct vp_complete)) {
+				result = ((const struct vp_complete *)buf)->result;
+				st = VP_ST_OK;
+			}
+			break;
+		case VP_OP_HOST_ACTION:
+			host_action(s, r->reqid);
+			continue; /* the host completes the request itself */
+		case VP_OP_READ:
+		case VP_OP_WRITE:
+			if (len >= sizeof(struct vp_xfer))
+				st = xfer((const struct vp_xfer *)buf, r->op == VP_OP_READ, msg,
+				          sizeof msg);
+			break;
+		case VP_OP_CLOSE:
+			if (idx == VP_SLOT_CTL)
+				break;
+			slot_post(s, r->reqid, VP_ST_OK, 0, NULL);
+			return;
+		case VP_OP_EXIT:
+			if (idx != VP_SLOT_CTL)
+				break;
+			return;
+		default:
+			if (idx == VP_SLOT_CTL && r->op < VP_OP_COUNT) {
+				st = control(s, buf, len, &result);
+				slot_post(s, r->reqid, (uint32_t)st, result, NULL);
+				continue;
+			}
+			break;
+		}
+		if (st == VP_ST_ERROR && !msg[0])
+			snprintf(msg, sizeof msg, "malformed request (op %u)", r->op);
+		slot_post(s, r->reqid, (uint32_t)st, result, msg);
+	}
+}
+
+static void *context_thread(void *arg)
+{
+	unsigned idx = (unsigned)(uintptr_t)arg;
+	struct vp_slot *s = worker_slot(idx);
+
+	faults_thread_init((int)idx);
+	atomic_store(&s->state, VP_SLOT_RUNNING);
+	slot_serve(idx);
+	atomic_store(&s->state, VP_SLOT_CLOSED);
+	return NULL;
+}
+
+int slot_start_context(unsigned idx, uint64_t stack_size)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	int err;
+
+	if (stack_size == 0)
+		stack_size = 8u << 20;
+	if (stack_size < (256u << 10))
+		stack_size = 256u << 10;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	err = pthread_attr_setstacksize(&attr, (size_t)vp_align_up(stack_size, 4096));
+	if (!err)
+		err = pthread_create(&t, &attr, context_thread, (void *)(uintptr_t)idx);
+	pthread_attr_destroy(&attr);
+	return err;
+}
