@@ -48,11 +48,10 @@ static int find_archive(char *out, size_t n)
 		self[len] = '\0';
 		if ((slash = strrchr(self, '/')))
 			*slash = '\0';
-		snprintf(out, n, "%s/libveorun.a", self);
-		if (is_file(out))
+		if ((size_t)snprintf(out, n, "%s/libveorun.a", self) < n && is_file(out))
 			return 0;
-		snprintf(out, n, "%s/%s/libveorun.a", self, OPENVEO_ARCHIVE_REL);
-		if (is_file(out))
+		if ((size_t)snprintf(out, n, "%s/%s/libveorun.a", self, OPENVEO_ARCHIVE_REL) < n &&
+		    is_file(out))
 			return 0;
 	}
 	snprintf(out, n, "%s", OPENVEO_BUILD_ARCHIVE);

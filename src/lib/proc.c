@@ -91,11 +91,10 @@ static int find_worker(char *out, size_t n)
 
 		if (realpath(info.dli_fname, lib) && (slash = strrchr(lib, '/'))) {
 			*slash = '\0';
-			snprintf(out, n, "%s/veorun", lib);
-			if (executable(out))
+			if ((size_t)snprintf(out, n, "%s/veorun", lib) < n && executable(out))
 				return 0;
-			snprintf(out, n, "%s/%s/veorun", lib, OPENVEO_WORKER_REL);
-			if (executable(out))
+			if ((size_t)snprintf(out, n, "%s/%s/veorun", lib, OPENVEO_WORKER_REL) < n &&
+			    executable(out))
 				return 0;
 		}
 	}

@@ -136,7 +136,6 @@ static void on_fault(int sig, siginfo_t *si, void *uc_)
 	void *frames[24];
 	int n;
 
-	(void)uc_;
 	if (atomic_exchange(&crashing, 1)) {
 		/* Another thread crashes too: let the first one report. */
 		for (;;)
@@ -158,7 +157,7 @@ static void on_fault(int sig, siginfo_t *si, void *uc_)
 	if (fn)
 		put_symbol(&o, fn);
 	else
-		put(&o, "?");
+		put(&o, "(unknown: the fault was not in a context thread)");
 	put(&o, " died of ");
 	put(&o, sig_name(sig));
 	put(&o, " (");
@@ -170,9 +169,18 @@ static void on_fault(int sig, siginfo_t *si, void *uc_)
 	}
 	put(&o, "\nbacktrace:");
 	n = backtrace(frames, 24);
-	for (int i = 0; i < n; i++) {
+	/* Start at the interrupted instruction, not in this handler. */
+	int first = 0;
+#if defined(__x86_64__)
+	uint64_t pc = (uint64_t)((ucontext_t *)uc_)->uc_mcontext.gregs[REG_RIP];
+
+	for (int i = 0; i < n; i++)
+		if ((uint64_t)(uintptr_t)frames[i] == pc)
+			first = i;
+#endif
+	for (int i = first; i < n; i++) {
 		put(&o, "\n  #");
-		put_dec(&o, (uint64_t)i);
+		put_dec(&o, (uint64_t)(i - first));
 		put(&o, " ");
 		put_hex(&o, (uint64_t)(uintptr_t)frames[i]);
 		put(&o, " ");
@@ -207,6 +215,8 @@ void faults_install(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+static _Thread_local void *my_altstack;
+
 void faults_thread_init(int slot)
 {
 	stack_t ss;
@@ -218,5 +228,19 @@ void faults_thread_init(int slot)
 		return;
 	ss.ss_size = ALTSTACK_BYTES;
 	ss.ss_flags = 0;
+	if (sigaltstack(&ss, NULL) == 0)
+		my_altstack = ss.ss_sp;
+	else
+		munmap(ss.ss_sp, ALTSTACK_BYTES);
+}
+
+void faults_thread_fini(void)
+{
+	stack_t ss = { .ss_flags = SS_DISABLE };
+
+	if (!my_altstack)
+		return;
 	sigaltstack(&ss, NULL);
+	munmap(my_altstack, ALTSTACK_BYTES);
+	my_altstack = NULL;
 }

@@ -244,6 +244,7 @@ static void *context_thread(void *arg)
 	faults_thread_init((int)idx);
 	atomic_store(&s->state, VP_SLOT_RUNNING);
 	slot_serve(idx);
+	faults_thread_fini();
 	atomic_store(&s->state, VP_SLOT_CLOSED);
 	return NULL;
 }

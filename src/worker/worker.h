@@ -55,5 +55,6 @@ int loader_sym(uint64_t handle, const char *name, uint64_t *addr, char *msg,
 /* faults.c */
 void faults_install(void);
 void faults_thread_init(int slot);   /* per thread: alternate stack, slot */
+void faults_thread_fini(void);       /* a context thread ends */
 
 #endif
