@@ -145,19 +145,20 @@ void ctx_release(struct veo_thr_ctxt *c)
 static void run_action(struct veo_thr_ctxt *c, struct req *r)
 {
 	struct veo_proc_handle *p = c->proc;
+	struct req copy = *r; /* r may move if the table grows while unlocked */
 	uint64_t id = r->id, result = 0;
 	struct vp_slot *s = c->slot;
 
 	pthread_mutex_unlock(&c->lock);
-	switch (r->kind) {
+	switch (copy.kind) {
 	case REQ_HEAP_READ:
-		memcpy(r->u.xfer.host, p->heap_host + r->u.xfer.heap_off, r->u.xfer.len);
+		memcpy(copy.u.xfer.host, p->heap_host + copy.u.xfer.heap_off, copy.u.xfer.len);
 		break;
 	case REQ_HEAP_WRITE:
-		memcpy(p->heap_host + r->u.xfer.heap_off, r->u.xfer.host, r->u.xfer.len);
+		memcpy(p->heap_host + copy.u.xfer.heap_off, copy.u.xfer.host, copy.u.xfer.len);
 		break;
 	case REQ_VH:
-		result = r->u.vh.fn(r->u.vh.arg);
+		result = copy.u.vh.fn(copy.u.vh.arg);
 		break;
 	default:
 		break;

@@ -478,13 +478,7 @@ int veo_proc_destroy(struct veo_proc_handle *p)
 		uint32_t tail = atomic_load(&s->sq.tail);
 
 		/* The control slot is idle (we hold its lock): there is room. */
-		if (VP_SQ_BYTES - (tail - atomic_load(&s->sq.head)) >= 2 * sizeof exit_rec &&
-		    (tail & (VP_SQ_BYTES - 1)) + sizeof exit_rec <= VP_SQ_BYTES) {
-			memcpy(s->sq_data + (tail & (VP_SQ_BYTES - 1)), &exit_rec, sizeof exit_rec);
-			atomic_store_explicit(&s->sq.tail, tail + (uint32_t)sizeof exit_rec,
-			                      memory_order_release);
-			vp_wake(&s->sq.tail, &s->sq.tail_sleepers);
-		}
+		ring_push(s, &tail, &exit_rec, sizeof exit_rec);
 	}
 	pthread_mutex_unlock(&p->lock);
 	proc_teardown(p);
