@@ -71,7 +71,9 @@ struct vp_ring {
  * covering the rest and starts again at offset 0. */
 #define VP_REC_ALIGN 16
 struct vp_rec {
-	uint32_t len;      /* whole record, header included, multiple of 16 */
+	/* The alignment makes the size of every record struct a multiple of
+	 * VP_REC_ALIGN, so `.len = sizeof rec` is always a valid length. */
+	_Alignas(VP_REC_ALIGN) uint32_t len; /* whole record, header included */
 	uint16_t op;       /* enum vp_op */
 	uint16_t flags;
 	uint64_t reqid;    /* host request id, echoed in the completion */

@@ -566,8 +566,16 @@ int proc_control(struct veo_proc_handle *p, struct vp_rec *rec, uint32_t len,
 			if (e.status != VP_ST_OK) {
 				char m[VP_MSG_MAX];
 
-				memcpy(m, s->msg, sizeof m);
-				m[sizeof m - 1] = '\0';
+				/* Short messages come in the entry, long ones in s->msg. */
+				if (e.msg_len) {
+					size_t k = e.msg_len < VP_CQE_MSG ? e.msg_len : VP_CQE_MSG - 1;
+
+					memcpy(m, e.msg, k);
+					m[k] = '\0';
+				} else {
+					memcpy(m, s->msg, sizeof m);
+					m[sizeof m - 1] = '\0';
+				}
 				snprintf(msg, msglen, "%s", m[0] ? m : "the VE process refused");
 			}
 			pthread_mutex_unlock(&p->lock);

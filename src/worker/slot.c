@@ -173,6 +173,22 @@ static int control(struct vp_slot *s, const uint8_t *buf, uint32_t len,
 	return VP_ST_ERROR;
 }
 
+/* The ring held something the host never writes: a host bug, or a kernel
+ * that scribbled over shared memory. Nothing queued behind it can be
+ * trusted, so the proc ends, with a report, and every wait on it returns. */
+static _Noreturn void ring_corrupt(unsigned idx, uint64_t reqid)
+{
+	snprintf(W.hdr->crash.msg, sizeof W.hdr->crash.msg,
+	         "the request ring of %s %u was corrupted (near request %llu); "
+	         "the VE process stopped", idx == VP_SLOT_CTL ? "the control slot" : "context slot",
+	         idx, (unsigned long long)reqid);
+	atomic_store(&W.hdr->worker_state, VP_WORKER_FAILED);
+	vp_futex_wake_all(&W.hdr->worker_state);
+	for (unsigned i = 0; i < VP_MAX_SLOTS; i++)
+		vp_futex_wake_all(&worker_slot(i)->cq.tail);
+	_exit(3);
+}
+
 void slot_serve(unsigned idx)
 {
 	struct vp_slot *s = worker_slot(idx);
@@ -185,10 +201,8 @@ void slot_serve(unsigned idx)
 		char msg[VP_CQE_MSG] = "";
 		int st = VP_ST_ERROR;
 
-		if (len == 0) {
-			slot_post(s, bad, VP_ST_ERROR, 0, "malformed request ring");
-			continue;
-		}
+		if (len == 0)
+			ring_corrupt(idx, bad);
 		switch (r->op) {
 		case VP_OP_CALL:
 			atomic_store_explicit(&s->running_fn, ((const struct vp_call *)buf)->addr,

@@ -1,0 +1,81 @@
+/*
+ * crash.c: kernels that kill the worker (libcrashkernels.so), one per way a
+ * kernel can die. The host must report VEO_COMMAND_EXCEPTION naming the
+ * signal and the kernel, and survive. None of these returns normally.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* ftruncate, mmap, sysconf with -std=c11 */
+#endif
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* SIGSEGV: a write through a null pointer. */
+int crash_segv(void)
+{
+	volatile int *p = NULL;
+	*p = 1;
+	return 0;
+}
+
+/* SIGFPE: integer division by zero (volatile, so it is not folded). */
+int crash_fpe(int x)
+{
+	volatile int zero = 0;
+	return x / zero;
+}
+
+/* SIGILL: __builtin_trap is ud2 on x86-64 (brk on aarch64 gives SIGTRAP). */
+int crash_ill(void)
+{
+	__builtin_trap();
+}
+
+/* SIGBUS: touch a mapping of a file after truncating the file to 0 bytes. */
+int crash_bus(void)
+{
+	FILE *f = tmpfile();
+	if (!f)
+		return -1;
+	int fd = fileno(f);
+	long page = sysconf(_SC_PAGESIZE);
+	if (ftruncate(fd, page) != 0)
+		return -2;
+	volatile char *p = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return -3;
+	if (ftruncate(fd, 0) != 0)
+		return -4;
+	p[0] = 1;
+	return -5;
+}
+
+/* SIGABRT. */
+int crash_abort(void)
+{
+	abort();
+}
+
+/* SIGSEGV on a stack overflow: the handler must run on an alternate stack. */
+#pragma GCC diagnostic ignored "-Winfinite-recursion"
+static int recurse(volatile char *prev, int depth)
+{
+	volatile char buf[4096];
+	buf[0] = (char)depth;
+	buf[4095] = prev ? prev[0] : 0;
+	return recurse(buf, depth + 1) + buf[100];
+}
+
+int crash_stack_overflow(void)
+{
+	return recurse(NULL, 0);
+}
+
+/* The worker process exits while running a kernel. */
+int crash_exit(int code)
+{
+	exit(code);
+}
