@@ -127,6 +127,54 @@ static int guess_slot(void)
 	return found;
 }
 
+/* Tells the host: the report is complete, the process is ending. */
+static void publish_crash(void)
+{
+	atomic_store(&W.hdr->worker_state, VP_WORKER_CRASHED);
+	vp_futex_wake_all(&W.hdr->worker_state);
+	for (unsigned i = 0; i < VP_MAX_SLOTS; i++)
+		vp_futex_wake_all(&worker_slot(i)->cq.tail);
+}
+
+/* Fills in which request of which slot was running. */
+static uint64_t blame(struct vp_crash *c, int slot)
+{
+	if (slot <= VP_SLOT_CTL)
+		slot = guess_slot();
+	c->slot = slot;
+	c->reqid = 0;
+	if (slot <= VP_SLOT_CTL)
+		return 0;
+	c->reqid = atomic_load(&worker_slot((unsigned)slot)->running_reqid);
+	return atomic_load(&worker_slot((unsigned)slot)->running_fn);
+}
+
+/* A kernel called exit(): the VE process ends as it would on the VE, and
+ * the request that called it gets a report. (The worker itself leaves with
+ * _exit, which does not come here.) */
+static void on_exit_handler(int status, void *arg)
+{
+	struct vp_crash *c = &W.hdr->crash;
+	struct out o = { c->msg, sizeof c->msg };
+	uint64_t fn;
+
+	(void)arg;
+	if (atomic_exchange(&crashing, 1))
+		return;
+	fn = blame(c, my_slot);
+	c->signo = 0;
+	c->fault_addr = 0;
+	put(&o, "kernel ");
+	if (fn)
+		put_symbol(&o, fn);
+	else
+		put(&o, "(unknown)");
+	put(&o, " called exit(");
+	put_dec(&o, (uint64_t)(unsigned)status);
+	put(&o, "): the VE process ended");
+	publish_crash();
+}
+
 static void on_fault(int sig, siginfo_t *si, void *uc_)
 {
 	struct vp_crash *c = &W.hdr->crash;
@@ -142,16 +190,9 @@ static void on_fault(int sig, siginfo_t *si, void *uc_)
 			pause();
 	}
 	alarm(2);
-	if (slot <= VP_SLOT_CTL)
-		slot = guess_slot();
+	fn = blame(c, slot);
 	c->signo = sig;
-	c->slot = slot;
 	c->fault_addr = (uint64_t)(uintptr_t)si->si_addr;
-	c->reqid = 0;
-	if (slot > VP_SLOT_CTL) {
-		c->reqid = atomic_load(&worker_slot((unsigned)slot)->running_reqid);
-		fn = atomic_load(&worker_slot((unsigned)slot)->running_fn);
-	}
 
 	put(&o, "kernel ");
 	if (fn)
@@ -187,10 +228,7 @@ static void on_fault(int sig, siginfo_t *si, void *uc_)
 		put_symbol(&o, (uint64_t)(uintptr_t)frames[i]);
 	}
 
-	atomic_store(&W.hdr->worker_state, VP_WORKER_CRASHED);
-	vp_futex_wake_all(&W.hdr->worker_state);
-	for (unsigned i = 0; i < VP_MAX_SLOTS; i++)
-		vp_futex_wake_all(&worker_slot(i)->cq.tail);
+	publish_crash();
 
 	/* Die of the signal itself, so the exit status tells the truth. */
 	signal(sig, SIG_DFL);
@@ -213,6 +251,7 @@ void faults_install(void)
 	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
 		sigaction(sigs[i], &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	on_exit(on_exit_handler, NULL);
 }
 
 static _Thread_local void *my_altstack;
