@@ -1,0 +1,90 @@
+"""veo: offload kernels to a VE process from Python (py-veo's API on openveo).
+
+The core (VeoProc, VeoCtxt, VeoLibrary, VeoFunction, VeoRequest,
+VeoMemRequest, VEMemPtr, OnStack) is the C extension veo._veo, written
+against the VEO C API (ve_offload.h); VeBuild (veo.vebuild) compiles kernels.
+
+A short tour::
+
+    from veo import *
+
+    proc = VeoProc(0)                      # start a VE process on node 0
+    ctxt = proc.open_context()             # a worker thread with a queue
+    lib = proc.load_library(path)          # a kernel library (.so)
+    lib.average.args_type("double *", "int")
+    lib.average.ret_type("double")
+    a = np.random.rand(1000)
+    req = lib.average(ctxt, OnStack(a), a.size)   # queue the call
+    print(req.wait_result())               # collect the result
+    del proc                               # stop the VE process
+
+Failures raise VeoError (a RuntimeError); a kernel that crashes raises
+VeoException (an ArithmeticError) naming the signal and the kernel.
+"""
+import atexit
+
+import numpy as np
+
+from veo import _veo
+from veo._veo import (
+    COMMAND_ERROR,
+    COMMAND_EXCEPTION,
+    COMMAND_OK,
+    COMMAND_UNFINISHED,
+    INTENT_IN,
+    INTENT_INOUT,
+    INTENT_OUT,
+    STATE_BLOCKED,
+    STATE_EXIT,
+    STATE_RUNNING,
+    STATE_SYSCALL,
+    STATE_UNKNOWN,
+    VEMemPtr,
+    VEO_API_VERSION,
+    VEO_COMMAND_ERROR,
+    VEO_COMMAND_EXCEPTION,
+    VEO_COMMAND_OK,
+    VEO_COMMAND_UNFINISHED,
+    VEO_INTENT_IN,
+    VEO_INTENT_INOUT,
+    VEO_INTENT_OUT,
+    VEO_STATE_BLOCKED,
+    VEO_STATE_EXIT,
+    VEO_STATE_RUNNING,
+    VEO_STATE_SYSCALL,
+    VEO_STATE_UNKNOWN,
+    OnStack,
+    VeoCtxt,
+    VeoError,
+    VeoException,
+    VeoFunction,
+    VeoLibrary,
+    VeoMemRequest,
+    VeoProc,
+    VeoRequest,
+    del_proc_init_hook,
+    set_proc_init_hook,
+)
+from veo.vebuild import VeBuild, VeBuildError
+
+__version__ = _veo.veo_version
+
+__all__ = [
+    "VeoProc", "VeoCtxt", "VeoLibrary", "VeoFunction", "VeoRequest",
+    "VeoMemRequest", "VEMemPtr", "OnStack", "VeBuild",
+    "set_proc_init_hook", "del_proc_init_hook",
+    "VEO_INTENT_IN", "VEO_INTENT_INOUT", "VEO_INTENT_OUT",
+    "INTENT_IN", "INTENT_INOUT", "INTENT_OUT",
+    "VEO_STATE_UNKNOWN", "VEO_STATE_RUNNING", "VEO_STATE_SYSCALL",
+    "VEO_STATE_BLOCKED", "VEO_STATE_EXIT",
+    "STATE_UNKNOWN", "STATE_RUNNING", "STATE_SYSCALL", "STATE_BLOCKED",
+    "STATE_EXIT",
+    "VEO_COMMAND_OK", "VEO_COMMAND_EXCEPTION", "VEO_COMMAND_ERROR",
+    "VEO_COMMAND_UNFINISHED",
+    "COMMAND_OK", "COMMAND_EXCEPTION", "COMMAND_ERROR", "COMMAND_UNFINISHED",
+    "np",
+]
+
+# Workers still running at interpreter exit are stopped here, before module
+# teardown, whatever reference cycles still hold their VeoProc objects.
+atexit.register(_veo._shutdown)

@@ -1,0 +1,3297 @@
+/*
+ * _veo.c: the core of the `veo` Python package (py-veo's API), a CPython
+ * extension written against the public VEO API (ve_offload.h) and nothing
+ * else, so it builds against any implementation of that API.
+ *
+ * How the pieces fit:
+ *
+ *   VeoProc ──owns── context (list of VeoCtxt), lib (dict of VeoLibrary)
+ *     ^                  │                          │
+ *     └──── strong ref ──┴──── VeoLibrary ─ func ── VeoFunction
+ *                                  │
+ *   VEMemPtr ── proc            symbol ── VEMemPtr
+ *
+ *   VeoFunction(ctx, *args) ──> VeoRequest ── ctx, the buffers it must keep
+ *   VeoCtxt.async_*_mem(...) ──> VeoMemRequest (a VeoRequest subclass)
+ *
+ * Children hold strong references to their parents, so a VeoProc lives as
+ * long as anything that could use its handle. The proc's containers make
+ * reference cycles; only VeoProc has tp_clear, and clearing it stops the
+ * worker first, so a collected cycle ends with the worker stopped and every
+ * child marked dead.
+ *
+ * Invariants (everything below is read and written under the GIL):
+ *  - proc->h is non-NULL from a successful __init__ until close; the handle
+ *    is usable only while !proc->closing. Contexts likewise (ctx->ctx,
+ *    ctx->closing).
+ *  - proc->busy counts threads that are inside libveo with the GIL released
+ *    (waits, copies, submissions). It is incremented under the GIL after the
+ *    usable checks and decremented before the GIL is taken back. Closing sets
+ *    `closing` first, then waits for busy == 0, then destroys: no thread is
+ *    ever inside libveo with a handle that is being destroyed. Waits run in
+ *    slices of WAIT_SLICE_US so that a closer never waits for long and
+ *    Ctrl-C is honoured.
+ *  - A host buffer a request may still read or write (OnStack objects, the
+ *    target of an async read or the source of an async write) is held until
+ *    the result is collected, or until the context or the proc is known to
+ *    be gone (then nobody writes into it any more). A request dropped before
+ *    its result was collected leaves an "orphan" in its context's queue;
+ *    orphans are collected (peeked, in submission order) at the next
+ *    submission, sync or close of that context and release what they held.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+
+#include <float.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ve_offload.h"
+
+/* Longest time a thread waits inside libveo before it looks at signals and
+ * at a concurrent close. */
+#define WAIT_SLICE_US 100000L
+/* Copies of at least this many bytes release the GIL. */
+#define GIL_FREE_COPY_BYTES (64 * 1024)
+#define ERRBUF 1024
+
+/* ------------------------------------------------------------------------
+ * Module state
+ * --------------------------------------------------------------------- */
+static PyObject *VeoError;       /* veo.VeoError(RuntimeError): a VEO call failed */
+static PyObject *VeoException;   /* veo.VeoException(ArithmeticError): a kernel crashed */
+static PyObject *proc_init_hooks; /* list of callables run as f(proc) */
+/* Set by _shutdown() (atexit): the interpreter is exiting. Threads still
+ * waiting for a request of a proc stopped then park quietly instead of
+ * raising, so daemon threads print nothing while the process ends. */
+static int interpreter_exiting;
+static unsigned long exiting_thread; /* the thread that runs _shutdown() */
+
+static PyTypeObject VeoProc_Type;
+static PyTypeObject VeoCtxt_Type;
+static PyTypeObject VeoLibrary_Type;
+static PyTypeObject VeoFunction_Type;
+static PyTypeObject VeoRequest_Type;
+static PyTypeObject VeoMemRequest_Type;
+static PyTypeObject VEMemPtr_Type;
+static PyTypeObject OnStack_Type;
+
+#define VeoProc_Check(o) PyObject_TypeCheck(o, &VeoProc_Type)
+#define VeoCtxt_Check(o) PyObject_TypeCheck(o, &VeoCtxt_Type)
+#define VeoLibrary_Check(o) PyObject_TypeCheck(o, &VeoLibrary_Type)
+#define VEMemPtr_Check(o) PyObject_TypeCheck(o, &VEMemPtr_Type)
+#define OnStack_Check(o) PyObject_TypeCheck(o, &OnStack_Type)
+
+/* ------------------------------------------------------------------------
+ * Object layouts
+ * --------------------------------------------------------------------- */
+typedef struct VeoProcObject {
+	PyObject_HEAD
+	struct veo_proc_handle *h; /* NULL before __init__ and after close */
+	int closing;               /* close in progress: refuse new work */
+	atomic_int busy;           /* threads inside libveo without the GIL */
+	pid_t pid;                 /* the worker's pid, -1 if unknown */
+	PyObject *nodeid;          /* int */
+	PyObject *veorun_bin;      /* str or None */
+	PyObject *context;         /* list of open VeoCtxt */
+	PyObject *lib;             /* dict: name -> VeoLibrary */
+	PyObject *weakreflist;
+	/* registry of live procs, stopped by _shutdown() at interpreter exit */
+	struct VeoProcObject *reg_prev, *reg_next;
+	int registered;
+} VeoProcObject;
+
+/* What a request holds until its result is collected. */
+typedef struct {
+	uint64_t reqid;
+	PyObject *keep;  /* list of OnStack objects, or NULL */
+	Py_buffer view;  /* host buffer of a memory request; view.obj NULL if none */
+} Pending;
+
+typedef struct {
+	PyObject_HEAD
+	VeoProcObject *proc;
+	struct veo_thr_ctxt *ctx; /* NULL when closed */
+	int closing;
+	/* requests dropped before collection, in submission order:
+	 * orphans[o_head .. o_len) */
+	Pending *orphans;
+	size_t o_head, o_len, o_cap;
+} VeoCtxtObject;
+
+typedef struct {
+	PyObject_HEAD
+	VeoProcObject *proc;
+	PyObject *name;   /* str: path, or "__static__" */
+	uint64_t handle;  /* 0 for the static library */
+	int unloaded;
+	PyObject *func;   /* dict: name -> VeoFunction */
+	PyObject *symbol; /* dict: name -> VEMemPtr */
+} VeoLibraryObject;
+
+/* C types an argument or a result may have. */
+enum ckind {
+	K_VOID, K_I8, K_U8, K_I16, K_U16, K_I32, K_U32, K_I64, K_U64,
+	K_FLOAT, K_DOUBLE, K_PTR,
+	K_MEM /* result of a memory request: the raw 64-bit word */
+};
+
+typedef struct {
+	PyObject_HEAD
+	VeoLibraryObject *lib;
+	PyObject *name;      /* str */
+	uint64_t addr;
+	PyObject *args_type; /* tuple of the declared type names, or None */
+	PyObject *ret_type;  /* the declared result type name */
+	int nargs;
+	unsigned char *kinds; /* nargs entries */
+	int ret_kind;
+} VeoFunctionObject;
+
+typedef struct {
+	PyObject_HEAD
+	VeoCtxtObject *ctx;
+	PyObject *fname;   /* function name (str), NULL for memory requests */
+	int kind;          /* how to convert the result */
+	Pending res;       /* released when the result is collected */
+	int done;          /* result collected: result or exc_* is set */
+	int waiting;       /* a thread is waiting for it with the GIL released */
+	PyObject *result;
+	PyObject *exc_type, *exc_msg;
+} VeoRequestObject;
+
+typedef struct {
+	PyObject_HEAD
+	VeoProcObject *proc;
+	uint64_t addr;
+	uint64_t size;
+} VEMemPtrObject;
+
+typedef struct {
+	PyObject_HEAD
+	Py_buffer view; /* held from construction until deallocation */
+	Py_ssize_t size;
+	int inout;
+} OnStackObject;
+
+/* ------------------------------------------------------------------------
+ * Small helpers
+ * --------------------------------------------------------------------- */
+
+/* Raises `type` with the formatted message, followed by ": <detail>" when
+ * detail (usually libveo's last error) is not empty. Returns NULL. */
+static PyObject *
+raise_with_detail(PyObject *type, const char *detail, const char *fmt, ...)
+{
+	va_list va;
+	va_start(va, fmt);
+	PyObject *msg = PyUnicode_FromFormatV(fmt, va);
+	va_end(va);
+	if (!msg)
+		return NULL;
+	if (detail && detail[0]) {
+		PyObject *full = PyUnicode_FromFormat("%U: %s", msg, detail);
+		Py_DECREF(msg);
+		if (!full)
+			return NULL;
+		msg = full;
+	}
+	PyErr_SetObject(type, msg);
+	Py_DECREF(msg);
+	return NULL;
+}
+
+static void
+copy_last_error(char *buf, size_t n)
+{
+	const char *e = veo_last_error();
+	snprintf(buf, n, "%s", e ? e : "");
+}
+
+/* "0x..." for a 64-bit value: PyUnicode_FromFormat has no %llx. */
+typedef struct { char s[24]; } hexbuf;
+static hexbuf
+hex64(uint64_t v)
+{
+	hexbuf b;
+	snprintf(b.s, sizeof b.s, "0x%llx", (unsigned long long)v);
+	return b;
+}
+
+static double
+monotonic_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void
+sleep_without_gil(long us)
+{
+	Py_BEGIN_ALLOW_THREADS
+	usleep((useconds_t)us);
+	Py_END_ALLOW_THREADS
+}
+
+/* Brackets a libveo call made with the GIL released; see `busy` above. */
+#define UNLOCKED_BEGIN(p)                          \
+	do {                                       \
+		VeoProcObject *busy_proc_ = (p);   \
+		atomic_fetch_add(&busy_proc_->busy, 1); \
+		Py_BEGIN_ALLOW_THREADS
+#define UNLOCKED_END()                                  \
+		atomic_fetch_sub(&busy_proc_->busy, 1); \
+		Py_END_ALLOW_THREADS                    \
+	} while (0)
+
+static void
+pending_release(Pending *pd)
+{
+	Py_CLEAR(pd->keep);
+	if (pd->view.obj)
+		PyBuffer_Release(&pd->view);
+}
+
+/* Gets a contiguous buffer of obj for `what` (e.g. "read_mem(): dst").
+ * A read-only object asked for writing gets a TypeError that says so. */
+static int
+get_host_buffer(PyObject *obj, Py_buffer *view, int writable, const char *what)
+{
+	if (!PyObject_CheckBuffer(obj)) {
+		PyErr_Format(PyExc_TypeError,
+		             "%s must support the buffer protocol (bytes, bytearray, "
+		             "memoryview, numpy array, ...), not %.100s",
+		             what, Py_TYPE(obj)->tp_name);
+		return -1;
+	}
+	int flags = PyBUF_ANY_CONTIGUOUS | (writable ? PyBUF_WRITABLE : 0);
+	if (PyObject_GetBuffer(obj, view, flags) == 0)
+		return 0;
+	/* Find out why with a request every exporter grants, and say so. */
+	PyObject *et, *ev, *tb;
+	Py_buffer probe;
+	PyErr_Fetch(&et, &ev, &tb);
+	if (PyObject_GetBuffer(obj, &probe, PyBUF_FULL_RO) == 0) {
+		int contiguous = PyBuffer_IsContiguous(&probe, 'A');
+		int ro = probe.readonly;
+		PyBuffer_Release(&probe);
+		if (!contiguous || (writable && ro)) {
+			Py_XDECREF(et);
+			Py_XDECREF(ev);
+			Py_XDECREF(tb);
+			if (!contiguous)
+				PyErr_Format(PyExc_BufferError,
+				             "%s must be a contiguous buffer (C or Fortran "
+				             "order), not a strided view of %.100s; copy it "
+				             "first (numpy.ascontiguousarray)",
+				             what, Py_TYPE(obj)->tp_name);
+			else
+				PyErr_Format(PyExc_TypeError,
+				             "%s is read-only (%.100s) and would be written "
+				             "into; pass a writable buffer such as a "
+				             "bytearray or a writable numpy array",
+				             what, Py_TYPE(obj)->tp_name);
+			return -1;
+		}
+	} else {
+		PyErr_Clear();
+	}
+	PyErr_Restore(et, ev, tb);
+	return -1;
+}
+
+/* Converts an optional byte count: None means `dflt`; must be 0..limit. */
+static int
+get_size(PyObject *o, Py_ssize_t dflt, Py_ssize_t limit, const char *what,
+         Py_ssize_t *out)
+{
+	if (o == NULL || o == Py_None) {
+		*out = dflt;
+		return 0;
+	}
+	Py_ssize_t n = PyNumber_AsSsize_t(o, PyExc_OverflowError);
+	if (n == -1 && PyErr_Occurred())
+		return -1;
+	if (n < 0) {
+		PyErr_Format(PyExc_ValueError, "%s: size must not be negative (got %zd)",
+		             what, n);
+		return -1;
+	}
+	if (n > limit) {
+		PyErr_Format(PyExc_ValueError,
+		             "%s: size %zd is larger than the host buffer (%zd bytes)",
+		             what, n, limit);
+		return -1;
+	}
+	*out = n;
+	return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Usability checks
+ * --------------------------------------------------------------------- */
+static void park_if_exiting(void);
+
+static int
+proc_check(VeoProcObject *p)
+{
+	if (p == NULL || p->h == NULL || p->closing)
+		park_if_exiting();
+	if (p == NULL || p->h == NULL) {
+		PyErr_SetString(VeoError, "the VeoProc is closed (its VE process "
+		                          "was stopped or never started)");
+		return -1;
+	}
+	if (p->closing) {
+		PyErr_SetString(VeoError, "the VeoProc is being closed");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+ctxt_check(VeoCtxtObject *c)
+{
+	if (c->proc == NULL) {
+		PyErr_SetString(VeoError, "the VeoCtxt was never opened");
+		return -1;
+	}
+	if (proc_check(c->proc) < 0)
+		return -1;
+	if (c->ctx == NULL) {
+		PyErr_SetString(VeoError, "the VeoCtxt is closed");
+		return -1;
+	}
+	if (c->closing) {
+		PyErr_SetString(VeoError, "the VeoCtxt is being closed");
+		return -1;
+	}
+	return 0;
+}
+
+/* Nothing of this context can run any more: held buffers may be released. */
+static int
+ctxt_dead(VeoCtxtObject *c)
+{
+	return c->proc == NULL || c->ctx == NULL || c->proc->h == NULL;
+}
+
+static int
+ctxt_usable(VeoCtxtObject *c)
+{
+	return !ctxt_dead(c) && !c->closing && !c->proc->closing;
+}
+
+/* A thread other than the exiting one that finds its proc stopped by
+ * _shutdown() (a daemon thread at interpreter exit) sleeps until the
+ * process ends, rather than raising into a dying interpreter. */
+static void
+park_if_exiting(void)
+{
+	while (interpreter_exiting && PyThread_get_thread_ident() != exiting_thread)
+		sleep_without_gil(100000);
+}
+
+/* Waits (GIL released) until no thread is inside libveo for this proc. */
+static void
+proc_wait_idle(VeoProcObject *p)
+{
+	while (atomic_load(&p->busy) > 0)
+		sleep_without_gil(500);
+}
+
+/* ------------------------------------------------------------------------
+ * C type names
+ * --------------------------------------------------------------------- */
+static const struct {
+	const char *name;
+	int kind;
+} ctype_table[] = {
+	{"void", K_VOID},
+	{"char", K_I8}, {"signed char", K_I8}, {"unsigned char", K_U8},
+	{"short", K_I16}, {"short int", K_I16}, {"signed short", K_I16},
+	{"signed short int", K_I16}, {"unsigned short", K_U16},
+	{"unsigned short int", K_U16},
+	{"int", K_I32}, {"signed", K_I32}, {"signed int", K_I32},
+	{"unsigned", K_U32}, {"unsigned int", K_U32},
+	{"long", K_I64}, {"long int", K_I64}, {"signed long", K_I64},
+	{"signed long int", K_I64}, {"long long", K_I64}, {"long long int", K_I64},
+	{"signed long long", K_I64}, {"signed long long int", K_I64},
+	{"unsigned long", K_U64}, {"unsigned long int", K_U64},
+	{"unsigned long long", K_U64}, {"unsigned long long int", K_U64},
+	{"int8_t", K_I8}, {"uint8_t", K_U8}, {"int16_t", K_I16}, {"uint16_t", K_U16},
+	{"int32_t", K_I32}, {"uint32_t", K_U32}, {"int64_t", K_I64}, {"uint64_t", K_U64},
+	{"size_t", K_U64}, {"ssize_t", K_I64}, {"ptrdiff_t", K_I64},
+	{"intptr_t", K_I64}, {"uintptr_t", K_U64}, {"off_t", K_I64},
+	{"bool", K_U8}, {"_Bool", K_U8},
+	{"float", K_FLOAT}, {"double", K_DOUBLE},
+};
+
+/* Parses a C type name ("double *", "unsigned long", "int32_t", ...) into
+ * a kind. Qualifiers (const, volatile, restrict) are ignored; any name
+ * followed by '*' is a pointer. Returns -1 if the name is not known. */
+static int
+ctype_kind(const char *s)
+{
+	char norm[128];
+	size_t n = 0;
+	int stars = 0, words = 0, star_then_word = 0;
+	const char *p = s;
+
+	while (*p) {
+		while (*p == ' ' || *p == '\t' || *p == '\n')
+			p++;
+		if (!*p)
+			break;
+		if (*p == '*') {
+			stars++;
+			p++;
+			continue;
+		}
+		const char *w = p;
+		while (*p && *p != ' ' && *p != '\t' && *p != '\n' && *p != '*')
+			p++;
+		size_t len = (size_t)(p - w);
+		if ((len == 5 && !strncmp(w, "const", 5)) ||
+		    (len == 8 && !strncmp(w, "volatile", 8)) ||
+		    (len == 8 && !strncmp(w, "restrict", 8)) ||
+		    (len == 10 && !strncmp(w, "__restrict", 10)))
+			continue;
+		for (size_t i = 0; i < len; i++) {
+			char c = w[i];
+			if (!(c == '_' || (c >= 'a' && c <= 'z') ||
+			      (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
+				return -1;
+		}
+		if (stars)
+			star_then_word = 1;
+		if (n + len + 2 > sizeof norm)
+			return -1;
+		if (n)
+			norm[n++] = ' ';
+		memcpy(norm + n, w, len);
+		n += len;
+		words++;
+	}
+	norm[n] = '\0';
+	if (words == 0 || star_then_word)
+		return -1;
+	if (stars)
+		return K_PTR;
+	for (size_t i = 0; i < sizeof ctype_table / sizeof ctype_table[0]; i++)
+		if (!strcmp(norm, ctype_table[i].name))
+			return ctype_table[i].kind;
+	return -1;
+}
+
+/* A type name given as str or bytes: its kind, or -1 with ValueError set
+ * naming `what` of function `fname`. */
+static int
+ctype_kind_of(PyObject *t, PyObject *fname, const char *what)
+{
+	const char *s;
+	if (PyUnicode_Check(t)) {
+		s = PyUnicode_AsUTF8(t);
+		if (!s)
+			return -1;
+	} else if (PyBytes_Check(t)) {
+		s = PyBytes_AS_STRING(t);
+	} else {
+		PyErr_Format(PyExc_TypeError,
+		             "%U(): the type of %s must be a C type name (str), not %.100s",
+		             fname, what, Py_TYPE(t)->tp_name);
+		return -1;
+	}
+	int k = ctype_kind(s);
+	if (k < 0)
+		PyErr_Format(PyExc_ValueError,
+		             "%U(): unknown C type %R for %s; use a C type name such "
+		             "as \"int\", \"unsigned long\", \"int32_t\", \"size_t\", "
+		             "\"float\", \"double\", \"double *\" or \"void *\"",
+		             fname, t, what);
+	return k;
+}
+
+static enum veo_result_type
+kind_result_type(int kind)
+{
+	switch (kind) {
+	case K_VOID: return VEO_RESULT_VOID;
+	case K_I8: return VEO_RESULT_I8;
+	case K_U8: return VEO_RESULT_U8;
+	case K_I16: return VEO_RESULT_I16;
+	case K_U16: return VEO_RESULT_U16;
+	case K_I32: return VEO_RESULT_I32;
+	case K_U32: return VEO_RESULT_U32;
+	case K_I64: return VEO_RESULT_I64;
+	case K_FLOAT: return VEO_RESULT_FLOAT;
+	case K_DOUBLE: return VEO_RESULT_DOUBLE;
+	case K_PTR: return VEO_RESULT_POINTER;
+	default: return VEO_RESULT_U64;
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * VEMemPtr: an address in a proc's VE memory
+ * --------------------------------------------------------------------- */
+static PyObject *
+vemem_new(VeoProcObject *proc, uint64_t addr, uint64_t size)
+{
+	VEMemPtrObject *m = PyObject_GC_New(VEMemPtrObject, &VEMemPtr_Type);
+	if (!m)
+		return NULL;
+	Py_INCREF(proc);
+	m->proc = proc;
+	m->addr = addr;
+	m->size = size;
+	PyObject_GC_Track(m);
+	return (PyObject *)m;
+}
+
+/* Converts an int-like object to an unsigned 64-bit value. */
+static int
+as_u64(PyObject *o, uint64_t *out, const char *what)
+{
+	if (PyFloat_Check(o)) {
+		PyErr_Format(PyExc_TypeError, "%s must be an integer, not float", what);
+		return -1;
+	}
+	PyObject *n = PyNumber_Index(o);
+	if (!n) {
+		if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+			PyErr_Clear();
+			PyErr_Format(PyExc_TypeError, "%s must be an integer, not %.100s",
+			             what, Py_TYPE(o)->tp_name);
+		}
+		return -1;
+	}
+	unsigned long long v = PyLong_AsUnsignedLongLong(n);
+	if (v == (unsigned long long)-1 && PyErr_Occurred()) {
+		PyErr_Clear();
+		PyErr_Format(PyExc_OverflowError,
+		             "%s out of range: %S is not in [0, 2**64)", what, n);
+		Py_DECREF(n);
+		return -1;
+	}
+	Py_DECREF(n);
+	*out = v;
+	return 0;
+}
+
+/* The VE address in `o` (a VEMemPtr of `proc` or an int) for `what`. */
+static int
+ve_address(VeoProcObject *proc, PyObject *o, const char *what, uint64_t *addr,
+           uint64_t *size)
+{
+	if (VEMemPtr_Check(o)) {
+		VEMemPtrObject *m = (VEMemPtrObject *)o;
+		if (m->proc != proc) {
+			PyErr_Format(PyExc_ValueError,
+			             "%s is a VEMemPtr of another VeoProc", what);
+			return -1;
+		}
+		*addr = m->addr;
+		if (size)
+			*size = m->size;
+		return 0;
+	}
+	if (size)
+		*size = 0;
+	return as_u64(o, addr, what);
+}
+
+static int
+vemem_init(VEMemPtrObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = {"proc", "addr", "size", NULL};
+	PyObject *proc, *addr_o, *size_o = NULL;
+	uint64_t addr, size = 0;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O!O|O:VEMemPtr", kwlist,
+	                                 &VeoProc_Type, &proc, &addr_o, &size_o))
+		return -1;
+	if (as_u64(addr_o, &addr, "VEMemPtr(): addr") < 0)
+		return -1;
+	if (size_o && as_u64(size_o, &size, "VEMemPtr(): size") < 0)
+		return -1;
+	Py_INCREF(proc);
+	Py_XSETREF(self->proc, (VeoProcObject *)proc);
+	self->addr = addr;
+	self->size = size;
+	return 0;
+}
+
+static int
+vemem_traverse(VEMemPtrObject *self, visitproc visit, void *arg)
+{
+	Py_VISIT(self->proc);
+	return 0;
+}
+
+static void
+vemem_dealloc(VEMemPtrObject *self)
+{
+	PyObject_GC_UnTrack(self);
+	Py_CLEAR(self->proc);
+	Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+vemem_repr(VEMemPtrObject *self)
+{
+	if (!self->proc)
+		return PyUnicode_FromFormat("<VEMemPtr %s>", hex64(self->addr).s);
+	if (self->size)
+		return PyUnicode_FromFormat("<VEMemPtr %s, %llu bytes, of VeoProc node %S>",
+		                            hex64(self->addr).s,
+		                            (unsigned long long)self->size,
+		                            self->proc->nodeid);
+	return PyUnicode_FromFormat("<VEMemPtr %s of VeoProc node %S>",
+	                            hex64(self->addr).s,
+	                            self->proc->nodeid);
+}
+
+static PyObject *
+vemem_index(VEMemPtrObject *self)
+{
+	return PyLong_FromUnsignedLongLong(self->addr);
+}
+
+static int
+vemem_bool(VEMemPtrObject *self)
+{
+	return self->addr != 0;
+}
+
+static PyObject *
+vemem_richcompare(PyObject *a, PyObject *b, int op)
+{
+	if (!VEMemPtr_Check(a) || !VEMemPtr_Check(b) || (op != Py_EQ && op != Py_NE))
+		Py_RETURN_NOTIMPLEMENTED;
+	VEMemPtrObject *x = (VEMemPtrObject *)a, *y = (VEMemPtrObject *)b;
+	int eq = x->proc == y->proc && x->addr == y->addr;
+	if (op == Py_NE)
+		eq = !eq;
+	return PyBool_FromLong(eq);
+}
+
+static Py_hash_t
+vemem_hash(VEMemPtrObject *self)
+{
+	Py_hash_t h = (Py_hash_t)(self->addr ^ (self->addr >> 32));
+	return h == -1 ? -2 : h;
+}
+
+static PyObject *
+vemem_get_proc(VEMemPtrObject *self, void *closure)
+{
+	if (!self->proc)
+		Py_RETURN_NONE;
+	Py_INCREF(self->proc);
+	return (PyObject *)self->proc;
+}
+
+static PyGetSetDef vemem_getset[] = {
+	{"proc", (getter)vemem_get_proc, NULL, "The VeoProc that owns the memory.", NULL},
+	{NULL}
+};
+
+static PyMemberDef vemem_members[] = {
+	{"addr", T_ULONGLONG, offsetof(VEMemPtrObject, addr), READONLY,
+	 "The VE address (an address in the worker's address space)."},
+	{"size", T_ULONGLONG, offsetof(VEMemPtrObject, size), READONLY,
+	 "Size in bytes if known (memory from alloc_mem), else 0."},
+	{NULL}
+};
+
+static PyNumberMethods vemem_as_number = {
+	.nb_bool = (inquiry)vemem_bool,
+	.nb_int = (unaryfunc)vemem_index,
+	.nb_index = (unaryfunc)vemem_index,
+};
+
+PyDoc_STRVAR(vemem_doc,
+"VEMemPtr(proc, addr, size=0)\n--\n\n"
+"A pointer into the VE memory of `proc`: `addr` is the VE address, `size`\n"
+"the size in bytes when known. Usable wherever an int address is expected\n"
+"(it implements __index__ and __int__). Returned by VeoProc.alloc_mem(),\n"
+"VeoLibrary.get_symbol() and by kernels declared to return a pointer.");
+
+static PyTypeObject VEMemPtr_Type = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "veo.VEMemPtr",
+	.tp_basicsize = sizeof(VEMemPtrObject),
+	.tp_dealloc = (destructor)vemem_dealloc,
+	.tp_repr = (reprfunc)vemem_repr,
+	.tp_as_number = &vemem_as_number,
+	.tp_hash = (hashfunc)vemem_hash,
+	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+	.tp_doc = vemem_doc,
+	.tp_traverse = (traverseproc)vemem_traverse,
+	.tp_richcompare = vemem_richcompare,
+	.tp_members = vemem_members,
+	.tp_getset = vemem_getset,
+	.tp_init = (initproc)vemem_init,
+	.tp_new = PyType_GenericNew,
+};
+
+/* ------------------------------------------------------------------------
+ * OnStack: a host buffer passed by reference to a kernel
+ * --------------------------------------------------------------------- */
+static const char *
+intent_name(int inout)
+{
+	switch (inout) {
+	case VEO_INTENT_IN: return "IN";
+	case VEO_INTENT_INOUT: return "INOUT";
+	case VEO_INTENT_OUT: return "OUT";
+	}
+	return "?";
+}
+
+static int
+onstack_init(OnStackObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = {"buff", "size", "inout", NULL};
+	PyObject *buff, *size_o = Py_None;
+	int inout = VEO_INTENT_IN;
+	Py_buffer view;
+	Py_ssize_t size;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|Oi:OnStack", kwlist,
+	                                 &buff, &size_o, &inout))
+		return -1;
+	if (self->view.obj) {
+		/* a request may still copy into the buffer it holds */
+		PyErr_SetString(PyExc_TypeError, "OnStack objects cannot be re-initialised");
+		return -1;
+	}
+	if (inout != VEO_INTENT_IN && inout != VEO_INTENT_INOUT &&
+	    inout != VEO_INTENT_OUT) {
+		PyErr_Format(PyExc_ValueError,
+		             "OnStack(): inout must be VEO_INTENT_IN, VEO_INTENT_INOUT "
+		             "or VEO_INTENT_OUT, not %d", inout);
+		return -1;
+	}
+	if (get_host_buffer(buff, &view, inout != VEO_INTENT_IN,
+	                    inout == VEO_INTENT_IN ? "OnStack(): buff" :
+	                    "OnStack(): buff (intent OUT or INOUT)") < 0)
+		return -1;
+	if (get_size(size_o, view.len, view.len, "OnStack()", &size) < 0) {
+		PyBuffer_Release(&view);
+		return -1;
+	}
+	self->view = view;
+	self->size = size;
+	self->inout = inout;
+	return 0;
+}
+
+static void
+onstack_dealloc(OnStackObject *self)
+{
+	if (self->view.obj)
+		PyBuffer_Release(&self->view);
+	Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+onstack_repr(OnStackObject *self)
+{
+	if (!self->view.obj)
+		return PyUnicode_FromString("<OnStack (empty)>");
+	return PyUnicode_FromFormat("<OnStack %zd bytes of %.100s, intent %s>",
+	                            self->size, Py_TYPE(self->view.obj)->tp_name,
+	                            intent_name(self->inout));
+}
+
+PyDoc_STRVAR(onstack_buff_doc, "buff()\n--\n\nThe object whose buffer is passed.");
+static PyObject *
+onstack_buff(OnStackObject *self, PyObject *unused)
+{
+	PyObject *o = self->view.obj ? self->view.obj : Py_None;
+	Py_INCREF(o);
+	return o;
+}
+
+PyDoc_STRVAR(onstack_c_pointer_doc,
+"c_pointer()\n--\n\nHost address of the buffer (an int).");
+static PyObject *
+onstack_c_pointer(OnStackObject *self, PyObject *unused)
+{
+	return PyLong_FromVoidPtr(self->view.buf);
+}
+
+PyDoc_STRVAR(onstack_size_doc,
+"size()\n--\n\nNumber of bytes copied to the VE for the call.");
+static PyObject *
+onstack_size(OnStackObject *self, PyObject *unused)
+{
+	return PyLong_FromSsize_t(self->size);
+}
+
+PyDoc_STRVAR(onstack_scope_doc,
+"scope()\n--\n\nThe intent: VEO_INTENT_IN, VEO_INTENT_INOUT or VEO_INTENT_OUT.");
+static PyObject *
+onstack_scope(OnStackObject *self, PyObject *unused)
+{
+	return PyLong_FromLong(self->inout);
+}
+
+static PyMethodDef onstack_methods[] = {
+	{"buff", (PyCFunction)onstack_buff, METH_NOARGS, onstack_buff_doc},
+	{"c_pointer", (PyCFunction)onstack_c_pointer, METH_NOARGS, onstack_c_pointer_doc},
+	{"size", (PyCFunction)onstack_size, METH_NOARGS, onstack_size_doc},
+	{"scope", (PyCFunction)onstack_scope, METH_NOARGS, onstack_scope_doc},
+	{NULL}
+};
+
+static PyMemberDef onstack_members[] = {
+	{"inout", T_INT, offsetof(OnStackObject, inout), READONLY,
+	 "The intent (VEO_INTENT_IN, _INOUT or _OUT)."},
+	{NULL}
+};
+
+PyDoc_STRVAR(onstack_doc,
+"OnStack(buff, size=None, inout=VEO_INTENT_IN)\n--\n\n"
+"Passes a host buffer by reference to a kernel: the kernel gets a pointer\n"
+"to a copy of the first `size` bytes of `buff` (all of it by default) in\n"
+"VE memory. `buff` is any contiguous object with the buffer protocol\n"
+"(bytes, bytearray, memoryview, numpy arrays in C or Fortran order, cffi\n"
+"buffers). With VEO_INTENT_OUT or VEO_INTENT_INOUT, `buff` must be\n"
+"writable and the VE copy is copied back into it when the request's\n"
+"result is collected. The buffer is held (cannot be resized) while the\n"
+"OnStack object exists.");
+
+static PyTypeObject OnStack_Type = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "veo.OnStack",
+	.tp_basicsize = sizeof(OnStackObject),
+	.tp_dealloc = (destructor)onstack_dealloc,
+	.tp_repr = (reprfunc)onstack_repr,
+	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+	.tp_doc = onstack_doc,
+	.tp_methods = onstack_methods,
+	.tp_members = onstack_members,
+	.tp_init = (initproc)onstack_init,
+	.tp_new = PyType_GenericNew,
+};
+
+/* ------------------------------------------------------------------------
+ * Orphans: requests dropped before their result was collected
+ * --------------------------------------------------------------------- */
+static int
+ctxt_push_orphan(VeoCtxtObject *c, Pending *pd)
+{
+	if (c->o_len == c->o_cap) {
+		if (c->o_head > 0) {
+			memmove(c->orphans, c->orphans + c->o_head,
+			        (c->o_len - c->o_head) * sizeof(Pending));
+			c->o_len -= c->o_head;
+			c->o_head = 0;
+		} else {
+			size_t cap = c->o_cap ? 2 * c->o_cap : 16;
+			Pending *n = PyMem_Realloc(c->orphans, cap * sizeof(Pending));
+			if (!n)
+				return -1;
+			c->orphans = n;
+			c->o_cap = cap;
+		}
+	}
+	c->orphans[c->o_len++] = *pd;
+	memset(pd, 0, sizeof *pd);
+	return 0;
+}
+
+/* Collects finished orphans in submission order (all of them once the
+ * context is dead) and releases what they held. Releasing may run Python
+ * code that pushes new orphans, so nothing is cached across a release. */
+static void
+ctxt_reap_orphans(VeoCtxtObject *c)
+{
+	while (c->o_head < c->o_len) {
+		if (!ctxt_dead(c)) {
+			if (c->closing || c->proc->closing)
+				return;
+			uint64_t ret;
+			int rc = veo_call_peek_result(c->ctx, c->orphans[c->o_head].reqid, &ret);
+			if (rc == VEO_COMMAND_UNFINISHED)
+				return;
+		}
+		Pending pd = c->orphans[c->o_head++];
+		if (c->o_head == c->o_len)
+			c->o_head = c->o_len = 0;
+		pending_release(&pd);
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * VeoProc
+ * --------------------------------------------------------------------- */
+static VeoProcObject *live_procs; /* registry head */
+
+static void
+registry_add(VeoProcObject *p)
+{
+	p->reg_prev = NULL;
+	p->reg_next = live_procs;
+	if (live_procs)
+		live_procs->reg_prev = p;
+	live_procs = p;
+	p->registered = 1;
+}
+
+static void
+registry_remove(VeoProcObject *p)
+{
+	if (!p->registered)
+		return;
+	if (p->reg_prev)
+		p->reg_prev->reg_next = p->reg_next;
+	else
+		live_procs = p->reg_next;
+	if (p->reg_next)
+		p->reg_next->reg_prev = p->reg_prev;
+	p->reg_prev = p->reg_next = NULL;
+	p->registered = 0;
+}
+
+/* Marks a context dead after its proc was destroyed and releases what its
+ * orphans held. */
+static void
+ctxt_mark_dead(VeoCtxtObject *c)
+{
+	c->ctx = NULL;
+	c->closing = 0;
+	ctxt_reap_orphans(c);
+}
+
+/* Stops the worker: refuses new work, waits until no thread is inside
+ * libveo for this proc, destroys the proc, then marks its contexts dead.
+ * Returns 0, or -1 with VeoError set if veo_proc_destroy failed (the proc
+ * counts as closed either way). */
+static int
+proc_close(VeoProcObject *p)
+{
+	if (p->h == NULL)
+		return 0;
+	if (p->closing) {
+		/* another thread is closing it: wait for that to finish */
+		while (p->h != NULL)
+			sleep_without_gil(1000);
+		return 0;
+	}
+	p->closing = 1;
+	proc_wait_idle(p);
+
+	struct veo_proc_handle *h = p->h;
+	char err[ERRBUF] = "";
+	int rc;
+	Py_BEGIN_ALLOW_THREADS
+	rc = veo_proc_destroy(h);
+	if (rc != 0)
+		copy_last_error(err, sizeof err);
+	Py_END_ALLOW_THREADS
+	p->h = NULL;
+	p->closing = 0;
+	registry_remove(p);
+
+	/* The contexts died with the worker. */
+	if (p->context && PyList_Check(p->context)) {
+		for (Py_ssize_t i = 0; i < PyList_GET_SIZE(p->context); i++) {
+			PyObject *c = PyList_GET_ITEM(p->context, i);
+			if (VeoCtxt_Check(c) && ((VeoCtxtObject *)c)->proc == p) {
+				Py_INCREF(c);
+				ctxt_mark_dead((VeoCtxtObject *)c);
+				Py_DECREF(c);
+			}
+		}
+		PyList_SetSlice(p->context, 0, PyList_GET_SIZE(p->context), NULL);
+	}
+	if (p->lib && PyDict_Check(p->lib)) {
+		PyObject *key, *value;
+		Py_ssize_t pos = 0;
+		while (PyDict_Next(p->lib, &pos, &key, &value))
+			if (VeoLibrary_Check(value))
+				((VeoLibraryObject *)value)->unloaded = 1;
+	}
+	if (rc != 0) {
+		raise_with_detail(VeoError, err, "veo_proc_destroy() failed");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+parse_nodeid(PyObject *o, int *out)
+{
+	PyObject *num = NULL;
+	if (PyUnicode_Check(o)) {
+		PyObject *s = PyObject_CallMethod(o, "strip", NULL);
+		if (!s)
+			return -1;
+		int ok = PyUnicode_GET_LENGTH(s) > 0;
+		for (Py_ssize_t i = 0; ok && i < PyUnicode_GET_LENGTH(s); i++) {
+			Py_UCS4 ch = PyUnicode_READ_CHAR(s, i);
+			ok = ch >= '0' && ch <= '9';
+		}
+		if (!ok) {
+			PyErr_Format(PyExc_ValueError,
+			             "VeoProc(): nodeid must be an int or a string of "
+			             "digits, not %R", o);
+			Py_DECREF(s);
+			return -1;
+		}
+		num = PyLong_FromUnicodeObject(s, 10);
+		Py_DECREF(s);
+	} else if (PyFloat_Check(o)) {
+		PyErr_SetString(PyExc_TypeError,
+		                "VeoProc(): nodeid must be an int or a string of digits, not float");
+		return -1;
+	} else {
+		num = PyNumber_Index(o);
+		if (!num && PyErr_ExceptionMatches(PyExc_TypeError)) {
+			PyErr_Clear();
+			PyErr_Format(PyExc_TypeError,
+			             "VeoProc(): nodeid must be an int or a string of "
+			             "digits, not %.100s", Py_TYPE(o)->tp_name);
+		}
+	}
+	if (!num)
+		return -1;
+	int overflow;
+	long v = PyLong_AsLongAndOverflow(num, &overflow);
+	Py_DECREF(num);
+	if (overflow || v < -1 || v > 0xffff) {
+		PyErr_Format(PyExc_ValueError,
+		             "VeoProc(): nodeid %R is not a VE node number "
+		             "(0, 1, ..., or -1 for $VE_NODE_NUMBER)", o);
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
+}
+
+static PyObject *
+proc_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+	VeoProcObject *self = (VeoProcObject *)type->tp_alloc(type, 0);
+	if (!self)
+		return NULL;
+	atomic_init(&self->busy, 0);
+	self->pid = -1;
+	self->context = PyList_New(0);
+	self->lib = PyDict_New();
+	Py_INCREF(Py_None);
+	self->nodeid = Py_None;
+	Py_INCREF(Py_None);
+	self->veorun_bin = Py_None;
+	if (!self->context || !self->lib) {
+		Py_DECREF(self);
+		return NULL;
+	}
+	return (PyObject *)self;
+}
+
+static int
+proc_init(VeoProcObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = {"nodeid", "veorun_bin", NULL};
+	PyObject *nodeid_o, *bin_o = Py_None, *bin_bytes = NULL;
+	int node;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O:VeoProc", kwlist,
+	                                 &nodeid_o, &bin_o))
+		return -1;
+	if (self->h) {
+		PyErr_SetString(VeoError, "VeoProc.__init__(): the proc is already running");
+		return -1;
+	}
+	if (parse_nodeid(nodeid_o, &node) < 0)
+		return -1;
+	if (bin_o != Py_None && !PyUnicode_FSConverter(bin_o, &bin_bytes))
+		return -1;
+
+	struct veo_proc_handle *h;
+	char err[ERRBUF] = "";
+	Py_BEGIN_ALLOW_THREADS
+	if (bin_bytes)
+		h = veo_proc_create_static(node, PyBytes_AS_STRING(bin_bytes));
+	else
+		h = veo_proc_create(node);
+	if (!h)
+		copy_last_error(err, sizeof err);
+	Py_END_ALLOW_THREADS
+	if (!h) {
+		if (bin_bytes)
+			raise_with_detail(VeoError, err,
+			                  "VeoProc(): cannot start the VE process %R on node %d",
+			                  bin_o, node);
+		else
+			raise_with_detail(VeoError, err,
+			                  "VeoProc(): cannot start a VE process on node %d", node);
+		Py_XDECREF(bin_bytes);
+		return -1;
+	}
+	self->h = h;
+	self->pid = veo_proc_pid(h);
+	registry_add(self);
+
+	PyObject *nid = PyLong_FromLong(node);
+	if (!nid) {
+		Py_XDECREF(bin_bytes);
+		return -1;
+	}
+	Py_SETREF(self->nodeid, nid);
+	if (bin_bytes) {
+		PyObject *s = PyUnicode_DecodeFSDefault(PyBytes_AS_STRING(bin_bytes));
+		Py_DECREF(bin_bytes);
+		if (!s)
+			return -1;
+		Py_SETREF(self->veorun_bin, s);
+	}
+
+	/* Init hooks run last, on a copy: a hook may (un)register hooks. */
+	PyObject *hooks = PySequence_List(proc_init_hooks);
+	if (!hooks)
+		return -1;
+	for (Py_ssize_t i = 0; i < PyList_GET_SIZE(hooks); i++) {
+		PyObject *r = PyObject_CallOneArg(PyList_GET_ITEM(hooks, i), (PyObject *)self);
+		if (!r) {
+			Py_DECREF(hooks);
+			return -1;
+		}
+		Py_DECREF(r);
+	}
+	Py_DECREF(hooks);
+	return 0;
+}
+
+static int
+proc_traverse(VeoProcObject *self, visitproc visit, void *arg)
+{
+	Py_VISIT(self->context);
+	Py_VISIT(self->lib);
+	return 0;
+}
+
+/* Breaking a cycle that holds a proc: stop the worker first, then drop the
+ * containers, so that contexts and requests find it dead. */
+static int
+proc_clear(VeoProcObject *self)
+{
+	if (self->h && proc_close(self) < 0)
+		PyErr_Clear();
+	Py_CLEAR(self->context);
+	Py_CLEAR(self->lib);
+	return 0;
+}
+
+static void
+proc_dealloc(VeoProcObject *self)
+{
+	PyObject_GC_UnTrack(self);
+	if (self->h) {
+		PyObject *et, *ev, *tb;
+		PyErr_Fetch(&et, &ev, &tb);
+		if (proc_close(self) < 0)
+			PyErr_Clear();
+		PyErr_Restore(et, ev, tb);
+	}
+	registry_remove(self);
+	if (self->weakreflist)
+		PyObject_ClearWeakRefs((PyObject *)self);
+	Py_CLEAR(self->context);
+	Py_CLEAR(self->lib);
+	Py_CLEAR(self->nodeid);
+	Py_CLEAR(self->veorun_bin);
+	Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+proc_repr(VeoProcObject *self)
+{
+	if (!self->h)
+		return PyUnicode_FromFormat("<VeoProc node %S (closed)>", self->nodeid);
+	Py_ssize_t nctx = self->context ? PyList_Size(self->context) : 0;
+	Py_ssize_t nlib = self->lib ? PyDict_Size(self->lib) : 0;
+	return PyUnicode_FromFormat("<VeoProc node %S, worker pid %d, %zd context%s, "
+	                            "%zd librar%s>",
+	                            self->nodeid, (int)self->pid, nctx,
+	                            nctx == 1 ? "" : "s", nlib, nlib == 1 ? "y" : "ies");
+}
+
+static PyObject *lib_create(VeoProcObject *proc, PyObject *name, uint64_t handle);
+
+PyDoc_STRVAR(proc_load_library_doc,
+"load_library(path)\n--\n\n"
+"Loads the kernel library at `path` (str, bytes or os.PathLike) into the\n"
+"VE process and returns a VeoLibrary, also stored in `lib[path]`. Loading\n"
+"a path that is already loaded returns the same VeoLibrary.");
+static PyObject *
+proc_load_library(VeoProcObject *self, PyObject *path)
+{
+	PyObject *name = NULL, *bytes = NULL, *lib;
+	if (proc_check(self) < 0)
+		return NULL;
+	if (!PyUnicode_FSDecoder(path, &name))
+		return NULL;
+	lib = PyDict_GetItemWithError(self->lib, name);
+	if (lib && VeoLibrary_Check(lib) && !((VeoLibraryObject *)lib)->unloaded) {
+		Py_DECREF(name);
+		Py_INCREF(lib);
+		return lib;
+	}
+	if (PyErr_Occurred() || !PyUnicode_FSConverter(name, &bytes)) {
+		Py_DECREF(name);
+		return NULL;
+	}
+	uint64_t handle;
+	char err[ERRBUF] = "";
+	UNLOCKED_BEGIN(self);
+	handle = veo_load_library(self->h, PyBytes_AS_STRING(bytes));
+	if (!handle)
+		copy_last_error(err, sizeof err);
+	UNLOCKED_END();
+	Py_DECREF(bytes);
+	if (!handle) {
+		raise_with_detail(VeoError, err, "load_library(%R) failed", name);
+		Py_DECREF(name);
+		return NULL;
+	}
+	lib = lib_create(self, name, handle);
+	Py_DECREF(name);
+	return lib;
+}
+
+PyDoc_STRVAR(proc_unload_library_doc,
+"unload_library(lib)\n--\n\n"
+"Unloads a VeoLibrary from the VE process and removes it from `lib`. Its\n"
+"functions and symbols cannot be used afterwards.");
+static PyObject *
+proc_unload_library(VeoProcObject *self, PyObject *arg)
+{
+	if (!VeoLibrary_Check(arg)) {
+		PyErr_Format(PyExc_TypeError,
+		             "unload_library(): expected a VeoLibrary, not %.100s",
+		             Py_TYPE(arg)->tp_name);
+		return NULL;
+	}
+	VeoLibraryObject *lib = (VeoLibraryObject *)arg;
+	if (lib->proc != self) {
+		PyErr_SetString(PyExc_ValueError,
+		                "unload_library(): the library belongs to another VeoProc");
+		return NULL;
+	}
+	if (proc_check(self) < 0)
+		return NULL;
+	if (lib->unloaded) {
+		PyErr_Format(VeoError, "unload_library(): %R is already unloaded", lib->name);
+		return NULL;
+	}
+	if (lib->handle == 0) {
+		PyErr_SetString(PyExc_ValueError,
+		                "unload_library(): the static library (the kernels "
+		                "linked into the worker) cannot be unloaded");
+		return NULL;
+	}
+	if (veo_unload_library(self->h, lib->handle) != 0)
+		return raise_with_detail(VeoError, veo_last_error(),
+		                         "unload_library(%R) failed", lib->name);
+	lib->unloaded = 1;
+	PyObject *cur = PyDict_GetItemWithError(self->lib, lib->name);
+	if (cur == (PyObject *)lib && PyDict_DelItem(self->lib, lib->name) < 0)
+		return NULL;
+	if (PyErr_Occurred())
+		return NULL;
+	Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(proc_static_library_doc,
+"static_library()\n--\n\n"
+"The VeoLibrary named \"__static__\" for the kernels linked into the worker\n"
+"(see VeBuild.build_veorun and VeoProc(node, veorun_bin)); its symbols are\n"
+"looked up in the worker executable itself.");
+static PyObject *
+proc_static_library(VeoProcObject *self, PyObject *unused)
+{
+	if (proc_check(self) < 0)
+		return NULL;
+	PyObject *name = PyUnicode_FromString("__static__");
+	if (!name)
+		return NULL;
+	PyObject *lib = PyDict_GetItemWithError(self->lib, name);
+	if (lib && VeoLibrary_Check(lib)) {
+		Py_DECREF(name);
+		Py_INCREF(lib);
+		return lib;
+	}
+	if (PyErr_Occurred()) {
+		Py_DECREF(name);
+		return NULL;
+	}
+	lib = lib_create(self, name, 0);
+	Py_DECREF(name);
+	return lib;
+}
+
+PyDoc_STRVAR(proc_alloc_mem_doc,
+"alloc_mem(size)\n--\n\n"
+"Allocates `size` bytes of VE memory; returns a VEMemPtr.");
+static PyObject *
+proc_alloc_mem(VeoProcObject *self, PyObject *size_o)
+{
+	uint64_t size, addr = 0;
+	if (as_u64(size_o, &size, "alloc_mem(): size") < 0)
+		return NULL;
+	if (proc_check(self) < 0)
+		return NULL;
+	if (veo_alloc_mem(self->h, &addr, (size_t)size) != 0)
+		return raise_with_detail(VeoError, veo_last_error(),
+		                         "alloc_mem(%llu) failed", (unsigned long long)size);
+	return vemem_new(self, addr, size);
+}
+
+PyDoc_STRVAR(proc_free_mem_doc,
+"free_mem(ptr)\n--\n\n"
+"Frees VE memory from alloc_mem (a VEMemPtr of this proc, or its address).");
+static PyObject *
+proc_free_mem(VeoProcObject *self, PyObject *ptr)
+{
+	uint64_t addr;
+	if (ve_address(self, ptr, "free_mem(): ptr", &addr, NULL) < 0)
+		return NULL;
+	if (proc_check(self) < 0)
+		return NULL;
+	if (veo_free_mem(self->h, addr) != 0)
+		return raise_with_detail(VeoError, veo_last_error(),
+		                         "free_mem(%s) failed", hex64(addr).s);
+	Py_RETURN_NONE;
+}
+
+/* Shared checks of read_mem/write_mem and their async forms: the host
+ * buffer, the VE address, the byte count. */
+static int
+prepare_transfer(VeoProcObject *proc, PyObject *host, PyObject *ve, PyObject *size_o,
+                 int to_host, const char *fn, Py_buffer *view, uint64_t *addr,
+                 Py_ssize_t *size)
+{
+	char what[64];
+	uint64_t ve_size;
+	snprintf(what, sizeof what, "%s: %s", fn, to_host ? "src" : "dst");
+	if (ve_address(proc, ve, what, addr, &ve_size) < 0)
+		return -1;
+	snprintf(what, sizeof what, "%s: %s", fn, to_host ? "dst" : "src");
+	if (get_host_buffer(host, view, to_host, what) < 0)
+		return -1;
+	if (get_size(size_o, view->len, view->len, fn, size) < 0) {
+		PyBuffer_Release(view);
+		return -1;
+	}
+	if (ve_size && (uint64_t)*size > ve_size) {
+		PyErr_Format(PyExc_ValueError,
+		             "%s: size %zd is larger than the VE buffer (%llu bytes)",
+		             fn, *size, (unsigned long long)ve_size);
+		PyBuffer_Release(view);
+		return -1;
+	}
+	return 0;
+}
+
+static PyObject *
+proc_transfer(VeoProcObject *self, PyObject *args, PyObject *kw, int to_host)
+{
+	static char *kwlist_r[] = {"dst", "src", "size", NULL};
+	const char *fn = to_host ? "read_mem()" : "write_mem()";
+	PyObject *dst, *src, *size_o = Py_None;
+	Py_buffer view;
+	uint64_t addr;
+	Py_ssize_t size;
+	int rc;
+	char err[ERRBUF] = "";
+
+	if (!PyArg_ParseTupleAndKeywords(args, kw, to_host ? "OO|O:read_mem" : "OO|O:write_mem",
+	                                 kwlist_r, &dst, &src, &size_o))
+		return NULL;
+	if (proc_check(self) < 0)
+		return NULL;
+	if (prepare_transfer(self, to_host ? dst : src, to_host ? src : dst, size_o,
+	                     to_host, fn, &view, &addr, &size) < 0)
+		return NULL;
+	if (size >= GIL_FREE_COPY_BYTES) {
+		UNLOCKED_BEGIN(self);
+		rc = to_host ? veo_read_mem(self->h, view.buf, addr, (size_t)size)
+		             : veo_write_mem(self->h, addr, view.buf, (size_t)size);
+		if (rc != 0)
+			copy_last_error(err, sizeof err);
+		UNLOCKED_END();
+	} else {
+		rc = to_host ? veo_read_mem(self->h, view.buf, addr, (size_t)size)
+		             : veo_write_mem(self->h, addr, view.buf, (size_t)size);
+		if (rc != 0)
+			copy_last_error(err, sizeof err);
+	}
+	PyBuffer_Release(&view);
+	if (rc != 0)
+		return raise_with_detail(VeoError, err, "%s of %zd bytes at VE address %s failed",
+		                         fn, size, hex64(addr).s);
+	Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(proc_read_mem_doc,
+"read_mem(dst, src, size=None)\n--\n\n"
+"Copies `size` bytes (default: the size of dst) from VE memory at `src`\n"
+"(a VEMemPtr of this proc or an int address) into `dst`, a writable\n"
+"contiguous buffer (bytearray, numpy array, ...). Synchronous; the GIL is\n"
+"released during large copies.");
+static PyObject *
+proc_read_mem(VeoProcObject *self, PyObject *args, PyObject *kw)
+{
+	return proc_transfer(self, args, kw, 1);
+}
+
+PyDoc_STRVAR(proc_write_mem_doc,
+"write_mem(dst, src, size=None)\n--\n\n"
+"Copies `size` bytes (default: the size of src) from the contiguous host\n"
+"buffer `src` to VE memory at `dst` (a VEMemPtr of this proc or an int\n"
+"address). Synchronous; the GIL is released during large copies.");
+static PyObject *
+proc_write_mem(VeoProcObject *self, PyObject *args, PyObject *kw)
+{
+	return proc_transfer(self, args, kw, 0);
+}
+
+static int ctxt_open(VeoCtxtObject *c, VeoProcObject *proc);
+
+PyDoc_STRVAR(proc_open_context_doc,
+"open_context()\n--\n\n"
+"Opens a context (a VE worker thread with an ordered queue of requests);\n"
+"returns a VeoCtxt, also appended to `context`.");
+static PyObject *
+proc_open_context(VeoProcObject *self, PyObject *unused)
+{
+	VeoCtxtObject *c = (VeoCtxtObject *)VeoCtxt_Type.tp_alloc(&VeoCtxt_Type, 0);
+	if (!c)
+		return NULL;
+	if (ctxt_open(c, self) < 0) {
+		Py_DECREF(c);
+		return NULL;
+	}
+	return (PyObject *)c;
+}
+
+static int ctxt_close(VeoCtxtObject *c);
+
+PyDoc_STRVAR(proc_close_context_doc,
+"close_context(ctx)\n--\n\n"
+"Waits for the requests queued in `ctx`, closes it and removes it from\n"
+"`context`. Results not collected before are lost.");
+static PyObject *
+proc_close_context(VeoProcObject *self, PyObject *arg)
+{
+	if (!VeoCtxt_Check(arg)) {
+		PyErr_Format(PyExc_TypeError,
+		             "close_context(): expected a VeoCtxt, not %.100s",
+		             Py_TYPE(arg)->tp_name);
+		return NULL;
+	}
+	VeoCtxtObject *c = (VeoCtxtObject *)arg;
+	if (c->proc != self) {
+		PyErr_SetString(PyExc_ValueError,
+		                "close_context(): the context belongs to another VeoProc");
+		return NULL;
+	}
+	if (proc_check(self) < 0)
+		return NULL;
+	if (c->ctx == NULL) {
+		PyErr_SetString(VeoError, "close_context(): the context is already closed");
+		return NULL;
+	}
+	Py_INCREF(c);
+	int rc = ctxt_close(c);
+	if (self->context) {
+		Py_ssize_t i;
+		for (i = 0; i < PyList_GET_SIZE(self->context); i++)
+			if (PyList_GET_ITEM(self->context, i) == arg) {
+				PyObject *err_t, *err_v, *err_tb;
+				PyErr_Fetch(&err_t, &err_v, &err_tb);
+				PyList_SetSlice(self->context, i, i + 1, NULL);
+				PyErr_Restore(err_t, err_v, err_tb);
+				break;
+			}
+	}
+	Py_DECREF(c);
+	if (rc < 0)
+		return NULL;
+	Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(proc_get_function_doc,
+"get_function(name)\n--\n\n"
+"The VeoFunction `name` already found (find_function or attribute access)\n"
+"in one of the loaded libraries, or None.");
+static PyObject *
+proc_get_function(VeoProcObject *self, PyObject *name)
+{
+	PyObject *key, *value;
+	Py_ssize_t pos = 0;
+	if (!self->lib)
+		Py_RETURN_NONE;
+	while (PyDict_Next(self->lib, &pos, &key, &value)) {
+		if (!VeoLibrary_Check(value))
+			continue;
+		PyObject *f = PyDict_GetItemWithError(((VeoLibraryObject *)value)->func, name);
+		if (f) {
+			Py_INCREF(f);
+			return f;
+		}
+		if (PyErr_Occurred())
+			return NULL;
+	}
+	Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(proc_alloc_hmem_doc,
+"alloc_hmem(size)\n--\n\n"
+"Heterogeneous memory is not offered by this C library (ve_offload.h has\n"
+"no veo_alloc_hmem): raises NotImplementedError. Use alloc_mem().");
+static PyObject *
+proc_alloc_hmem(VeoProcObject *self, PyObject *size)
+{
+	PyErr_SetString(PyExc_NotImplementedError,
+	                "alloc_hmem(): this VEO C library has no heterogeneous "
+	                "memory (veo_alloc_hmem); use alloc_mem() and VEMemPtr");
+	return NULL;
+}
+
+PyDoc_STRVAR(proc_free_hmem_doc,
+"free_hmem(addr)\n--\n\n"
+"Raises NotImplementedError, as alloc_hmem().");
+static PyObject *
+proc_free_hmem(VeoProcObject *self, PyObject *addr)
+{
+	PyErr_SetString(PyExc_NotImplementedError,
+	                "free_hmem(): this VEO C library has no heterogeneous "
+	                "memory (veo_free_hmem)");
+	return NULL;
+}
+
+PyDoc_STRVAR(proc_proc_identifier_doc,
+"proc_identifier()\n--\n\n"
+"The small integer naming this proc in the C library (veo_proc_identifier).");
+static PyObject *
+proc_proc_identifier(VeoProcObject *self, PyObject *unused)
+{
+	if (proc_check(self) < 0)
+		return NULL;
+	int id = veo_proc_identifier(self->h);
+	if (id < 0)
+		return raise_with_detail(VeoError, veo_last_error(), "veo_proc_identifier() failed");
+	return PyLong_FromLong(id);
+}
+
+PyDoc_STRVAR(proc_close_doc,
+"close()\n--\n\n"
+"Stops the VE process now (as `del proc` or leaving a `with` block do).\n"
+"Waits for threads inside the library, then destroys the proc: its\n"
+"contexts, libraries, memory and uncollected results are gone. Closing a\n"
+"closed proc does nothing.");
+static PyObject *
+proc_close_meth(VeoProcObject *self, PyObject *unused)
+{
+	if (proc_close(self) < 0)
+		return NULL;
+	Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(proc_enter_doc, "__enter__()\n--\n\nReturns the proc itself.");
+static PyObject *
+proc_enter(VeoProcObject *self, PyObject *unused)
+{
+	if (proc_check(self) < 0)
+		return NULL;
+	Py_INCREF(self);
+	return (PyObject *)self;
+}
+
+PyDoc_STRVAR(proc_exit_doc, "__exit__(*exc_info)\n--\n\nCloses the proc.");
+static PyObject *
+proc_exit(VeoProcObject *self, PyObject *args)
+{
+	if (proc_close(self) < 0)
+		return NULL;
+	Py_RETURN_FALSE;
+}
+
+static PyMethodDef proc_methods[] = {
+	{"load_library", (PyCFunction)proc_load_library, METH_O, proc_load_library_doc},
+	{"unload_library", (PyCFunction)proc_unload_library, METH_O, proc_unload_library_doc},
+	{"static_library", (PyCFunction)proc_static_library, METH_NOARGS, proc_static_library_doc},
+	{"alloc_mem", (PyCFunction)proc_alloc_mem, METH_O, proc_alloc_mem_doc},
+	{"free_mem", (PyCFunction)proc_free_mem, METH_O, proc_free_mem_doc},
+	{"read_mem", (PyCFunction)(void (*)(void))proc_read_mem, METH_VARARGS | METH_KEYWORDS,
+	 proc_read_mem_doc},
+	{"write_mem", (PyCFunction)(void (*)(void))proc_write_mem, METH_VARARGS | METH_KEYWORDS,
+	 proc_write_mem_doc},
+	{"open_context", (PyCFunction)proc_open_context, METH_NOARGS, proc_open_context_doc},
+	{"close_context", (PyCFunction)proc_close_context, METH_O, proc_close_context_doc},
+	{"get_function", (PyCFunction)proc_get_function, METH_O, proc_get_function_doc},
+	{"alloc_hmem", (PyCFunction)proc_alloc_hmem, METH_O, proc_alloc_hmem_doc},
+	{"free_hmem", (PyCFunction)proc_free_hmem, METH_O, proc_free_hmem_doc},
+	{"proc_identifier", (PyCFunction)proc_proc_identifier, METH_NOARGS,
+	 proc_proc_identifier_doc},
+	{"close", (PyCFunction)proc_close_meth, METH_NOARGS, proc_close_doc},
+	{"__enter__", (PyCFunction)proc_enter, METH_NOARGS, proc_enter_doc},
+	{"__exit__", (PyCFunction)proc_exit, METH_VARARGS, proc_exit_doc},
+	{NULL}
+};
+
+static PyObject *
+proc_get_context(VeoProcObject *self, void *closure)
+{
+	PyObject *o = self->context ? self->context : Py_None;
+	Py_INCREF(o);
+	return o;
+}
+
+static PyObject *
+proc_get_lib(VeoProcObject *self, void *closure)
+{
+	PyObject *o = self->lib ? self->lib : Py_None;
+	Py_INCREF(o);
+	return o;
+}
+
+static PyObject *
+proc_get_closed(VeoProcObject *self, void *closure)
+{
+	return PyBool_FromLong(self->h == NULL);
+}
+
+static PyObject *
+proc_get_pid(VeoProcObject *self, void *closure)
+{
+	return PyLong_FromLong((long)self->pid);
+}
+
+static PyGetSetDef proc_getset[] = {
+	{"context", (getter)proc_get_context, NULL,
+	 "List of the open contexts (VeoCtxt).", NULL},
+	{"lib", (getter)proc_get_lib, NULL,
+	 "Dict of the loaded libraries: name -> VeoLibrary.", NULL},
+	{"closed", (getter)proc_get_closed, NULL,
+	 "True once the VE process was stopped.", NULL},
+	{"pid", (getter)proc_get_pid, NULL,
+	 "Process id of the worker (veorun) process.", NULL},
+	{NULL}
+};
+
+static PyMemberDef proc_members[] = {
+	{"nodeid", T_OBJECT, offsetof(VeoProcObject, nodeid), READONLY,
+	 "The VE node number (an int)."},
+	{"veorun_bin", T_OBJECT, offsetof(VeoProcObject, veorun_bin), READONLY,
+	 "The worker binary given to the constructor, or None."},
+	{NULL}
+};
+
+PyDoc_STRVAR(proc_doc,
+"VeoProc(nodeid, veorun_bin=None)\n--\n\n"
+"A running VE process on node `nodeid` (an int, or a string of digits such\n"
+"as os.environ.get(\"VE_NODE_NUMBER\", 0); -1 means $VE_NODE_NUMBER).\n"
+"`veorun_bin` is a worker with kernels linked in (VeBuild.build_veorun);\n"
+"its kernels are in static_library(). Init hooks registered with\n"
+"set_proc_init_hook(f) run as f(proc) at the end of the constructor.\n\n"
+"The worker stops when the object is destroyed (del, garbage collection,\n"
+"interpreter exit), on close(), or at the end of `with VeoProc(0) as p:`.");
+
+static PyTypeObject VeoProc_Type = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "veo.VeoProc",
+	.tp_basicsize = sizeof(VeoProcObject),
+	.tp_dealloc = (destructor)proc_dealloc,
+	.tp_repr = (reprfunc)proc_repr,
+	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+	.tp_doc = proc_doc,
+	.tp_traverse = (traverseproc)proc_traverse,
+	.tp_clear = (inquiry)proc_clear,
+	.tp_weaklistoffset = offsetof(VeoProcObject, weakreflist),
+	.tp_methods = proc_methods,
+	.tp_members = proc_members,
+	.tp_getset = proc_getset,
+	.tp_init = (initproc)proc_init,
+	.tp_new = proc_new,
+};
+
+/* ------------------------------------------------------------------------
+ * VeoCtxt
+ * --------------------------------------------------------------------- */
+
+/* Opens a context of `proc` into `c` and appends c to proc.context. */
+static int
+ctxt_open(VeoCtxtObject *c, VeoProcObject *proc)
+{
+	if (c->ctx) {
+		PyErr_SetString(VeoError, "VeoCtxt.__init__(): the context is already open");
+		return -1;
+	}
+	if (proc_check(proc) < 0)
+		return -1;
+	struct veo_thr_ctxt *ctx;
+	char err[ERRBUF] = "";
+	UNLOCKED_BEGIN(proc);
+	ctx = veo_context_open(proc->h);
+	if (!ctx)
+		copy_last_error(err, sizeof err);
+	UNLOCKED_END();
+	if (!ctx) {
+		raise_with_detail(VeoError, err, "open_context() failed");
+		return -1;
+	}
+	Py_INCREF(proc);
+	Py_XSETREF(c->proc, proc);
+	c->ctx = ctx;
+	if (proc->context && PyList_Append(proc->context, (PyObject *)c) < 0)
+		return -1;
+	return 0;
+}
+
+/* Waits for the queued requests, closes the context, then releases what
+ * its orphans held. 0, or -1 with VeoError set. */
+static int
+ctxt_close(VeoCtxtObject *c)
+{
+	if (c->ctx == NULL)
+		return 0;
+	if (c->closing) {
+		while (c->ctx != NULL && c->proc->h != NULL)
+			sleep_without_gil(1000);
+		return 0;
+	}
+	VeoProcObject *p = c->proc;
+	if (p->h == NULL || p->closing) {
+		/* the proc's close takes care of its contexts */
+		return 0;
+	}
+	c->closing = 1;
+	proc_wait_idle(p);
+	int rc;
+	char err[ERRBUF] = "";
+	UNLOCKED_BEGIN(p);
+	rc = veo_context_close(c->ctx);
+	if (rc != 0)
+		copy_last_error(err, sizeof err);
+	UNLOCKED_END();
+	c->ctx = NULL;
+	c->closing = 0;
+	ctxt_reap_orphans(c);
+	if (rc != 0) {
+		raise_with_detail(VeoError, err, "close_context() failed");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+ctxt_init(VeoCtxtObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = {"proc", NULL};
+	PyObject *proc;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O!:VeoCtxt", kwlist,
+	                                 &VeoProc_Type, &proc))
+		return -1;
+	return ctxt_open(self, (VeoProcObject *)proc);
+}
+
+static int
+ctxt_traverse(VeoCtxtObject *self, visitproc visit, void *arg)
+{
+	Py_VISIT(self->proc);
+	for (size_t i = self->o_head; i < self->o_len; i++)
+		Py_VISIT(self->orphans[i].keep);
+	return 0;
+}
+
+static void
+ctxt_dealloc(VeoCtxtObject *self)
+{
+	PyObject_GC_UnTrack(self);
+	PyObject *et, *ev, *tb;
+	PyErr_Fetch(&et, &ev, &tb);
+	if (self->proc && self->ctx && !ctxt_dead(self)) {
+		if (!self->proc->closing) {
+			if (ctxt_close(self) < 0)
+				PyErr_Clear();
+		} else {
+			/* The proc is being destroyed by another thread right
+			 * now: what the orphans hold may still be written, so
+			 * it is leaked rather than released. */
+			self->o_head = self->o_len = 0;
+		}
+	}
+	self->ctx = NULL;
+	ctxt_reap_orphans(self);
+	PyErr_Restore(et, ev, tb);
+	PyMem_Free(self->orphans);
+	self->orphans = NULL;
+	Py_CLEAR(self->proc);
+	Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+ctxt_repr(VeoCtxtObject *self)
+{
+	if (!self->proc)
+		return PyUnicode_FromString("<VeoCtxt (not open)>");
+	if (ctxt_dead(self))
+		return PyUnicode_FromFormat("<VeoCtxt of VeoProc node %S (closed)>",
+		                            self->proc->nodeid);
+	return PyUnicode_FromFormat("<VeoCtxt %p of VeoProc node %S, worker pid %d>",
+	                            (void *)self->ctx, self->proc->nodeid,
+	                            (int)self->proc->pid);
+}
+
+static PyObject *req_create(PyTypeObject *type, VeoCtxtObject *ctx, uint64_t reqid,
+                            int kind, PyObject *fname, Pending *pd);
+
+static PyObject *
+ctxt_async_transfer(VeoCtxtObject *self, PyObject *args, PyObject *kw, int to_host)
+{
+	static char *kwlist[] = {"dst", "src", "size", NULL};
+	const char *fn = to_host ? "async_read_mem()" : "async_write_mem()";
+	PyObject *dst, *src, *size_o = Py_None;
+	Pending pd;
+	uint64_t addr, reqid;
+	Py_ssize_t size;
+	char err[ERRBUF] = "";
+
+	memset(&pd, 0, sizeof pd);
+	if (!PyArg_ParseTupleAndKeywords(args, kw,
+	                                 to_host ? "OO|O:async_read_mem" : "OO|O:async_write_mem",
+	                                 kwlist, &dst, &src, &size_o))
+		return NULL;
+	if (ctxt_check(self) < 0)
+		return NULL;
+	if (prepare_transfer(self->proc, to_host ? dst : src, to_host ? src : dst, size_o,
+	                     to_host, fn, &pd.view, &addr, &size) < 0)
+		return NULL;
+	ctxt_reap_orphans(self);
+	UNLOCKED_BEGIN(self->proc);
+	reqid = to_host ? veo_async_read_mem(self->ctx, pd.view.buf, addr, (size_t)size)
+	                : veo_async_write_mem(self->ctx, addr, pd.view.buf, (size_t)size);
+	if (reqid == VEO_REQUEST_ID_INVALID)
+		copy_last_error(err, sizeof err);
+	UNLOCKED_END();
+	if (reqid == VEO_REQUEST_ID_INVALID) {
+		pending_release(&pd);
+		return raise_with_detail(VeoError, err, "%s of %zd bytes at VE address %s failed",
+		                         fn, size, hex64(addr).s);
+	}
+	pd.reqid = reqid;
+	return req_create(&VeoMemRequest_Type, self, reqid, K_MEM, NULL, &pd);
+}
+
+PyDoc_STRVAR(ctxt_async_read_mem_doc,
+"async_read_mem(dst, src, size=None)\n--\n\n"
+"Queues a copy of `size` bytes (default: the size of dst) from VE memory\n"
+"at `src` (VEMemPtr or int) into the writable host buffer `dst`; returns a\n"
+"VeoMemRequest. `dst` is held until the result is collected and must not\n"
+"be read before.");
+static PyObject *
+ctxt_async_read_mem(VeoCtxtObject *self, PyObject *args, PyObject *kw)
+{
+	return ctxt_async_transfer(self, args, kw, 1);
+}
+
+PyDoc_STRVAR(ctxt_async_write_mem_doc,
+"async_write_mem(dst, src, size=None)\n--\n\n"
+"Queues a copy of `size` bytes (default: the size of src) from the host\n"
+"buffer `src` to VE memory at `dst` (VEMemPtr or int); returns a\n"
+"VeoMemRequest. `src` is held until the result is collected.");
+static PyObject *
+ctxt_async_write_mem(VeoCtxtObject *self, PyObject *args, PyObject *kw)
+{
+	return ctxt_async_transfer(self, args, kw, 0);
+}
+
+PyDoc_STRVAR(ctxt_context_sync_doc,
+"context_sync()\n--\n\n"
+"Returns when every request queued in this context so far has finished\n"
+"(their results can still be collected). Releases the GIL while waiting.");
+static PyObject *
+ctxt_context_sync(VeoCtxtObject *self, PyObject *unused)
+{
+	if (ctxt_check(self) < 0)
+		return NULL;
+	UNLOCKED_BEGIN(self->proc);
+	veo_context_sync(self->ctx);
+	UNLOCKED_END();
+	ctxt_reap_orphans(self);
+	Py_RETURN_NONE;
+}
+
+static PyMethodDef ctxt_methods[] = {
+	{"async_read_mem", (PyCFunction)(void (*)(void))ctxt_async_read_mem,
+	 METH_VARARGS | METH_KEYWORDS, ctxt_async_read_mem_doc},
+	{"async_write_mem", (PyCFunction)(void (*)(void))ctxt_async_write_mem,
+	 METH_VARARGS | METH_KEYWORDS, ctxt_async_write_mem_doc},
+	{"context_sync", (PyCFunction)ctxt_context_sync, METH_NOARGS, ctxt_context_sync_doc},
+	{NULL}
+};
+
+static PyObject *
+ctxt_get_proc(VeoCtxtObject *self, void *closure)
+{
+	PyObject *o = self->proc ? (PyObject *)self->proc : Py_None;
+	Py_INCREF(o);
+	return o;
+}
+
+static PyObject *
+ctxt_get_state(VeoCtxtObject *self, void *closure)
+{
+	if (ctxt_dead(self))
+		return PyLong_FromLong(VEO_STATE_EXIT);
+	return PyLong_FromLong(veo_get_context_state(self->ctx));
+}
+
+static PyObject *
+ctxt_get_closed(VeoCtxtObject *self, void *closure)
+{
+	return PyBool_FromLong(ctxt_dead(self));
+}
+
+static PyGetSetDef ctxt_getset[] = {
+	{"proc", (getter)ctxt_get_proc, NULL, "The VeoProc of this context.", NULL},
+	{"state", (getter)ctxt_get_state, NULL,
+	 "VEO_STATE_RUNNING while open and the worker lives, VEO_STATE_EXIT after.", NULL},
+	{"closed", (getter)ctxt_get_closed, NULL, "True once the context is closed.", NULL},
+	{NULL}
+};
+
+PyDoc_STRVAR(ctxt_doc,
+"VeoCtxt(proc)\n--\n\n"
+"A context of a VeoProc: a VE worker thread with an ordered queue. Requests\n"
+"in one context run one after another in submission order; contexts of\n"
+"one proc run concurrently and share its memory. Usually created by\n"
+"proc.open_context() (VeoCtxt(proc) is the same) and closed by\n"
+"proc.close_context(ctx). Several Python threads may share a context.");
+
+static PyTypeObject VeoCtxt_Type = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "veo.VeoCtxt",
+	.tp_basicsize = sizeof(VeoCtxtObject),
+	.tp_dealloc = (destructor)ctxt_dealloc,
+	.tp_repr = (reprfunc)ctxt_repr,
+	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+	.tp_doc = ctxt_doc,
+	.tp_traverse = (traverseproc)ctxt_traverse,
+	.tp_methods = ctxt_methods,
+	.tp_getset = ctxt_getset,
+	.tp_init = (initproc)ctxt_init,
+	.tp_new = PyType_GenericNew,
+};
+
+/* ------------------------------------------------------------------------
+ * VeoLibrary
+ * --------------------------------------------------------------------- */
+static PyObject *
+lib_create(VeoProcObject *proc, PyObject *name, uint64_t handle)
+{
+	VeoLibraryObject *lib = PyObject_GC_New(VeoLibraryObject, &VeoLibrary_Type);
+	if (!lib)
+		return NULL;
+	Py_INCREF(proc);
+	lib->proc = proc;
+	Py_INCREF(name);
+	lib->name = name;
+	lib->handle = handle;
+	lib->unloaded = 0;
+	lib->func = PyDict_New();
+	lib->symbol = PyDict_New();
+	PyObject_GC_Track(lib);
+	if (!lib->func || !lib->symbol ||
+	    PyDict_SetItem(proc->lib, name, (PyObject *)lib) < 0) {
+		Py_DECREF(lib);
+		return NULL;
+	}
+	return (PyObject *)lib;
+}
+
+static int
+lib_check(VeoLibraryObject *self)
+{
+	if (proc_check(self->proc) < 0)
+		return -1;
+	if (self->unloaded) {
+		PyErr_Format(VeoError, "the library %R was unloaded", self->name);
+		return -1;
+	}
+	return 0;
+}
+
+/* Looks `name` up in the library: its address, 0 if not found (with the
+ * reason in err). -1 with an exception set for a bad name or library. */
+static int
+lib_lookup(VeoLibraryObject *self, PyObject *name, const char *fn, uint64_t *addr,
+           char *err, size_t errlen)
+{
+	if (!PyUnicode_Check(name)) {
+		PyErr_Format(PyExc_TypeError, "%s: the name must be a str, not %.100s",
+		             fn, Py_TYPE(name)->tp_name);
+		return -1;
+	}
+	Py_ssize_t len;
+	const char *s = PyUnicode_AsUTF8AndSize(name, &len);
+	if (!s)
+		return -1;
+	if (len == 0 || len > VEO_SYMNAME_LEN_MAX || (Py_ssize_t)strlen(s) != len) {
+		PyErr_Format(PyExc_ValueError, "%s: %R is not a valid symbol name", fn, name);
+		return -1;
+	}
+	if (lib_check(self) < 0)
+		return -1;
+	*addr = veo_get_sym(self->proc->h, self->handle, s);
+	err[0] = '\0';
+	if (*addr == 0)
+		copy_last_error(err, errlen);
+	return 0;
+}
+
+static PyObject *func_create(VeoLibraryObject *lib, PyObject *name, uint64_t addr);
+
+PyDoc_STRVAR(lib_find_function_doc,
+"find_function(name)\n--\n\n"
+"The VeoFunction `name` of this library, cached in `func` (a second call\n"
+"returns the same object, with its declared types). Raises VeoError (a\n"
+"RuntimeError) if the library has no such symbol.");
+static PyObject *
+lib_find_function(VeoLibraryObject *self, PyObject *name)
+{
+	PyObject *f = PyDict_GetItemWithError(self->func, name);
+	if (f) {
+		Py_INCREF(f);
+		return f;
+	}
+	if (PyErr_Occurred())
+		return NULL;
+	uint64_t addr;
+	char err[ERRBUF];
+	if (lib_lookup(self, name, "find_function()", &addr, err, sizeof err) < 0)
+		return NULL;
+	if (addr == 0)
+		return raise_with_detail(VeoError, err, "find_function(): no function %R in %R",
+		                         name, self->name);
+	return func_create(self, name, addr);
+}
+
+PyDoc_STRVAR(lib_get_symbol_doc,
+"get_symbol(name)\n--\n\n"
+"The address of the variable or function `name` as a VEMemPtr (size 0),\n"
+"cached in `symbol`. Raises VeoError (a RuntimeError) if not found.");
+static PyObject *
+lib_get_symbol(VeoLibraryObject *self, PyObject *name)
+{
+	PyObject *s = PyDict_GetItemWithError(self->symbol, name);
+	if (s) {
+		Py_INCREF(s);
+		return s;
+	}
+	if (PyErr_Occurred())
+		return NULL;
+	uint64_t addr;
+	char err[ERRBUF];
+	if (lib_lookup(self, name, "get_symbol()", &addr, err, sizeof err) < 0)
+		return NULL;
+	if (addr == 0)
+		return raise_with_detail(VeoError, err, "get_symbol(): no symbol %R in %R",
+		                         name, self->name);
+	s = vemem_new(self->proc, addr, 0);
+	if (!s)
+		return NULL;
+	if (PyDict_SetItem(self->symbol, name, s) < 0) {
+		Py_DECREF(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* lib.average: attributes that are not attributes are functions (py-veo). */
+static PyObject *
+lib_getattro(VeoLibraryObject *self, PyObject *name)
+{
+	PyObject *r = PyObject_GenericGetAttr((PyObject *)self, name);
+	if (r || !PyErr_ExceptionMatches(PyExc_AttributeError) || !PyUnicode_Check(name))
+		return r;
+	Py_ssize_t n = PyUnicode_GET_LENGTH(name);
+	if (n >= 4 && PyUnicode_READ_CHAR(name, 0) == '_' && PyUnicode_READ_CHAR(name, 1) == '_' &&
+	    PyUnicode_READ_CHAR(name, n - 1) == '_' && PyUnicode_READ_CHAR(name, n - 2) == '_')
+		return NULL; /* dunder names are never kernels */
+	PyErr_Clear();
+	r = PyDict_GetItemWithError(self->func, name);
+	if (!r && !PyErr_Occurred())
+		r = PyDict_GetItemWithError(self->symbol, name);
+	if (r) {
+		Py_INCREF(r);
+		return r;
+	}
+	if (PyErr_Occurred())
+		return NULL;
+	uint64_t addr;
+	char err[ERRBUF];
+	if (lib_lookup(self, name, "VeoLibrary attribute", &addr, err, sizeof err) < 0)
+		return NULL;
+	if (addr == 0)
+		return raise_with_detail(PyExc_AttributeError, err,
+		                         "VeoLibrary %R has no attribute or function %R",
+		                         self->name, name);
+	return func_create(self, name, addr);
+}
+
+static int
+lib_traverse(VeoLibraryObject *self, visitproc visit, void *arg)
+{
+	Py_VISIT(self->proc);
+	Py_VISIT(self->func);
+	Py_VISIT(self->symbol);
+	return 0;
+}
+
+static void
+lib_dealloc(VeoLibraryObject *self)
+{
+	PyObject_GC_UnTrack(self);
+	Py_CLEAR(self->proc);
+	Py_CLEAR(self->name);
+	Py_CLEAR(self->func);
+	Py_CLEAR(self->symbol);
+	PyObject_GC_Del(self);
+}
+
+static PyObject *
+lib_repr(VeoLibraryObject *self)
+{
+	return PyUnicode_FromFormat("<VeoLibrary %R%s, handle %s, of VeoProc node %S>",
+	                            self->name, self->unloaded ? " (unloaded)" : "",
+	                            hex64(self->handle).s, self->proc->nodeid);
+}
+
+static PyMethodDef lib_methods[] = {
+	{"find_function", (PyCFunction)lib_find_function, METH_O, lib_find_function_doc},
+	{"get_symbol", (PyCFunction)lib_get_symbol, METH_O, lib_get_symbol_doc},
+	{NULL}
+};
+
+static PyObject *
+lib_get_proc(VeoLibraryObject *self, void *closure)
+{
+	Py_INCREF(self->proc);
+	return (PyObject *)self->proc;
+}
+
+static PyGetSetDef lib_getset[] = {
+	{"proc", (getter)lib_get_proc, NULL, "The VeoProc the library is loaded in.", NULL},
+	{NULL}
+};
+
+static PyMemberDef lib_members[] = {
+	{"name", T_OBJECT, offsetof(VeoLibraryObject, name), READONLY,
+	 "The path the library was loaded from, or \"__static__\"."},
+	{"func", T_OBJECT, offsetof(VeoLibraryObject, func), READONLY,
+	 "Dict of the functions found so far: name -> VeoFunction."},
+	{"symbol", T_OBJECT, offsetof(VeoLibraryObject, symbol), READONLY,
+	 "Dict of the symbols found so far: name -> VEMemPtr."},
+	{"handle", T_ULONGLONG, offsetof(VeoLibraryObject, handle), READONLY,
+	 "The C library's handle (0 for the static library)."},
+	{NULL}
+};
+
+PyDoc_STRVAR(lib_doc,
+"A kernel library loaded into a VeoProc (proc.load_library(path)), or the\n"
+"kernels linked into the worker (proc.static_library()). Attributes that\n"
+"are not attributes are functions: `lib.average` is\n"
+"lib.find_function(\"average\").");
+
+static PyTypeObject VeoLibrary_Type = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "veo.VeoLibrary",
+	.tp_basicsize = sizeof(VeoLibraryObject),
+	.tp_dealloc = (destructor)lib_dealloc,
+	.tp_repr = (reprfunc)lib_repr,
+	.tp_getattro = (getattrofunc)lib_getattro,
+	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+	.tp_doc = lib_doc,
+	.tp_traverse = (traverseproc)lib_traverse,
+	.tp_methods = lib_methods,
+	.tp_members = lib_members,
+	.tp_getset = lib_getset,
+};
+
+/* ------------------------------------------------------------------------
+ * VeoFunction
+ * --------------------------------------------------------------------- */
+static PyObject *
+func_create(VeoLibraryObject *lib, PyObject *name, uint64_t addr)
+{
+	VeoFunctionObject *f = PyObject_GC_New(VeoFunctionObject, &VeoFunction_Type);
+	if (!f)
+		return NULL;
+	Py_INCREF(lib);
+	f->lib = lib;
+	Py_INCREF(name);
+	f->name = name;
+	f->addr = addr;
+	Py_INCREF(Py_None);
+	f->args_type = Py_None;
+	f->ret_type = PyUnicode_FromString("int"); /* py-veo's default */
+	f->nargs = 0;
+	f->kinds = NULL;
+	f->ret_kind = K_I32;
+	PyObject_GC_Track(f);
+	if (!f->ret_type || PyDict_SetItem(lib->func, name, (PyObject *)f) < 0) {
+		Py_DECREF(f);
+		return NULL;
+	}
+	return (PyObject *)f;
+}
+
+PyDoc_STRVAR(func_args_type_doc,
+"args_type(*types)\n--\n\n"
+"Declares the C types of the arguments, e.g. args_type(\"double *\", \"int\").\n"
+"Known: char, short, int, long, long long (each also unsigned), int8_t ..\n"
+"uint64_t, size_t, ssize_t, float, double, and pointers (any name followed\n"
+"by '*'). args_type() or args_type(\"void\") declares no arguments.");
+static PyObject *
+func_args_type(VeoFunctionObject *self, PyObject *args)
+{
+	if (PyTuple_GET_SIZE(args) == 1 &&
+	    (PyList_Check(PyTuple_GET_ITEM(args, 0)) || PyTuple_Check(PyTuple_GET_ITEM(args, 0))))
+		args = PyTuple_GET_ITEM(args, 0);
+	PyObject *types = PySequence_Tuple(args);
+	if (!types)
+		return NULL;
+	Py_ssize_t n = PyTuple_GET_SIZE(types);
+	if (n > VEO_MAX_NUM_ARGS) {
+		PyErr_Format(PyExc_ValueError, "%U(): at most %d arguments, not %zd",
+		             self->name, VEO_MAX_NUM_ARGS, n);
+		Py_DECREF(types);
+		return NULL;
+	}
+	unsigned char *kinds = PyMem_Malloc(n ? (size_t)n : 1);
+	if (!kinds) {
+		Py_DECREF(types);
+		return PyErr_NoMemory();
+	}
+	int nargs = 0;
+	for (Py_ssize_t i = 0; i < n; i++) {
+		char what[48];
+		snprintf(what, sizeof what, "argument %zd", i + 1);
+		int k = ctype_kind_of(PyTuple_GET_ITEM(types, i), self->name, what);
+		if (k < 0)
+			goto fail;
+		if (k == K_VOID) {
+			if (n == 1)
+				break; /* args_type("void"): no arguments */
+			PyErr_Format(PyExc_ValueError,
+			             "%U(): \"void\" is not an argument type (argument %zd); "
+			             "use \"void *\" for a pointer",
+			             self->name, i + 1);
+			goto fail;
+		}
+		kinds[nargs++] = (unsigned char)k;
+	}
+	PyMem_Free(self->kinds);
+	self->kinds = kinds;
+	self->nargs = nargs;
+	Py_SETREF(self->args_type, types);
+	Py_RETURN_NONE;
+fail:
+	PyMem_Free(kinds);
+	Py_DECREF(types);
+	return NULL;
+}
+
+PyDoc_STRVAR(func_ret_type_doc,
+"ret_type(type)\n--\n\n"
+"Declares the C type of the result: an integer type, \"float\", \"double\",\n"
+"a pointer (the result is a VEMemPtr) or \"void\" (the result is None).\n"
+"The default is \"int\".");
+static PyObject *
+func_ret_type(VeoFunctionObject *self, PyObject *t)
+{
+	int k = ctype_kind_of(t, self->name, "the result");
+	if (k < 0)
+		return NULL;
+	PyObject *name = PyBytes_Check(t) ? PyUnicode_DecodeUTF8(PyBytes_AS_STRING(t),
+	                                                         PyBytes_GET_SIZE(t), "replace")
+	                                  : (Py_INCREF(t), t);
+	if (!name)
+		return NULL;
+	Py_SETREF(self->ret_type, name);
+	self->ret_kind = k;
+	Py_RETURN_NONE;
+}
+
+/* Converts Python value v to integer kind k (range-checked). */
+static int
+arg_to_int(VeoFunctionObject *f, int argno, int k, PyObject *v, int64_t *s_out,
+           uint64_t *u_out)
+{
+	static const long long lo[] = {[K_I8] = INT8_MIN, [K_I16] = INT16_MIN,
+	                               [K_I32] = INT32_MIN, [K_I64] = INT64_MIN};
+	static const long long hi[] = {[K_I8] = INT8_MAX, [K_I16] = INT16_MAX,
+	                               [K_I32] = INT32_MAX, [K_I64] = INT64_MAX};
+	static const unsigned long long uhi[] = {[K_U8] = UINT8_MAX, [K_U16] = UINT16_MAX,
+	                                         [K_U32] = UINT32_MAX, [K_U64] = UINT64_MAX};
+	PyObject *tname = PyTuple_GET_ITEM(f->args_type, argno);
+	int is_signed = k == K_I8 || k == K_I16 || k == K_I32 || k == K_I64;
+	PyObject *n;
+
+	if ((k == K_I8 || k == K_U8) && (PyBytes_Check(v) || PyByteArray_Check(v)) &&
+	    PyObject_Length(v) == 1) {
+		unsigned char c = (unsigned char)(PyBytes_Check(v) ? PyBytes_AS_STRING(v)[0]
+		                                                  : PyByteArray_AS_STRING(v)[0]);
+		*s_out = k == K_I8 ? (int8_t)c : c;
+		*u_out = c;
+		return 0;
+	}
+	if (PyFloat_Check(v) || PyUnicode_Check(v) || PyBytes_Check(v) || !PyIndex_Check(v)) {
+		PyErr_Format(PyExc_TypeError, "%U(): argument %d (%S) must be an integer, not %.100s",
+		             f->name, argno + 1, tname, Py_TYPE(v)->tp_name);
+		return -1;
+	}
+	n = PyNumber_Index(v);
+	if (!n) {
+		if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+			PyErr_Clear();
+			PyErr_Format(PyExc_TypeError,
+			             "%U(): argument %d (%S) must be an integer, not %.100s",
+			             f->name, argno + 1, tname, Py_TYPE(v)->tp_name);
+		}
+		return -1;
+	}
+	int overflow;
+	long long s = PyLong_AsLongLongAndOverflow(n, &overflow);
+	if (s == -1 && PyErr_Occurred()) {
+		Py_DECREF(n);
+		return -1;
+	}
+	if (is_signed) {
+		if (overflow || s < lo[k] || s > hi[k]) {
+			PyErr_Format(PyExc_OverflowError,
+			             "%U(): argument %d (%S) out of range: %S is not in [%lld, %lld]",
+			             f->name, argno + 1, tname, n, lo[k], hi[k]);
+			Py_DECREF(n);
+			return -1;
+		}
+		*s_out = s;
+		*u_out = (uint64_t)s;
+	} else {
+		unsigned long long u;
+		if (overflow > 0 && k == K_U64) {
+			u = PyLong_AsUnsignedLongLong(n);
+			if (u == (unsigned long long)-1 && PyErr_Occurred()) {
+				PyErr_Clear();
+				overflow = 2;
+			}
+		} else {
+			u = (unsigned long long)s;
+		}
+		if (overflow < 0 || overflow == 2 || (overflow > 0 && k != K_U64) ||
+		    (!overflow && (s < 0 || u > uhi[k]))) {
+			PyErr_Format(PyExc_OverflowError,
+			             "%U(): argument %d (%S) out of range: %S is not in [0, %llu]",
+			             f->name, argno + 1, tname, n, uhi[k]);
+			Py_DECREF(n);
+			return -1;
+		}
+		*u_out = u;
+		*s_out = (int64_t)u;
+	}
+	Py_DECREF(n);
+	return 0;
+}
+
+/* Sets argument argno of `a` from v as declared; OnStack objects are
+ * appended to *keep. */
+static int
+set_arg(VeoFunctionObject *f, VeoProcObject *proc, struct veo_args *a, int argno,
+        PyObject *v, PyObject **keep)
+{
+	int k = f->kinds[argno];
+	PyObject *tname = PyTuple_GET_ITEM(f->args_type, argno);
+	int rc = 0;
+
+	if (OnStack_Check(v)) {
+		/* As in py-veo, an OnStack is passed by reference whatever the
+		 * declared type (scripts declare "void *", "double *", even "long"). */
+		OnStackObject *os = (OnStackObject *)v;
+		if (!os->view.obj) {
+			PyErr_Format(PyExc_ValueError, "%U(): argument %d: the OnStack is empty",
+			             f->name, argno + 1);
+			return -1;
+		}
+		if (!*keep && !(*keep = PyList_New(0)))
+			return -1;
+		if (PyList_Append(*keep, v) < 0)
+			return -1;
+		rc = veo_args_set_stack(a, (enum veo_args_intent)os->inout, argno,
+		                        (char *)os->view.buf, (size_t)os->size);
+		goto done;
+	}
+	switch (k) {
+	case K_FLOAT:
+	case K_DOUBLE: {
+		if (PyUnicode_Check(v) || PyBytes_Check(v) ||
+		    !(PyFloat_Check(v) || PyIndex_Check(v) || Py_TYPE(v)->tp_as_number)) {
+			PyErr_Format(PyExc_TypeError, "%U(): argument %d (%S) must be a real number, not %.100s",
+			             f->name, argno + 1, tname, Py_TYPE(v)->tp_name);
+			return -1;
+		}
+		double d = PyFloat_AsDouble(v);
+		if (d == -1.0 && PyErr_Occurred()) {
+			PyObject *et, *ev, *tb;
+			PyErr_Fetch(&et, &ev, &tb);
+			PyErr_NormalizeException(&et, &ev, &tb);
+			PyErr_Format(PyErr_GivenExceptionMatches(et, PyExc_OverflowError)
+			                     ? PyExc_OverflowError : PyExc_TypeError,
+			             "%U(): argument %d (%S): %S", f->name, argno + 1, tname,
+			             ev ? ev : Py_None);
+			Py_XDECREF(et);
+			Py_XDECREF(ev);
+			Py_XDECREF(tb);
+			return -1;
+		}
+		if (k == K_FLOAT) {
+			if (isfinite(d) && fabs(d) > FLT_MAX) {
+				PyErr_Format(PyExc_OverflowError,
+				             "%U(): argument %d (%S) out of range: %R does not fit in a float",
+				             f->name, argno + 1, tname, v);
+				return -1;
+			}
+			rc = veo_args_set_float(a, argno, (float)d);
+		} else {
+			rc = veo_args_set_double(a, argno, d);
+		}
+		break;
+	}
+	case K_PTR: {
+		uint64_t addr = 0;
+		if (v == Py_None) {
+			addr = 0;
+		} else if (VEMemPtr_Check(v)) {
+			VEMemPtrObject *m = (VEMemPtrObject *)v;
+			if (m->proc != proc) {
+				PyErr_Format(PyExc_ValueError,
+				             "%U(): argument %d (%S) is a VEMemPtr of another VeoProc",
+				             f->name, argno + 1, tname);
+				return -1;
+			}
+			addr = m->addr;
+		} else if (PyLong_Check(v) || (PyIndex_Check(v) && !PyObject_CheckBuffer(v))) {
+			int64_t s;
+			if (arg_to_int(f, argno, K_U64, v, &s, &addr) < 0)
+				return -1;
+		} else {
+			PyErr_Format(PyExc_TypeError,
+			             "%U(): argument %d (%S) must be a VEMemPtr, an int address, "
+			             "None or an OnStack(buffer), not %.100s",
+			             f->name, argno + 1, tname, Py_TYPE(v)->tp_name);
+			return -1;
+		}
+		rc = veo_args_set_u64(a, argno, addr);
+		break;
+	}
+	default: {
+		int64_t s;
+		uint64_t u;
+		if (arg_to_int(f, argno, k, v, &s, &u) < 0)
+			return -1;
+		switch (k) {
+		case K_I8: rc = veo_args_set_i8(a, argno, (int8_t)s); break;
+		case K_U8: rc = veo_args_set_u8(a, argno, (uint8_t)u); break;
+		case K_I16: rc = veo_args_set_i16(a, argno, (int16_t)s); break;
+		case K_U16: rc = veo_args_set_u16(a, argno, (uint16_t)u); break;
+		case K_I32: rc = veo_args_set_i32(a, argno, (int32_t)s); break;
+		case K_U32: rc = veo_args_set_u32(a, argno, (uint32_t)u); break;
+		case K_I64: rc = veo_args_set_i64(a, argno, s); break;
+		case K_U64: rc = veo_args_set_u64(a, argno, u); break;
+		}
+	}
+	}
+done:
+	if (rc != 0) {
+		raise_with_detail(VeoError, veo_last_error(), "%U(): cannot set argument %d",
+		                  f->name, argno + 1);
+		return -1;
+	}
+	return 0;
+}
+
+static PyObject *
+func_call(VeoFunctionObject *self, PyObject *args, PyObject *kw)
+{
+	Py_ssize_t n = PyTuple_GET_SIZE(args);
+	PyObject *keep = NULL;
+	struct veo_args *a = NULL;
+	VeoCtxtObject *ctx;
+	uint64_t reqid;
+	char err[ERRBUF] = "";
+
+	if (kw && PyDict_GET_SIZE(kw)) {
+		PyErr_Format(PyExc_TypeError, "%U() takes no keyword arguments", self->name);
+		return NULL;
+	}
+	if (n < 1 || !VeoCtxt_Check(PyTuple_GET_ITEM(args, 0))) {
+		PyErr_Format(PyExc_TypeError,
+		             "%U(): the first argument must be the VeoCtxt to run in, "
+		             "then the kernel's arguments", self->name);
+		return NULL;
+	}
+	ctx = (VeoCtxtObject *)PyTuple_GET_ITEM(args, 0);
+	if (self->args_type == Py_None) {
+		PyErr_Format(VeoError, "%U(): declare the argument types with "
+		             "args_type(...) before calling", self->name);
+		return NULL;
+	}
+	if (n - 1 != self->nargs) {
+		PyErr_Format(PyExc_TypeError, "%U() takes %d argument%s (%zd given)",
+		             self->name, self->nargs, self->nargs == 1 ? "" : "s", n - 1);
+		return NULL;
+	}
+	if (lib_check(self->lib) < 0 || ctxt_check(ctx) < 0)
+		return NULL;
+	if (ctx->proc != self->lib->proc) {
+		PyErr_Format(PyExc_ValueError, "%U(): the VeoCtxt belongs to another VeoProc "
+		             "than the function's library", self->name);
+		return NULL;
+	}
+	a = veo_args_alloc();
+	if (!a)
+		return raise_with_detail(VeoError, veo_last_error(), "veo_args_alloc() failed");
+	for (int i = 0; i < self->nargs; i++)
+		if (set_arg(self, ctx->proc, a, i, PyTuple_GET_ITEM(args, i + 1), &keep) < 0)
+			goto fail;
+	if (veo_args_set_result_type(a, kind_result_type(self->ret_kind)) != 0) {
+		raise_with_detail(VeoError, veo_last_error(), "%U(): cannot declare the result type",
+		                  self->name);
+		goto fail;
+	}
+	ctxt_reap_orphans(ctx);
+	UNLOCKED_BEGIN(ctx->proc);
+	reqid = veo_call_async(ctx->ctx, self->addr, a);
+	if (reqid == VEO_REQUEST_ID_INVALID)
+		copy_last_error(err, sizeof err);
+	UNLOCKED_END();
+	veo_args_free(a);
+	a = NULL;
+	if (reqid == VEO_REQUEST_ID_INVALID) {
+		raise_with_detail(VeoError, err, "%U(): the call could not be queued", self->name);
+		goto fail;
+	}
+	Pending pd;
+	memset(&pd, 0, sizeof pd);
+	pd.reqid = reqid;
+	pd.keep = keep;
+	return req_create(&VeoRequest_Type, ctx, reqid, self->ret_kind, self->name, &pd);
+fail:
+	if (a)
+		veo_args_free(a);
+	Py_XDECREF(keep);
+	return NULL;
+}
+
+static int
+func_traverse(VeoFunctionObject *self, visitproc visit, void *arg)
+{
+	Py_VISIT(self->lib);
+	Py_VISIT(self->args_type);
+	return 0;
+}
+
+static void
+func_dealloc(VeoFunctionObject *self)
+{
+	PyObject_GC_UnTrack(self);
+	Py_CLEAR(self->lib);
+	Py_CLEAR(self->name);
+	Py_CLEAR(self->args_type);
+	Py_CLEAR(self->ret_type);
+	PyMem_Free(self->kinds);
+	PyObject_GC_Del(self);
+}
+
+static PyObject *
+func_repr(VeoFunctionObject *self)
+{
+	PyObject *sig, *r;
+	if (self->args_type == Py_None) {
+		sig = PyUnicode_FromString("?");
+	} else {
+		PyObject *sep = PyUnicode_FromString(", ");
+		if (!sep)
+			return NULL;
+		PyObject *strs = PyList_New(0);
+		for (Py_ssize_t i = 0; strs && i < PyTuple_GET_SIZE(self->args_type); i++) {
+			PyObject *s = PyObject_Str(PyTuple_GET_ITEM(self->args_type, i));
+			if (!s || PyList_Append(strs, s) < 0) {
+				Py_XDECREF(s);
+				Py_CLEAR(strs);
+				break;
+			}
+			Py_DECREF(s);
+		}
+		sig = strs ? PyUnicode_Join(sep, strs) : NULL;
+		Py_DECREF(sep);
+		Py_XDECREF(strs);
+	}
+	if (!sig)
+		return NULL;
+	r = PyUnicode_FromFormat("<VeoFunction %U(%U) -> %U at VE address %s in %R>",
+	                         self->name, sig, self->ret_type,
+	                         hex64(self->addr).s, self->lib->name);
+	Py_DECREF(sig);
+	return r;
+}
+
+static PyMethodDef func_methods[] = {
+	{"args_type", (PyCFunction)func_args_type, METH_VARARGS, func_args_type_doc},
+	{"ret_type", (PyCFunction)func_ret_type, METH_O, func_ret_type_doc},
+	{NULL}
+};
+
+static PyObject *
+func_get_lib(VeoFunctionObject *self, void *closure)
+{
+	Py_INCREF(self->lib);
+	return (PyObject *)self->lib;
+}
+
+static PyGetSetDef func_getset[] = {
+	{"lib", (getter)func_get_lib, NULL, "The VeoLibrary of the function.", NULL},
+	{NULL}
+};
+
+static PyMemberDef func_members[] = {
+	{"name", T_OBJECT, offsetof(VeoFunctionObject, name), READONLY, "The function's name."},
+	{"addr", T_ULONGLONG, offsetof(VeoFunctionObject, addr), READONLY,
+	 "The function's VE address."},
+	{"_args_type", T_OBJECT, offsetof(VeoFunctionObject, args_type), READONLY,
+	 "Tuple of the declared argument types, None before args_type()."},
+	{"_ret_type", T_OBJECT, offsetof(VeoFunctionObject, ret_type), READONLY,
+	 "The declared result type (default \"int\")."},
+	{NULL}
+};
+
+PyDoc_STRVAR(func_doc,
+"A kernel of a VeoLibrary (lib.find_function(name) or lib.name).\n\n"
+"Declare its prototype with args_type(...) and ret_type(...), then call\n"
+"f(ctx, *args): the call is queued in VeoCtxt `ctx` and a VeoRequest is\n"
+"returned. Each argument is converted as its declared C type: integers are\n"
+"range-checked (OverflowError), floats and doubles reach the kernel as such,\n"
+"pointers take a VEMemPtr, an int address, None or an OnStack(buffer).\n"
+"A wrong number of arguments raises TypeError.");
+
+static PyTypeObject VeoFunction_Type = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "veo.VeoFunction",
+	.tp_basicsize = sizeof(VeoFunctionObject),
+	.tp_dealloc = (destructor)func_dealloc,
+	.tp_repr = (reprfunc)func_repr,
+	.tp_call = (ternaryfunc)func_call,
+	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+	.tp_doc = func_doc,
+	.tp_traverse = (traverseproc)func_traverse,
+	.tp_methods = func_methods,
+	.tp_members = func_members,
+	.tp_getset = func_getset,
+};
+
+/* ------------------------------------------------------------------------
+ * VeoRequest / VeoMemRequest
+ * --------------------------------------------------------------------- */
+
+/* Takes over *pd (zeroed on return, also on failure, when what it held is
+ * released: the request was queued, so that is only safe because failure
+ * here means we are out of memory, and the request is pushed as an orphan
+ * instead). */
+static PyObject *
+req_create(PyTypeObject *type, VeoCtxtObject *ctx, uint64_t reqid, int kind,
+           PyObject *fname, Pending *pd)
+{
+	VeoRequestObject *r = (VeoRequestObject *)type->tp_alloc(type, 0);
+	if (!r) {
+		if (ctxt_push_orphan(ctx, pd) < 0)
+			memset(pd, 0, sizeof *pd); /* leak rather than free in use */
+		return NULL;
+	}
+	Py_INCREF(ctx);
+	r->ctx = ctx;
+	Py_XINCREF(fname);
+	r->fname = fname;
+	r->kind = kind;
+	r->res = *pd;
+	r->res.reqid = reqid;
+	memset(pd, 0, sizeof *pd);
+	return (PyObject *)r;
+}
+
+static PyObject *
+req_convert(VeoRequestObject *self, uint64_t ret)
+{
+	switch (self->kind) {
+	case K_VOID: Py_RETURN_NONE;
+	case K_I8: return PyLong_FromLong((int8_t)ret);
+	case K_U8: return PyLong_FromLong((uint8_t)ret);
+	case K_I16: return PyLong_FromLong((int16_t)ret);
+	case K_U16: return PyLong_FromLong((uint16_t)ret);
+	case K_I32: return PyLong_FromLong((int32_t)ret);
+	case K_U32: return PyLong_FromUnsignedLong((uint32_t)ret);
+	case K_I64: return PyLong_FromLongLong((int64_t)ret);
+	case K_FLOAT: {
+		/* a float comes back in the upper 32 bits, as on the VE */
+		uint32_t bits = (uint32_t)(ret >> 32);
+		float f;
+		memcpy(&f, &bits, sizeof f);
+		return PyFloat_FromDouble((double)f);
+	}
+	case K_DOUBLE: {
+		double d;
+		memcpy(&d, &ret, sizeof d);
+		return PyFloat_FromDouble(d);
+	}
+	case K_PTR: return vemem_new(self->ctx->proc, ret, 0);
+	default: return PyLong_FromUnsignedLongLong(ret);
+	}
+}
+
+/* Records the outcome rc/ret of the request (collected once) and releases
+ * what it held. */
+static void
+req_collect(VeoRequestObject *self, int rc, uint64_t ret, const char *err)
+{
+	const char *what = self->fname ? NULL : "memory transfer";
+	PyObject *msg = NULL, *type = NULL;
+
+	pending_release(&self->res);
+	self->done = 1;
+	if (rc == VEO_COMMAND_OK) {
+		self->result = req_convert(self, ret);
+		if (self->result)
+			return;
+		/* out of memory while converting: report that */
+		PyObject *et, *ev, *tb;
+		PyErr_Fetch(&et, &ev, &tb);
+		PyErr_NormalizeException(&et, &ev, &tb);
+		self->exc_type = et ? et : (Py_INCREF(PyExc_MemoryError), PyExc_MemoryError);
+		self->exc_msg = ev ? PyObject_Str(ev) : NULL;
+		Py_XDECREF(ev);
+		Py_XDECREF(tb);
+		return;
+	}
+	if (rc == VEO_COMMAND_EXCEPTION) {
+		type = VeoException;
+		/* libveo's message names the signal, the kernel and where */
+		if (what)
+			msg = PyUnicode_FromFormat("%s %llu: %s", what,
+			                           (unsigned long long)self->res.reqid,
+			                           err && err[0] ? err : "raised an exception on the VE");
+		else
+			msg = PyUnicode_FromFormat("%U(): %s", self->fname,
+			                           err && err[0] ? err : "the kernel raised an exception on the VE");
+	} else {
+		type = VeoError;
+		const char *why = rc == VEO_COMMAND_ERROR ? "could not run" : "failed";
+		if (what)
+			msg = PyUnicode_FromFormat("%s %s%s%s", what, why, err && err[0] ? ": " : "",
+			                           err ? err : "");
+		else
+			msg = PyUnicode_FromFormat("kernel %U() %s%s%s", self->fname, why,
+			                           err && err[0] ? ": " : "", err ? err : "");
+	}
+	if (!msg)
+		PyErr_Clear();
+	Py_INCREF(type);
+	self->exc_type = type;
+	self->exc_msg = msg;
+}
+
+/* The collected outcome: a new reference, or NULL with the exception set. */
+static PyObject *
+req_outcome(VeoRequestObject *self)
+{
+	if (self->exc_type) {
+		PyErr_SetObject(self->exc_type, self->exc_msg ? self->exc_msg : Py_None);
+		return NULL;
+	}
+	Py_INCREF(self->result);
+	return self->result;
+}
+
+/* The context cannot deliver the result any more. */
+static PyObject *
+req_fail_dead(VeoRequestObject *self)
+{
+	req_collect(self, VEO_COMMAND_ERROR, 0,
+	            "its context or VeoProc was closed before the result was collected");
+	return req_outcome(self);
+}
+
+static PyObject *
+req_wait(VeoRequestObject *self, double timeout)
+{
+	double deadline = timeout >= 0 ? monotonic_s() + timeout : 0;
+	VeoCtxtObject *c = self->ctx;
+
+	/* Another thread is waiting for the same request: wait for it. */
+	while (self->waiting && !self->done) {
+		park_if_exiting();
+		if (timeout >= 0 && monotonic_s() >= deadline)
+			goto timeout;
+		sleep_without_gil(1000);
+		if (PyErr_CheckSignals() < 0)
+			return NULL;
+	}
+	if (self->done)
+		return req_outcome(self);
+	if (!ctxt_usable(c))
+		park_if_exiting();
+	if (ctxt_dead(c))
+		return req_fail_dead(self);
+	if (ctxt_check(c) < 0)
+		return NULL;
+
+	VeoProcObject *p = c->proc;
+	struct veo_thr_ctxt *ctx = c->ctx;
+	uint64_t ret = 0;
+	int rc;
+	char err[ERRBUF] = "";
+	self->waiting = 1;
+	for (;;) {
+		long slice = WAIT_SLICE_US;
+		if (timeout >= 0) {
+			double left = deadline - monotonic_s();
+			if (left < 0)
+				left = 0;
+			if (left * 1e6 < (double)slice)
+				slice = (long)(left * 1e6);
+		}
+		UNLOCKED_BEGIN(p);
+		rc = veo_call_wait_result_timeout(ctx, self->res.reqid, &ret, slice);
+		if (rc != VEO_COMMAND_OK && rc != VEO_COMMAND_UNFINISHED)
+			copy_last_error(err, sizeof err);
+		UNLOCKED_END();
+		if (rc != VEO_COMMAND_UNFINISHED)
+			break;
+		if (PyErr_CheckSignals() < 0) {
+			self->waiting = 0;
+			return NULL;
+		}
+		if (timeout >= 0 && monotonic_s() >= deadline) {
+			self->waiting = 0;
+			goto timeout;
+		}
+		if (!ctxt_usable(c)) {
+			self->waiting = 0;
+			park_if_exiting();
+			if (ctxt_dead(c))
+				return req_fail_dead(self);
+			PyErr_SetString(VeoError, "wait_result(): the context is being closed");
+			return NULL;
+		}
+	}
+	self->waiting = 0;
+	req_collect(self, rc, ret, err);
+	return req_outcome(self);
+timeout:
+	{
+		char secs[32];
+		snprintf(secs, sizeof secs, "%g", timeout);
+		PyErr_Format(PyExc_TimeoutError, "wait_result(): request %llu not finished after %s s",
+		             (unsigned long long)self->res.reqid, secs);
+	}
+	return NULL;
+}
+
+PyDoc_STRVAR(req_wait_result_doc,
+"wait_result(timeout=None)\n--\n\n"
+"Waits for the request and returns its result, converted by the\n"
+"function's declared result type (0 for memory requests). With a timeout\n"
+"in seconds, raises TimeoutError if the request has not finished by then\n"
+"(it can be waited for again). Raises VeoException (an ArithmeticError)\n"
+"if the kernel crashed, naming the signal, and VeoError (a RuntimeError)\n"
+"for other failures. The GIL is released while waiting. The result is\n"
+"kept: waiting again returns it again.");
+static PyObject *
+req_wait_result(VeoRequestObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = {"timeout", NULL};
+	PyObject *t = Py_None;
+	double timeout = -1;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "|O:wait_result", kwlist, &t))
+		return NULL;
+	if (t != Py_None) {
+		timeout = PyFloat_AsDouble(t);
+		if (timeout == -1.0 && PyErr_Occurred())
+			return NULL;
+		if (!(timeout >= 0)) {
+			PyErr_SetString(PyExc_ValueError,
+			                "wait_result(): timeout must be a number of seconds >= 0, or None");
+			return NULL;
+		}
+	}
+	return req_wait(self, timeout);
+}
+
+PyDoc_STRVAR(req_peek_result_doc,
+"peek_result()\n--\n\n"
+"The result if the request has finished; raises NameError while it has\n"
+"not (py-veo's convention); otherwise as wait_result().");
+static PyObject *
+req_peek_result(VeoRequestObject *self, PyObject *unused)
+{
+	VeoCtxtObject *c = self->ctx;
+	if (self->done)
+		return req_outcome(self);
+	if (self->waiting) {
+		PyErr_Format(PyExc_NameError, "peek_result(): request %llu is unfinished",
+		             (unsigned long long)self->res.reqid);
+		return NULL;
+	}
+	if (ctxt_dead(c))
+		return req_fail_dead(self);
+	if (ctxt_check(c) < 0)
+		return NULL;
+	uint64_t ret = 0;
+	int rc = veo_call_peek_result(c->ctx, self->res.reqid, &ret);
+	if (rc == VEO_COMMAND_UNFINISHED) {
+		PyErr_Format(PyExc_NameError, "peek_result(): request %llu is unfinished",
+		             (unsigned long long)self->res.reqid);
+		return NULL;
+	}
+	char err[ERRBUF] = "";
+	if (rc != VEO_COMMAND_OK)
+		copy_last_error(err, sizeof err);
+	req_collect(self, rc, ret, err);
+	return req_outcome(self);
+}
+
+static int
+req_traverse(VeoRequestObject *self, visitproc visit, void *arg)
+{
+	Py_VISIT(self->ctx);
+	Py_VISIT(self->res.keep);
+	Py_VISIT(self->result);
+	return 0;
+}
+
+static void
+req_dealloc(VeoRequestObject *self)
+{
+	PyObject_GC_UnTrack(self);
+	VeoCtxtObject *c = self->ctx;
+	if (!self->done && c) {
+		int keep_pending = 0;
+		if (ctxt_usable(c)) {
+			uint64_t ret;
+			keep_pending = veo_call_peek_result(c->ctx, self->res.reqid, &ret) ==
+			               VEO_COMMAND_UNFINISHED;
+		} else if (!ctxt_dead(c)) {
+			keep_pending = 1; /* being closed: the closer releases orphans */
+		}
+		if (keep_pending && ctxt_push_orphan(c, &self->res) < 0)
+			memset(&self->res, 0, sizeof self->res); /* leak, never free in use */
+	}
+	pending_release(&self->res);
+	Py_CLEAR(self->ctx);
+	Py_CLEAR(self->fname);
+	Py_CLEAR(self->result);
+	Py_CLEAR(self->exc_type);
+	Py_CLEAR(self->exc_msg);
+	Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+req_repr(VeoRequestObject *self)
+{
+	const char *state = self->done ? (self->exc_type ? "failed" : "done")
+	                               : (self->waiting ? "waited for" : "pending");
+	if (self->fname)
+		return PyUnicode_FromFormat("<%s %llu: %U() in context %p, %s>",
+		                            Py_TYPE(self)->tp_name,
+		                            (unsigned long long)self->res.reqid, self->fname,
+		                            (void *)self->ctx, state);
+	return PyUnicode_FromFormat("<%s %llu in context %p, %s>", Py_TYPE(self)->tp_name,
+	                            (unsigned long long)self->res.reqid, (void *)self->ctx,
+	                            state);
+}
+
+static PyMethodDef req_methods[] = {
+	{"wait_result", (PyCFunction)(void (*)(void))req_wait_result,
+	 METH_VARARGS | METH_KEYWORDS, req_wait_result_doc},
+	{"peek_result", (PyCFunction)req_peek_result, METH_NOARGS, req_peek_result_doc},
+	{NULL}
+};
+
+static PyObject *
+req_get_req(VeoRequestObject *self, void *closure)
+{
+	return PyLong_FromUnsignedLongLong(self->res.reqid);
+}
+
+static PyObject *
+req_get_ctx(VeoRequestObject *self, void *closure)
+{
+	Py_INCREF(self->ctx);
+	return (PyObject *)self->ctx;
+}
+
+static PyObject *
+req_get_done(VeoRequestObject *self, void *closure)
+{
+	return PyBool_FromLong(self->done);
+}
+
+static PyGetSetDef req_getset[] = {
+	{"req", (getter)req_get_req, NULL, "The C library's request id.", NULL},
+	{"ctx", (getter)req_get_ctx, NULL, "The VeoCtxt the request was queued in.", NULL},
+	{"done", (getter)req_get_done, NULL, "True once the result was collected.", NULL},
+	{NULL}
+};
+
+PyDoc_STRVAR(req_doc,
+"A queued kernel call (returned by calling a VeoFunction). It holds the\n"
+"OnStack buffers of the call until the result is collected with\n"
+"wait_result() or peek_result(). Dropping an uncollected request is fine:\n"
+"its result is collected and its buffers released later.");
+
+static PyTypeObject VeoRequest_Type = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "veo.VeoRequest",
+	.tp_basicsize = sizeof(VeoRequestObject),
+	.tp_dealloc = (destructor)req_dealloc,
+	.tp_repr = (reprfunc)req_repr,
+	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+	.tp_doc = req_doc,
+	.tp_traverse = (traverseproc)req_traverse,
+	.tp_methods = req_methods,
+	.tp_getset = req_getset,
+};
+
+PyDoc_STRVAR(memreq_doc,
+"A queued memory transfer (VeoCtxt.async_read_mem / async_write_mem). It\n"
+"holds the host buffer until the result (0) is collected.");
+
+static PyTypeObject VeoMemRequest_Type = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "veo.VeoMemRequest",
+	.tp_basicsize = sizeof(VeoRequestObject),
+	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+	.tp_doc = memreq_doc,
+	.tp_traverse = (traverseproc)req_traverse,
+	.tp_base = &VeoRequest_Type,
+};
+
+/* ------------------------------------------------------------------------
+ * Module functions
+ * --------------------------------------------------------------------- */
+PyDoc_STRVAR(set_proc_init_hook_doc,
+"set_proc_init_hook(f)\n--\n\n"
+"Registers f to be called as f(proc) at the end of every VeoProc's\n"
+"construction (for example to find and declare kernels of the static\n"
+"library).");
+static PyObject *
+mod_set_proc_init_hook(PyObject *mod, PyObject *f)
+{
+	if (!PyCallable_Check(f)) {
+		PyErr_Format(PyExc_TypeError, "set_proc_init_hook(): %.100s is not callable",
+		             Py_TYPE(f)->tp_name);
+		return NULL;
+	}
+	if (PyList_Append(proc_init_hooks, f) < 0)
+		return NULL;
+	Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(del_proc_init_hook_doc,
+"del_proc_init_hook(f)\n--\n\n"
+"Removes an init hook registered with set_proc_init_hook(); ValueError if\n"
+"it is not registered.");
+static PyObject *
+mod_del_proc_init_hook(PyObject *mod, PyObject *f)
+{
+	PyObject *r = PyObject_CallMethod(proc_init_hooks, "remove", "O", f);
+	if (!r) {
+		if (PyErr_ExceptionMatches(PyExc_ValueError)) {
+			PyErr_Clear();
+			PyErr_Format(PyExc_ValueError,
+			             "del_proc_init_hook(): %R is not a registered hook", f);
+		}
+		return NULL;
+	}
+	Py_DECREF(r);
+	Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(shutdown_doc,
+"_shutdown()\n--\n\n"
+"Stops every running VeoProc (registered with atexit by the package).");
+static PyObject *
+mod_shutdown(PyObject *mod, PyObject *unused)
+{
+	exiting_thread = PyThread_get_thread_ident();
+	interpreter_exiting = 1;
+	while (live_procs) {
+		VeoProcObject *p = live_procs;
+		Py_INCREF(p);
+		if (proc_close(p) < 0)
+			PyErr_Clear();
+		registry_remove(p);
+		Py_DECREF(p);
+	}
+	Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(live_procs_doc,
+"_live_procs()\n--\n\nList of the VeoProcs whose worker is running.");
+static PyObject *
+mod_live_procs(PyObject *mod, PyObject *unused)
+{
+	PyObject *l = PyList_New(0);
+	for (VeoProcObject *p = live_procs; l && p; p = p->reg_next)
+		if (PyList_Append(l, (PyObject *)p) < 0)
+			Py_CLEAR(l);
+	return l;
+}
+
+PyDoc_STRVAR(ctype_kind_doc,
+"_ctype_check(name)\n--\n\n"
+"True if `name` is a C type name VeoFunction.args_type accepts.");
+static PyObject *
+mod_ctype_check(PyObject *mod, PyObject *name)
+{
+	const char *s = PyUnicode_AsUTF8(name);
+	if (!s)
+		return NULL;
+	return PyBool_FromLong(ctype_kind(s) >= 0);
+}
+
+static PyMethodDef module_methods[] = {
+	{"set_proc_init_hook", mod_set_proc_init_hook, METH_O, set_proc_init_hook_doc},
+	{"del_proc_init_hook", mod_del_proc_init_hook, METH_O, del_proc_init_hook_doc},
+	{"_shutdown", mod_shutdown, METH_NOARGS, shutdown_doc},
+	{"_live_procs", mod_live_procs, METH_NOARGS, live_procs_doc},
+	{"_ctype_check", mod_ctype_check, METH_O, ctype_kind_doc},
+	{NULL}
+};
+
+PyDoc_STRVAR(module_doc,
+"veo._veo: the C core of the py-veo API over the VEO C library\n"
+"(ve_offload.h). Use it through the `veo` package.");
+
+static struct PyModuleDef veo_module = {
+	PyModuleDef_HEAD_INIT,
+	.m_name = "veo._veo",
+	.m_doc = module_doc,
+	.m_size = -1,
+	.m_methods = module_methods,
+};
+
+static int
+add_int(PyObject *m, const char *name, long v)
+{
+	return PyModule_AddIntConstant(m, name, v);
+}
+
+PyMODINIT_FUNC
+PyInit__veo(void)
+{
+	static PyTypeObject *types[] = {
+		&VeoProc_Type, &VeoCtxt_Type, &VeoLibrary_Type, &VeoFunction_Type,
+		&VeoRequest_Type, &VeoMemRequest_Type, &VEMemPtr_Type, &OnStack_Type,
+	};
+	PyObject *m;
+
+	/* Python reports failures as exceptions; keep the library quiet. */
+	veo_set_error_print(0);
+
+	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+		if (PyType_Ready(types[i]) < 0)
+			return NULL;
+	m = PyModule_Create(&veo_module);
+	if (!m)
+		return NULL;
+
+	VeoError = PyErr_NewExceptionWithDoc(
+		"veo.VeoError",
+		"A VEO operation failed (bad handle, unknown symbol, the worker died, ...).",
+		PyExc_RuntimeError, NULL);
+	VeoException = PyErr_NewExceptionWithDoc(
+		"veo.VeoException",
+		"A kernel raised an exception on the VE (it crashed with a signal).",
+		PyExc_ArithmeticError, NULL);
+	proc_init_hooks = PyList_New(0);
+	if (!VeoError || !VeoException || !proc_init_hooks)
+		goto fail;
+	Py_INCREF(VeoError);
+	Py_INCREF(VeoException);
+	Py_INCREF(proc_init_hooks);
+	if (PyModule_AddObject(m, "VeoError", VeoError) < 0 ||
+	    PyModule_AddObject(m, "VeoException", VeoException) < 0 ||
+	    PyModule_AddObject(m, "_proc_init_hooks", proc_init_hooks) < 0)
+		goto fail;
+
+	static const char *names[] = {
+		"VeoProc", "VeoCtxt", "VeoLibrary", "VeoFunction",
+		"VeoRequest", "VeoMemRequest", "VEMemPtr", "OnStack",
+	};
+	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+		Py_INCREF(types[i]);
+		if (PyModule_AddObject(m, names[i], (PyObject *)types[i]) < 0) {
+			Py_DECREF(types[i]);
+			goto fail;
+		}
+	}
+
+	if (add_int(m, "VEO_INTENT_IN", VEO_INTENT_IN) ||
+	    add_int(m, "VEO_INTENT_INOUT", VEO_INTENT_INOUT) ||
+	    add_int(m, "VEO_INTENT_OUT", VEO_INTENT_OUT) ||
+	    add_int(m, "INTENT_IN", VEO_INTENT_IN) ||
+	    add_int(m, "INTENT_INOUT", VEO_INTENT_INOUT) ||
+	    add_int(m, "INTENT_OUT", VEO_INTENT_OUT) ||
+	    add_int(m, "VEO_STATE_UNKNOWN", VEO_STATE_UNKNOWN) ||
+	    add_int(m, "VEO_STATE_RUNNING", VEO_STATE_RUNNING) ||
+	    add_int(m, "VEO_STATE_SYSCALL", VEO_STATE_SYSCALL) ||
+	    add_int(m, "VEO_STATE_BLOCKED", VEO_STATE_BLOCKED) ||
+	    add_int(m, "VEO_STATE_EXIT", VEO_STATE_EXIT) ||
+	    add_int(m, "STATE_UNKNOWN", VEO_STATE_UNKNOWN) ||
+	    add_int(m, "STATE_RUNNING", VEO_STATE_RUNNING) ||
+	    add_int(m, "STATE_SYSCALL", VEO_STATE_SYSCALL) ||
+	    add_int(m, "STATE_BLOCKED", VEO_STATE_BLOCKED) ||
+	    add_int(m, "STATE_EXIT", VEO_STATE_EXIT) ||
+	    add_int(m, "VEO_COMMAND_OK", VEO_COMMAND_OK) ||
+	    add_int(m, "VEO_COMMAND_EXCEPTION", VEO_COMMAND_EXCEPTION) ||
+	    add_int(m, "VEO_COMMAND_ERROR", VEO_COMMAND_ERROR) ||
+	    add_int(m, "VEO_COMMAND_UNFINISHED", VEO_COMMAND_UNFINISHED) ||
+	    add_int(m, "COMMAND_OK", VEO_COMMAND_OK) ||
+	    add_int(m, "COMMAND_EXCEPTION", VEO_COMMAND_EXCEPTION) ||
+	    add_int(m, "COMMAND_ERROR", VEO_COMMAND_ERROR) ||
+	    add_int(m, "COMMAND_UNFINISHED", VEO_COMMAND_UNFINISHED) ||
+	    add_int(m, "VEO_API_VERSION", VEO_API_VERSION) ||
+	    add_int(m, "VEO_MAX_NUM_ARGS", VEO_MAX_NUM_ARGS))
+		goto fail;
+	const char *vs = veo_version_string();
+	if (PyModule_AddStringConstant(m, "veo_version", vs ? vs : "") < 0 ||
+	    add_int(m, "veo_api_version", veo_api_version()))
+		goto fail;
+	return m;
+fail:
+	Py_DECREF(m);
+	return NULL;
+}

@@ -1,0 +1,420 @@
+"""vebuild.py: compile kernels from Python source strings (py-veo's VeBuild).
+
+VeBuild collects C, C++ and Fortran sources under labels, compiles each into
+an object in a build directory and links them into a kernel library
+(build_so) or into a worker with the kernels linked in (build_veorun, via
+mk_veorun_static). No shell is involved: every tool runs from an argument
+list, labels are checked to be plain file names, flags given as a string
+are split with shlex.
+
+Compilers, in order of preference:
+  1. the `compiler=` argument of set_c_src / set_cpp_src / set_ftn_src;
+  2. the environment variables VE_CC (C), VE_CXX (C++), VE_FC (Fortran),
+     split like a command line ("ccache gcc" works);
+  3. NEC's ncc / nc++ / nfort, on PATH or in /opt/nec/ve/bin;
+  4. the host's cc / c++ / gfortran (or gcc, clang, g++, clang++, flang).
+Default flags for host compilers: -O3 (optimisation with vectorisation)
+-fpic -pthread, plus -march=native when the compiler accepts it; NEC
+compilers get -O2 -fpic -pthread. Flags given to set_*_src replace the
+defaults; -fpic is added when missing (objects end up in shared objects or
+position-independent workers). OpenMP is only used when asked for
+(flags="-O3 -fopenmp"); it is then added to the default link flags too.
+
+An object is rebuilt only when its source text, compiler or flags changed:
+a hash of them is stored next to the object (LABEL.o.hash).
+"""
+import hashlib
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import tempfile
+
+__all__ = ["VeBuild", "VeBuildError"]
+
+_NEC_BIN = "/opt/nec/ve/bin"
+
+# language: (file suffix, environment variable, NEC compiler, host compilers)
+_LANGS = {
+    "C": (".c", "VE_CC", "ncc", ("cc", "gcc", "clang")),
+    "C++": (".cpp", "VE_CXX", "nc++", ("c++", "g++", "clang++")),
+    "F": (".f90", "VE_FC", "nfort", ("gfortran", "flang")),
+}
+_TEST_SRC = {
+    "C": "int vebuild_probe(void) { return 0; }\n",
+    "C++": "int vebuild_probe() { return 0; }\n",
+    "F": "subroutine vebuild_probe()\nend subroutine vebuild_probe\n",
+}
+
+# A label becomes file names (label.c, label.o, label.so): letters, digits,
+# '_', '.', '+', '-', not starting with '.' or '-', no '/'.
+_LABEL_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*\Z")
+
+_march_native_ok = {}  # (compiler argv, language) -> bool
+
+
+class VeBuildError(RuntimeError):
+    """A compile or link step failed.
+
+    Attributes: ``cmd`` (the argument list that ran), ``returncode`` and
+    ``output`` (what the tool printed, stdout and stderr together); the
+    message includes the output.
+    """
+
+    def __init__(self, message, cmd=None, output="", returncode=None):
+        text = message
+        if output:
+            text += "\n" + output.rstrip()
+        super().__init__(text)
+        self.cmd = cmd
+        self.output = output
+        self.returncode = returncode
+
+
+def _as_args(value, what):
+    """A flags/libs/compiler value as an argument list (str: shlex split)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return shlex.split(value)
+    if isinstance(value, (list, tuple)):
+        if not all(isinstance(v, str) for v in value):
+            raise TypeError("%s must be a string or a list of strings" % what)
+        return list(value)
+    raise TypeError("%s must be a string or a list of strings, not %s"
+                    % (what, type(value).__name__))
+
+
+def _check_label(label):
+    if not isinstance(label, str) or not _LABEL_RE.match(label):
+        raise ValueError(
+            "invalid label %r: a label names files, so use letters, digits, "
+            "'_', '.', '+' and '-' (not starting with '.' or '-')" % (label,))
+    return label
+
+
+def _find_nec(name):
+    path = shutil.which(name)
+    if path:
+        return path
+    path = os.path.join(_NEC_BIN, name)
+    if os.access(path, os.X_OK):
+        return path
+    return None
+
+
+def default_compiler(lang):
+    """The compiler argv for language "C", "C++" or "F" (see the module doc)."""
+    suffix, env, nec, hosts = _LANGS[lang]
+    from_env = os.environ.get(env)
+    if from_env and from_env.strip():
+        return shlex.split(from_env)
+    path = _find_nec(nec)
+    if path:
+        return [path]
+    for name in hosts:
+        path = shutil.which(name)
+        if path:
+            return [path]
+    raise VeBuildError("no %s compiler found: install one of %s or set %s"
+                       % ({"C": "C", "C++": "C++", "F": "Fortran"}[lang],
+                          ", ".join((nec,) + hosts), env))
+
+
+def _is_nec(compiler):
+    return os.path.basename(compiler[0]) in ("ncc", "nc++", "nfort")
+
+
+def _accepts_march_native(compiler, lang):
+    key = (tuple(compiler), lang)
+    if key not in _march_native_ok:
+        with tempfile.TemporaryDirectory(prefix="vebuild-") as tmp:
+            src = os.path.join(tmp, "probe" + _LANGS[lang][0])
+            with open(src, "w") as f:
+                f.write(_TEST_SRC[lang])
+            try:
+                p = subprocess.run(compiler + ["-march=native", "-c", src, "-o",
+                                               os.path.join(tmp, "probe.o")],
+                                   cwd=tmp, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+                _march_native_ok[key] = p.returncode == 0
+            except OSError:
+                _march_native_ok[key] = False
+    return _march_native_ok[key]
+
+
+def default_flags(compiler, lang):
+    """Default compile flags for a compiler argv and language."""
+    if _is_nec(compiler):
+        return ["-O2", "-fpic", "-pthread"]
+    flags = ["-O3", "-fpic", "-pthread"]
+    if _accepts_march_native(compiler, lang):
+        flags.append("-march=native")
+    return flags
+
+
+def _run(cmd, cwd, verbose, env=None, what="command"):
+    if verbose:
+        print(" ".join(shlex.quote(c) for c in cmd))
+    try:
+        p = subprocess.run(cmd, cwd=cwd or None, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, errors="replace")
+    except OSError as e:
+        raise VeBuildError("cannot run %s (%s): %s" % (cmd[0], what, e), cmd=cmd) from None
+    if verbose and p.stdout:
+        print(p.stdout, end="" if p.stdout.endswith("\n") else "\n")
+    if p.returncode != 0:
+        raise VeBuildError("%s failed (exit status %d): %s"
+                           % (what, p.returncode, " ".join(shlex.quote(c) for c in cmd)),
+                           cmd=cmd, output=p.stdout, returncode=p.returncode)
+    return p.stdout
+
+
+class _Source:
+    def __init__(self, lang, text, flags, compiler):
+        if not isinstance(text, str):
+            raise TypeError("the source must be a str, not %s" % type(text).__name__)
+        self.lang = lang
+        self.text = text
+        self.flags = _as_args(flags, "flags")
+        self.compiler = _as_args(compiler, "compiler")
+        if self.compiler is not None and not self.compiler:
+            raise ValueError("compiler must not be empty")
+
+    def command(self, label):
+        compiler = self.compiler or default_compiler(self.lang)
+        flags = self.flags if self.flags is not None else default_flags(compiler, self.lang)
+        if not any(f in ("-fpic", "-fPIC") for f in flags):
+            flags = flags + ["-fpic"]
+        return compiler + flags + ["-c", label + _LANGS[self.lang][0], "-o", label + ".o"]
+
+    def uses_openmp(self):
+        return any(f in ("-fopenmp", "-qopenmp", "-mp") for f in (self.flags or ()))
+
+
+class VeBuild:
+    """Builds kernels from source strings.
+
+    ::
+
+        bld = VeBuild()
+        bld.set_build_dir("_ve_build")
+        bld.set_c_src("_average", C_SOURCE)
+        so = bld.build_so()          # "_ve_build/_average.so"
+        lib = proc.load_library(os.path.abspath(so))
+
+    Files are written to the build directory (the current directory until
+    set_build_dir is called): LABEL.c/.cpp/.f90, LABEL.o, LABEL.o.hash, and
+    the outputs.
+    """
+
+    def __init__(self):
+        self._src = {}       # label -> _Source, in the order they were set
+        self._blddir = ""
+        self._created_dir = None
+        self._built = []     # outputs, removed by realclean()
+
+    def __repr__(self):
+        return "<VeBuild %s in %r>" % (
+            ", ".join("%s (%s)" % (k, v.lang) for k, v in self._src.items()) or "no sources",
+            self._blddir or ".")
+
+    # -- sources ---------------------------------------------------------
+    def set_c_src(self, label, src, flags=None, compiler=None):
+        """Adds (or replaces) the C source `src` under `label`.
+
+        flags: compile flags (a string or a list) replacing the defaults;
+        compiler: the compiler (a string or an argv list) instead of the
+        default (VE_CC, ncc, cc).
+        """
+        self._src[_check_label(label)] = _Source("C", src, flags, compiler)
+
+    def set_cpp_src(self, label, src, flags=None, compiler=None):
+        """Adds (or replaces) the C++ source `src` under `label` (see set_c_src;
+        the default compiler is VE_CXX, nc++ or c++). Kernels called from
+        VEO need extern "C" linkage."""
+        self._src[_check_label(label)] = _Source("C++", src, flags, compiler)
+
+    def set_ftn_src(self, label, src, flags=None, compiler=None):
+        """Adds (or replaces) the Fortran (free form, .f90) source `src` under
+        `label` (see set_c_src; the default compiler is VE_FC, nfort or
+        gfortran). gfortran names a subroutine `foo` "foo_" and passes
+        arguments by reference."""
+        self._src[_check_label(label)] = _Source("F", src, flags, compiler)
+
+    def set_build_dir(self, dirname):
+        """Sets the directory for sources, objects and outputs. It is created
+        (mode 0700) when a build needs it."""
+        dirname = os.fspath(dirname)
+        if not isinstance(dirname, str) or not dirname:
+            raise ValueError("the build directory must be a non-empty path")
+        self._blddir = dirname
+
+    # -- building --------------------------------------------------------
+    def _dir(self):
+        return self._blddir or "."
+
+    def _path(self, name):
+        return os.path.join(self._blddir, name) if self._blddir else name
+
+    def _prepare_dir(self):
+        d = self._dir()
+        if not os.path.isdir(d):
+            os.makedirs(d, mode=0o700, exist_ok=True)
+            if self._created_dir is None:
+                self._created_dir = d
+        if not os.access(d, os.R_OK | os.W_OK | os.X_OK):
+            raise VeBuildError("the build directory %r is not writable" % d)
+
+    def _compile(self, label, src, verbose):
+        cmd = src.command(label)
+        srcname = label + _LANGS[src.lang][0]
+        digest = hashlib.sha256(
+            repr((cmd, src.lang)).encode() + b"\0" + src.text.encode()).hexdigest()
+        obj = os.path.join(self._dir(), label + ".o")
+        hashfile = obj + ".hash"
+        try:
+            with open(hashfile) as f:
+                if f.read().strip() == digest and os.path.isfile(obj):
+                    if verbose:
+                        print("%s: up to date" % self._path(label + ".o"))
+                    return
+        except OSError:
+            pass
+        path = os.path.join(self._dir(), srcname)
+        with open(path, "w") as f:
+            f.write(src.text)
+        try:
+            os.unlink(hashfile)
+        except OSError:
+            pass
+        _run(cmd, self._dir(), verbose, what="compiling %s" % self._path(srcname))
+        with open(hashfile, "w") as f:
+            f.write(digest + "\n")
+
+    def _compile_all(self, verbose):
+        if not self._src:
+            raise VeBuildError("no sources: call set_c_src, set_cpp_src or set_ftn_src first")
+        self._prepare_dir()
+        for label, src in self._src.items():
+            self._compile(label, src, verbose)
+
+    def _linker(self, linker):
+        if linker is not None:
+            return _as_args(linker, "linker")
+        langs = {s.lang for s in self._src.values()}
+        lang = "C++" if "C++" in langs else "F" if "F" in langs else "C"
+        for s in self._src.values():
+            if s.lang == lang and s.compiler:
+                return list(s.compiler)
+        return default_compiler(lang)
+
+    def _output_label(self, label):
+        if label is None:
+            if not self._src:
+                raise VeBuildError("no sources: call set_c_src, set_cpp_src or "
+                                   "set_ftn_src first")
+            label = next(iter(self._src))
+        return _check_label(label)
+
+    def _link_flags(self, flags):
+        if flags is not None:
+            return _as_args(flags, "flags")
+        extra = ["-fopenmp"] if any(s.uses_openmp() for s in self._src.values()) else []
+        return ["-pthread"] + extra
+
+    def build_so(self, label=None, flags=None, libs=[], linker=None, verbose=False):
+        """Compiles the sources that changed and links all of them into a
+        shared object; returns its path, build_dir + "/" + label + ".so".
+
+        label: name of the output; None means the label of the first source
+        set. flags: link flags (string or list) instead of the default
+        "-pthread" (plus -fopenmp if a source was compiled with it); -shared
+        is always given. libs: libraries to link, e.g. ["-lm"]. linker: the
+        program that links (default: the C++ compiler if there are C++
+        sources, else the Fortran compiler if there are Fortran sources,
+        else the C compiler). verbose: print commands and their output.
+        Raises VeBuildError (a RuntimeError) with the tool's output.
+        """
+        out = self._output_label(label) + ".so"
+        self._compile_all(verbose)
+        cmd = (self._linker(linker) + ["-shared"] + self._link_flags(flags) +
+               ["-o", out] + [lbl + ".o" for lbl in self._src] +
+               (_as_args(libs, "libs") or []))
+        _run(cmd, self._dir(), verbose, what="linking %s" % self._path(out))
+        path = self._path(out)
+        if path not in self._built:
+            self._built.append(path)
+        return path
+
+    def build_veorun(self, label=None, flags=None, libs=[], linker=None, verbose=False):
+        """Compiles the sources that changed and links them into a worker of
+        one's own with mk_veorun_static; returns its path,
+        build_dir + "/" + label + ".veorun". Start it with
+        VeoProc(node, veorun_bin=path); its kernels are in
+        proc.static_library().
+
+        flags and libs are passed to the link (e.g. flags="-fopenmp",
+        libs=["-lm"]); linker is the program mk_veorun_static links with
+        (its $CC; default as for build_so). mk_veorun_static is the one
+        installed in the veo package, else the one on PATH.
+        """
+        out = self._output_label(label) + ".veorun"
+        self._compile_all(verbose)
+        mk = _find_mk_veorun_static()
+        link = self._linker(linker)
+        env = dict(os.environ, CC=link[0])
+        if flags is not None:
+            extra = _as_args(flags, "flags")
+        else:
+            extra = ["-fopenmp"] if any(s.uses_openmp() for s in self._src.values()) else []
+        cmd = ([mk, out] + [lbl + ".o" for lbl in self._src] +
+               (_as_args(libs, "libs") or []) + link[1:] + extra)
+        _run(cmd, self._dir(), verbose, env=env, what="linking %s" % self._path(out))
+        path = self._path(out)
+        if path not in self._built:
+            self._built.append(path)
+        return path
+
+    # -- cleaning --------------------------------------------------------
+    def clean(self):
+        """Removes the sources, objects and hashes written for the current
+        labels (not the built .so / .veorun files)."""
+        for label, src in self._src.items():
+            for name in (label + _LANGS[src.lang][0], label + ".o", label + ".o.hash"):
+                try:
+                    os.unlink(os.path.join(self._dir(), name))
+                except OSError:
+                    pass
+
+    def clear(self):
+        """clean(), then forgets the sources and the build directory."""
+        self.clean()
+        self._src = {}
+        self._blddir = ""
+        self._created_dir = None
+
+    def realclean(self):
+        """clean(), removes the outputs built by this object, and removes the
+        build directory if this object created it."""
+        self.clean()
+        for path in list(self._built):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+            self._built.remove(path)
+        if self._created_dir and os.path.isdir(self._created_dir):
+            shutil.rmtree(self._created_dir, ignore_errors=True)
+            self._created_dir = None
+
+
+def _find_mk_veorun_static():
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mk_veorun_static")
+    if os.access(here, os.X_OK):
+        return here
+    path = shutil.which("mk_veorun_static")
+    if path:
+        return path
+    raise VeBuildError("mk_veorun_static not found (expected at %s or on PATH)" % here)
