@@ -114,6 +114,9 @@ struct vp_call {
 	uint8_t  pad[5];
 };
 
+/* Largest VP_OP_CALL record. */
+#define VP_CALL_REC_MAX (sizeof(struct vp_call) + VP_MAX_ARGS + 8 * VP_MAX_ARGS)
+
 struct vp_complete {
 	struct vp_rec rec;
 	uint64_t result;

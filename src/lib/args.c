@@ -132,3 +132,78 @@ int veo_args_set_result_type(struct veo_args *args, enum veo_result_type type)
 	args->ret_type = map[type];
 	return 0;
 }
+
+/* ---- marshalling: from struct veo_args to a VP_OP_CALL record ----------
+ * The stack block holds the stack arguments one after another, each
+ * rounded up to 64 bytes (an empty one takes 64 too, so that every stack
+ * argument has an address of its own).
+ */
+static uint64_t stack_slot(const struct veo_arg *g)
+{
+	return vp_align_up(g->len ? g->len : 1, 64);
+}
+
+uint64_t args_stack_size(const struct veo_args *a)
+{
+	uint64_t total = 0;
+
+	if (a->nstack == 0)
+		return 0;
+	for (int i = 0; i < a->nargs; i++)
+		if (a->a[i].type == ARG_STACK)
+			total += stack_slot(&a->a[i]);
+	return total;
+}
+
+uint32_t args_stack_fill(const struct veo_args *a, char *block_host, uint64_t block_off,
+                         struct out_copy *outs)
+{
+	uint64_t cursor = 0;
+	uint32_t nout = 0;
+
+	for (int i = 0; i < a->nargs; i++) {
+		const struct veo_arg *g = &a->a[i];
+
+		if (g->type != ARG_STACK)
+			continue;
+		if (g->intent != VEO_INTENT_OUT)
+			memcpy(block_host + cursor, g->buf, g->len);
+		else
+			memset(block_host + cursor, 0, g->len);
+		if (g->intent != VEO_INTENT_IN && g->len)
+			outs[nout++] = (struct out_copy){ g->buf, block_off + cursor, g->len };
+		cursor += stack_slot(g);
+	}
+	return nout;
+}
+
+uint32_t args_encode(const struct veo_args *a, uint64_t addr, uint64_t stack_ve, void *buf)
+{
+	struct vp_call *call = buf;
+	uint8_t *types = (uint8_t *)(call + 1);
+	size_t types_len = vp_align_up((uint64_t)a->nargs, 8);
+	uint64_t *values = (uint64_t *)(types + types_len), cursor = 0;
+	uint32_t len = (uint32_t)vp_align_up(sizeof *call + types_len + 8 * (size_t)a->nargs,
+	                                     VP_REC_ALIGN);
+
+	memset(call, 0, sizeof *call);
+	memset(types, 0, types_len);
+	call->rec.op = VP_OP_CALL;
+	call->rec.len = len;
+	call->addr = addr;
+	call->nargs = (uint16_t)a->nargs;
+	call->ret_type = a->ret_type;
+	for (int i = 0; i < a->nargs; i++) {
+		const struct veo_arg *g = &a->a[i];
+
+		if (g->type == ARG_STACK) {
+			types[i] = VP_T_U64;
+			values[i] = stack_ve + cursor;
+			cursor += stack_slot(g);
+		} else {
+			types[i] = g->type;
+			values[i] = g->value;
+		}
+	}
+	return len;
+}

@@ -518,20 +518,16 @@ void veo_req_block_end(struct veo_thr_ctxt *c)
 	pthread_mutex_unlock(&c->lock);
 }
 
-/* Builds the VP_OP_CALL record: types, then values. Stack arguments are
- * copied into one heap block now (IN, INOUT) and remembered for the copy
- * back (OUT, INOUT). */
+/* Stack arguments are copied into one heap block now (IN, INOUT) and
+ * remembered for the copy back (OUT, INOUT); the record is built by
+ * args_encode. */
 uint64_t veo_call_async(struct veo_thr_ctxt *c, uint64_t addr, struct veo_args *a)
 {
-	_Alignas(16) uint8_t buf[sizeof(struct vp_call) + VP_MAX_ARGS + 8 * VP_MAX_ARGS + 16];
-	struct vp_call *call = (struct vp_call *)buf;
+	_Alignas(16) uint8_t buf[VP_CALL_REC_MAX];
 	struct req tmpl = { .kind = REQ_CALL, .block = ~0ull };
 	struct veo_proc_handle *p;
-	uint8_t *types = (uint8_t *)(call + 1);
-	uint64_t *values, id, block = 0;
-	size_t types_len;
-	uint32_t len, nout = 0;
-	int n;
+	uint64_t id, block = 0, stack_bytes;
+	uint32_t len;
 
 	if (!ctx_check(c) || !args_check(a))
 		return VEO_REQUEST_ID_INVALID;
@@ -540,25 +536,9 @@ uint64_t veo_call_async(struct veo_thr_ctxt *c, uint64_t addr, struct veo_args *
 		veo_fail("veo_call_async: function address is 0 (symbol not found?)");
 		return VEO_REQUEST_ID_INVALID;
 	}
-	n = a->nargs;
-	types_len = vp_align_up((uint64_t)n, 8);
-	values = (uint64_t *)(types + types_len);
-	len = (uint32_t)vp_align_up(sizeof *call + types_len + 8 * (size_t)n, VP_REC_ALIGN);
-	memset(call, 0, sizeof *call);
-	memset(types, 0, types_len);
-	call->rec.op = VP_OP_CALL;
-	call->rec.len = len;
-	call->addr = addr;
-	call->nargs = (uint16_t)n;
-	call->ret_type = a->ret_type;
-
-	if (a->nstack > 0) {
-		uint64_t total = 0, cursor = 0;
-
-		for (int i = 0; i < n; i++)
-			if (a->a[i].type == ARG_STACK)
-				total += vp_align_up(a->a[i].len ? a->a[i].len : 1, 64);
-		if (mem_heap_alloc(p, total, &block) != 0)
+	stack_bytes = args_stack_size(a);
+	if (stack_bytes) {
+		if (mem_heap_alloc(p, stack_bytes, &block) != 0)
 			return VEO_REQUEST_ID_INVALID;
 		tmpl.block = block;
 		tmpl.u.call.outs = calloc((size_t)a->nstack, sizeof(struct out_copy));
@@ -567,39 +547,12 @@ uint64_t veo_call_async(struct veo_thr_ctxt *c, uint64_t addr, struct veo_args *
 			veo_fail("out of memory");
 			return VEO_REQUEST_ID_INVALID;
 		}
-		for (int i = 0; i < n; i++) {
-			struct veo_arg *g = &a->a[i];
-
-			if (g->type != ARG_STACK)
-				continue;
-			if (g->intent != VEO_INTENT_OUT && g->len)
-				memcpy(p->heap_host + block + cursor, g->buf, g->len);
-			else if (g->len)
-				memset(p->heap_host + block + cursor, 0, g->len);
-			if (g->intent != VEO_INTENT_IN && g->len)
-				tmpl.u.call.outs[nout++] = (struct out_copy){ g->buf, block + cursor, g->len };
-			cursor += vp_align_up(g->len ? g->len : 1, 64);
-		}
-		tmpl.u.call.nout = nout;
+		tmpl.u.call.nout = args_stack_fill(a, p->heap_host + block, block,
+		                                   tmpl.u.call.outs);
 	}
-	{
-		uint64_t cursor = 0;
-
-		for (int i = 0; i < n; i++) {
-			struct veo_arg *g = &a->a[i];
-
-			if (g->type == ARG_STACK) {
-				types[i] = VP_T_U64;
-				values[i] = p->heap_ve + block + cursor;
-				cursor += vp_align_up(g->len ? g->len : 1, 64);
-			} else {
-				types[i] = g->type;
-				values[i] = g->value;
-			}
-		}
-	}
+	len = args_encode(a, addr, p->heap_ve + block, buf);
 	id = ctx_submit(c, &tmpl, buf, len);
-	if (id == VEO_REQUEST_ID_INVALID && a->nstack > 0) {
+	if (id == VEO_REQUEST_ID_INVALID && stack_bytes) {
 		free(tmpl.u.call.outs);
 		mem_heap_free(p, block);
 	}

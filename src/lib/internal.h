@@ -50,6 +50,17 @@ struct veo_args {
 };
 struct veo_args *args_check(struct veo_args *args);
 
+struct out_copy;
+/* Marshalling (args.c): bytes of the block holding the stack arguments;
+ * filling it (IN and INOUT data copied in, OUT zeroed) and listing the
+ * copies back into outs[] (returns how many); the VP_OP_CALL record, in
+ * buf (VP_CALL_REC_MAX bytes), whose stack arguments point into the block
+ * at VE address stack_ve. Returns the record length. */
+uint64_t args_stack_size(const struct veo_args *a);
+uint32_t args_stack_fill(const struct veo_args *a, char *block_host, uint64_t block_off,
+                         struct out_copy *outs);
+uint32_t args_encode(const struct veo_args *a, uint64_t addr, uint64_t stack_ve, void *buf);
+
 struct veo_thr_ctxt_attr {
 	uint32_t magic;
 	size_t stack_size;
