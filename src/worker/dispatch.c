@@ -99,17 +99,15 @@ static uint64_t widen(uint8_t ret, const void *rv)
 	}
 }
 
-int dispatch_call(const struct vp_call *c, uint32_t len, uint64_t *result,
-                  char *msg, size_t msglen)
+int dispatch_decode(const struct vp_call *c, uint32_t len, struct call_plan *plan,
+                    char *msg, size_t msglen)
 {
 	const uint8_t *types = (const uint8_t *)(c + 1);
 	unsigned nargs = c->nargs;
 	size_t types_len = vp_align_up(nargs, 8);
 	const uint64_t *values = (const uint64_t *)(types + types_len);
-	void *avalues[VP_MAX_ARGS];
-	union { ffi_arg i; double d; float f; uint64_t u; } rv = { 0 };
 
-	if (nargs > VP_MAX_ARGS ||
+	if (len < sizeof *c || nargs > VP_MAX_ARGS ||
 	    len < sizeof *c + types_len + (size_t)nargs * sizeof(uint64_t) ||
 	    c->ret_type >= VP_T_COUNT) {
 		snprintf(msg, msglen, "malformed call request");
@@ -120,18 +118,33 @@ int dispatch_call(const struct vp_call *c, uint32_t len, uint64_t *result,
 			snprintf(msg, msglen, "argument %u has a bad type code", i);
 			return VP_ST_ERROR;
 		}
-		avalues[i] = (void *)&values[i];
+		plan->avalues[i] = (void *)&values[i];
 	}
-	if (!fn_known(c->addr)) {
+	plan->types = types;
+	plan->nargs = nargs;
+	plan->ret = c->ret_type;
+	plan->fn = c->addr;
+	return VP_ST_OK;
+}
+
+int dispatch_call(const struct vp_call *c, uint32_t len, uint64_t *result,
+                  char *msg, size_t msglen)
+{
+	struct call_plan plan;
+	union { ffi_arg i; double d; float f; uint64_t u; } rv = { 0 };
+
+	if (dispatch_decode(c, len, &plan, msg, msglen) != VP_ST_OK)
+		return VP_ST_ERROR;
+	if (!fn_known(plan.fn)) {
 		snprintf(msg, msglen, "0x%llx is not a function of a loaded library",
-		         (unsigned long long)c->addr);
+		         (unsigned long long)plan.fn);
 		return VP_ST_ERROR;
 	}
-	if (prepare(types, nargs, c->ret_type) != 0) {
+	if (prepare(plan.types, plan.nargs, plan.ret) != 0) {
 		snprintf(msg, msglen, "libffi cannot prepare this call");
 		return VP_ST_ERROR;
 	}
-	ffi_call(&cache.cif, (void (*)(void))(uintptr_t)c->addr, &rv, avalues);
-	*result = widen(c->ret_type, &rv);
+	ffi_call(&cache.cif, (void (*)(void))(uintptr_t)plan.fn, &rv, plan.avalues);
+	*result = widen(plan.ret, &rv);
 	return VP_ST_OK;
 }

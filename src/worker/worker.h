@@ -41,8 +41,21 @@ int slot_start_context(unsigned idx, uint64_t stack_size);
 void slot_post(struct vp_slot *s, uint64_t reqid, uint32_t status,
                uint64_t result, const char *msg);
 
-/* dispatch.c: run a VP_OP_CALL record; returns a vp_status, fills the
- * result or an error message. */
+/* dispatch.c: a VP_OP_CALL record, checked and decoded: the values are
+ * pointers into the record, which must outlive the plan. */
+struct call_plan {
+	uint64_t fn;
+	unsigned nargs;
+	uint8_t ret;               /* enum vp_type */
+	const uint8_t *types;      /* nargs enum vp_type codes */
+	void *avalues[VP_MAX_ARGS];
+};
+/* Checks and decodes a call record of len bytes. Returns VP_ST_OK or
+ * VP_ST_ERROR with a message. Calls nothing. */
+int dispatch_decode(const struct vp_call *c, uint32_t len, struct call_plan *plan,
+                    char *msg, size_t msglen);
+/* Runs a VP_OP_CALL record; returns a vp_status, fills the result or an
+ * error message. */
 int dispatch_call(const struct vp_call *c, uint32_t len, uint64_t *result,
                   char *msg, size_t msglen);
 

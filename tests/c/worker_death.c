@@ -93,10 +93,13 @@ static void crash_beside_other_contexts(void)
 
 	uint64_t long_id = test_submit1(busy, sleep_us, 20000000);
 	struct veo_args *args = test_args();
+	/* A first request holds the crash back until everything is queued. */
+	uint64_t gate = test_submit1(crashing, sleep_us, 300000);
 	uint64_t crash_id = veo_call_async(crashing, test_sym(proc, crashlib, "crash_segv"), args);
 	REQUIRE(crash_id != VEO_REQUEST_ID_INVALID);
 	uint64_t behind = test_submit1(crashing, sleep_us, 1);
 
+	CHECK_EQ_I64(veo_call_wait_result(crashing, gate, &r), VEO_COMMAND_OK);
 	int rc = veo_call_wait_result(crashing, crash_id, &r);
 	CHECK_EQ_I64(rc, VEO_COMMAND_EXCEPTION);
 	CHECK_CONTAINS(veo_last_error(), "SIGSEGV");
