@@ -1,0 +1,1246 @@
+/*
+ * veo_bench.c: openveo's C benchmark. In one run it measures the floors the
+ * machine allows (a round trip over one shared cache line between two
+ * spinning processes, memcpy bandwidth) and openveo beside them: call
+ * latency in AVEO's four patterns, transfers, proc and library life cycle,
+ * contention between contexts, and the CPU an idle proc costs. It prints
+ * medians and the goals of issue 4 as ratios with PASS/FAIL, and writes
+ * every figure as JSON for plot.py.
+ *
+ *     veo_bench [-k libbench_kernels.so] [-o veo_bench.json] [-q]
+ *
+ * -q is a quick run (fewer and smaller cases) for trying the program out.
+ * A benchmark measures and reports: it exits 0 when a goal is missed, and
+ * non-zero only when it cannot run (no worker, no kernel library).
+ *
+ * Every timed figure is the median of repeated trials. The machine may be
+ * shared, so spinning loops here are bounded by deadlines.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ve_offload.h>
+
+#include "wait.h" /* vp_cpu_relax: the floor spins exactly as openveo does */
+
+#ifndef BENCH_KERNELS
+#define BENCH_KERNELS "libbench_kernels.so"
+#endif
+
+#define KiB ((size_t)1024)
+#define MiB ((size_t)1024 * 1024)
+
+/* ---- options and the shape of a run ------------------------------------ */
+
+static struct {
+	const char *kernels;  /* path of libbench_kernels.so */
+	const char *json;     /* where the figures go */
+	int quick;
+} opt = { BENCH_KERNELS, "veo_bench.json", 0 };
+
+static const long call_ns[] = { 1, 10, 100, 1000, 10000, 100000 };
+#define NCALL_N (sizeof call_ns / sizeof call_ns[0])
+
+static const size_t sizes[] = {
+	8, 32, 128, 512, 2 * KiB, 8 * KiB, 32 * KiB, 128 * KiB, 512 * KiB,
+	1 * MiB, 2 * MiB, 8 * MiB, 32 * MiB, 128 * MiB, 256 * MiB,
+};
+#define NSIZES (sizeof sizes / sizeof sizes[0])
+
+static const int contention_ctxs[] = { 1, 2, 8, 32 };
+#define NCONT (sizeof contention_ctxs / sizeof contention_ctxs[0])
+
+/* How many of the tables above a run uses (-q cuts them). */
+static unsigned ncall_n = NCALL_N, nsizes = NSIZES;
+
+/* ---- small tools ------------------------------------------------------- */
+
+static double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static void sleep_ns(double ns)
+{
+	struct timespec ts = { .tv_sec = (time_t)(ns / 1e9),
+	                       .tv_nsec = (long)fmod(ns, 1e9) };
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Median of v[0..n); sorts v. NAN for n == 0. */
+static double median(double *v, size_t n)
+{
+	if (n == 0)
+		return NAN;
+	qsort(v, n, sizeof *v, cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* "123 ns", "4.56 us", "7.89 ms", "1.23 s" */
+static const char *fmt_time(double ns, char *buf, size_t len)
+{
+	if (!isfinite(ns))
+		snprintf(buf, len, "-");
+	else if (ns < 1e3)
+		snprintf(buf, len, "%.0f ns", ns);
+	else if (ns < 1e6)
+		snprintf(buf, len, "%.2f us", ns / 1e3);
+	else if (ns < 1e9)
+		snprintf(buf, len, "%.2f ms", ns / 1e6);
+	else
+		snprintf(buf, len, "%.2f s", ns / 1e9);
+	return buf;
+}
+
+static const char *fmt_size(size_t s, char *buf, size_t len)
+{
+	if (s >= MiB)
+		snprintf(buf, len, "%zu MiB", s / MiB);
+	else if (s >= KiB)
+		snprintf(buf, len, "%zu KiB", s / KiB);
+	else
+		snprintf(buf, len, "%zu B", s);
+	return buf;
+}
+
+#define T(ns) fmt_time((ns), (char[24]){ 0 }, 24)
+#define S(sz) fmt_size((sz), (char[24]){ 0 }, 24)
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("veo_bench: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	exit(1);
+}
+
+static void section(const char *title)
+{
+	printf("\n== %s\n", title);
+	fflush(stdout);
+}
+
+/* Keeps the compiler from dropping a copy whose result nobody reads. */
+static inline void clobber(void *p)
+{
+	__asm__ __volatile__("" : : "r"(p) : "memory");
+}
+
+/* ---- the results ------------------------------------------------------- */
+
+enum { PAT_SUBMIT_ALL_WAIT_ALL, PAT_CALL_WAIT, PAT_SUBMIT_ALL_WAIT_LAST,
+       PAT_CALL_SYNC, NPAT };
+static const char *const pat_name[NPAT] = {
+	"submit N, wait N", "call+wait, N times", "submit N, wait last",
+	"N veo_call_sync",
+};
+static const char *const pat_key[NPAT] = {
+	"submit_all_wait_all", "call_and_wait", "submit_all_wait_last", "call_sync",
+};
+
+enum { XF_WRITE, XF_READ, XF_AWRITE, XF_AREAD, NXF };
+static const char *const xf_name[NXF] = {
+	"veo_write_mem", "veo_read_mem", "veo_async_write_mem+wait",
+	"veo_async_read_mem+wait",
+};
+static const char *const xf_key[NXF] = { "write", "read", "async_write", "async_read" };
+
+struct cont_point {
+	int contexts;
+	double calls_per_s;
+	double relative; /* to one context */
+};
+
+struct goal {
+	const char *name;
+	double value;
+	const char *op; /* "<=", ">=", "<" */
+	double limit;
+	const char *unit;
+	int pass;
+};
+
+/* Every figure of the run: each section fills its part and prints it; the
+ * goals and the JSON are made from it at the end. Times are in ns. */
+static struct {
+	double round_trip_ns;
+	int round_trip_trials;
+	long round_trip_n;
+	double memcpy_ns[NSIZES];
+	double call_ns[NPAT][NCALL_N];   /* per call */
+	int call_trials[NPAT][NCALL_N];
+	double xfer_ns[NXF][NSIZES];     /* per transfer */
+	double proc_create_destroy_ns, proc_create_ns, proc_destroy_ns;
+	double load_unload_ns;
+	int lifecycle_trials;
+	double compute_kernel_ns;
+	uint64_t compute_iters;
+	double contention_s;
+	int contention_trials;
+	struct cont_point cont_empty[NCONT], cont_compute[NCONT];
+	double idle_worker_pct_sched, idle_worker_pct_stat, idle_host_pct;
+	double waiter_thread_pct, waiter_worker_pct_sched, waiter_worker_pct_stat;
+	struct goal goals[32];
+	int ngoals;
+} R;
+
+static void goal(const char *name, double value, const char *op, double limit,
+                 const char *unit)
+{
+	struct goal *g = &R.goals[R.ngoals++];
+	int pass;
+
+	if (!strcmp(op, "<="))
+		pass = value <= limit;
+	else if (!strcmp(op, ">="))
+		pass = value >= limit;
+	else
+		pass = value < limit;
+	*g = (struct goal){ name, value, op, limit, unit, isfinite(value) && pass };
+}
+
+/* ---- floor: one cache line between two processes ----------------------- */
+
+/*
+ * The parent stores an odd number into a shared word, the child answers
+ * with the next even number, N times; both spin with vp_cpu_relax, as
+ * openveo's waiters do. The word is the only thing the two share, so a
+ * round trip is two cache-line transfers: the least any cross-process
+ * request/response can cost here. A deadline bounds every spin.
+ */
+struct pingpong {
+	_Alignas(64) _Atomic uint64_t word;
+	_Alignas(64) _Atomic int stop;
+};
+
+static int spin_until(_Atomic uint64_t *w, uint64_t want, double deadline)
+{
+	for (unsigned i = 1; atomic_load_explicit(w, memory_order_acquire) != want; i++) {
+		vp_cpu_relax();
+		if ((i & 0xffff) == 0 && now_ns() > deadline)
+			return -1;
+	}
+	return 0;
+}
+
+static void floor_round_trip(void)
+{
+	const long n = opt.quick ? 20000 : 100000;
+	const int trials = opt.quick ? 5 : 11;
+	struct pingpong *pp = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+	                           MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	double t[16];
+	int done = 0;
+	uint64_t v = 0;
+	pid_t child;
+
+	if (pp == MAP_FAILED)
+		die("mmap: %s", strerror(errno));
+	child = fork();
+	if (child < 0)
+		die("fork: %s", strerror(errno));
+	if (child == 0) {
+		/* Answer until told to stop, the parent dies, or 5 minutes. */
+		double deadline = now_ns() + 300e9;
+		uint64_t last = 0;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (unsigned i = 1; !atomic_load_explicit(&pp->stop, memory_order_relaxed); i++) {
+			uint64_t w = atomic_load_explicit(&pp->word, memory_order_acquire);
+
+			if ((w & 1) && w != last) {
+				last = w;
+				atomic_store_explicit(&pp->word, w + 1, memory_order_release);
+			}
+			vp_cpu_relax();
+			if ((i & 0xfffff) == 0 && now_ns() > deadline)
+				break;
+		}
+		_exit(0);
+	}
+	/* 1000 round trips of warm-up, then the trials. */
+	for (int k = -1; k < trials; k++) {
+		long m = k < 0 ? 1000 : n;
+		double deadline = now_ns() + 20e9, t0 = now_ns();
+		long i;
+
+		for (i = 0; i < m; i++) {
+			atomic_store_explicit(&pp->word, v + 1, memory_order_release);
+			if (spin_until(&pp->word, v + 2, deadline) != 0)
+				break;
+			v += 2;
+		}
+		if (i < m) {
+			printf("a trial took over 20 s (is the machine busy?): "
+			       "%d trials kept\n", done);
+			break;
+		}
+		if (k >= 0)
+			t[done++] = (now_ns() - t0) / m;
+	}
+	atomic_store(&pp->stop, 1);
+	waitpid(child, NULL, 0);
+	munmap(pp, 4096);
+	R.round_trip_n = n;
+	R.round_trip_trials = done;
+	R.round_trip_ns = median(t, (size_t)done);
+	printf("round trip over one shared cache line: %s (median of %d x %ld)\n",
+	       T(R.round_trip_ns), done, n);
+}
+
+/* ---- floor: memcpy, and the transfers ---------------------------------- */
+
+/* Copies per trial and trials for a size: enough work per trial that the
+ * clock does not matter, few enough trials for 256 MiB to stay quick. */
+static long reps_for(size_t size)
+{
+	long r = (long)((4 * MiB) / size);
+
+	return r < 1 ? 1 : r > 20000 ? 20000 : r;
+}
+
+static int trials_for(size_t size)
+{
+	if (opt.quick)
+		return 3;
+	return size >= 64 * MiB ? 5 : 7;
+}
+
+static char *host_src, *host_dst;
+
+/* Page-aligned host buffers. Alignment matters: glibc's memcpy (rep movsb
+ * on this class of CPU) is up to 2.5x slower into a destination that is
+ * not 64-byte aligned, which malloc's large blocks (16 mod 64) are not;
+ * the floor and the transfers use the same buffers, aligned alike. */
+static char *map_buffer(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		die("cannot map %zu bytes for the transfer buffers: %s", size, strerror(errno));
+	return p;
+}
+
+static double gbps(size_t size, double ns)
+{
+	return size / ns; /* bytes per ns == GB/s */
+}
+
+/* One transfer of `size` bytes by method `xf`; 0 or -1. */
+static int transfer(int xf, struct veo_proc_handle *proc, struct veo_thr_ctxt *ctx,
+                    uint64_t ve, size_t size)
+{
+	uint64_t id, r;
+
+	switch (xf) {
+	case XF_WRITE:
+		return veo_write_mem(proc, ve, host_src, size);
+	case XF_READ:
+		return veo_read_mem(proc, host_dst, ve, size);
+	case XF_AWRITE:
+		id = veo_async_write_mem(ctx, ve, host_src, size);
+		break;
+	default:
+		id = veo_async_read_mem(ctx, host_dst, ve, size);
+		break;
+	}
+	if (id == VEO_REQUEST_ID_INVALID)
+		return -1;
+	return veo_call_wait_result(ctx, id, &r) == VEO_COMMAND_OK ? 0 : -1;
+}
+
+/* One trial: ns per copy of reps copies of `size` bytes by method xf, or
+ * by plain memcpy between the host buffers for xf == -1. */
+static double transfer_trial(int xf, struct veo_proc_handle *proc,
+                             struct veo_thr_ctxt *ctx, uint64_t ve, size_t size, long reps)
+{
+	double t0 = now_ns();
+
+	for (long j = 0; j < reps; j++) {
+		if (xf < 0) {
+			memcpy(host_dst, host_src, size);
+			clobber(host_dst);
+		} else if (transfer(xf, proc, ctx, ve, size) != 0) {
+			die("%s of %zu bytes: %s", xf_name[xf], size, veo_last_error());
+		}
+	}
+	return (now_ns() - t0) / reps;
+}
+
+/*
+ * The transfers and their floor, memcpy between two host buffers, are
+ * measured side by side: trial k of every method runs before trial k+1 of
+ * any, so that load from elsewhere on the machine falls on all methods
+ * alike and the ratios stay meaningful.
+ */
+static void bench_transfers(struct veo_proc_handle *proc, struct veo_thr_ctxt *ctx)
+{
+	size_t max = sizes[nsizes - 1];
+	uint64_t ve;
+
+	if (veo_alloc_mem(proc, &ve, max) != 0)
+		die("veo_alloc_mem(%zu): %s", max, veo_last_error());
+	if (veo_write_mem(proc, ve, host_src, max) != 0) /* fault the pages in */
+		die("veo_write_mem: %s", veo_last_error());
+
+	for (unsigned i = 0; i < nsizes; i++) {
+		size_t size = sizes[i];
+		long reps = reps_for(size);
+		int trials = trials_for(size);
+		double t[NXF + 1][8];
+
+		for (int xf = -1; xf < NXF; xf++) /* warm */
+			transfer_trial(xf, proc, ctx, ve, size, 1);
+		for (int k = 0; k < trials; k++)
+			for (int xf = -1; xf < NXF; xf++)
+				t[xf + 1][k] = transfer_trial(xf, proc, ctx, ve, size, reps);
+		R.memcpy_ns[i] = median(t[0], (size_t)trials);
+		for (int xf = 0; xf < NXF; xf++)
+			R.xfer_ns[xf][i] = median(t[xf + 1], (size_t)trials);
+	}
+	veo_free_mem(proc, ve);
+
+	printf("time per transfer (memory from veo_alloc_mem):\n");
+	printf("  %-9s %10s %10s %10s %12s %12s\n", "size", "memcpy", "write", "read",
+	       "async write", "async read");
+	for (unsigned i = 0; i < nsizes; i++)
+		printf("  %-9s %10s %10s %10s %12s %12s\n", S(sizes[i]), T(R.memcpy_ns[i]),
+		       T(R.xfer_ns[XF_WRITE][i]), T(R.xfer_ns[XF_READ][i]),
+		       T(R.xfer_ns[XF_AWRITE][i]), T(R.xfer_ns[XF_AREAD][i]));
+	printf("bandwidth, GB/s (ratio to memcpy at the same size):\n");
+	printf("  %-9s %8s %15s %15s %15s %15s\n", "size", "memcpy", "write", "read",
+	       "async write", "async read");
+	for (unsigned i = 0; i < nsizes; i++) {
+		printf("  %-9s %8.2f", S(sizes[i]), gbps(sizes[i], R.memcpy_ns[i]));
+		for (int xf = 0; xf < NXF; xf++) {
+			char cell[32];
+
+			snprintf(cell, sizeof cell, "%.2f (%.2fx)", gbps(sizes[i], R.xfer_ns[xf][i]),
+			         R.memcpy_ns[i] / R.xfer_ns[xf][i]);
+			printf(" %15s", cell);
+		}
+		printf("\n");
+	}
+}
+
+/* ---- call latency in AVEO's four patterns ------------------------------ */
+
+static uint64_t *ids;
+
+/* Time of N calls of fn in pattern pat, in ns; NAN on failure. */
+static double run_pattern(int pat, long n, struct veo_proc_handle *proc,
+                          struct veo_thr_ctxt *ctx, uint64_t fn, struct veo_args *args)
+{
+	double t0 = now_ns(), t1;
+	uint64_t r;
+	long i;
+
+	switch (pat) {
+	case PAT_SUBMIT_ALL_WAIT_ALL:
+		for (i = 0; i < n; i++)
+			ids[i] = veo_call_async(ctx, fn, args);
+		for (i = 0; i < n; i++)
+			if (veo_call_wait_result(ctx, ids[i], &r) != VEO_COMMAND_OK)
+				return NAN;
+		break;
+	case PAT_CALL_WAIT:
+		for (i = 0; i < n; i++)
+			if (veo_call_wait_result(ctx, veo_call_async(ctx, fn, args), &r) !=
+			    VEO_COMMAND_OK)
+				return NAN;
+		break;
+	case PAT_SUBMIT_ALL_WAIT_LAST:
+		for (i = 0; i < n; i++)
+			ids[i] = veo_call_async(ctx, fn, args);
+		if (veo_call_wait_result(ctx, ids[n - 1], &r) != VEO_COMMAND_OK)
+			return NAN;
+		t1 = now_ns();
+		/* Not timed: collect the others, which are done (a context runs
+		 * in order), so that the request table does not keep them. */
+		for (i = 0; i < n - 1; i++)
+			veo_call_wait_result(ctx, ids[i], &r);
+		return t1 - t0;
+	default:
+		for (i = 0; i < n; i++)
+			if (veo_call_sync(proc, fn, args, &r) != VEO_COMMAND_OK)
+				return NAN;
+		break;
+	}
+	return now_ns() - t0;
+}
+
+static void bench_calls(struct veo_proc_handle *proc, struct veo_thr_ctxt *ctx,
+                        uint64_t fn)
+{
+	struct veo_args *args = veo_args_alloc();
+	double budget = opt.quick ? 0.3e9 : 1.5e9; /* per cell, after min trials */
+	long nmax = call_ns[ncall_n - 1];
+	double *t;
+	int maxtrials = opt.quick ? 201 : 1001;
+
+	ids = malloc(nmax * sizeof *ids);
+	t = malloc(maxtrials * sizeof *t);
+	if (!args || !ids || !t)
+		die("out of memory");
+	/* Warm-up: the worker's context thread, the lazy sync context. */
+	for (int pat = 0; pat < NPAT; pat++)
+		if (!isfinite(run_pattern(pat, 1000, proc, ctx, fn, args)))
+			die("call of the empty kernel failed: %s", veo_last_error());
+
+	for (int pat = 0; pat < NPAT; pat++) {
+		for (unsigned k = 0; k < ncall_n; k++) {
+			long n = call_ns[k];
+			long trials = 100000 / n; /* about 1e5 calls a cell */
+			double start = now_ns();
+			int done = 0;
+
+			trials = trials < 3 ? 3 : trials > maxtrials ? maxtrials : trials;
+			while (done < trials) {
+				double dt = run_pattern(pat, n, proc, ctx, fn, args);
+
+				if (!isfinite(dt))
+					die("%s failed: %s", pat_name[pat], veo_last_error());
+				t[done++] = dt / n;
+				if (done >= 3 && now_ns() - start > budget)
+					break;
+			}
+			R.call_ns[pat][k] = median(t, (size_t)done);
+			R.call_trials[pat][k] = done;
+		}
+	}
+	veo_args_free(args);
+	free(ids);
+	free(t);
+
+	printf("time per call of an empty kernel (median of trials):\n");
+	printf("  %-8s", "N");
+	for (int pat = 0; pat < NPAT; pat++)
+		printf(" %20s", pat_name[pat]);
+	printf("\n");
+	for (unsigned k = 0; k < ncall_n; k++) {
+		printf("  %-8ld", call_ns[k]);
+		for (int pat = 0; pat < NPAT; pat++)
+			printf(" %20s", T(R.call_ns[pat][k]));
+		printf("\n");
+	}
+	printf("  per call / round-trip floor at N=%ld:", nmax);
+	for (int pat = 0; pat < NPAT; pat++)
+		printf(" %.2fx", R.call_ns[pat][ncall_n - 1] / R.round_trip_ns);
+	printf("\n");
+}
+
+/* ---- proc and library life cycle --------------------------------------- */
+
+static void bench_lifecycle(void)
+{
+	int n = opt.quick ? 5 : 20;
+	double cd[64], c[64], d[64], lu[64];
+	struct veo_proc_handle *proc;
+
+	for (int i = 0; i < n; i++) {
+		double t0 = now_ns(), t1;
+
+		proc = veo_proc_create(0);
+		t1 = now_ns();
+		if (!proc)
+			die("veo_proc_create: %s", veo_last_error());
+		veo_proc_destroy(proc);
+		d[i] = now_ns() - t1;
+		c[i] = t1 - t0;
+		cd[i] = c[i] + d[i];
+	}
+	R.lifecycle_trials = n;
+	R.proc_create_destroy_ns = median(cd, n);
+	R.proc_create_ns = median(c, n);
+	R.proc_destroy_ns = median(d, n);
+
+	proc = veo_proc_create(0);
+	if (!proc)
+		die("veo_proc_create: %s", veo_last_error());
+	for (int i = 0; i < n; i++) {
+		double t0 = now_ns();
+		uint64_t lib = veo_load_library(proc, opt.kernels);
+
+		if (!lib || veo_unload_library(proc, lib) != 0)
+			die("load/unload %s: %s", opt.kernels, veo_last_error());
+		lu[i] = now_ns() - t0;
+	}
+	veo_proc_destroy(proc);
+	R.load_unload_ns = median(lu, n);
+	printf("proc create + destroy: %s (create %s, destroy %s; median of %d)\n",
+	       T(R.proc_create_destroy_ns), T(R.proc_create_ns), T(R.proc_destroy_ns), n);
+	printf("load_library + unload_library: %s (median of %d)\n", T(R.load_unload_ns), n);
+}
+
+/* ---- contention: many contexts, each driven by its own thread ---------- */
+
+struct driver {
+	pthread_t thread;
+	struct veo_thr_ctxt *ctx;
+	uint64_t fn;
+	uint64_t arg;
+	long calls;
+	int failed;
+	pthread_barrier_t *start;
+	_Atomic int *stop;
+};
+
+static void *drive(void *p)
+{
+	struct driver *d = p;
+	struct veo_args *args = veo_args_alloc();
+	uint64_t r;
+
+	if (!args) {
+		d->failed = 1;
+		pthread_barrier_wait(d->start);
+		return NULL;
+	}
+	veo_args_set_u64(args, 0, d->arg);
+	pthread_barrier_wait(d->start);
+	while (!atomic_load_explicit(d->stop, memory_order_relaxed)) {
+		uint64_t id = veo_call_async(d->ctx, d->fn, args);
+
+		if (veo_call_wait_result(d->ctx, id, &r) != VEO_COMMAND_OK) {
+			d->failed = 1;
+			break;
+		}
+		/* A call that ends after the stop is not counted. */
+		if (!atomic_load_explicit(d->stop, memory_order_relaxed))
+			d->calls++;
+	}
+	veo_args_free(args);
+	return NULL;
+}
+
+/* Aggregate calls/s of k contexts, each called in a loop by its own
+ * thread for `seconds`. */
+static double contend(struct veo_proc_handle *proc, int k, uint64_t fn,
+                      uint64_t arg, double seconds)
+{
+	struct driver *d = calloc((size_t)k, sizeof *d);
+	pthread_barrier_t start;
+	_Atomic int stop = 0;
+	long total = 0;
+	double t0;
+	int failed = 0;
+
+	if (!d)
+		die("out of memory");
+	pthread_barrier_init(&start, NULL, (unsigned)k + 1);
+	for (int i = 0; i < k; i++) {
+		d[i] = (struct driver){ .ctx = veo_context_open(proc), .fn = fn, .arg = arg,
+		                        .start = &start, .stop = &stop };
+		if (!d[i].ctx)
+			die("veo_context_open (%d of %d): %s", i + 1, k, veo_last_error());
+	}
+	for (int i = 0; i < k; i++)
+		if (pthread_create(&d[i].thread, NULL, drive, &d[i]) != 0)
+			die("pthread_create failed");
+	pthread_barrier_wait(&start);
+	t0 = now_ns();
+	sleep_ns(seconds * 1e9);
+	atomic_store(&stop, 1);
+	t0 = now_ns() - t0;
+	for (int i = 0; i < k; i++) {
+		pthread_join(d[i].thread, NULL);
+		total += d[i].calls;
+		failed |= d[i].failed;
+		veo_context_close(d[i].ctx);
+	}
+	pthread_barrier_destroy(&start);
+	free(d);
+	if (failed)
+		die("a call failed under contention: %s", veo_last_error());
+	return total / (t0 / 1e9);
+}
+
+/* Iterations of compute() that take about target_ns in this process. */
+static uint64_t calibrate_compute(double target_ns, double *measured)
+{
+	void *h = dlopen(opt.kernels, RTLD_NOW | RTLD_LOCAL);
+	uint64_t (*compute)(uint64_t);
+	uint64_t iters = 10000;
+	double t[9];
+
+	if (!h)
+		die("dlopen %s: %s", opt.kernels, dlerror());
+	*(void **)&compute = dlsym(h, "compute");
+	if (!compute)
+		die("%s has no compute()", opt.kernels);
+	for (int round = 0; round < 3; round++) {
+		for (int k = 0; k < 9; k++) {
+			double t0 = now_ns();
+
+			clobber((void *)(uintptr_t)compute(iters));
+			t[k] = now_ns() - t0;
+		}
+		iters = (uint64_t)(iters * target_ns / median(t, 9));
+		if (iters < 1)
+			iters = 1;
+	}
+	for (int k = 0; k < 9; k++) {
+		double t0 = now_ns();
+
+		clobber((void *)(uintptr_t)compute(iters));
+		t[k] = now_ns() - t0;
+	}
+	*measured = median(t, 9);
+	dlclose(h);
+	return iters;
+}
+
+static void bench_contention(uint64_t lib_empty, uint64_t lib_compute,
+                             struct veo_proc_handle *proc)
+{
+	double secs = opt.quick ? 0.25 : 1.0;
+	enum { MAX_TRIALS = 5 };
+	int trials = opt.quick ? 3 : MAX_TRIALS;
+	double e[NCONT][MAX_TRIALS], c[NCONT][MAX_TRIALS];
+
+	R.contention_s = secs;
+	R.contention_trials = trials;
+	R.compute_iters = calibrate_compute(50e3, &R.compute_kernel_ns);
+	/* The trials go round all the cases, so that a burst of load from
+	 * elsewhere on the machine spoils one trial of several cases rather
+	 * than every trial of one. */
+	for (int t = 0; t < trials; t++)
+		for (unsigned i = 0; i < NCONT; i++) {
+			e[i][t] = contend(proc, contention_ctxs[i], lib_empty, 0, secs);
+			c[i][t] = contend(proc, contention_ctxs[i], lib_compute, R.compute_iters, secs);
+		}
+	for (unsigned i = 0; i < NCONT; i++) {
+		R.cont_empty[i].contexts = R.cont_compute[i].contexts = contention_ctxs[i];
+		R.cont_empty[i].calls_per_s = median(e[i], trials);
+		R.cont_compute[i].calls_per_s = median(c[i], trials);
+		R.cont_empty[i].relative = R.cont_empty[i].calls_per_s / R.cont_empty[0].calls_per_s;
+		R.cont_compute[i].relative =
+			R.cont_compute[i].calls_per_s / R.cont_compute[0].calls_per_s;
+	}
+	printf("contexts on one proc, each called+waited in a loop by its own thread\n"
+	       "(aggregate calls/s, median of %d trials of %.2g s):\n", trials, secs);
+	printf("  compute kernel: %llu iterations, %s in-process\n",
+	       (unsigned long long)R.compute_iters, T(R.compute_kernel_ns));
+	printf("  %-9s %22s %22s\n", "contexts", "empty calls/s (rel.)", "compute calls/s (rel.)");
+	for (unsigned i = 0; i < NCONT; i++) {
+		char a[40], b[40];
+
+		snprintf(a, sizeof a, "%.0f (%.2fx)", R.cont_empty[i].calls_per_s,
+		         R.cont_empty[i].relative);
+		snprintf(b, sizeof b, "%.0f (%.2fx)", R.cont_compute[i].calls_per_s,
+		         R.cont_compute[i].relative);
+		printf("  %-9d %22s %22s\n", contention_ctxs[i], a, b);
+	}
+}
+
+/* ---- idle cost --------------------------------------------------------- */
+
+/* CPU time of every thread of pid, in ns, from /proc/<pid>/task/<tid>/schedstat
+ * (nanosecond resolution); NAN if unreadable. */
+static double proc_cpu_sched_ns(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	double sum = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+	if (!(dir = opendir(path)))
+		return NAN;
+	while ((e = readdir(dir))) {
+		char p2[512];
+		unsigned long long run;
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p2, sizeof p2, "%s/%s/schedstat", path, e->d_name);
+		if (!(f = fopen(p2, "r")))
+			continue;
+		if (fscanf(f, "%llu", &run) == 1)
+			sum += (double)run;
+		fclose(f);
+	}
+	closedir(dir);
+	return sum;
+}
+
+/* utime + stime of pid (all threads) from /proc/<pid>/stat, in ns
+ * (clock-tick resolution); NAN if unreadable. */
+static double proc_cpu_stat_ns(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut, st;
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	if (!(f = fopen(path, "r")))
+		return NAN;
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* Fields after the command name, which is in parentheses: state is
+	 * field 3, utime 14, stime 15. */
+	if (!(p = strrchr(buf, ')')) ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		return NAN;
+	return (ut + st) * 1e9 / sysconf(_SC_CLK_TCK);
+}
+
+static double self_cpu_ns(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e9 +
+	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e3;
+}
+
+static double thread_cpu_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	if (clock_gettime(clk, &ts) != 0)
+		return NAN;
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+struct waiter {
+	struct veo_thr_ctxt *ctx;
+	uint64_t id;
+	int status;
+};
+
+static void *wait_for_result(void *p)
+{
+	struct waiter *w = p;
+	uint64_t r;
+
+	w->status = veo_call_wait_result(w->ctx, w->id, &r);
+	return NULL;
+}
+
+static void bench_idle(void)
+{
+	const double settle = 100e6, window = 1e9;
+	struct veo_proc_handle *proc = veo_proc_create(0);
+	struct veo_thr_ctxt *ctx;
+	struct veo_args *args;
+	struct waiter w;
+	pthread_t th;
+	clockid_t clk;
+	uint64_t hdl, fn_empty, fn_sleep, r;
+	double s0, s1, q0, q1, h0, h1, c0, c1;
+	pid_t pid;
+
+	if (!proc)
+		die("veo_proc_create: %s", veo_last_error());
+	hdl = veo_load_library(proc, opt.kernels);
+	fn_empty = hdl ? veo_get_sym(proc, hdl, "empty") : 0;
+	fn_sleep = hdl ? veo_get_sym(proc, hdl, "sleep_us") : 0;
+	ctx = veo_context_open(proc);
+	args = veo_args_alloc();
+	if (!fn_empty || !fn_sleep || !ctx || !args)
+		die("idle set-up: %s", veo_last_error());
+	pid = veo_proc_pid(proc);
+
+	/* An idle proc: a context that has just run a call, then nothing. */
+	veo_call_wait_result(ctx, veo_call_async(ctx, fn_empty, args), &r);
+	sleep_ns(settle);
+	s0 = proc_cpu_sched_ns(pid), q0 = proc_cpu_stat_ns(pid), h0 = self_cpu_ns();
+	sleep_ns(window);
+	s1 = proc_cpu_sched_ns(pid), q1 = proc_cpu_stat_ns(pid), h1 = self_cpu_ns();
+	R.idle_worker_pct_sched = (s1 - s0) / window * 100;
+	R.idle_worker_pct_stat = (q1 - q0) / window * 100;
+	R.idle_host_pct = (h1 - h0) / window * 100;
+
+	/* A host thread blocked in veo_call_wait_result on a kernel that
+	 * sleeps longer than settle + window. */
+	veo_args_set_u64(args, 0, (uint64_t)((settle + window) / 1e3) + 300000);
+	w = (struct waiter){ .ctx = ctx, .id = veo_call_async(ctx, fn_sleep, args) };
+	if (w.id == VEO_REQUEST_ID_INVALID || pthread_create(&th, NULL, wait_for_result, &w) != 0)
+		die("idle waiter set-up: %s", veo_last_error());
+	pthread_getcpuclockid(th, &clk);
+	sleep_ns(settle);
+	c0 = thread_cpu_ns(clk), s0 = proc_cpu_sched_ns(pid), q0 = proc_cpu_stat_ns(pid);
+	sleep_ns(window);
+	c1 = thread_cpu_ns(clk), s1 = proc_cpu_sched_ns(pid), q1 = proc_cpu_stat_ns(pid);
+	pthread_join(th, NULL);
+	if (w.status != VEO_COMMAND_OK)
+		die("the sleeping kernel failed: %s", veo_last_error());
+	R.waiter_thread_pct = (c1 - c0) / window * 100;
+	R.waiter_worker_pct_sched = (s1 - s0) / window * 100;
+	R.waiter_worker_pct_stat = (q1 - q0) / window * 100;
+
+	veo_args_free(args);
+	veo_proc_destroy(proc);
+	printf("idle proc (one context), 1 s measured after 100 ms of idleness:\n");
+	printf("  worker %.3f%% of a core (schedstat; %.1f%% from /proc/<pid>/stat ticks), "
+	       "host process %.3f%%\n",
+	       R.idle_worker_pct_sched, R.idle_worker_pct_stat, R.idle_host_pct);
+	printf("host thread blocked in veo_call_wait_result on a kernel sleeping %.1f s:\n",
+	       (settle + window) / 1e9 + 0.3);
+	printf("  waiting thread %.3f%% of a core; worker %.3f%% (schedstat; %.1f%% stat)\n",
+	       R.waiter_thread_pct, R.waiter_worker_pct_sched, R.waiter_worker_pct_stat);
+}
+
+/* ---- goals and output -------------------------------------------------- */
+
+static void judge(void)
+{
+	double floor = R.round_trip_ns;
+	unsigned last = ncall_n - 1;
+	double worst_big = INFINITY;
+	static char name_big[NXF][96], name_small[NXF][96], name_p1[96], name_p2[96];
+
+	snprintf(name_p2, sizeof name_p2, "call+wait (pattern 2, N=%ld) / floor", call_ns[last]);
+	goal(name_p2, R.call_ns[PAT_CALL_WAIT][last] / floor, "<=", 2, "x");
+	snprintf(name_p1, sizeof name_p1, "pipelined call (pattern 1, N=%ld) / floor",
+	         call_ns[last]);
+	goal(name_p1, R.call_ns[PAT_SUBMIT_ALL_WAIT_ALL][last] / floor, "<=", 0.5, "x");
+	for (int xf = 0; xf < NXF; xf++) {
+		double worst = INFINITY;
+		size_t at = 0;
+
+		for (unsigned i = 0; i < nsizes; i++)
+			if (sizes[i] >= MiB && R.memcpy_ns[i] / R.xfer_ns[xf][i] < worst) {
+				worst = R.memcpy_ns[i] / R.xfer_ns[xf][i];
+				at = sizes[i];
+			}
+		snprintf(name_big[xf], sizeof name_big[xf],
+		         "%s >= 1 MiB / memcpy (worst at %s)", xf_name[xf], S(at));
+		goal(name_big[xf], worst, ">=", 0.8, "x");
+		if (worst < worst_big)
+			worst_big = worst;
+	}
+	for (int xf = 0; xf < NXF; xf++) {
+		snprintf(name_small[xf], sizeof name_small[xf], "8-byte %s / floor", xf_name[xf]);
+		goal(name_small[xf], R.xfer_ns[xf][0] / floor, "<=", 2, "x");
+	}
+	goal("proc create + destroy", R.proc_create_destroy_ns / 1e6, "<", 20, "ms");
+	goal("32 contexts, empty calls: aggregate / 1 context",
+	     R.cont_empty[NCONT - 1].relative, ">=", 0.5, "x");
+	goal("idle proc, % of a core", R.idle_worker_pct_sched + R.idle_host_pct, "<", 1, "%");
+	goal("idle waiting host thread, % of a core", R.waiter_thread_pct, "<", 1, "%");
+}
+
+static void print_goals(void)
+{
+	int passed = 0;
+
+	section("goals (issue 4), this run");
+	for (int i = 0; i < R.ngoals; i++) {
+		struct goal *g = &R.goals[i];
+
+		printf("  %-62s = %8.3g %-2s (goal %s %g) %s\n", g->name, g->value, g->unit, g->op,
+		       g->limit, g->pass ? "PASS" : "FAIL");
+		passed += g->pass;
+	}
+	printf("  %d of %d goals met (the Python goals are in py_bench's output)\n", passed,
+	       R.ngoals);
+}
+
+/* A minimal JSON writer: keeps track of commas, nothing more. */
+struct json {
+	FILE *f;
+	int depth;
+	int first[16];
+};
+
+static void j_key(struct json *j, const char *key)
+{
+	if (!j->first[j->depth])
+		fputc(',', j->f);
+	j->first[j->depth] = 0;
+	fprintf(j->f, "\n%*s", 2 * j->depth, "");
+	if (key)
+		fprintf(j->f, "\"%s\": ", key);
+}
+
+static void j_open(struct json *j, const char *key, char brace)
+{
+	if (j->depth >= 0) /* not the outermost value */
+		j_key(j, key);
+	fputc(brace, j->f);
+	j->first[++j->depth] = 1;
+}
+
+static void j_close(struct json *j, char brace)
+{
+	j->depth--;
+	fprintf(j->f, "\n%*s%c", 2 * j->depth, "", brace);
+}
+
+static void j_num(struct json *j, const char *key, double v)
+{
+	j_key(j, key);
+	if (isfinite(v))
+		fprintf(j->f, "%.6g", v);
+	else
+		fputs("null", j->f);
+}
+
+static void j_int(struct json *j, const char *key, long long v)
+{
+	j_key(j, key);
+	fprintf(j->f, "%lld", v);
+}
+
+static void j_str(struct json *j, const char *key, const char *s)
+{
+	j_key(j, key);
+	fputc('"', j->f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fputc('\\', j->f);
+		if ((unsigned char)*s >= 0x20)
+			fputc(*s, j->f);
+	}
+	fputc('"', j->f);
+}
+
+static void write_json(void)
+{
+	FILE *f = fopen(opt.json, "w");
+	struct json jj = { .f = f, .depth = -1 }, *j = &jj;
+	struct utsname u;
+	char when[32];
+	time_t now = time(NULL);
+
+	if (!f) {
+		fprintf(stderr, "veo_bench: cannot write %s: %s\n", opt.json, strerror(errno));
+		return;
+	}
+	uname(&u);
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+	j_open(j, NULL, '{');
+	j_str(j, "benchmark", "veo_bench");
+	j_str(j, "openveo", veo_version_string());
+	j_str(j, "date", when);
+	j_str(j, "host", u.nodename);
+	j_str(j, "kernel", u.release);
+	j_int(j, "cpus", sysconf(_SC_NPROCESSORS_ONLN));
+	j_int(j, "quick", opt.quick);
+
+	j_open(j, "floors", '{');
+	j_num(j, "round_trip_ns", R.round_trip_ns);
+	j_int(j, "round_trip_n", R.round_trip_n);
+	j_int(j, "round_trip_trials", R.round_trip_trials);
+	j_open(j, "memcpy", '[');
+	for (unsigned i = 0; i < nsizes; i++) {
+		j_open(j, NULL, '{');
+		j_int(j, "size", (long long)sizes[i]);
+		j_num(j, "ns", R.memcpy_ns[i]);
+		j_num(j, "gbps", gbps(sizes[i], R.memcpy_ns[i]));
+		j_close(j, '}');
+	}
+	j_close(j, ']');
+	j_close(j, '}');
+
+	j_open(j, "calls", '[');
+	for (int pat = 0; pat < NPAT; pat++) {
+		j_open(j, NULL, '{');
+		j_int(j, "pattern", pat + 1);
+		j_str(j, "key", pat_key[pat]);
+		j_str(j, "name", pat_name[pat]);
+		j_open(j, "points", '[');
+		for (unsigned k = 0; k < ncall_n; k++) {
+			j_open(j, NULL, '{');
+			j_int(j, "n", call_ns[k]);
+			j_num(j, "per_call_ns", R.call_ns[pat][k]);
+			j_int(j, "trials", R.call_trials[pat][k]);
+			j_close(j, '}');
+		}
+		j_close(j, ']');
+		j_close(j, '}');
+	}
+	j_close(j, ']');
+
+	j_open(j, "transfers", '[');
+	for (int xf = 0; xf < NXF; xf++) {
+		j_open(j, NULL, '{');
+		j_str(j, "key", xf_key[xf]);
+		j_str(j, "name", xf_name[xf]);
+		j_open(j, "points", '[');
+		for (unsigned i = 0; i < nsizes; i++) {
+			j_open(j, NULL, '{');
+			j_int(j, "size", (long long)sizes[i]);
+			j_num(j, "ns", R.xfer_ns[xf][i]);
+			j_num(j, "gbps", gbps(sizes[i], R.xfer_ns[xf][i]));
+			j_num(j, "ratio_to_memcpy", R.memcpy_ns[i] / R.xfer_ns[xf][i]);
+			j_close(j, '}');
+		}
+		j_close(j, ']');
+		j_close(j, '}');
+	}
+	j_close(j, ']');
+
+	j_open(j, "lifecycle", '{');
+	j_num(j, "proc_create_destroy_ns", R.proc_create_destroy_ns);
+	j_num(j, "proc_create_ns", R.proc_create_ns);
+	j_num(j, "proc_destroy_ns", R.proc_destroy_ns);
+	j_num(j, "load_unload_library_ns", R.load_unload_ns);
+	j_int(j, "trials", R.lifecycle_trials);
+	j_close(j, '}');
+
+	j_open(j, "contention", '{');
+	j_num(j, "seconds_per_trial", R.contention_s);
+	j_int(j, "trials", R.contention_trials);
+	j_int(j, "compute_iters", (long long)R.compute_iters);
+	j_num(j, "compute_kernel_ns", R.compute_kernel_ns);
+	for (int kind = 0; kind < 2; kind++) {
+		struct cont_point *c = kind ? R.cont_compute : R.cont_empty;
+
+		j_open(j, kind ? "compute" : "empty", '[');
+		for (unsigned i = 0; i < NCONT; i++) {
+			j_open(j, NULL, '{');
+			j_int(j, "contexts", c[i].contexts);
+			j_num(j, "calls_per_s", c[i].calls_per_s);
+			j_num(j, "relative", c[i].relative);
+			j_close(j, '}');
+		}
+		j_close(j, ']');
+	}
+	j_close(j, '}');
+
+	j_open(j, "idle", '{');
+	j_num(j, "proc_worker_pct", R.idle_worker_pct_sched);
+	j_num(j, "proc_worker_pct_stat_ticks", R.idle_worker_pct_stat);
+	j_num(j, "proc_host_pct", R.idle_host_pct);
+	j_num(j, "waiter_thread_pct", R.waiter_thread_pct);
+	j_num(j, "waiter_worker_pct", R.waiter_worker_pct_sched);
+	j_num(j, "waiter_worker_pct_stat_ticks", R.waiter_worker_pct_stat);
+	j_close(j, '}');
+
+	j_open(j, "goals", '[');
+	for (int i = 0; i < R.ngoals; i++) {
+		j_open(j, NULL, '{');
+		j_str(j, "name", R.goals[i].name);
+		j_num(j, "value", R.goals[i].value);
+		j_str(j, "unit", R.goals[i].unit);
+		j_str(j, "op", R.goals[i].op);
+		j_num(j, "limit", R.goals[i].limit);
+		j_key(j, "pass");
+		fputs(R.goals[i].pass ? "true" : "false", f);
+		j_close(j, '}');
+	}
+	j_close(j, ']');
+	j_close(j, '}');
+	fputc('\n', f);
+	fclose(f);
+	printf("figures written to %s\n", opt.json);
+}
+
+/* ---- main -------------------------------------------------------------- */
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: veo_bench [-k libbench_kernels.so] [-o out.json] [-q]\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	struct veo_proc_handle *proc;
+	struct veo_thr_ctxt *ctx;
+	uint64_t lib, fn_empty, fn_compute;
+	double t_start = now_ns();
+	int c;
+
+	while ((c = getopt(argc, argv, "k:o:qh")) != -1) {
+		switch (c) {
+		case 'k': opt.kernels = optarg; break;
+		case 'o': opt.json = optarg; break;
+		case 'q': opt.quick = 1; break;
+		default: usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	if (opt.quick) {
+		ncall_n = NCALL_N - 1;         /* N up to 10000 */
+		nsizes = NSIZES - 3;           /* sizes up to 32 MiB */
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	printf("openveo %s benchmark, %ld CPUs%s\n", veo_version_string(),
+	       sysconf(_SC_NPROCESSORS_ONLN), opt.quick ? " (quick run)" : "");
+
+	section("floors");
+	floor_round_trip();
+	host_src = map_buffer(sizes[nsizes - 1]);
+	host_dst = map_buffer(sizes[nsizes - 1]);
+	memset(host_src, 0x5a, sizes[nsizes - 1]);
+	memset(host_dst, 0xa5, sizes[nsizes - 1]);
+	printf("memcpy between two warm host buffers: measured beside the transfers, below\n");
+
+	proc = veo_proc_create(0);
+	if (!proc)
+		die("veo_proc_create: %s", veo_last_error());
+	lib = veo_load_library(proc, opt.kernels);
+	if (!lib)
+		die("veo_load_library(%s): %s", opt.kernels, veo_last_error());
+	fn_empty = veo_get_sym(proc, lib, "empty");
+	fn_compute = veo_get_sym(proc, lib, "compute");
+	ctx = veo_context_open(proc);
+	if (!fn_empty || !fn_compute || !ctx)
+		die("set-up: %s", veo_last_error());
+
+	section("call latency (AVEO's four patterns)");
+	bench_calls(proc, ctx, fn_empty);
+	section("transfers");
+	bench_transfers(proc, ctx);
+	munmap(host_src, sizes[nsizes - 1]);
+	munmap(host_dst, sizes[nsizes - 1]);
+	section("contention");
+	bench_contention(fn_empty, fn_compute, proc);
+	veo_proc_destroy(proc);
+
+	section("proc and library life cycle");
+	bench_lifecycle();
+	section("idle cost");
+	bench_idle();
+
+	judge();
+	print_goals();
+	write_json();
+	printf("veo_bench took %.0f s\n", (now_ns() - t_start) / 1e9);
+	return 0;
+}
