@@ -248,6 +248,38 @@ void veo_set_error_print(int on);
 /* Process id of the proc's worker; -1 for a bad handle. */
 pid_t veo_proc_pid(struct veo_proc_handle *proc);
 
+/* Why a proc's worker is gone. A kernel that crashes ends the worker, as
+ * on the VE: the request it ran completes with VEO_COMMAND_EXCEPTION and
+ * veo_last_error() holds the whole report (first line: the kernel, the
+ * signal and the fault address; then the backtrace); the proc's other
+ * pending requests, on every context, complete with VEO_COMMAND_ERROR;
+ * every later call on the proc fails at once, saying why (the first line
+ * of the report). A worker killed from outside is noticed within about
+ * 20 ms by every wait and peek. veo_proc_destroy still releases the proc.
+ */
+enum veo_death_cause {
+	VEO_DEATH_NONE = 0, /* the worker is running */
+	VEO_DEATH_SIGNAL,   /* a kernel died of a signal: signo, fault_addr, kernel */
+	VEO_DEATH_EXIT,     /* a kernel called exit(): exit_status, kernel */
+	VEO_DEATH_KILLED,   /* killed from outside: signo (kernel if one was running) */
+	VEO_DEATH_OTHER,    /* anything else (start-up, a corrupted ring): see report */
+};
+
+struct veo_death_info {
+	int cause;            /* enum veo_death_cause */
+	int signo;            /* the signal (SIGNAL, KILLED), else 0 */
+	int exit_status;      /* the status given to exit() (EXIT), else 0 */
+	uint64_t fault_addr;  /* the faulting address, si_addr (SIGNAL), else 0 */
+	char signame[16];     /* "SIGSEGV", "SIGKILL", ..., or "" */
+	char kernel[VEO_SYMNAME_LEN_MAX + 1]; /* the kernel that ran, "" if unknown */
+	char report[4096];    /* the whole report, "" while the worker runs */
+};
+
+/* Extension: fills *info with why the worker is gone. Returns 1 if it is
+ * gone, 0 if it is running (info->cause is VEO_DEATH_NONE), -1 for a bad
+ * handle or a NULL info. */
+int veo_proc_death_info(struct veo_proc_handle *proc, struct veo_death_info *info);
+
 #ifdef __cplusplus
 }
 #endif

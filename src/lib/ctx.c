@@ -25,7 +25,39 @@
 #include "wait.h"
 
 #define INITIAL_CAP 64
-#define SLICE_NS 20000000ull  /* longest sleep between liveness checks */
+#define SLICE_NS PROC_RECHECK_NS  /* longest sleep between liveness checks */
+
+/* ---- request ids (see internal.h) -------------------------------------- */
+
+static _Atomic uint32_t tag_counter;
+
+/* A tag for a context being opened: 1..0xfffe, in turn. */
+static uint64_t tag_next(void)
+{
+	return ((uint64_t)(atomic_fetch_add(&tag_counter, 1) % 0xfffe) + 1) << REQ_TAG_SHIFT;
+}
+
+static uint64_t id_of(const struct veo_thr_ctxt *c, uint64_t seq)
+{
+	return c->tag | seq;
+}
+
+/* The seq of an id a caller gives, or 0 with a message when the id was not
+ * issued by this context. */
+static uint64_t seq_of(const struct veo_thr_ctxt *c, uint64_t id)
+{
+	if (id == VEO_REQUEST_ID_INVALID) {
+		veo_fail("request id VEO_REQUEST_ID_INVALID: the submission had failed");
+		return 0;
+	}
+	if ((id & ~REQ_SEQ_MASK) != c->tag || (id & REQ_SEQ_MASK) == 0) {
+		veo_fail("request id %llu (0x%llx) was not issued by this context "
+		         "(an id of another context, or a made-up one)",
+		         (unsigned long long)id, (unsigned long long)id);
+		return 0;
+	}
+	return id & REQ_SEQ_MASK;
+}
 
 /* ---- the request table ------------------------------------------------- */
 
@@ -104,6 +136,7 @@ int ctx_init(struct veo_proc_handle *p, struct veo_thr_ctxt *c, unsigned idx,
 	if (!c->reqs)
 		return veo_fail("out of memory");
 	c->cap = INITIAL_CAP;
+	c->tag = tag_next();
 	c->proc = p;
 	c->slot_idx = idx;
 	c->slot = s;
@@ -202,7 +235,13 @@ static void complete(struct veo_thr_ctxt *c, struct req *r, const struct vp_cqe 
 	}
 	if (status == VEO_COMMAND_OK) {
 		if (r->kind == REQ_BOUNCE_READ) {
-			memcpy(r->u.xfer.host, p->heap_host + r->u.xfer.heap_off, r->u.xfer.len);
+			if (mem_host_copy(p->heap_host + r->u.xfer.heap_off, r->u.xfer.host,
+			                  r->u.xfer.len, 1) != 0) {
+				status = VEO_COMMAND_ERROR;
+				snprintf(msg, sizeof msg, "the host buffer at %p is not writable "
+				         "for %llu bytes", (void *)r->u.xfer.host,
+				         (unsigned long long)r->u.xfer.len);
+			}
 		} else if (r->kind == REQ_FREE) {
 			uint64_t off;
 
@@ -242,14 +281,16 @@ static void drain(struct veo_thr_ctxt *c)
 		atomic_store_explicit(&s->cq.head, head + 1, memory_order_release);
 		vp_wake(&s->cq.head, &s->cq.head_sleepers);
 
-		r = req_find(c, e.reqid);
+		if ((e.reqid & ~REQ_SEQ_MASK) != c->tag)
+			continue; /* not an id of ours: garbage */
+		r = req_find(c, e.reqid & REQ_SEQ_MASK);
 		if (!r || r->state != REQ_PENDING)
 			continue; /* not a request we are waiting for */
 		if (e.status == VP_ST_ACTION) {
 			run_action(c, r);
 			continue;
 		}
-		c->worker_done = e.reqid;
+		c->worker_done = r->id;
 		complete(c, r, &e);
 	}
 }
@@ -270,8 +311,9 @@ static void fail_pending(struct veo_thr_ctxt *c)
 
 		if (!r || r->state != REQ_PENDING)
 			continue;
-		if (st == VP_WORKER_CRASHED && slot == (int)c->slot_idx && crashed == id) {
-			req_finish(c, r, VEO_COMMAND_EXCEPTION, 0, proc_death_msg(p));
+		if (st == VP_WORKER_CRASHED && slot == (int)c->slot_idx &&
+		    crashed == id_of(c, id)) {
+			req_finish(c, r, VEO_COMMAND_EXCEPTION, 0, proc_death_report(p));
 		} else {
 			snprintf(msg, sizeof msg, "request not run: %s", proc_death_msg(p));
 			req_finish(c, r, VEO_COMMAND_ERROR, 0, msg);
@@ -301,7 +343,7 @@ uint64_t ctx_submit(struct veo_thr_ctxt *c, const struct req *tmpl,
 	for (;;) {
 		uint32_t head = atomic_load_explicit(&s->sq.head, memory_order_acquire);
 
-		if (proc_dead(p, 0)) {
+		if (proc_dead_recheck(p)) {
 			pthread_mutex_unlock(&c->lock);
 			veo_fail("cannot submit: %s", proc_death_msg(p));
 			return VEO_REQUEST_ID_INVALID;
@@ -314,7 +356,7 @@ uint64_t ctx_submit(struct veo_thr_ctxt *c, const struct req *tmpl,
 		pthread_mutex_unlock(&c->lock);
 		if (vp_wait_change(&s->sq.head, head, &s->sq.head_sleepers,
 		                   vp_now_ns() + SLICE_NS, spin) != 0)
-			proc_dead(p, 1);
+			proc_dead_recheck(p);
 		spin = 0;
 		lock_for_submit(c);
 	}
@@ -328,10 +370,10 @@ uint64_t ctx_submit(struct veo_thr_ctxt *c, const struct req *tmpl,
 	c->last_sent = r->id;
 
 	/* The record goes in with its request id. */
-	((struct vp_rec *)rec)->reqid = r->id;
+	((struct vp_rec *)rec)->reqid = id_of(c, r->id);
 	ring_push(s, &c->sq_tail, rec, len);
 	{
-		uint64_t id = r->id;
+		uint64_t id = id_of(c, r->id);
 
 		pthread_mutex_unlock(&c->lock);
 		return id;
@@ -355,7 +397,7 @@ uint64_t ctx_submit_done_locked(struct veo_thr_ctxt *c, const struct req *tmpl)
 	if (!r)
 		return VEO_REQUEST_ID_INVALID;
 	r->state = REQ_DONE;
-	return r->id;
+	return id_of(c, r->id);
 }
 
 void ctx_unlock(struct veo_thr_ctxt *c)
@@ -390,15 +432,18 @@ int ctx_wait(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret,
 {
 	struct veo_proc_handle *p = c->proc;
 	uint64_t deadline = timeout_us >= 0 ? vp_now_ns() + (uint64_t)timeout_us * 1000 : 0;
+	uint64_t seq = seq_of(c, id);
 	int spin = 1;
 
+	if (!seq)
+		return VEO_COMMAND_ERROR;
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
 		struct req *r;
 		uint32_t seen;
 
 		drain(c);
-		r = req_find(c, id);
+		r = req_find(c, seq);
 		if (!r) {
 			pthread_mutex_unlock(&c->lock);
 			veo_fail("request %llu is unknown or already collected",
@@ -411,7 +456,9 @@ int ctx_wait(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret,
 			pthread_mutex_unlock(&c->lock);
 			return st;
 		}
-		if (proc_dead(p, 0)) {
+		/* A peek asks the kernel too (at most every SLICE_NS), so that
+		 * peeking alone notices a worker killed from outside. */
+		if (peek ? proc_dead_recheck(p) : proc_dead(p, 0)) {
 			fail_pending(c);
 			continue;
 		}
@@ -430,9 +477,8 @@ int ctx_wait(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret,
 			if (deadline && deadline < until)
 				until = deadline;
 			if (vp_wait_change(&c->slot->cq.tail, seen, &c->slot->cq.tail_sleepers,
-			                   until, spin) != 0 &&
-			    vp_now_ns() - p->last_thorough_ns > SLICE_NS)
-				proc_dead(p, 1);
+			                   until, spin) != 0)
+				proc_dead_recheck(p);
 		}
 		spin = 0;
 		pthread_mutex_lock(&c->lock);
@@ -487,9 +533,8 @@ void veo_context_sync(struct veo_thr_ctxt *c)
 		seen = c->cq_seen;
 		pthread_mutex_unlock(&c->lock);
 		if (vp_wait_change(&c->slot->cq.tail, seen, &c->slot->cq.tail_sleepers,
-		                   vp_now_ns() + SLICE_NS, spin) != 0 &&
-		    vp_now_ns() - p->last_thorough_ns > SLICE_NS)
-			proc_dead(p, 1);
+		                   vp_now_ns() + SLICE_NS, spin) != 0)
+			proc_dead_recheck(p);
 		spin = 0;
 		pthread_mutex_lock(&c->lock);
 	}

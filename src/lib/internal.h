@@ -103,11 +103,24 @@ struct req {
 	} u;
 };
 
-/* ---- contexts (ctx.c) ---- */
+/* ---- contexts (ctx.c) ----
+ * Request ids: the caller sees tag | seq, where seq counts the context's
+ * requests from 1 and tag (the top REQ_TAG_SHIFT.. bits) is drawn afresh
+ * each time a context is opened, so an id of another context, or of an
+ * earlier context in the same slot, is recognised instead of naming one
+ * of this context's requests. The worker echoes the whole id. Inside
+ * ctx.c, the request table, oldest, next_id, last_sent and worker_done
+ * count seq only. A tag is never 0xffff, so no id is
+ * VEO_REQUEST_ID_INVALID, and seq starts at 1, so no id is 0.
+ */
+#define REQ_TAG_SHIFT 48
+#define REQ_SEQ_MASK ((1ull << REQ_TAG_SHIFT) - 1)
+
 struct veo_thr_ctxt {
 	uint32_t magic;
 	int in_use;                    /* slot taken (under proc->lock) */
 	unsigned slot_idx;
+	uint64_t tag;                  /* top bits of this opening's request ids */
 	struct veo_proc_handle *proc;
 	struct vp_slot *slot;          /* host mapping of the slot */
 	pthread_mutex_t lock;          /* everything below */
@@ -151,12 +164,16 @@ struct veo_proc_handle {
 	uint64_t heap_size;
 	struct heap heap;
 	_Atomic int dead;               /* worker gone: crashed, killed, exited */
-	char *death_msg;                /* why, once known */
-	pthread_mutex_t lock;           /* ctl slot, contexts list, symbols */
+	/* Why the worker is gone, written once (under pool_lock) before dead
+	 * is set, read only after dead was seen set (acquire). */
+	struct veo_death_info death;    /* the report, taken apart */
+	char death_summary[VP_MSG_MAX]; /* its first line, for later failing calls */
+	pthread_mutex_t lock;           /* ctl slot, contexts list */
 	uint64_t ctl_seq;
 	struct veo_thr_ctxt *order[VP_MAX_SLOTS]; /* user contexts, open order */
 	int nctx_open;
-	uint64_t last_thorough_ns;      /* last liveness system call */
+	_Atomic uint64_t last_thorough_ns; /* last liveness system call */
+	pthread_mutex_t sym_lock;       /* the symbol cache (taken inside lock and pool_lock) */
 	struct sym_entry *syms[SYM_BUCKETS];
 	struct veo_thr_ctxt ctx_store[VP_MAX_SLOTS];
 };
@@ -167,8 +184,16 @@ struct veo_thr_ctxt *ctx_check(struct veo_thr_ctxt *c);
 /* Checks whether the worker still lives; marks the proc dead if not.
  * `thorough` also asks the kernel (a system call). Returns 1 if dead. */
 int proc_dead(struct veo_proc_handle *p, int thorough);
-/* Message describing why the proc died. */
+/* proc_dead, thorough when the last system call is older than
+ * PROC_RECHECK_NS: what every call that must not act on a dead worker
+ * uses, so that a worker killed from outside is noticed within that. */
+#define PROC_RECHECK_NS 20000000ull
+int proc_dead_recheck(struct veo_proc_handle *p);
+/* Why the proc died, in one line (for calls made after the death). */
 const char *proc_death_msg(struct veo_proc_handle *p);
+/* The whole report: the line above, then the backtrace of a crash (for
+ * the request that was running). */
+const char *proc_death_report(struct veo_proc_handle *p);
 
 /* A control command: writes the record to slot 0 and waits for its
  * completion. Returns the vp_status; *result is filled; on error the
@@ -219,6 +244,9 @@ struct veo_thr_ctxt *proc_sync_ctx(struct veo_proc_handle *p);
 /* Allocates a heap block for a request (stack arguments, bounce buffer). */
 int mem_heap_alloc(struct veo_proc_handle *p, uint64_t size, uint64_t *off);
 void mem_heap_free(struct veo_proc_handle *p, uint64_t off);
+/* Copies n bytes from a heap block to the caller's buffer (to_host) or
+ * back, through the kernel so that a bad host buffer is -1, not a crash. */
+int mem_host_copy(void *heap, char *host, size_t n, int to_host);
 /* Run the hook registered for api_func, if any (hooks.c). */
 void hooks_run(void *api_func, void *obj, uint64_t addr, size_t size, int with_size);
 

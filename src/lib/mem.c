@@ -8,18 +8,30 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include "internal.h"
 
 #define BOUNCE_CHUNK (16u << 20)  /* largest bounce block of a sync copy */
 
+/* No worker address range reaches this far (x86-64 and aarch64 user space
+ * ends below 2^57 even with 5-level page tables): a larger size is a
+ * mistake, refused before anything is copied. */
+#define VE_ADDR_LIMIT (1ull << 57)
+
 int mem_heap_alloc(struct veo_proc_handle *p, uint64_t size, uint64_t *off)
 {
 	int err = heap_alloc(&p->heap, size ? size : 1, off);
 
+	if (err == -ENOMEM && size > p->heap_size)
+		return veo_fail("cannot allocate %llu bytes of VE memory: more than the "
+		                "VE heap holds (%llu bytes; VEO_HEAP_SIZE sets it)",
+		                (unsigned long long)size, (unsigned long long)p->heap_size);
 	if (err == -ENOMEM)
-		return veo_fail("cannot allocate %llu bytes of VE memory: not enough memory",
-		                (unsigned long long)size);
+		return veo_fail("cannot allocate %llu bytes of VE memory: not enough "
+		                "memory (the machine has too little available, or the "
+		                "VE heap is full)", (unsigned long long)size);
 	if (err)
 		return veo_fail("cannot allocate %llu bytes of VE memory: %s",
 		                (unsigned long long)size, strerror(-err));
@@ -39,7 +51,7 @@ int veo_alloc_mem(struct veo_proc_handle *p, uint64_t *addr, const size_t size)
 		return -1;
 	if (!addr)
 		return veo_fail("veo_alloc_mem: NULL address pointer");
-	if (proc_dead(p, 0))
+	if (proc_dead_recheck(p))
 		return veo_fail("veo_alloc_mem: %s", proc_death_msg(p));
 	if (mem_heap_alloc(p, size, &off) != 0)
 		return -1;
@@ -68,6 +80,9 @@ int veo_free_mem(struct veo_proc_handle *p, uint64_t addr)
 
 	if (!proc_check(p))
 		return -1;
+	if (proc_dead_recheck(p))
+		return veo_fail("veo_free_mem: %s (veo_proc_destroy releases its memory)",
+		                proc_death_msg(p));
 	if (block_start(p, addr, &off, "veo_free_mem") != 0)
 		return -1;
 	if (heap_free(&p->heap, off) != 0)
@@ -90,6 +105,48 @@ static int heap_range(struct veo_proc_handle *p, uint64_t addr, size_t len,
 	return 1;
 }
 
+/* Checks what can be checked of a copy before anything is touched: the
+ * proc lives, the host buffer is given and does not wrap around, the VE
+ * range is not larger than any address space. 0, or -1 with a message. */
+static int copy_args_ok(struct veo_proc_handle *p, const void *host, uint64_t addr,
+                        size_t size, const char *who)
+{
+	if (!host && size)
+		return veo_fail("%s: NULL host buffer of %zu bytes", who, size);
+	if ((uintptr_t)host + size < (uintptr_t)host)
+		return veo_fail("%s: %zu bytes at host address %p wrap around the "
+		                "address space", who, size, host);
+	if (size >= VE_ADDR_LIMIT || addr + size < addr || addr + size > VE_ADDR_LIMIT)
+		return veo_fail("%s: %zu bytes at VE address 0x%llx: no VE memory is that "
+		                "large", who, size, (unsigned long long)addr);
+	if (proc_dead_recheck(p))
+		return veo_fail("%s: %s", who, proc_death_msg(p));
+	return 0;
+}
+
+/* Copies n bytes between the caller's buffer and a bounce block, through
+ * the kernel (process_vm_readv/writev on ourselves), so that a host buffer
+ * shorter than the size given is an error return instead of a crash of
+ * the host. */
+int mem_host_copy(void *bounce, char *host, size_t n, int to_host)
+{
+	struct iovec local = { bounce, n }, remote = { host, n };
+	ssize_t got = to_host ? process_vm_writev(getpid(), &local, 1, &remote, 1, 0)
+	                      : process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+
+	if (got == (ssize_t)n)
+		return 0;
+	if (got < 0 && (errno == ENOSYS || errno == EPERM)) {
+		/* no such system call here (a sandbox): trust the caller */
+		if (to_host)
+			memcpy(host, bounce, n);
+		else
+			memcpy(bounce, host, n);
+		return 0;
+	}
+	return -1;
+}
+
 /* A synchronous copy through the worker, in bounce-sized pieces. */
 static int foreign_copy(struct veo_proc_handle *p, char *host, uint64_t addr,
                         size_t len, int is_read, const char *who)
@@ -107,14 +164,20 @@ static int foreign_copy(struct veo_proc_handle *p, char *host, uint64_t addr,
 		char msg[VP_MSG_MAX];
 		uint64_t r;
 
-		if (!is_read)
-			memcpy(p->heap_host + bounce, host + done, n);
+		if (!is_read && mem_host_copy(p->heap_host + bounce, host + done, n, 0) != 0) {
+			mem_heap_free(p, bounce);
+			return veo_fail("%s: the host buffer at %p is not readable for %zu bytes",
+			                who, (void *)host, len);
+		}
 		if (proc_control(p, &x.rec, sizeof x, &r, msg, sizeof msg) != VP_ST_OK) {
 			mem_heap_free(p, bounce);
 			return veo_fail("%s: %s", who, msg);
 		}
-		if (is_read)
-			memcpy(host + done, p->heap_host + bounce, n);
+		if (is_read && mem_host_copy(p->heap_host + bounce, host + done, n, 1) != 0) {
+			mem_heap_free(p, bounce);
+			return veo_fail("%s: the host buffer at %p is not writable for %zu bytes",
+			                who, (void *)host, len);
+		}
 		done += n;
 	}
 	mem_heap_free(p, bounce);
@@ -128,8 +191,8 @@ int veo_read_mem(struct veo_proc_handle *p, void *dst, uint64_t src, size_t size
 
 	if (!proc_check(p))
 		return -1;
-	if (!dst && size)
-		return veo_fail("veo_read_mem: NULL destination of %zu bytes", size);
+	if (copy_args_ok(p, dst, src, size, "veo_read_mem") != 0)
+		return -1;
 	if (size == 0)
 		return 0;
 	if ((in = heap_range(p, src, size, &off, "veo_read_mem")) < 0)
@@ -148,8 +211,8 @@ int veo_write_mem(struct veo_proc_handle *p, uint64_t dst, const void *src, size
 
 	if (!proc_check(p))
 		return -1;
-	if (!src && size)
-		return veo_fail("veo_write_mem: NULL source of %zu bytes", size);
+	if (copy_args_ok(p, src, dst, size, "veo_write_mem") != 0)
+		return -1;
 	if (size == 0)
 		return 0;
 	if ((in = heap_range(p, dst, size, &off, "veo_write_mem")) < 0)
@@ -200,8 +263,12 @@ static uint64_t async_bounce_copy(struct veo_thr_ctxt *c, char *host, uint64_t a
 
 	if (mem_heap_alloc(p, len, &x.bounce) != 0)
 		return VEO_REQUEST_ID_INVALID;
-	if (!is_read)
-		memcpy(p->heap_host + x.bounce, host, len);
+	if (!is_read && mem_host_copy(p->heap_host + x.bounce, host, len, 0) != 0) {
+		mem_heap_free(p, x.bounce);
+		veo_fail("veo_async_write_mem: the host buffer at %p is not readable for "
+		         "%zu bytes", (void *)host, len);
+		return VEO_REQUEST_ID_INVALID;
+	}
 	tmpl.block = x.bounce;
 	tmpl.u.xfer.host = host;
 	tmpl.u.xfer.heap_off = x.bounce;
@@ -220,10 +287,8 @@ static uint64_t async_copy(struct veo_thr_ctxt *c, char *host, uint64_t addr,
 
 	if (!ctx_check(c))
 		return VEO_REQUEST_ID_INVALID;
-	if (!host && len) {
-		veo_fail("%s: NULL host buffer of %zu bytes", who, len);
+	if (copy_args_ok(c->proc, host, addr, len, who) != 0)
 		return VEO_REQUEST_ID_INVALID;
-	}
 	if (len == 0)
 		return async_heap_copy(c, host, 0, 0, is_read);
 	if ((in = heap_range(c->proc, addr, len, &off, who)) < 0)

@@ -252,53 +252,167 @@ static int spawn_worker(struct veo_proc_handle *p, const char *bin)
 	return 0;
 }
 
-/* Why the worker process ended, from its exit status (not reaped). */
-static void describe_exit(struct veo_proc_handle *p, char *buf, size_t n)
+/* ---- the worker's death ------------------------------------------------
+ * However the worker ends, the first thread to notice fills p->death once
+ * (under pool_lock), then sets p->dead. A crash is described by the worker
+ * itself (the crash record in the shared header, see faults.c); a worker
+ * killed from outside only by its exit status, which the pidfd reports
+ * before anyone reaps it.
+ */
+
+static const char *sig_abbrev(int sig)
 {
+	switch (sig) {
+	case SIGSEGV: return "SIGSEGV";
+	case SIGBUS:  return "SIGBUS";
+	case SIGFPE:  return "SIGFPE";
+	case SIGILL:  return "SIGILL";
+	case SIGABRT: return "SIGABRT";
+	case SIGTRAP: return "SIGTRAP";
+	case SIGSYS:  return "SIGSYS";
+	case SIGKILL: return "SIGKILL";
+	case SIGTERM: return "SIGTERM";
+	case SIGINT:  return "SIGINT";
+	case SIGQUIT: return "SIGQUIT";
+	case SIGHUP:  return "SIGHUP";
+	case SIGPIPE: return "SIGPIPE";
+	case SIGALRM: return "SIGALRM";
+	case SIGXCPU: return "SIGXCPU";
+	case SIGXFSZ: return "SIGXFSZ";
+	default:      return "";
+	}
+}
+
+/* The kernel a crash report names: faults.c starts it with
+ * "kernel NAME[+OFF] (LIB) ...", or "kernel (unknown...)". */
+static void report_kernel(const char *report, char *out, size_t n)
+{
+	size_t k = 0;
+
+	out[0] = '\0';
+	if (strncmp(report, "kernel ", 7) != 0 || report[7] == '(' || report[7] == '?')
+		return;
+	for (report += 7; *report && !strchr(" +\n", *report) && k + 1 < n; report++)
+		out[k++] = *report;
+	out[k] = '\0';
+}
+
+/* The name under which the host found the function at addr (the symbol
+ * cache), or NULL. */
+static const char *sym_name_of(struct veo_proc_handle *p, uint64_t addr, char *buf,
+                               size_t n)
+{
+	const char *found = NULL;
+
+	pthread_mutex_lock(&p->sym_lock);
+	for (unsigned b = 0; b < SYM_BUCKETS && !found; b++)
+		for (struct sym_entry *e = p->syms[b]; e && !found; e = e->next)
+			if (e->addr == addr) {
+				snprintf(buf, n, "%s", e->name);
+				found = buf;
+			}
+	pthread_mutex_unlock(&p->sym_lock);
+	return found;
+}
+
+/* A worker killed from outside: which kernel was it running, if any?
+ * Appends " while running kernel NAME" to buf. */
+static void append_running(struct veo_proc_handle *p, char *buf, size_t n,
+                           struct veo_death_info *d)
+{
+	for (unsigned i = VP_SLOT_SYNC; i < VP_MAX_SLOTS; i++) {
+		struct vp_slot *s = vp_slot_at(p->base, p->hdr->slots_offset,
+		                               p->hdr->slot_stride, i);
+		uint64_t fn;
+		size_t len = strlen(buf);
+
+		if (atomic_load(&s->running_reqid) == 0)
+			continue;
+		fn = atomic_load(&s->running_fn);
+		if (sym_name_of(p, fn, d->kernel, sizeof d->kernel))
+			snprintf(buf + len, n - len, " while running kernel %s", d->kernel);
+		else
+			snprintf(buf + len, n - len, " while running the kernel at 0x%llx",
+			         (unsigned long long)fn);
+		return;
+	}
+}
+
+/* Fills p->death (pool_lock held). */
+static void describe_death(struct veo_proc_handle *p, uint32_t state)
+{
+	struct veo_death_info *d = &p->death;
 	siginfo_t si;
 
+	memset(d, 0, sizeof *d);
 	memset(&si, 0, sizeof si);
-	if (waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-	    si.si_pid == p->pid) {
-		if (si.si_code == CLD_EXITED)
-			snprintf(buf, n, "the VE process (pid %d) exited with status %d",
-			         (int)p->pid, si.si_status);
-		else
-			snprintf(buf, n, "the VE process (pid %d) was killed by signal %d (%s)",
-			         (int)p->pid, si.si_status, strsignal(si.si_status));
+	if (state == VP_WORKER_CRASHED || state == VP_WORKER_FAILED) {
+		/* Written by the worker: copy, bound, then look at it. */
+		struct vp_crash c;
+
+		memcpy(&c, (const void *)&p->hdr->crash, sizeof c);
+		c.msg[sizeof c.msg - 1] = '\0';
+		snprintf(d->report, sizeof d->report, "%s",
+		         c.msg[0] ? c.msg : "the VE process stopped");
+		if (state == VP_WORKER_FAILED) {
+			d->cause = VEO_DEATH_OTHER;
+		} else if (c.signo > 0 && c.signo < 65) {
+			d->cause = VEO_DEATH_SIGNAL;
+			d->signo = c.signo;
+			d->fault_addr = c.fault_addr;
+		} else {
+			/* faults.c: "kernel NAME (LIB) called exit(STATUS): ..." */
+			const char *e = strstr(d->report, "exit(");
+
+			d->cause = VEO_DEATH_EXIT;
+			d->exit_status = e ? atoi(e + 5) : 0;
+		}
+		if (state == VP_WORKER_CRASHED)
+			report_kernel(d->report, d->kernel, sizeof d->kernel);
+	} else if (state == VP_WORKER_EXITED) {
+		d->cause = VEO_DEATH_OTHER;
+		snprintf(d->report, sizeof d->report, "the VE process (pid %d) has exited",
+		         (int)p->pid);
+	} else if (waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+	           si.si_pid == p->pid && si.si_code != CLD_EXITED) {
+		d->cause = VEO_DEATH_KILLED;
+		d->signo = si.si_status;
+		snprintf(d->report, sizeof d->report,
+		         "the VE process (pid %d) was killed by signal %d (%s)", (int)p->pid,
+		         si.si_status, *sig_abbrev(si.si_status) ? sig_abbrev(si.si_status)
+		                                                 : strsignal(si.si_status));
+		append_running(p, d->report, sizeof d->report, d);
+	} else if (si.si_pid == p->pid) {
+		d->cause = VEO_DEATH_OTHER;
+		snprintf(d->report, sizeof d->report,
+		         "the VE process (pid %d) exited with status %d", (int)p->pid,
+		         si.si_status);
 	} else {
-		snprintf(buf, n, "the VE process (pid %d) is gone", (int)p->pid);
+		d->cause = VEO_DEATH_OTHER;
+		snprintf(d->report, sizeof d->report, "the VE process (pid %d) is gone",
+		         (int)p->pid);
 	}
+	if (d->signo)
+		snprintf(d->signame, sizeof d->signame, "%s", sig_abbrev(d->signo));
+	snprintf(p->death_summary, sizeof p->death_summary, "%.*s",
+	         (int)strcspn(d->report, "\n"), d->report);
 }
 
 static void mark_dead(struct veo_proc_handle *p, uint32_t state)
 {
-	char buf[VP_MSG_MAX + 64];
-
 	pthread_mutex_lock(&pool_lock);
-	if (!p->death_msg) {
-		if (state == VP_WORKER_CRASHED || state == VP_WORKER_FAILED) {
-			char m[VP_MSG_MAX];
-
-			memcpy(m, (const void *)p->hdr->crash.msg, sizeof m);
-			m[sizeof m - 1] = '\0'; /* written by the worker: bound it */
-			snprintf(buf, sizeof buf, "%s", m);
-		} else if (state == VP_WORKER_EXITED) {
-			snprintf(buf, sizeof buf, "the VE process (pid %d) has exited", (int)p->pid);
-		} else {
-			describe_exit(p, buf, sizeof buf);
-		}
-		p->death_msg = strdup(buf);
+	if (!atomic_load_explicit(&p->dead, memory_order_relaxed)) {
+		describe_death(p, state);
+		atomic_store_explicit(&p->dead, 1, memory_order_release);
 	}
 	pthread_mutex_unlock(&pool_lock);
-	atomic_store(&p->dead, 1);
 }
 
 int proc_dead(struct veo_proc_handle *p, int thorough)
 {
 	uint32_t st;
 
-	if (atomic_load_explicit(&p->dead, memory_order_relaxed))
+	if (atomic_load_explicit(&p->dead, memory_order_acquire))
 		return 1;
 	st = atomic_load_explicit(&p->hdr->worker_state, memory_order_acquire);
 	if (st >= VP_WORKER_CRASHED) {
@@ -309,7 +423,7 @@ int proc_dead(struct veo_proc_handle *p, int thorough)
 		struct pollfd pf = { .fd = p->pidfd, .events = POLLIN };
 		int gone;
 
-		p->last_thorough_ns = vp_now_ns();
+		atomic_store_explicit(&p->last_thorough_ns, vp_now_ns(), memory_order_relaxed);
 		if (p->pidfd >= 0)
 			gone = poll(&pf, 1, 0) > 0;
 		else
@@ -324,9 +438,37 @@ int proc_dead(struct veo_proc_handle *p, int thorough)
 	return 0;
 }
 
+int proc_dead_recheck(struct veo_proc_handle *p)
+{
+	uint64_t last = atomic_load_explicit(&p->last_thorough_ns, memory_order_relaxed);
+
+	if (atomic_load_explicit(&p->dead, memory_order_acquire))
+		return 1;
+	return proc_dead(p, vp_now_ns() - last > PROC_RECHECK_NS);
+}
+
 const char *proc_death_msg(struct veo_proc_handle *p)
 {
-	return p->death_msg ? p->death_msg : "the VE process died";
+	return atomic_load(&p->dead) ? p->death_summary : "the VE process died";
+}
+
+const char *proc_death_report(struct veo_proc_handle *p)
+{
+	return atomic_load(&p->dead) ? p->death.report : "the VE process died";
+}
+
+int veo_proc_death_info(struct veo_proc_handle *p, struct veo_death_info *info)
+{
+	if (!proc_check(p))
+		return -1;
+	if (!info)
+		return veo_fail("veo_proc_death_info: NULL info pointer");
+	if (!proc_dead(p, 1)) {
+		memset(info, 0, sizeof *info);
+		return 0;
+	}
+	*info = p->death;
+	return 1;
 }
 
 static int wait_ready(struct veo_proc_handle *p)
@@ -359,13 +501,14 @@ static void proc_teardown(struct veo_proc_handle *p)
 		struct pollfd pf = { .fd = p->pidfd, .events = POLLIN };
 		int status;
 
-		/* The worker exits on VP_OP_EXIT or on seeing the pipe close; give
-		 * it a second, then make sure. */
+		/* The worker exits on VP_OP_EXIT (served by its main thread, so a
+		 * kernel that never returns does not hold it up) or on seeing the
+		 * pipe close; give it half a second, then make sure. */
 		if (p->pipe_wr >= 0) {
 			close(p->pipe_wr);
 			p->pipe_wr = -1;
 		}
-		if (p->pidfd < 0 || poll(&pf, 1, 1000) <= 0)
+		if (p->pidfd < 0 || poll(&pf, 1, 500) <= 0)
 			kill(p->pid, SIGKILL);
 		while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR)
 			;
@@ -391,7 +534,7 @@ static void proc_teardown(struct veo_proc_handle *p)
 			free(e);
 		}
 	}
-	free(p->death_msg);
+	pthread_mutex_destroy(&p->sym_lock);
 	pthread_mutex_destroy(&p->lock);
 	memset(p, 0, sizeof *p);
 }
@@ -441,6 +584,7 @@ static struct veo_proc_handle *create(int venode, const char *bin)
 	p->node = venode;
 	p->memfd = p->pidfd = p->pipe_wr = -1;
 	pthread_mutex_init(&p->lock, NULL);
+	pthread_mutex_init(&p->sym_lock, NULL);
 	if (map_shared(p) != 0 || spawn_worker(p, path) != 0 || wait_ready(p) != 0) {
 		proc_teardown(p);
 		return NULL;
@@ -581,7 +725,7 @@ int proc_control(struct veo_proc_handle *p, struct vp_rec *rec, uint32_t len,
 			pthread_mutex_unlock(&p->lock);
 			return e.status == VP_ST_OK ? VP_ST_OK : VP_ST_ERROR;
 		}
-		if (proc_dead(p, vp_now_ns() - p->last_thorough_ns > 20000000ull)) {
+		if (proc_dead_recheck(p)) {
 			pthread_mutex_unlock(&p->lock);
 			snprintf(msg, msglen, "%s", proc_death_msg(p));
 			return VP_ST_ERROR;
@@ -630,7 +774,7 @@ uint64_t veo_load_library(struct veo_proc_handle *p, const char *path)
 
 static void drop_syms(struct veo_proc_handle *p, uint64_t lib)
 {
-	pthread_mutex_lock(&p->lock);
+	pthread_mutex_lock(&p->sym_lock);
 	for (unsigned b = 0; b < SYM_BUCKETS; b++) {
 		struct sym_entry **pe = &p->syms[b];
 
@@ -645,7 +789,7 @@ static void drop_syms(struct veo_proc_handle *p, uint64_t lib)
 			}
 		}
 	}
-	pthread_mutex_unlock(&p->lock);
+	pthread_mutex_unlock(&p->sym_lock);
 }
 
 int veo_unload_library(struct veo_proc_handle *p, const uint64_t handle)
@@ -680,13 +824,15 @@ uint64_t veo_get_sym(struct veo_proc_handle *p, uint64_t lib, const char *name)
 	if (n > VEO_SYMNAME_LEN_MAX)
 		return (uint64_t)(veo_fail("veo_get_sym: symbol name longer than %d",
 		                           VEO_SYMNAME_LEN_MAX), 0);
+	if (proc_dead_recheck(p))
+		return (uint64_t)(veo_fail("veo_get_sym(%s): %s", name, proc_death_msg(p)), 0);
 	b = sym_hash(lib, name);
-	pthread_mutex_lock(&p->lock);
+	pthread_mutex_lock(&p->sym_lock);
 	for (e = p->syms[b]; e; e = e->next)
 		if (e->lib == lib && strcmp(e->name, name) == 0)
 			break;
 	addr = e ? e->addr : 0;
-	pthread_mutex_unlock(&p->lock);
+	pthread_mutex_unlock(&p->sym_lock);
 	if (addr)
 		return addr;
 
@@ -704,10 +850,10 @@ uint64_t veo_get_sym(struct veo_proc_handle *p, uint64_t lib, const char *name)
 		e->lib = lib;
 		e->addr = addr;
 		memcpy(e->name, name, n + 1);
-		pthread_mutex_lock(&p->lock);
+		pthread_mutex_lock(&p->sym_lock);
 		e->next = p->syms[b];
 		p->syms[b] = e;
-		pthread_mutex_unlock(&p->lock);
+		pthread_mutex_unlock(&p->sym_lock);
 	}
 	return addr;
 }

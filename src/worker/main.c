@@ -25,7 +25,7 @@ void *worker_heap_ptr(uint64_t off, uint64_t len)
 {
 	if (off > W.heap_size || len > W.heap_size - off)
 		return NULL;
-	return W.base + W.hdr->heap_offset + off;
+	return W.base + W.heap_offset + off;
 }
 
 static void *watchdog(void *arg)
@@ -41,6 +41,31 @@ static void *watchdog(void *arg)
 			_exit(0);
 	}
 	return NULL;
+}
+
+/* Checks the layout the host wrote into the header and keeps it in W. The
+ * header is copied first, so that what is checked is what is used. */
+static int layout_read(const struct vp_shm_header *shared, uint64_t file_size)
+{
+	struct vp_shm_header h;
+
+	memcpy(&h, (const void *)shared, sizeof h);
+	if (h.magic != VP_MAGIC || h.version != VP_VERSION ||
+	    h.total_size != file_size ||
+	    h.heap_offset > h.total_size ||
+	    h.heap_size > h.total_size - h.heap_offset ||
+	    h.max_slots != VP_MAX_SLOTS ||
+	    h.slot_stride < sizeof(struct vp_slot) ||
+	    h.slot_stride % VP_CACHELINE || h.slots_offset % VP_CACHELINE ||
+	    h.slots_offset < sizeof(struct vp_shm_header) ||
+	    h.slots_offset > h.heap_offset ||
+	    h.slot_stride > (h.heap_offset - h.slots_offset) / VP_MAX_SLOTS)
+		return -1;
+	W.slots_offset = h.slots_offset;
+	W.slot_stride = h.slot_stride;
+	W.heap_offset = h.heap_offset;
+	W.heap_size = h.heap_size;
+	return 0;
 }
 
 static int start_failed(const char *why)
@@ -79,17 +104,11 @@ int main(int argc, char **argv)
 		return start_failed("cannot map the shared memory");
 	}
 	W.hdr = (struct vp_shm_header *)W.base;
-	if (W.hdr->magic != VP_MAGIC || W.hdr->version != VP_VERSION)
-		return start_failed("shared memory of another openveo version");
-	if (W.hdr->total_size != (uint64_t)st.st_size ||
-	    W.hdr->heap_offset > W.hdr->total_size ||
-	    W.hdr->heap_size > W.hdr->total_size - W.hdr->heap_offset ||
-	    W.hdr->max_slots != VP_MAX_SLOTS ||
-	    W.hdr->slot_stride < sizeof(struct vp_slot) ||
-	    W.hdr->slots_offset + W.hdr->slot_stride * VP_MAX_SLOTS > W.hdr->heap_offset)
-		return start_failed("inconsistent shared memory layout");
-	W.heap_size = W.hdr->heap_size;
-	W.heap_base = (uint64_t)(uintptr_t)(W.base + W.hdr->heap_offset);
+	if (layout_read(W.hdr, (uint64_t)st.st_size) != 0)
+		return start_failed(W.hdr->magic != VP_MAGIC || W.hdr->version != VP_VERSION
+		                    ? "shared memory of another openveo version"
+		                    : "inconsistent shared memory layout");
+	W.heap_base = (uint64_t)(uintptr_t)(W.base + W.heap_offset);
 	W.hdr->worker_heap_base = W.heap_base;
 
 	faults_install();

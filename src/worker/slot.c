@@ -17,8 +17,6 @@
 #include "wait.h"
 #include "worker.h"
 
-#define REC_MAX 8192  /* largest record: a call with 256 args, a path */
-
 void slot_post(struct vp_slot *s, uint64_t reqid, uint32_t status,
                uint64_t result, const char *msg)
 {
@@ -47,10 +45,9 @@ void slot_post(struct vp_slot *s, uint64_t reqid, uint32_t status,
 	vp_wake(&s->cq.tail, &s->cq.tail_sleepers);
 }
 
-/* Copies the next record into buf (REC_MAX bytes, 16-byte aligned).
- * Returns its length, or 0 when the ring held garbage (then the ring has
- * been emptied and *bad_reqid names the record, if it could be read). */
-static uint32_t sq_take(struct vp_slot *s, uint8_t *buf, uint64_t *bad_reqid)
+/* Taking records (see worker.h): the record is checked against the ring
+ * before it is copied out, so a bad length never reads past the ring. */
+int slot_sq_poll(struct vp_slot *s, uint8_t *buf, uint64_t *bad_reqid)
 {
 	uint32_t head = atomic_load_explicit(&s->sq.head, memory_order_relaxed);
 
@@ -59,18 +56,16 @@ static uint32_t sq_take(struct vp_slot *s, uint8_t *buf, uint64_t *bad_reqid)
 		uint32_t avail = tail - head, pos = head & (VP_SQ_BYTES - 1);
 		struct vp_rec r;
 
-		if (avail == 0) {
-			vp_wait_change(&s->sq.tail, head, &s->sq.tail_sleepers, 0, 1);
-			continue;
-		}
+		if (avail == 0)
+			return 0;
 		memcpy(&r, s->sq_data + pos, sizeof r);
 		if (avail > VP_SQ_BYTES || r.len < sizeof r || r.len % VP_REC_ALIGN ||
 		    r.len > avail || pos + r.len > VP_SQ_BYTES ||
-		    (r.op != VP_OP_PAD && r.len > REC_MAX)) {
+		    (r.op != VP_OP_PAD && r.len > SLOT_REC_MAX)) {
 			*bad_reqid = r.reqid;
 			atomic_store_explicit(&s->sq.head, tail, memory_order_release);
 			vp_wake(&s->sq.head, &s->sq.head_sleepers);
-			return 0;
+			return -1;
 		}
 		if (r.op != VP_OP_PAD)
 			memcpy(buf, s->sq_data + pos, r.len);
@@ -78,7 +73,21 @@ static uint32_t sq_take(struct vp_slot *s, uint8_t *buf, uint64_t *bad_reqid)
 		atomic_store_explicit(&s->sq.head, head, memory_order_release);
 		vp_wake(&s->sq.head, &s->sq.head_sleepers);
 		if (r.op != VP_OP_PAD)
-			return r.len;
+			return (int)r.len;
+	}
+}
+
+/* slot_sq_poll, waiting while the ring is empty. Returns the record's
+ * length, or 0 when the ring held garbage. */
+static uint32_t sq_take(struct vp_slot *s, uint8_t *buf, uint64_t *bad_reqid)
+{
+	for (;;) {
+		uint32_t head = atomic_load_explicit(&s->sq.head, memory_order_relaxed);
+		int n = slot_sq_poll(s, buf, bad_reqid);
+
+		if (n != 0)
+			return n > 0 ? (uint32_t)n : 0;
+		vp_wait_change(&s->sq.tail, head, &s->sq.tail_sleepers, 0, 1);
 	}
 }
 
@@ -130,35 +139,94 @@ static const char *rec_string(const uint8_t *buf, uint32_t len, size_t fixed)
 	return (const char *)buf + fixed;
 }
 
-/* Control-slot commands. Long messages go to s->msg. */
-static int control(struct vp_slot *s, const uint8_t *buf, uint32_t len,
-                   uint64_t *result)
+/* Checking a record (see worker.h): after this, slot_serve and control()
+ * read only fields that are there and strings that end. */
+int slot_check_record(const uint8_t *buf, uint32_t len, unsigned idx)
+{
+	const struct vp_rec *r = (const struct vp_rec *)buf;
+	int ctl = idx == VP_SLOT_CTL;
+
+	if (len < sizeof *r || len % VP_REC_ALIGN || len > SLOT_REC_MAX || r->len != len)
+		return -1;
+	switch (r->op) {
+	case VP_OP_CALL: /* the rest is dispatch_decode's */
+		return len >= sizeof(struct vp_call) ? 0 : -1;
+	case VP_OP_COMPLETE:
+		return len >= sizeof(struct vp_complete) ? 0 : -1;
+	case VP_OP_HOST_ACTION:
+		return 0;
+	case VP_OP_READ:
+	case VP_OP_WRITE:
+		return len >= sizeof(struct vp_xfer) ? 0 : -1;
+	case VP_OP_CLOSE:
+		return ctl ? -1 : 0;
+	case VP_OP_EXIT:
+		return ctl ? 0 : -1;
+	case VP_OP_LOAD_LIB:
+	case VP_OP_GET_SYM:
+		return ctl && rec_string(buf, len, sizeof(struct vp_u64arg)) ? 0 : -1;
+	case VP_OP_UNLOAD_LIB:
+		return ctl && len >= sizeof(struct vp_u64arg) ? 0 : -1;
+	case VP_OP_OPEN_CTX: {
+		const struct vp_open_ctx *o = (const struct vp_open_ctx *)buf;
+
+		return ctl && len >= sizeof *o && o->slot > VP_SLOT_CTL &&
+		       o->slot < VP_MAX_SLOTS ? 0 : -1;
+	}
+	default: /* PAD never gets here; unknown ops */
+		return -1;
+	}
+}
+
+/* Answers a record slot_check_record refused. Control requests leave
+ * their message in s->msg, like every control answer. */
+static void reject(struct vp_slot *s, unsigned idx, const uint8_t *buf)
+{
+	const struct vp_rec *r = (const struct vp_rec *)buf;
+	char msg[VP_CQE_MSG];
+
+	switch (r->op) {
+	case VP_OP_PAD:
+	case VP_OP_LOAD_LIB:
+	case VP_OP_UNLOAD_LIB:
+	case VP_OP_GET_SYM:
+	case VP_OP_OPEN_CTX:
+		if (idx == VP_SLOT_CTL) {
+			snprintf(s->msg, sizeof s->msg, "malformed control request (op %u)", r->op);
+			slot_post(s, r->reqid, VP_ST_ERROR, 0, NULL);
+			return;
+		}
+		break;
+	case VP_OP_CALL:
+		slot_post(s, r->reqid, VP_ST_ERROR, 0, "malformed call request");
+		return;
+	default:
+		break;
+	}
+	snprintf(msg, sizeof msg, "malformed request (op %u)", r->op);
+	slot_post(s, r->reqid, VP_ST_ERROR, 0, msg);
+}
+
+/* Control-slot commands, checked by slot_check_record. Long messages go
+ * to s->msg. */
+static int control(struct vp_slot *s, const uint8_t *buf, uint64_t *result)
 {
 	const struct vp_rec *r = (const struct vp_rec *)buf;
 	const struct vp_u64arg *a = (const struct vp_u64arg *)buf;
-	const char *str;
+	const char *str = (const char *)(a + 1); /* LOAD_LIB, GET_SYM */
 
 	s->msg[0] = '\0';
 	switch (r->op) {
 	case VP_OP_LOAD_LIB:
-		if (!(str = rec_string(buf, len, sizeof *a)))
-			break;
 		return loader_load(str, result, s->msg, sizeof s->msg);
 	case VP_OP_UNLOAD_LIB:
-		if (len < sizeof *a)
-			break;
 		return loader_unload(a->value, s->msg, sizeof s->msg);
 	case VP_OP_GET_SYM:
-		if (!(str = rec_string(buf, len, sizeof *a)))
-			break;
 		return loader_sym(a->value, str, result, s->msg, sizeof s->msg);
 	case VP_OP_OPEN_CTX: {
 		const struct vp_open_ctx *o = (const struct vp_open_ctx *)buf;
-		int err;
+		int err = slot_start_context(o->slot, o->stack_size);
 
-		if (len < sizeof *o || o->slot <= VP_SLOT_CTL || o->slot >= VP_MAX_SLOTS)
-			break;
-		err = slot_start_context(o->slot, o->stack_size);
 		if (err) {
 			snprintf(s->msg, sizeof s->msg, "cannot start a context thread: %s",
 			         strerror(err));
@@ -167,10 +235,9 @@ static int control(struct vp_slot *s, const uint8_t *buf, uint32_t len,
 		return VP_ST_OK;
 	}
 	default:
-		break;
+		snprintf(s->msg, sizeof s->msg, "malformed control request (op %u)", r->op);
+		return VP_ST_ERROR;
 	}
-	snprintf(s->msg, sizeof s->msg, "malformed control request (op %u)", r->op);
-	return VP_ST_ERROR;
 }
 
 /* The ring held something the host never writes: a host bug, or a kernel
@@ -192,7 +259,7 @@ static _Noreturn void ring_corrupt(unsigned idx, uint64_t reqid)
 void slot_serve(unsigned idx)
 {
 	struct vp_slot *s = worker_slot(idx);
-	_Alignas(16) uint8_t buf[REC_MAX];
+	_Alignas(16) uint8_t buf[SLOT_REC_MAX];
 
 	for (;;) {
 		uint64_t bad = 0, result = 0;
@@ -203,6 +270,10 @@ void slot_serve(unsigned idx)
 
 		if (len == 0)
 			ring_corrupt(idx, bad);
+		if (slot_check_record(buf, len, idx) != 0) {
+			reject(s, idx, buf);
+			continue;
+		}
 		switch (r->op) {
 		case VP_OP_CALL:
 			atomic_store_explicit(&s->running_fn, ((const struct vp_call *)buf)->addr,
@@ -213,36 +284,25 @@ void slot_serve(unsigned idx)
 			atomic_store_explicit(&s->running_reqid, 0, memory_order_release);
 			break;
 		case VP_OP_COMPLETE:
-			if (len >= sizeof(struct vp_complete)) {
-				result = ((const struct vp_complete *)buf)->result;
-				st = VP_ST_OK;
-			}
+			result = ((const struct vp_complete *)buf)->result;
+			st = VP_ST_OK;
 			break;
 		case VP_OP_HOST_ACTION:
 			host_action(s, r->reqid);
 			continue; /* the host completes the request itself */
 		case VP_OP_READ:
 		case VP_OP_WRITE:
-			if (len >= sizeof(struct vp_xfer))
-				st = xfer((const struct vp_xfer *)buf, r->op == VP_OP_READ, msg,
-				          sizeof msg);
+			st = xfer((const struct vp_xfer *)buf, r->op == VP_OP_READ, msg, sizeof msg);
 			break;
 		case VP_OP_CLOSE:
-			if (idx == VP_SLOT_CTL)
-				break;
 			slot_post(s, r->reqid, VP_ST_OK, 0, NULL);
 			return;
 		case VP_OP_EXIT:
-			if (idx != VP_SLOT_CTL)
-				break;
 			return;
-		default:
-			if (idx == VP_SLOT_CTL && r->op < VP_OP_COUNT) {
-				st = control(s, buf, len, &result);
-				slot_post(s, r->reqid, (uint32_t)st, result, NULL);
-				continue;
-			}
-			break;
+		default: /* the control requests */
+			st = control(s, buf, &result);
+			slot_post(s, r->reqid, (uint32_t)st, result, NULL);
+			continue;
 		}
 		if (st == VP_ST_ERROR && !msg[0])
 			snprintf(msg, sizeof msg, "malformed request (op %u)", r->op);

@@ -14,19 +14,26 @@
 
 #include "protocol.h"
 
-/* The mapped memfd and where things are in it. Set once at start-up. */
+/* The mapped memfd and where things are in it. Set once at start-up, from
+ * a header checked then: the layout is never read from shared memory again,
+ * so a host (or a kernel) that scribbles over the header cannot move a
+ * slot or the heap outside the mapping. */
 struct worker {
 	char *base;                   /* our mapping of the memfd */
 	struct vp_shm_header *hdr;
+	uint64_t slots_offset;        /* copies of the checked header fields */
+	uint64_t slot_stride;
+	uint64_t heap_offset;
 	uint64_t heap_base;           /* VE address of heap offset 0 */
 	uint64_t heap_size;
 	pid_t host_pid;
 };
 extern struct worker W;
 
+/* idx < VP_MAX_SLOTS (callers check indexes that come from the host). */
 static inline struct vp_slot *worker_slot(unsigned idx)
 {
-	return vp_slot_at(W.base, W.hdr->slots_offset, W.hdr->slot_stride, idx);
+	return vp_slot_at(W.base, W.slots_offset, W.slot_stride, idx);
 }
 
 /* Heap offset range check: returns a pointer or NULL. */
@@ -34,6 +41,22 @@ void *worker_heap_ptr(uint64_t off, uint64_t len);
 
 /* slot.c: serve a slot until a CLOSE (contexts) or EXIT (control). */
 void slot_serve(unsigned idx);
+
+/* Largest record slot_serve takes: a call with 256 arguments, a path. */
+#define SLOT_REC_MAX 8192
+
+/* The two steps of slot_serve that only read and check, so that
+ * tests/fuzz can run them on any bytes. slot_sq_poll copies the next
+ * record of s's submission ring into buf (SLOT_REC_MAX bytes, 16-byte
+ * aligned), skipping PAD records, without waiting: returns its length, 0
+ * if the ring is empty, -1 if the ring holds garbage (then the ring has
+ * been emptied and *bad_reqid names the record, if it could be read).
+ * slot_check_record checks a record of len bytes taken from slot idx: its
+ * header and, for its op, the fixed part, the strings that must end in a
+ * NUL and the slot it may come on (dispatch_decode checks a call's
+ * arguments). Returns 0 if slot_serve may act on it, -1 if malformed. */
+int slot_sq_poll(struct vp_slot *s, uint8_t *buf, uint64_t *bad_reqid);
+int slot_check_record(const uint8_t *buf, uint32_t len, unsigned idx);
 /* Start a context thread for slot idx. 0 or an errno. */
 int slot_start_context(unsigned idx, uint64_t stack_size);
 
