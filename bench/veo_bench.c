@@ -57,7 +57,8 @@ static struct {
 	const char *kernels;  /* path of libbench_kernels.so */
 	const char *json;     /* where the figures go */
 	int quick;
-} opt = { BENCH_KERNELS, "veo_bench.json", 0 };
+	const char *only;
+} opt = { BENCH_KERNELS, "veo_bench.json", 0, NULL };
 
 static const long call_ns[] = { 1, 10, 100, 1000, 10000, 100000 };
 #define NCALL_N (sizeof call_ns / sizeof call_ns[0])
@@ -1173,7 +1174,9 @@ static void write_json(void)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: veo_bench [-k libbench_kernels.so] [-o out.json] [-q]\n");
+	fprintf(stderr, "usage: veo_bench [-k libbench_kernels.so] [-o out.json] [-q] "
+	        "[-s calls|contention]\n"
+	        "  -s runs one section only (for tuning), without goals or JSON\n");
 	exit(2);
 }
 
@@ -1185,8 +1188,9 @@ int main(int argc, char **argv)
 	double t_start = now_ns();
 	int c;
 
-	while ((c = getopt(argc, argv, "k:o:qh")) != -1) {
+	while ((c = getopt(argc, argv, "k:o:qs:h")) != -1) {
 		switch (c) {
+		case 's': opt.only = optarg; break;
 		case 'k': opt.kernels = optarg; break;
 		case 'o': opt.json = optarg; break;
 		case 'q': opt.quick = 1; break;
@@ -1223,6 +1227,18 @@ int main(int argc, char **argv)
 	if (!fn_empty || !fn_compute || !ctx)
 		die("set-up: %s", veo_last_error());
 
+	if (opt.only) {
+		if (strcmp(opt.only, "calls") == 0) {
+			floor_round_trip();
+			bench_calls(proc, ctx, fn_empty);
+		} else if (strcmp(opt.only, "contention") == 0) {
+			bench_contention(fn_empty, fn_compute, proc);
+		} else {
+			usage();
+		}
+		veo_proc_destroy(proc);
+		return 0;
+	}
 	section("call latency (AVEO's four patterns)");
 	bench_calls(proc, ctx, fn_empty);
 	section("transfers");

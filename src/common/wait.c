@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
 #include <linux/futex.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
@@ -18,6 +19,10 @@ uint64_t vp_now_ns(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
+
+/* Spinning without yielding: a partner on another core answers an empty
+ * request well within this. */
+#define VP_PURE_SPIN_NS 2000
 
 uint64_t vp_spin_ns(void)
 {
@@ -68,17 +73,25 @@ int vp_wait_change(_Atomic uint32_t *word, uint32_t old,
 		return 0;
 
 	if (spin) {
-		uint64_t start = vp_now_ns();
+		uint64_t start = vp_now_ns(), now = start;
 		uint64_t limit = vp_spin_ns();
 
-		if (deadline_ns && deadline_ns - start < limit && deadline_ns > start)
+		if (deadline_ns && deadline_ns > start && deadline_ns - start < limit)
 			limit = deadline_ns - start;
 		for (unsigned i = 1;; i++) {
 			if (atomic_load_explicit(word, memory_order_acquire) != old)
 				return 0;
 			vp_cpu_relax();
-			if ((i & 63) == 0 && vp_now_ns() - start >= limit)
-				break;
+			if ((i & 15) == 0) {
+				now = vp_now_ns();
+				if (now - start >= limit)
+					break;
+				/* Past the first microseconds the partner is not
+				 * answering from another core: maybe it waits for
+				 * ours, so offer it. */
+				if (now - start >= VP_PURE_SPIN_NS)
+					sched_yield();
+			}
 		}
 	}
 
