@@ -62,6 +62,9 @@
 #define SLAB_SIZE (256u << 10)        /* a slab, unless a page is larger */
 #define SMALL_MAX (32u << 10)         /* largest small block */
 #define GIVE_BACK_MIN (1ull << 20)    /* free spans this large are punched */
+#define KEEP_MAX_BLOCK (32ull << 20)  /* larger freed blocks are never kept */
+#define KEEP_TOTAL (64ull << 20)      /* bytes of freed blocks kept at most */
+#define NKEPT (sizeof ((struct heap *)0)->kept / sizeof(struct heap_region *))
 #define CLS_LARGE UINT32_MAX          /* heap_region.cls of a large block */
 
 /* The size classes of small blocks. A class of a page or more must be a
@@ -468,11 +471,83 @@ static int small_free(struct heap *h, struct heap_region *r, uint64_t off)
 
 /* ---- Large blocks ---- */
 
+/* Kept blocks: a freed large block of at most KEEP_MAX_BLOCK stays
+ * committed (out of the region tree, so it is not live) in h->kept, up to
+ * KEEP_TOTAL bytes, and serves the next allocation that it fits without
+ * wasting more than a quarter. Allocating and freeing the same large size
+ * in a loop then costs neither fallocate() nor a punch. */
+static struct heap_region *kept_take(struct heap *h, uint64_t len)
+{
+	for (unsigned i = 0; i < NKEPT; i++) {
+		struct heap_region *r = h->kept[i];
+
+		if (r && r->run.len >= len && r->run.len - len <= len / 4) {
+			h->kept[i] = NULL;
+			h->kept_bytes -= r->run.len;
+			return r;
+		}
+	}
+	return NULL;
+}
+
+/* Keeps the large region r, just taken out of the tree; gives back older
+ * kept blocks to make room, or r itself when it is too large. */
+static void kept_put(struct heap *h, struct heap_region *r)
+{
+	unsigned i, oldest = 0;
+
+	if (r->run.len > KEEP_MAX_BLOCK) {
+		run_give(h, &r->run);
+		return;
+	}
+	for (;;) {
+		unsigned free_slot = NKEPT;
+
+		for (i = 0; i < NKEPT; i++)
+			if (!h->kept[i])
+				free_slot = i;
+		if (free_slot < NKEPT && h->kept_bytes + r->run.len <= KEEP_TOTAL) {
+			h->kept[free_slot] = r;
+			h->kept_bytes += r->run.len;
+			return;
+		}
+		/* Give back the first kept block and try again. */
+		while (!h->kept[oldest])
+			oldest++;
+		h->kept_bytes -= h->kept[oldest]->run.len;
+		run_give(h, &h->kept[oldest]->run);
+		h->kept[oldest] = NULL;
+	}
+}
+
+/* Gives back every kept block (when the heap runs short). */
+static void kept_flush(struct heap *h)
+{
+	for (unsigned i = 0; i < NKEPT; i++) {
+		if (h->kept[i]) {
+			run_give(h, &h->kept[i]->run);
+			h->kept[i] = NULL;
+		}
+	}
+	h->kept_bytes = 0;
+}
+
 static int large_alloc(struct heap *h, uint64_t size, uint64_t *off)
 {
 	uint64_t len = round_up(size, heap_page());
-	struct heap_region *r = calloc(1, sizeof *r);
+	struct heap_region *r = kept_take(h, len);
 	int rc;
+
+	if (r) {
+		if (!tsearch(r, &h->regions, run_cmp)) {
+			run_give(h, &r->run);
+			return -ENOMEM;
+		}
+		*off = r->run.start;
+		h->in_use += r->run.len;
+		return 0;
+	}
+	r = calloc(1, sizeof *r);
 
 	if (!r)
 		return -ENOMEM;
@@ -531,6 +606,8 @@ void heap_destroy(struct heap *h)
 	struct heap_span *s, *next;
 
 	tdestroy(h->regions, free);
+	for (unsigned i = 0; i < NKEPT; i++)
+		free(h->kept[i]);
 	for (s = h->free_spans; s; s = next) {
 		next = s->next;
 		free(s);
@@ -550,10 +627,15 @@ int heap_alloc(struct heap *h, uint64_t size, uint64_t *off)
 		return -ENOMEM;
 	cls = class_of(size);
 	pthread_mutex_lock(&h->lock);
-	if (cls == CLS_LARGE)
-		rc = large_alloc(h, size, off);
-	else
-		rc = small_alloc(h, cls, off);
+	for (int again = 1;; again = 0) {
+		if (cls == CLS_LARGE)
+			rc = large_alloc(h, size, off);
+		else
+			rc = small_alloc(h, cls, off);
+		if (rc != -ENOMEM || !again || h->kept_bytes == 0)
+			break;
+		kept_flush(h); /* short of room: the kept blocks go first */
+	}
 	pthread_mutex_unlock(&h->lock);
 	return rc;
 }
@@ -569,7 +651,8 @@ int heap_free(struct heap *h, uint64_t off)
 		rc = small_free(h, r, off);
 	} else if (r && off == r->run.start) {
 		h->in_use -= r->run.len;
-		region_release(h, r);
+		tdelete(r, &h->regions, run_cmp);
+		kept_put(h, r);
 		rc = 0;
 	}
 	pthread_mutex_unlock(&h->lock);

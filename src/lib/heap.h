@@ -8,7 +8,10 @@
  *
  * Pages are committed with fallocate() when a block is handed out (so
  * running out of memory is an error return, not the OOM killer later) and
- * large freed blocks are given back with FALLOC_FL_PUNCH_HOLE.
+ * freed blocks of more than 32 MiB are given back with FALLOC_FL_PUNCH_HOLE
+ * at once; smaller ones are kept committed, up to 64 MiB in all, for the
+ * next allocation of about their size (a loop of calls with the same
+ * stack arguments then costs no system call).
  */
 #ifndef OPENVEO_HEAP_H
 #define OPENVEO_HEAP_H
@@ -29,6 +32,8 @@ struct heap {
 	void *regions;        /* tsearch tree of live regions, by offset */
 	struct heap_span *free_spans; /* address-ordered free page runs */
 	struct heap_region *partial[16]; /* size classes with free slots */
+	struct heap_region *kept[8]; /* freed large blocks kept committed */
+	uint64_t kept_bytes;
 	uint64_t committed;   /* bytes currently fallocate()d */
 	uint64_t in_use;      /* bytes handed out */
 };
