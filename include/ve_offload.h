@@ -14,8 +14,10 @@
  *    saying what was wrong. Errors are also printed to stderr unless
  *    VEO_LOG_ERRORS=0 is set or veo_set_error_print(0) was called.
  *
- * Handles are checked: a NULL, closed or foreign handle is an error return,
- * never a crash.
+ * Handles are checked: a NULL, closed, destroyed, freed or foreign handle is
+ * an error return, never a crash, and a freed handle is never read. So are
+ * the other arguments: argument numbers, sizes, addresses, request ids. The
+ * README's "Faults and bad input" lists what was tried and what each gets.
  */
 #ifndef VE_OFFLOAD_H
 #define VE_OFFLOAD_H
@@ -103,7 +105,10 @@ int veo_get_ve_arch(int venode);
 /* Loads a kernel library into the worker; a non-zero handle, or 0 (with the
  * dynamic loader's message). */
 uint64_t veo_load_library(struct veo_proc_handle *proc, const char *path);
-/* Unloads a library; 0, or -1 for an unknown or already unloaded handle. */
+/* Unloads a library; 0, or -1 for an unknown or already unloaded handle.
+ * Handles are never reused, so unloading twice fails even after another
+ * library was loaded; calling a function of an unloaded library is a
+ * VEO_COMMAND_ERROR, not a crash. */
 int veo_unload_library(struct veo_proc_handle *proc, const uint64_t libhdl);
 /* Address of a function or variable in the worker, 0 if not found. Handle 0
  * searches the worker executable (kernels linked in by mk_veorun_static). */
@@ -114,7 +119,11 @@ uint64_t veo_get_sym(struct veo_proc_handle *proc, uint64_t libhdl,
  * VE memory from veo_alloc_mem lives in a heap shared with the worker, so
  * veo_read_mem / veo_write_mem on it are a single memcpy by the host. Other
  * worker addresses (library variables, memory a kernel allocated) go
- * through the worker. An address the worker does not own is an error.
+ * through the worker. An address the worker does not own is an error, so
+ * is a range that leaves the block it starts in, a size no VE memory can
+ * have, a NULL host buffer with a size, and (for copies through the worker)
+ * a host buffer shorter than the size. An allocation larger than the memory
+ * the machine has available is refused before anything is committed.
  * VE addresses are worker addresses: dereferencing one in the host does not
  * read the data.
  */
@@ -169,7 +178,8 @@ int veo_args_set_double(struct veo_args *args, int argnum, double val);
 int veo_args_set_float(struct veo_args *args, int argnum, float val);
 /* The kernel gets a pointer to a copy of buf[0..len) in VE memory. IN: copied
  * in at submission; OUT: copied back into buf when the result is collected;
- * INOUT: both. buf must stay valid until then. */
+ * INOUT: both. buf must stay valid until then. -1 for a NULL buf with a
+ * len, a bad intent or a len of 2^48 or more. */
 int veo_args_set_stack(struct veo_args *args, enum veo_args_intent inout,
                        int argnum, char *buf, size_t len);
 /* Forgets all arguments (and the declared result type). */
@@ -200,7 +210,8 @@ int veo_args_set_result_type(struct veo_args *args, enum veo_result_type type);
 
 /* ---- Calls ------------------------------------------------------------- */
 /* Queues a call of the function at worker address addr. The arguments are
- * copied: args may be reused or freed as soon as this returns. */
+ * copied: args may be reused or freed as soon as this returns. An addr
+ * that is not code of a loaded library completes with VEO_COMMAND_ERROR. */
 uint64_t veo_call_async(struct veo_thr_ctxt *ctx, uint64_t addr, struct veo_args *args);
 uint64_t veo_call_async_by_name(struct veo_thr_ctxt *ctx, uint64_t libhdl,
                                 const char *symname, struct veo_args *args);
@@ -213,10 +224,12 @@ uint64_t veo_call_async_vh(struct veo_thr_ctxt *ctx, uint64_t (*func)(void *), v
 int veo_call_sync(struct veo_proc_handle *proc, uint64_t addr,
                   struct veo_args *args, uint64_t *result);
 
-/* Collect a result: VEO_COMMAND_OK, VEO_COMMAND_EXCEPTION,
- * VEO_COMMAND_ERROR (could not run, unknown or already collected id, proc
- * died), VEO_COMMAND_UNFINISHED (peek only); -1 for a bad handle. A result
- * is collected once. */
+/* Collect a result: VEO_COMMAND_OK, VEO_COMMAND_EXCEPTION (the kernel
+ * crashed: see veo_proc_death_info), VEO_COMMAND_ERROR (could not run,
+ * unknown or already collected id, an id of another context, proc died),
+ * VEO_COMMAND_UNFINISHED (peek only); -1 for a bad handle. A result is
+ * collected once. Request ids are only meaningful to the context that
+ * issued them (each carries a tag of its context). */
 int veo_call_peek_result(struct veo_thr_ctxt *ctx, uint64_t reqid, uint64_t *retp);
 int veo_call_wait_result(struct veo_thr_ctxt *ctx, uint64_t reqid, uint64_t *retp);
 /* Extension: waits at most timeout_us microseconds; VEO_COMMAND_UNFINISHED

@@ -19,7 +19,9 @@ A short tour::
     del proc                               # stop the VE process
 
 Failures raise VeoError (a RuntimeError); a kernel that crashes raises
-VeoException (an ArithmeticError) naming the signal and the kernel.
+VeoException (an ArithmeticError) naming the signal and the kernel, with
+the worker's report as attributes: signal, signo, address, kernel,
+exit_status, backtrace, report.
 """
 import atexit
 

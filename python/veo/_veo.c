@@ -50,6 +50,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -165,6 +166,7 @@ typedef struct {
 	int waiting;       /* a thread is waiting for it with the GIL released */
 	PyObject *result;
 	PyObject *exc_type, *exc_msg;
+	PyObject *exc_attrs; /* dict of attributes for the exception, or NULL */
 } VeoRequestObject;
 
 typedef struct {
@@ -406,6 +408,26 @@ proc_wait_idle(VeoProcObject *p)
 {
 	while (atomic_load(&p->busy) > 0)
 		sleep_without_gil(500);
+}
+
+/* The same, for closing the proc: waits leave libveo within WAIT_SLICE_US,
+ * but a thread can be held there for ever by a kernel that never returns
+ * (closing its context waits for it) or a library constructor that never
+ * ends. After CLOSE_GRACE_US the worker is killed; every call on it then
+ * returns within a few ms, and the proc is destroyed as usual. */
+#define CLOSE_GRACE_US 500000L
+static void
+proc_wait_idle_for_close(VeoProcObject *p)
+{
+	double give_up = monotonic_s() + CLOSE_GRACE_US * 1e-6;
+	int killed = 0;
+	while (atomic_load(&p->busy) > 0) {
+		if (!killed && monotonic_s() > give_up && p->pid > 0) {
+			kill(p->pid, SIGKILL);
+			killed = 1;
+		}
+		sleep_without_gil(500);
+	}
 }
 
 /* ------------------------------------------------------------------------
@@ -989,7 +1011,7 @@ proc_close(VeoProcObject *p)
 		return 0;
 	}
 	p->closing = 1;
-	proc_wait_idle(p);
+	proc_wait_idle_for_close(p);
 
 	struct veo_proc_handle *h = p->h;
 	char err[ERRBUF] = "";
@@ -2771,6 +2793,73 @@ req_convert(VeoRequestObject *self, uint64_t ret)
 	}
 }
 
+static PyObject *
+none_ref(void)
+{
+	Py_INCREF(Py_None);
+	return Py_None;
+}
+
+/* What the worker's report says (veo_proc_death_info), as the attributes
+ * of a VeoException: signal ("SIGSEGV") and signo, address (the fault
+ * address), kernel, exit_status, backtrace (a list of frame lines) and
+ * report (the whole text). A new dict, or NULL (no error set) when there
+ * is no report. */
+static PyObject *
+death_attrs(VeoProcObject *p)
+{
+	struct veo_death_info *info;
+	PyObject *d = NULL, *bt = NULL;
+
+	if (p->h == NULL || p->closing)
+		return NULL;
+	info = PyMem_Malloc(sizeof *info);
+	if (!info)
+		return NULL;
+	if (veo_proc_death_info(p->h, info) != 1)
+		goto done;
+	bt = PyList_New(0);
+	const char *frames = strstr(info->report, "\nbacktrace:");
+	if (bt && frames) {
+		for (const char *line = strchr(frames + 1, '\n'); line; line = strchr(line, '\n')) {
+			line++;
+			while (*line == ' ')
+				line++;
+			size_t n = strcspn(line, "\n");
+			PyObject *f = PyUnicode_DecodeUTF8(line, (Py_ssize_t)n, "replace");
+			if (!f || PyList_Append(bt, f) < 0) {
+				Py_XDECREF(f);
+				goto done;
+			}
+			Py_DECREF(f);
+		}
+	}
+	int sig = info->cause == VEO_DEATH_SIGNAL || info->cause == VEO_DEATH_KILLED;
+	d = Py_BuildValue("{s:N,s:N,s:N,s:N,s:N,s:O,s:N}",
+	                  "signal", sig && info->signame[0]
+	                                ? PyUnicode_FromString(info->signame)
+	                                : none_ref(),
+	                  "signo", sig ? PyLong_FromLong(info->signo) : none_ref(),
+	                  "address", info->cause == VEO_DEATH_SIGNAL
+	                                 ? PyLong_FromUnsignedLongLong(info->fault_addr)
+	                                 : none_ref(),
+	                  "kernel", info->kernel[0] ? PyUnicode_FromString(info->kernel)
+	                                            : none_ref(),
+	                  "exit_status", info->cause == VEO_DEATH_EXIT
+	                                     ? PyLong_FromLong(info->exit_status)
+	                                     : none_ref(),
+	                  "backtrace", bt,
+	                  "report", PyUnicode_DecodeUTF8(info->report,
+	                                                 (Py_ssize_t)strlen(info->report),
+	                                                 "replace"));
+done:
+	Py_XDECREF(bt);
+	PyMem_Free(info);
+	if (!d)
+		PyErr_Clear();
+	return d;
+}
+
 /* Records the outcome rc/ret of the request (collected once) and releases
  * what it held. */
 static void
@@ -2797,6 +2886,7 @@ req_collect(VeoRequestObject *self, int rc, uint64_t ret, const char *err)
 	}
 	if (rc == VEO_COMMAND_EXCEPTION) {
 		type = VeoException;
+		self->exc_attrs = death_attrs(self->ctx->proc);
 		/* libveo's message names the signal, the kernel and where */
 		if (what)
 			msg = PyUnicode_FromFormat("%s %llu: %s", what,
@@ -2827,7 +2917,19 @@ static PyObject *
 req_outcome(VeoRequestObject *self)
 {
 	if (self->exc_type) {
-		PyErr_SetObject(self->exc_type, self->exc_msg ? self->exc_msg : Py_None);
+		PyObject *exc = PyObject_CallOneArg(self->exc_type,
+		                                    self->exc_msg ? self->exc_msg : Py_None);
+		PyObject *key, *value;
+		Py_ssize_t pos = 0;
+		if (!exc)
+			return NULL;
+		while (self->exc_attrs && PyDict_Next(self->exc_attrs, &pos, &key, &value))
+			if (PyObject_SetAttr(exc, key, value) < 0) {
+				Py_DECREF(exc);
+				return NULL;
+			}
+		PyErr_SetObject(self->exc_type, exc);
+		Py_DECREF(exc);
 		return NULL;
 	}
 	Py_INCREF(self->result);
@@ -3014,6 +3116,7 @@ req_dealloc(VeoRequestObject *self)
 	Py_CLEAR(self->result);
 	Py_CLEAR(self->exc_type);
 	Py_CLEAR(self->exc_msg);
+	Py_CLEAR(self->exc_attrs);
 	Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -3232,10 +3335,24 @@ PyInit__veo(void)
 		"veo.VeoError",
 		"A VEO operation failed (bad handle, unknown symbol, the worker died, ...).",
 		PyExc_RuntimeError, NULL);
+	/* The attributes default to None; a crash report fills them in. */
+	PyObject *exc_defaults = Py_BuildValue(
+		"{s:O,s:O,s:O,s:O,s:O,s:O,s:O}", "signal", Py_None, "signo", Py_None,
+		"address", Py_None, "kernel", Py_None, "exit_status", Py_None,
+		"backtrace", Py_None, "report", Py_None);
+	if (!exc_defaults)
+		goto fail;
 	VeoException = PyErr_NewExceptionWithDoc(
 		"veo.VeoException",
-		"A kernel raised an exception on the VE (it crashed with a signal).",
-		PyExc_ArithmeticError, NULL);
+		"A kernel raised an exception on the VE: it crashed with a signal, or\n"
+		"called exit(). The VE process is gone (make a new VeoProc).\n\n"
+		"The message is the worker's report. Attributes (None when unknown):\n"
+		"signal -- the signal's name, e.g. 'SIGSEGV'; signo -- its number;\n"
+		"address -- the fault address (int); kernel -- the kernel's name;\n"
+		"exit_status -- the status the kernel gave exit(); backtrace -- the\n"
+		"frames, a list of str; report -- the whole report.",
+		PyExc_ArithmeticError, exc_defaults);
+	Py_DECREF(exc_defaults);
 	proc_init_hooks = PyList_New(0);
 	if (!VeoError || !VeoException || !proc_init_hooks)
 		goto fail;

@@ -22,12 +22,22 @@ position-independent workers). OpenMP is only used when asked for
 
 An object is rebuilt only when its source text, compiler or flags changed:
 a hash of them is stored next to the object (LABEL.o.hash).
+
+Safety: build directories VeBuild creates are private to the user (mode
+0700, every level it creates); an existing one that others may write into
+(world-writable, or owned by someone else) is refused, since files in it
+could be replaced under the build. Sources and hashes are written to a
+fresh temporary file (random name, mode 0600) in the build directory and
+renamed into place, so a file or symbolic link planted under a predictable
+name is replaced, never written through. Probes run in a private temporary
+directory. No tool runs through a shell.
 """
 import hashlib
 import os
 import re
 import shlex
 import shutil
+import stat
 import subprocess
 import tempfile
 
@@ -154,6 +164,66 @@ def default_flags(compiler, lang):
     return flags
 
 
+def _write_private(path, text):
+    """Writes text to path by way of a new file with a random name in the
+    same directory (mode 0600), renamed over path: whatever was at path, a
+    symbolic link included, is replaced, never written through."""
+    d, name = os.path.split(path)
+    fd, tmp = tempfile.mkstemp(prefix="." + name + ".", suffix=".tmp", dir=d or ".")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _make_private_dirs(d):
+    """Creates d and its missing parents with mode 0700; returns the
+    topmost directory it created (None if d existed)."""
+    missing = []
+    p = os.path.abspath(d)
+    while not os.path.isdir(p):
+        missing.append(p)
+        parent = os.path.dirname(p)
+        if parent == p:
+            break
+        p = parent
+    top = None
+    for p in reversed(missing):
+        try:
+            os.mkdir(p, 0o700)
+        except FileExistsError:
+            if not os.path.isdir(p):
+                raise
+            continue
+        if top is None:
+            top = p
+    return top
+
+
+def _check_private_dir(d):
+    """Refuses a build directory that others could write files into."""
+    st = os.stat(d)
+    if not stat.S_ISDIR(st.st_mode):
+        raise VeBuildError("the build directory %r is not a directory" % d)
+    if st.st_uid != os.getuid():
+        raise VeBuildError(
+            "the build directory %r belongs to another user (uid %d): files in it "
+            "could be replaced under the build; use a directory of your own "
+            "(set_build_dir)" % (d, st.st_uid))
+    if st.st_mode & stat.S_IWOTH:
+        raise VeBuildError(
+            "the build directory %r is writable by everyone: files in it could be "
+            "replaced under the build; use a private directory (set_build_dir)" % d)
+    if not os.access(d, os.R_OK | os.W_OK | os.X_OK):
+        raise VeBuildError("the build directory %r is not writable" % d)
+
+
 def _run(cmd, cwd, verbose, env=None, what="command"):
     if verbose:
         print(" ".join(shlex.quote(c) for c in cmd))
@@ -245,7 +315,9 @@ class VeBuild:
 
     def set_build_dir(self, dirname):
         """Sets the directory for sources, objects and outputs. It is created
-        (mode 0700) when a build needs it."""
+        (mode 0700, with any missing parents) when a build needs it; an
+        existing directory must be the user's own and not writable by
+        everyone."""
         dirname = os.fspath(dirname)
         if not isinstance(dirname, str) or not dirname:
             raise ValueError("the build directory must be a non-empty path")
@@ -260,12 +332,9 @@ class VeBuild:
 
     def _prepare_dir(self):
         d = self._dir()
-        if not os.path.isdir(d):
-            os.makedirs(d, mode=0o700, exist_ok=True)
-            if self._created_dir is None:
-                self._created_dir = d
-        if not os.access(d, os.R_OK | os.W_OK | os.X_OK):
-            raise VeBuildError("the build directory %r is not writable" % d)
+        if _make_private_dirs(d) is not None and self._created_dir is None:
+            self._created_dir = d  # realclean removes it (not parents it made)
+        _check_private_dir(d)
 
     def _compile(self, label, src, verbose):
         cmd = src.command(label)
@@ -283,15 +352,13 @@ class VeBuild:
         except OSError:
             pass
         path = os.path.join(self._dir(), srcname)
-        with open(path, "w") as f:
-            f.write(src.text)
+        _write_private(path, src.text)
         try:
             os.unlink(hashfile)
         except OSError:
             pass
         _run(cmd, self._dir(), verbose, what="compiling %s" % self._path(srcname))
-        with open(hashfile, "w") as f:
-            f.write(digest + "\n")
+        _write_private(hashfile, digest + "\n")
 
     def _compile_all(self, verbose):
         if not self._src:

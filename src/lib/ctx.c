@@ -5,9 +5,11 @@
  * "drains" the CQ into the request table, where the result waits to be
  * collected (once).
  *
- * The request table is a ring of struct req indexed by id & (cap - 1):
- * ids are handed out in order, and every id that may still be in use lies
- * in [oldest, next_id), a span the table grows to cover.
+ * The request table is a ring of struct req indexed by seq & (cap - 1):
+ * sequence numbers are handed out in order, and every one that may still
+ * be in use lies in [oldest, next_id), a span the table grows to cover.
+ * The ids callers see carry the context's tag above the sequence number
+ * (internal.h), so an id of another context is refused, not mistaken.
  *
  * Some requests need the host in the middle: heap copies of async
  * transfers (the host does the memcpy, so data is copied once) and
@@ -16,7 +18,6 @@
  * then releases the worker through slot->action_ack.
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,8 +129,7 @@ static void req_finish(struct veo_thr_ctxt *c, struct req *r, int status,
 int ctx_init(struct veo_proc_handle *p, struct veo_thr_ctxt *c, unsigned idx,
              size_t stack_size)
 {
-	struct vp_slot *s = vp_slot_at(p->base, p->hdr->slots_offset,
-	                               p->hdr->slot_stride, idx);
+	struct vp_slot *s = proc_slot(p, idx);
 
 	(void)stack_size;
 	c->reqs = calloc(INITIAL_CAP, sizeof *c->reqs);
@@ -274,7 +274,7 @@ static void drain(struct veo_thr_ctxt *c)
 			return;
 		if (tail - head > VP_CQ_ENTRIES) {
 			/* Only a broken worker does this: stop trusting it. */
-			kill(c->proc->pid, SIGKILL);
+			proc_kill(c->proc);
 			return;
 		}
 		e = s->cq_data[head & (VP_CQ_ENTRIES - 1)];
@@ -287,7 +287,10 @@ static void drain(struct veo_thr_ctxt *c)
 		if (!r || r->state != REQ_PENDING)
 			continue; /* not a request we are waiting for */
 		if (e.status == VP_ST_ACTION) {
-			run_action(c, r);
+			/* Only requests that wait for the host have an action. */
+			if (r->kind == REQ_HEAP_READ || r->kind == REQ_HEAP_WRITE ||
+			    r->kind == REQ_VH)
+				run_action(c, r);
 			continue;
 		}
 		c->worker_done = r->id;

@@ -30,6 +30,13 @@
 int veo_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void veo_set_error_text(const char *msg); /* without printing */
 
+/* ---- live malloc'ed handles (args.c): veo_args, veo_thr_ctxt_attr ----
+ * register on allocation, unregister (0, or -1 if not registered) before
+ * freeing; handle_live tells whether p may be dereferenced. */
+int handle_register(const void *p);
+int handle_unregister(const void *p);
+int handle_live(const void *p);
+
 /* ---- arguments (args.c) ---- */
 struct veo_arg {
 	uint8_t type;        /* enum vp_type, or ARG_STACK */
@@ -159,6 +166,8 @@ struct veo_proc_handle {
 	char *base;                     /* host mapping of the memfd */
 	uint64_t size;
 	struct vp_shm_header *hdr;
+	uint64_t slots_offset;          /* the layout, as the host wrote it into */
+	uint64_t slot_stride;           /* hdr (never read back from there) */
 	char *heap_host;                /* host address of heap offset 0 */
 	uint64_t heap_ve;               /* VE address of heap offset 0 */
 	uint64_t heap_size;
@@ -178,6 +187,13 @@ struct veo_proc_handle {
 	struct veo_thr_ctxt ctx_store[VP_MAX_SLOTS];
 };
 
+/* The host mapping of slot idx. The layout is the host's own copy: the
+ * header is shared memory, which a kernel could overwrite. */
+static inline struct vp_slot *proc_slot(struct veo_proc_handle *p, unsigned idx)
+{
+	return vp_slot_at(p->base, p->slots_offset, p->slot_stride, idx);
+}
+
 struct veo_proc_handle *proc_check(struct veo_proc_handle *p);
 struct veo_thr_ctxt *ctx_check(struct veo_thr_ctxt *c);
 
@@ -189,6 +205,8 @@ int proc_dead(struct veo_proc_handle *p, int thorough);
  * uses, so that a worker killed from outside is noticed within that. */
 #define PROC_RECHECK_NS 20000000ull
 int proc_dead_recheck(struct veo_proc_handle *p);
+/* Kills the worker (SIGKILL), through its pidfd when there is one. */
+void proc_kill(struct veo_proc_handle *p);
 /* Why the proc died, in one line (for calls made after the death). */
 const char *proc_death_msg(struct veo_proc_handle *p);
 /* The whole report: the line above, then the backtrace of a crash (for

@@ -8,6 +8,12 @@
  * Handles are slots of a static pool that is never freed, so a stale or
  * foreign handle is recognised (address outside the pool, or a cleared
  * magic) instead of being dereferenced after free.
+ *
+ * Death: the worker may crash (it writes a report first, faults.c), be
+ * killed, or lose its host (it watches the pipe and the host's pidfd). The
+ * host notices through the shared worker_state and, at most every
+ * PROC_RECHECK_NS while anyone waits or calls, the pidfd; the first thread
+ * to notice records why (describe_death) and every call after fails.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -34,6 +40,8 @@ extern char **environ;
 static struct veo_proc_handle pool[VEO_MAX_PROCS];
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static int pool_next;
+
+static struct veo_thr_ctxt_attr *attr_check(struct veo_thr_ctxt_attr *a);
 
 struct veo_proc_handle *proc_check(struct veo_proc_handle *p)
 {
@@ -196,8 +204,8 @@ static int map_shared(struct veo_proc_handle *p)
 	h->magic = VP_MAGIC;
 	h->version = VP_VERSION;
 	h->max_slots = VP_MAX_SLOTS;
-	h->slots_offset = VP_HEADER_BYTES;
-	h->slot_stride = stride;
+	h->slots_offset = p->slots_offset = VP_HEADER_BYTES;
+	h->slot_stride = p->slot_stride = stride;
 	h->heap_offset = heap_off;
 	h->heap_size = p->heap_size;
 	h->total_size = p->size;
@@ -321,8 +329,7 @@ static void append_running(struct veo_proc_handle *p, char *buf, size_t n,
                            struct veo_death_info *d)
 {
 	for (unsigned i = VP_SLOT_SYNC; i < VP_MAX_SLOTS; i++) {
-		struct vp_slot *s = vp_slot_at(p->base, p->hdr->slots_offset,
-		                               p->hdr->slot_stride, i);
+		struct vp_slot *s = proc_slot(p, i);
 		uint64_t fn;
 		size_t len = strlen(buf);
 
@@ -438,6 +445,15 @@ int proc_dead(struct veo_proc_handle *p, int thorough)
 	return 0;
 }
 
+void proc_kill(struct veo_proc_handle *p)
+{
+	/* Through the pidfd when there is one: it cannot name another
+	 * process even if someone else reaped the worker. */
+	if (p->pidfd < 0 || syscall(SYS_pidfd_send_signal, p->pidfd, SIGKILL, NULL, 0) != 0)
+		if (p->pidfd < 0 || errno == ENOSYS)
+			kill(p->pid, SIGKILL);
+}
+
 int proc_dead_recheck(struct veo_proc_handle *p)
 {
 	uint64_t last = atomic_load_explicit(&p->last_thorough_ns, memory_order_relaxed);
@@ -509,7 +525,7 @@ static void proc_teardown(struct veo_proc_handle *p)
 			p->pipe_wr = -1;
 		}
 		if (p->pidfd < 0 || poll(&pf, 1, 500) <= 0)
-			kill(p->pid, SIGKILL);
+			proc_kill(p);
 		while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR)
 			;
 	}
@@ -617,8 +633,7 @@ int veo_proc_destroy(struct veo_proc_handle *p)
 		p->ctx_store[i].magic = 0;
 	if (!proc_dead(p, 0)) {
 		struct vp_rec exit_rec = { .len = sizeof exit_rec, .op = VP_OP_EXIT };
-		struct vp_slot *s = vp_slot_at(p->base, p->hdr->slots_offset,
-		                               p->hdr->slot_stride, VP_SLOT_CTL);
+		struct vp_slot *s = proc_slot(p, VP_SLOT_CTL);
 		uint32_t tail = atomic_load(&s->sq.tail);
 
 		/* The control slot is idle (we hold its lock): there is room. */
@@ -678,8 +693,7 @@ uint32_t ring_need(uint32_t tail, uint32_t len)
 int proc_control(struct veo_proc_handle *p, struct vp_rec *rec, uint32_t len,
                  uint64_t *result, char *msg, size_t msglen)
 {
-	struct vp_slot *s = vp_slot_at(p->base, p->hdr->slots_offset,
-	                               p->hdr->slot_stride, VP_SLOT_CTL);
+	struct vp_slot *s = proc_slot(p, VP_SLOT_CTL);
 	uint32_t tail, head;
 	uint64_t id;
 	int spin = 1;
@@ -884,8 +898,7 @@ static struct veo_thr_ctxt *open_slot(struct veo_proc_handle *p, unsigned idx,
 static unsigned free_slot(struct veo_proc_handle *p)
 {
 	for (unsigned i = VP_SLOT_SYNC + 1; i < VP_MAX_SLOTS; i++) {
-		struct vp_slot *s = vp_slot_at(p->base, p->hdr->slots_offset,
-		                               p->hdr->slot_stride, i);
+		struct vp_slot *s = proc_slot(p, i);
 
 		/* A slot whose old thread has not finished yet is not reused. */
 		if (!p->ctx_store[i].in_use && atomic_load(&s->state) != VP_SLOT_RUNNING)
@@ -904,10 +917,8 @@ struct veo_thr_ctxt *veo_context_open_with_attr(struct veo_proc_handle *p,
 	if (!proc_check(p))
 		return NULL;
 	if (attr) {
-		if (attr->magic != ATTR_MAGIC) {
-			veo_fail("bad context attribute handle %p", (void *)attr);
+		if (!attr_check(attr))
 			return NULL;
-		}
 		stack = attr->stack_size;
 	}
 	if (proc_dead(p, 1)) {
@@ -1020,11 +1031,24 @@ int veo_get_context_state(struct veo_thr_ctxt *c)
 	return proc_dead(c->proc, 1) ? VEO_STATE_EXIT : VEO_STATE_RUNNING;
 }
 
+/* A live attribute handle (see handle_live in args.c), or NULL with a
+ * message. */
+static struct veo_thr_ctxt_attr *attr_check(struct veo_thr_ctxt_attr *a)
+{
+	if (!handle_live(a) || a->magic != ATTR_MAGIC) {
+		veo_fail("bad context attribute handle %p (NULL, freed or not from "
+		         "veo_alloc_thr_ctxt_attr)", (void *)a);
+		return NULL;
+	}
+	return a;
+}
+
 struct veo_thr_ctxt_attr *veo_alloc_thr_ctxt_attr(void)
 {
 	struct veo_thr_ctxt_attr *a = calloc(1, sizeof *a);
 
-	if (!a) {
+	if (!a || handle_register(a) != 0) {
+		free(a);
 		veo_fail("out of memory");
 		return NULL;
 	}
@@ -1034,8 +1058,8 @@ struct veo_thr_ctxt_attr *veo_alloc_thr_ctxt_attr(void)
 
 int veo_free_thr_ctxt_attr(struct veo_thr_ctxt_attr *a)
 {
-	if (!a || a->magic != ATTR_MAGIC)
-		return veo_fail("bad context attribute handle %p", (void *)a);
+	if (!attr_check(a) || handle_unregister(a) != 0)
+		return -1;
 	a->magic = 0;
 	free(a);
 	return 0;
@@ -1043,8 +1067,8 @@ int veo_free_thr_ctxt_attr(struct veo_thr_ctxt_attr *a)
 
 int veo_set_thr_ctxt_stacksize(struct veo_thr_ctxt_attr *a, size_t size)
 {
-	if (!a || a->magic != ATTR_MAGIC)
-		return veo_fail("bad context attribute handle %p", (void *)a);
+	if (!attr_check(a))
+		return -1;
 	if (size > (1ull << 36))
 		return veo_fail("stack size %zu is too large", size);
 	a->stack_size = size;
@@ -1053,8 +1077,8 @@ int veo_set_thr_ctxt_stacksize(struct veo_thr_ctxt_attr *a, size_t size)
 
 int veo_get_thr_ctxt_stacksize(struct veo_thr_ctxt_attr *a, size_t *size)
 {
-	if (!a || a->magic != ATTR_MAGIC)
-		return veo_fail("bad context attribute handle %p", (void *)a);
+	if (!attr_check(a))
+		return -1;
 	if (!size)
 		return veo_fail("veo_get_thr_ctxt_stacksize: NULL result pointer");
 	*size = a->stack_size;

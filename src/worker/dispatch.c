@@ -6,11 +6,15 @@
  * used is kept, so a loop of identical calls prepares it once.
  */
 #include <dlfcn.h>
+#include <elf.h>
 #include <ffi.h>
+#include <link.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "worker.h"
+
+#define GOOD_FNS 8  /* function addresses remembered as valid, per thread */
 
 static ffi_type *const type_map[VP_T_COUNT] = {
 	[VP_T_U64] = &ffi_type_uint64, [VP_T_I64] = &ffi_type_sint64,
@@ -21,8 +25,8 @@ static ffi_type *const type_map[VP_T_COUNT] = {
 	[VP_T_VOID] = &ffi_type_void,
 };
 
-/* Per-thread cache of the last signature and of the last function address
- * found valid. */
+/* Per-thread cache of the last signature and of the function addresses
+ * found valid since the last unload (loader_generation). */
 struct call_cache {
 	ffi_cif cif;
 	int valid;
@@ -30,7 +34,9 @@ struct call_cache {
 	uint8_t ret;
 	uint8_t types[VP_MAX_ARGS];
 	ffi_type *atypes[VP_MAX_ARGS];
-	uint64_t good_fn;
+	unsigned fn_generation;
+	unsigned fn_next;
+	uint64_t good_fn[GOOD_FNS];
 };
 static _Thread_local struct call_cache cache;
 
@@ -52,17 +58,50 @@ static int prepare(const uint8_t *types, unsigned nargs, uint8_t ret)
 	return 0;
 }
 
-/* A function address must lie in a loaded object; anything else would
- * crash the worker on a host mistake. */
+struct code_search {
+	uint64_t addr;
+	int found;
+};
+
+static int search_code(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct code_search *cs = arg;
+
+	(void)size;
+	for (unsigned i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uint64_t lo = (uint64_t)info->dlpi_addr + ph->p_vaddr;
+
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) &&
+		    cs->addr >= lo && cs->addr - lo < ph->p_memsz) {
+			cs->found = 1;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* A function address must lie in the code (an executable segment) of a
+ * loaded object: a variable, VE memory, an address of an unloaded library
+ * or a made-up number would crash the worker on a host mistake. */
 static int fn_known(uint64_t addr)
 {
-	Dl_info info;
+	unsigned gen = atomic_load_explicit(&loader_generation, memory_order_acquire);
+	struct code_search cs = { addr, 0 };
 
-	if (addr == cache.good_fn)
-		return 1;
-	if (addr == 0 || !dladdr((void *)(uintptr_t)addr, &info))
+	if (gen != cache.fn_generation) {
+		memset(cache.good_fn, 0, sizeof cache.good_fn);
+		cache.fn_generation = gen;
+	}
+	for (unsigned i = 0; i < GOOD_FNS; i++)
+		if (cache.good_fn[i] == addr && addr)
+			return 1;
+	if (addr == 0)
 		return 0;
-	cache.good_fn = addr;
+	dl_iterate_phdr(search_code, &cs);
+	if (!cs.found)
+		return 0;
+	cache.good_fn[cache.fn_next++ % GOOD_FNS] = addr;
 	return 1;
 }
 
@@ -136,7 +175,7 @@ int dispatch_call(const struct vp_call *c, uint32_t len, uint64_t *result,
 	if (dispatch_decode(c, len, &plan, msg, msglen) != VP_ST_OK)
 		return VP_ST_ERROR;
 	if (!fn_known(plan.fn)) {
-		snprintf(msg, msglen, "0x%llx is not a function of a loaded library",
+		snprintf(msg, msglen, "0x%llx is not code of a loaded library",
 		         (unsigned long long)plan.fn);
 		return VP_ST_ERROR;
 	}

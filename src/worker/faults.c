@@ -5,8 +5,16 @@
  * backtrace. The host reads it and completes the crashed request with
  * VEO_COMMAND_EXCEPTION; it never has to guess.
  *
+ * The first line of the report is "kernel NAME (LIB) died of SIGNAME (...)
+ * at address 0x..." or "kernel NAME (LIB) called exit(N): ..."; libveo
+ * takes the kernel's name and the exit status from it (proc.c), so keep
+ * that shape. A fault in a thread that is not a context's (an OpenMP
+ * thread) is charged to the one request running, if only one is.
+ *
  * The handler runs on an alternate stack (so a stack overflow is reported
- * too). Naming symbols uses dladdr() and backtrace(), which are not
+ * too; threads a kernel starts have none, so their stack overflow ends the
+ * process without a report, and the host says which signal killed it).
+ * Naming symbols uses dladdr() and backtrace(), which are not
  * async-signal-safe; an alarm bounds the time the handler may take, so a
  * handler stuck on a lock still ends the process.
  */
@@ -16,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -82,11 +91,12 @@ static const char *sig_name(int sig)
 	}
 }
 
-static void put_symbol(struct out *o, uint64_t addr)
+/* "name+off (lib)" of addr, looked up at addr - adj (see the backtrace). */
+static void put_symbol_adj(struct out *o, uint64_t addr, uint64_t adj)
 {
 	Dl_info di;
 
-	if (dladdr((void *)(uintptr_t)addr, &di)) {
+	if (dladdr((void *)(uintptr_t)(addr - adj), &di)) {
 		if (di.dli_sname) {
 			put(o, di.dli_sname);
 			if (di.dli_saddr && addr > (uint64_t)(uintptr_t)di.dli_saddr) {
@@ -108,6 +118,11 @@ static void put_symbol(struct out *o, uint64_t addr)
 	}
 }
 
+static void put_symbol(struct out *o, uint64_t addr)
+{
+	put_symbol_adj(o, addr, 0);
+}
+
 /* With a single context running a request, a crash in a thread that is
  * not a context thread (an OpenMP worker) belongs to it. */
 static int guess_slot(void)
@@ -127,19 +142,62 @@ static int guess_slot(void)
 	return found;
 }
 
-/* Tells the host: the report is complete, the process is ending. */
-static void publish_crash(void)
+/* A completion no request owns (reqid 0: the host skips it) on the slot
+ * of the request that died, if its CQ has room. It moves the CQ tail, so a
+ * host thread that is still spinning on that tail, and would sleep through
+ * the wake-up below, sees it at once. Only the dead request's slot: its
+ * own thread (or, for a thread the kernel started, the thread waiting in
+ * the kernel) is the one that posts there, so nobody else writes it now. */
+static void nudge(int slot)
 {
-	atomic_store(&W.hdr->worker_state, VP_WORKER_CRASHED);
+	struct vp_slot *s;
+	struct vp_cqe *e;
+	uint32_t tail, head;
+
+	if (slot < 0 || slot >= VP_MAX_SLOTS)
+		return;
+	s = worker_slot((unsigned)slot);
+	tail = atomic_load_explicit(&s->cq.tail, memory_order_relaxed);
+	head = atomic_load_explicit(&s->cq.head, memory_order_acquire);
+	if (tail - head >= VP_CQ_ENTRIES)
+		return;
+	e = &s->cq_data[tail & (VP_CQ_ENTRIES - 1)];
+	e->reqid = 0;
+	e->result = 0;
+	e->status = VP_ST_ERROR;
+	e->msg_len = 0;
+	atomic_store_explicit(&s->cq.tail, tail + 1, memory_order_release);
+}
+
+static void wake_all_waiters(void)
+{
 	vp_futex_wake_all(&W.hdr->worker_state);
 	for (unsigned i = 0; i < VP_MAX_SLOTS; i++)
 		vp_futex_wake_all(&worker_slot(i)->cq.tail);
 }
 
-/* Fills in which request of which slot was running. */
+/* Tells the host: the report is complete, the process is ending. A host
+ * thread that was spinning when the wake-up came (it only sleeps after
+ * ~50 us of spinning, and a wake-up finds no sleeper then) gets a second
+ * one a millisecond later; the dead request's waiter also gets a nudge. */
+void faults_publish(uint32_t state, int slot)
+{
+	struct timespec again = { 0, 1000000 };
+
+	atomic_store(&W.hdr->worker_state, state);
+	nudge(slot);
+	wake_all_waiters();
+	nanosleep(&again, NULL);
+	wake_all_waiters();
+}
+
+/* Fills in which request of which slot was running; returns its function.
+ * slot is the faulting thread's: a context's, VP_SLOT_CTL (the main thread:
+ * loading a library ran its constructors), or -1 (a thread a kernel
+ * started). */
 static uint64_t blame(struct vp_crash *c, int slot)
 {
-	if (slot <= VP_SLOT_CTL)
+	if (slot < 0)
 		slot = guess_slot();
 	c->slot = slot;
 	c->reqid = 0;
@@ -172,7 +230,7 @@ static void on_exit_handler(int status, void *arg)
 	put(&o, " called exit(");
 	put_dec(&o, (uint64_t)(unsigned)status);
 	put(&o, "): the VE process ended");
-	publish_crash();
+	faults_publish(VP_WORKER_CRASHED, c->slot);
 }
 
 static void on_fault(int sig, siginfo_t *si, void *uc_)
@@ -197,6 +255,9 @@ static void on_fault(int sig, siginfo_t *si, void *uc_)
 	put(&o, "kernel ");
 	if (fn)
 		put_symbol(&o, fn);
+	else if (slot == VP_SLOT_CTL)
+		put(&o, "(none: the fault was in the VE process's control thread, "
+		        "e.g. in a library's constructor)");
 	else
 		put(&o, "(unknown: the fault was not in a context thread)");
 	put(&o, " died of ");
@@ -208,6 +269,8 @@ static void on_fault(int sig, siginfo_t *si, void *uc_)
 		put(&o, " at address ");
 		put_hex(&o, c->fault_addr);
 	}
+	if (slot < 0 && fn)
+		put(&o, " in a thread the kernel started (OpenMP?)");
 	put(&o, "\nbacktrace:");
 	n = backtrace(frames, 24);
 	/* Start at the interrupted instruction, not in this handler. */
@@ -225,10 +288,12 @@ static void on_fault(int sig, siginfo_t *si, void *uc_)
 		put(&o, " ");
 		put_hex(&o, (uint64_t)(uintptr_t)frames[i]);
 		put(&o, " ");
-		put_symbol(&o, (uint64_t)(uintptr_t)frames[i]);
+		/* A return address may lie past the end of its caller (a call
+		 * to a noreturn function): name the call instruction's. */
+		put_symbol_adj(&o, (uint64_t)(uintptr_t)frames[i], i > first);
 	}
 
-	publish_crash();
+	faults_publish(VP_WORKER_CRASHED, c->slot);
 
 	/* Die of the signal itself, so the exit status tells the truth. */
 	signal(sig, SIG_DFL);

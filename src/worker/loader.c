@@ -1,8 +1,10 @@
 /*
- * loader.c: the kernel libraries loaded into this VE process. A handle
- * given to the host is the dlopen() handle; it is only ever used after it
- * was found in this table, so a stale or made-up handle is an error, not a
- * crash. Only the control thread calls in here.
+ * loader.c: the kernel libraries loaded into this VE process. The host
+ * gets a handle that is a number from this table, never reused and never
+ * the dlopen() pointer, so a stale or made-up handle (a library unloaded
+ * twice, an address passed by mistake) is an error, not a crash, even when
+ * dlopen() hands out the same pointer again. Only the control thread calls
+ * in here.
  */
 #include <dlfcn.h>
 #include <stdio.h>
@@ -12,24 +14,41 @@
 
 #include "worker.h"
 
-static void **libs;
-static size_t nlibs, caplibs;
+struct lib {
+	uint64_t handle;  /* what the host knows it by */
+	void *dl;         /* the dlopen() handle, one reference */
+};
 
-static ssize_t find(uint64_t handle)
+static struct lib *libs;
+static size_t nlibs, caplibs;
+static uint64_t next_handle = 1;
+
+_Atomic unsigned loader_generation;
+
+static ssize_t find_handle(uint64_t handle)
 {
 	for (size_t i = 0; i < nlibs; i++)
-		if ((uint64_t)(uintptr_t)libs[i] == handle)
+		if (libs[i].handle == handle)
+			return (ssize_t)i;
+	return -1;
+}
+
+static ssize_t find_dl(void *dl)
+{
+	for (size_t i = 0; i < nlibs; i++)
+		if (libs[i].dl == dl)
 			return (ssize_t)i;
 	return -1;
 }
 
 int loader_load(const char *path, uint64_t *handle, char *msg, size_t msglen)
 {
+	ssize_t i;
 	void *h;
 
 	if (nlibs == caplibs) {
 		size_t cap = caplibs ? caplibs * 2 : 16;
-		void **n = realloc(libs, cap * sizeof *n);
+		struct lib *n = realloc(libs, cap * sizeof *n);
 
 		if (!n) {
 			snprintf(msg, msglen, "out of memory");
@@ -46,30 +65,36 @@ int loader_load(const char *path, uint64_t *handle, char *msg, size_t msglen)
 		snprintf(msg, msglen, "%s", e ? e : "dlopen failed");
 		return VP_ST_ERROR;
 	}
-	if (find((uint64_t)(uintptr_t)h) < 0) /* loading twice gives one handle */
-		libs[nlibs++] = h;
-	else
-		dlclose(h); /* keep one reference per handle in the table */
-	*handle = (uint64_t)(uintptr_t)h;
+	if ((i = find_dl(h)) >= 0) {
+		dlclose(h); /* loading twice gives one handle, one reference */
+		*handle = libs[i].handle;
+		return VP_ST_OK;
+	}
+	libs[nlibs] = (struct lib){ next_handle++, h };
+	*handle = libs[nlibs++].handle;
 	return VP_ST_OK;
 }
 
 int loader_unload(uint64_t handle, char *msg, size_t msglen)
 {
-	ssize_t i = find(handle);
+	ssize_t i = find_handle(handle);
+	void *dl;
 
 	if (i < 0) {
-		snprintf(msg, msglen, "library handle 0x%llx is not loaded",
-		         (unsigned long long)handle);
+		snprintf(msg, msglen, "library handle %llu is not loaded (never loaded, "
+		         "or unloaded already)", (unsigned long long)handle);
 		return VP_ST_ERROR;
 	}
-	if (dlclose(libs[i]) != 0) {
+	dl = libs[i].dl;
+	libs[i] = libs[--nlibs];
+	/* Calls check function addresses again from now on (dispatch.c). */
+	atomic_fetch_add_explicit(&loader_generation, 1, memory_order_release);
+	if (dlclose(dl) != 0) {
 		const char *e = dlerror();
 
 		snprintf(msg, msglen, "%s", e ? e : "dlclose failed");
 		return VP_ST_ERROR;
 	}
-	libs[i] = libs[--nlibs];
 	return VP_ST_OK;
 }
 
@@ -80,14 +105,14 @@ int loader_sym(uint64_t handle, const char *name, uint64_t *addr, char *msg,
 	const char *e;
 
 	if (handle != 0) {
-		ssize_t i = find(handle);
+		ssize_t i = find_handle(handle);
 
 		if (i < 0) {
-			snprintf(msg, msglen, "library handle 0x%llx is not loaded",
-			         (unsigned long long)handle);
+			snprintf(msg, msglen, "library handle %llu is not loaded (never "
+			         "loaded, or unloaded already)", (unsigned long long)handle);
 			return VP_ST_ERROR;
 		}
-		h = libs[i];
+		h = libs[i].dl;
 	}
 	dlerror();
 	sym = dlsym(h, name);

@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "wait.h"
@@ -28,14 +29,25 @@ void *worker_heap_ptr(uint64_t off, uint64_t len)
 	return W.base + W.heap_offset + off;
 }
 
+/* The host is gone when the pipe reports hang-up (every copy of its write
+ * end closed), or when the host process itself ended (its pidfd turns
+ * readable: a host that forked without exec leaves copies of the pipe in
+ * its children), or, where there are no pidfds, when we are re-parented. */
 static void *watchdog(void *arg)
 {
-	(void)arg;
-	for (;;) {
-		struct pollfd p = { .fd = VP_WORKER_PIPE_FD, .events = POLLIN };
-		int n = poll(&p, 1, 500);
+	int host_fd = (int)syscall(SYS_pidfd_open, W.host_pid, 0);
 
-		if (n > 0 && (p.revents & (POLLHUP | POLLERR | POLLIN | POLLNVAL)))
+	(void)arg;
+	/* Still our parent after the pidfd was made: it names the host. */
+	if (getppid() != W.host_pid)
+		_exit(0);
+	for (;;) {
+		struct pollfd p[2] = { { .fd = VP_WORKER_PIPE_FD, .events = POLLIN },
+		                       { .fd = host_fd, .events = POLLIN } };
+		int n = poll(p, host_fd >= 0 ? 2 : 1, 500);
+
+		if (n > 0 && ((p[0].revents & (POLLHUP | POLLERR | POLLIN | POLLNVAL)) ||
+		              p[1].revents))
 			_exit(0);
 		if (getppid() != W.host_pid)
 			_exit(0);

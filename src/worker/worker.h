@@ -8,6 +8,7 @@
 #ifndef OPENVEO_WORKER_H
 #define OPENVEO_WORKER_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -82,7 +83,9 @@ int dispatch_decode(const struct vp_call *c, uint32_t len, struct call_plan *pla
 int dispatch_call(const struct vp_call *c, uint32_t len, uint64_t *result,
                   char *msg, size_t msglen);
 
-/* loader.c */
+/* loader.c. Handles are numbers the loader hands out, never reused, so a
+ * stale handle is an error even when dlopen() reuses an address. */
+extern _Atomic unsigned loader_generation; /* bumped by every unload */
 int loader_load(const char *path, uint64_t *handle, char *msg, size_t msglen);
 int loader_unload(uint64_t handle, char *msg, size_t msglen);
 int loader_sym(uint64_t handle, const char *name, uint64_t *addr, char *msg,
@@ -90,6 +93,12 @@ int loader_sym(uint64_t handle, const char *name, uint64_t *addr, char *msg,
 
 /* faults.c */
 void faults_install(void);
+/* The worker is ending (state VP_WORKER_CRASHED or VP_WORKER_FAILED, the
+ * report in hdr->crash.msg): publishes the state and wakes every host
+ * thread that waits, also one that was still spinning; slot is the slot
+ * whose request died (-1 if none), which gets a completion nobody owns to
+ * move its CQ tail. Takes about a millisecond. */
+void faults_publish(uint32_t state, int slot);
 void faults_thread_init(int slot);   /* per thread: alternate stack, slot */
 void faults_thread_fini(void);       /* a context thread ends */
 

@@ -79,3 +79,11 @@ int crash_exit(int code)
 {
 	exit(code);
 }
+
+/* SIGSEGV at a chosen address: the report must name it. */
+int crash_segv_at(uint64_t addr)
+{
+	volatile int *p = (volatile int *)(uintptr_t)addr;
+	*p = 1;
+	return 0;
+}

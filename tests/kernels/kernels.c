@@ -330,3 +330,25 @@ uint64_t mix_u64(uint64_t a, uint64_t b)
 {
 	return a * 1000003u + b;
 }
+
+/* Never returns: a kernel that hangs, busy (destroying its proc must not
+ * wait for it). */
+uint64_t spin_forever(void)
+{
+	volatile uint64_t n = 0;
+	for (;;)
+		n++;
+	return n;
+}
+
+/* Counts itself in *started (so the host can see it is running), then
+ * waits until the host sets *flag (veo_write_mem) and returns its value.
+ * Lets a test hold a context at a known point without sleeping. */
+uint64_t wait_flag(const volatile uint64_t *flag, uint64_t *started)
+{
+	struct timespec ts = { 0, 100000 };
+	__atomic_fetch_add(started, 1, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(flag, __ATOMIC_ACQUIRE) == 0)
+		nanosleep(&ts, NULL);
+	return *flag;
+}

@@ -32,3 +32,21 @@ int64_t omp_sum_to(int64_t n)
 		s += i;
 	return s;
 }
+
+/* A parallel region in which only thread 1 (not the thread that called the
+ * kernel) writes through a null pointer. Returns the team size if no
+ * thread crashed (a team of one). */
+int omp_crash_in_thread(void)
+{
+	int n = 0;
+#pragma omp parallel
+	{
+		if (omp_get_thread_num() == 1) {
+			volatile int *p = 0;
+			*p = 1;
+		}
+#pragma omp atomic
+		n++;
+	}
+	return n;
+}

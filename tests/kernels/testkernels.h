@@ -17,6 +17,7 @@
 #define TK_LIB_CXX     "libcxxkernels.so"
 #define TK_LIB_FORTRAN "libfortrankernels.so"
 #define TK_LIB_USESLIB "libuseshelper.so"
+#define TK_LIB_CRASHCTOR "libcrashctor.so"
 
 /* What empty() returns. */
 #define TK_EMPTY_RESULT 42u

@@ -124,6 +124,27 @@ int crash_segv(void)
     *p = 1;
     return 0;
 }
+
+/* A fault at a chosen address, exit(), and a kernel that never returns:
+ * the faults tests (test_faults.py). */
+int crash_at(uintptr_t addr)
+{
+    *(volatile int *)addr = 1;
+    return 0;
+}
+
+int exit_with(int status)
+{
+    exit(status);
+}
+
+long spin_forever(void)
+{
+    volatile long n = 0;
+    for (;;)
+        n++;
+    return n;
+}
 """
 
 FORTRAN_F90 = r"""

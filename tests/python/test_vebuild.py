@@ -202,3 +202,114 @@ def test_clean_clear_realclean(tmp_path):
     bld.clear()
     assert repr(bld) == "<VeBuild no sources in '.'>"
     assert sorted(os.listdir(d)) == ["k.so"]
+
+
+# -- safety: private directories, no shell, no predictable temporary names --
+
+def test_build_directories_it_creates_are_private(tmp_path):
+    d = tmp_path / "a" / "b" / "c"
+    bld = veo.VeBuild()
+    bld.set_build_dir(str(d))
+    bld.set_c_src("k", SQUARE_C)
+    old = os.umask(0o002)  # a permissive umask: 0700 all the same
+    try:
+        bld.build_so()
+    finally:
+        os.umask(old)
+    for level in (tmp_path / "a", tmp_path / "a" / "b", d):
+        assert stat.S_IMODE(os.stat(level).st_mode) == 0o700, level
+    for name in ("k.c", "k.o.hash"):
+        assert stat.S_IMODE(os.stat(d / name).st_mode) == 0o600, name
+
+
+def test_a_build_directory_everyone_can_write_to_is_refused(tmp_path):
+    d = tmp_path / "shared"
+    d.mkdir()
+    d.chmod(0o777)
+    bld = veo.VeBuild()
+    bld.set_build_dir(str(d))
+    bld.set_c_src("k", SQUARE_C)
+    with pytest.raises(VeBuildError, match="writable by everyone"):
+        bld.build_so()
+    assert os.listdir(d) == []  # nothing written, nothing compiled
+
+
+def test_files_planted_under_predictable_names_are_replaced_not_followed(tmp_path):
+    d = tmp_path / "b"
+    d.mkdir(mode=0o700)
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    (d / "k.c").symlink_to(victim)
+    (d / "k.o.hash").symlink_to(victim)
+    bld = veo.VeBuild()
+    bld.set_build_dir(str(d))
+    bld.set_c_src("k", SQUARE_C)
+    bld.build_so()
+    assert victim.read_text() == "precious"
+    assert not os.path.islink(d / "k.c") and (d / "k.c").read_text() == SQUARE_C
+    assert sorted(os.listdir(d)) == ["k.c", "k.o", "k.o.hash", "k.so"]  # no leftovers
+
+
+def test_tools_run_from_argument_lists_never_through_a_shell(tmp_path, monkeypatch):
+    import subprocess
+    from veo import vebuild
+
+    seen = []
+    real_popen = subprocess.Popen
+
+    class CheckedPopen(real_popen):
+        def __init__(self, args, *a, **kw):
+            seen.append(args)
+            assert not kw.get("shell"), "a shell was asked for: %r" % (args,)
+            assert isinstance(args, (list, tuple)), "a command line string: %r" % (args,)
+            super().__init__(args, *a, **kw)
+
+    def no_shell(*a, **kw):
+        raise AssertionError("os.system / os.popen used: %r" % (a,))
+
+    monkeypatch.setattr(subprocess, "Popen", CheckedPopen)
+    monkeypatch.setattr(os, "system", no_shell)
+    monkeypatch.setattr(os, "popen", no_shell)
+    monkeypatch.setattr(vebuild, "_march_native_ok", {})  # the probe runs too
+    bld = veo.VeBuild()
+    bld.set_build_dir(str(tmp_path / "b"))
+    bld.set_c_src("k", SQUARE_C)
+    bld.build_so()
+    assert len(seen) >= 3  # probe, compile, link
+    assert not any(os.path.basename(str(cmd[0])) in ("sh", "bash", "dash") for cmd in seen)
+
+
+def test_temporary_names_are_random_and_private(tmp_path, monkeypatch):
+    import tempfile
+    from veo import vebuild
+
+    made = []
+    real_mkstemp, real_tmpdir = tempfile.mkstemp, tempfile.TemporaryDirectory
+
+    def mkstemp(*a, **kw):
+        fd, path = real_mkstemp(*a, **kw)
+        made.append((path, stat.S_IMODE(os.fstat(fd).st_mode)))
+        return fd, path
+
+    class TemporaryDirectory(real_tmpdir):
+        def __enter__(self):
+            name = super().__enter__()
+            made.append((name, stat.S_IMODE(os.stat(name).st_mode)))
+            return name
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(tempfile, "TemporaryDirectory", TemporaryDirectory)
+    monkeypatch.setattr(vebuild, "_march_native_ok", {})
+    for run in range(2):
+        bld = veo.VeBuild()
+        bld.set_build_dir(str(tmp_path / "b"))
+        bld.set_c_src("k", SQUARE_C + "/* %d */\n" % run)
+        bld.build_so()
+    names = [os.path.basename(p) for p, _ in made]
+    assert len(made) >= 5 and len(set(names)) == len(names)  # never the same name
+    for path, mode in made:
+        assert mode in (0o600, 0o700), (path, oct(mode))
+    # The module itself never builds a temporary name by hand.
+    src = open(vebuild.__file__).read()
+    assert "mktemp(" not in src.replace("mkstemp(", "")
+    assert "/tmp" not in src
