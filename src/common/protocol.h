@@ -38,7 +38,7 @@
 #define VP_SLOT_CTL    0
 #define VP_SLOT_SYNC   1        /* context used by veo_call_sync */
 #define VP_SQ_BYTES    (64 * 1024)
-#define VP_CQ_ENTRIES  512
+#define VP_CQ_ENTRIES  1024
 #define VP_MSG_MAX     2048     /* long messages of slot 0 and of crashes */
 #define VP_CQE_MSG     96       /* short message carried by a completion */
 #define VP_MAX_ARGS    256

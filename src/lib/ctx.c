@@ -154,6 +154,7 @@ int ctx_init(struct veo_proc_handle *p, struct veo_thr_ctxt *c, unsigned idx,
 	atomic_store(&s->action_ack, 0);
 	atomic_store(&s->running_reqid, 0);
 	c->sq_tail = 0;
+	c->sq_head_seen = 0;
 	c->cq_seen = 0;
 	return 0;
 }
@@ -262,40 +263,49 @@ static void complete(struct veo_thr_ctxt *c, struct req *r, const struct vp_cqe 
 static void drain(struct veo_thr_ctxt *c)
 {
 	struct vp_slot *s = c->slot;
+	/* We are the only consumer (under c->lock): head is ours. The tail is
+	 * read once per pass and head published once per pass, so a pass over
+	 * many completions costs two cache-line transfers, not two each. */
+	uint32_t head = atomic_load_explicit(&s->cq.head, memory_order_relaxed);
+	uint32_t tail = atomic_load_explicit(&s->cq.tail, memory_order_acquire);
 
-	for (;;) {
-		uint32_t head = atomic_load_explicit(&s->cq.head, memory_order_relaxed);
-		uint32_t tail = atomic_load_explicit(&s->cq.tail, memory_order_acquire);
-		struct vp_cqe e;
+again:
+	c->cq_seen = tail;
+	if (head == tail)
+		return;
+	if (tail - head > VP_CQ_ENTRIES) {
+		/* Only a broken worker does this: stop trusting it. */
+		proc_kill(c->proc);
+		return;
+	}
+	while (head != tail) {
+		struct vp_cqe e = s->cq_data[head & (VP_CQ_ENTRIES - 1)];
 		struct req *r;
 
-		c->cq_seen = tail;
-		if (head == tail)
-			return;
-		if (tail - head > VP_CQ_ENTRIES) {
-			/* Only a broken worker does this: stop trusting it. */
-			proc_kill(c->proc);
-			return;
-		}
-		e = s->cq_data[head & (VP_CQ_ENTRIES - 1)];
-		atomic_store_explicit(&s->cq.head, head + 1, memory_order_release);
-		vp_wake(&s->cq.head, &s->cq.head_sleepers);
-
+		head++;
 		if ((e.reqid & ~REQ_SEQ_MASK) != c->tag)
 			continue; /* not an id of ours: garbage */
 		r = req_find(c, e.reqid & REQ_SEQ_MASK);
 		if (!r || r->state != REQ_PENDING)
 			continue; /* not a request we are waiting for */
 		if (e.status == VP_ST_ACTION) {
-			/* Only requests that wait for the host have an action. */
+			/* Only requests that wait for the host have an action; the
+			 * worker posts nothing more until we answer it. */
 			if (r->kind == REQ_HEAP_READ || r->kind == REQ_HEAP_WRITE ||
-			    r->kind == REQ_VH)
+			    r->kind == REQ_VH) {
+				atomic_store_explicit(&s->cq.head, head, memory_order_release);
 				run_action(c, r);
+			}
 			continue;
 		}
 		c->worker_done = r->id;
 		complete(c, r, &e);
 	}
+	atomic_store_explicit(&s->cq.head, head, memory_order_release);
+	vp_wake(&s->cq.head, &s->cq.head_sleepers);
+	/* More may have come meanwhile (an action let the worker go on). */
+	tail = atomic_load_explicit(&s->cq.tail, memory_order_acquire);
+	goto again;
 }
 
 /* The worker died: every pending request ends. The one it died running
@@ -344,14 +354,23 @@ uint64_t ctx_submit(struct veo_thr_ctxt *c, const struct req *tmpl,
 
 	lock_for_submit(c);
 	for (;;) {
-		uint32_t head = atomic_load_explicit(&s->sq.head, memory_order_acquire);
+		uint32_t need = ring_need(c->sq_tail, len), head;
 
-		if (proc_dead_recheck(p)) {
+		/* A crash is seen here at once (the worker's state word); a
+		 * worker killed from outside, by the next wait. */
+		if (proc_dead(p, 0)) {
 			pthread_mutex_unlock(&c->lock);
 			veo_fail("cannot submit: %s", proc_death_msg(p));
 			return VEO_REQUEST_ID_INVALID;
 		}
-		if (VP_SQ_BYTES - (c->sq_tail - head) >= ring_need(c->sq_tail, len))
+		/* The worker's head as last read is enough while it leaves room;
+		 * reading the shared one would cost a cache miss per call. */
+		if (VP_SQ_BYTES - (c->sq_tail - c->sq_head_seen) >= need)
+			break;
+		head = atomic_load_explicit(&s->sq.head, memory_order_acquire);
+		if (c->sq_tail - head <= VP_SQ_BYTES)
+			c->sq_head_seen = head;
+		if (VP_SQ_BYTES - (c->sq_tail - c->sq_head_seen) >= need)
 			break;
 		/* Full: collect completions (the worker may be waiting for room
 		 * on the CQ, or for an action), then wait for it to take more. */
@@ -363,6 +382,10 @@ uint64_t ctx_submit(struct veo_thr_ctxt *c, const struct req *tmpl,
 		spin = 0;
 		lock_for_submit(c);
 	}
+	/* A thread that only submits still collects now and then, so that
+	 * the worker does not stall on a full completion ring. */
+	if ((c->next_id & 127) == 0)
+		drain(c);
 	r = req_new(c, tmpl);
 	if (!r) {
 		pthread_mutex_unlock(&c->lock);

@@ -140,6 +140,7 @@ struct veo_thr_ctxt {
 	uint64_t cap;
 	uint64_t oldest;               /* lowest id that may still be in use */
 	uint32_t sq_tail;              /* our copy of the SQ tail */
+	uint32_t sq_head_seen;         /* the worker's SQ head as last read */
 	uint32_t cq_seen;              /* CQ tail seen by the last drain */
 	uint64_t last_sent;            /* last id sent to the worker */
 	uint64_t worker_done;          /* last id the worker finished */

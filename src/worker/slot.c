@@ -17,17 +17,25 @@
 #include "wait.h"
 #include "worker.h"
 
-void slot_post(struct vp_slot *s, uint64_t reqid, uint32_t status,
+/* Posting completions. The CQ head is the host's; we keep the last value
+ * we read (cq_head_seen) and read the shared one again only when the ring
+ * looks full, so a completion costs no cache miss on the host's line. */
+void slot_post(struct vp_slot *s, struct sq_cursor *cur, uint64_t reqid, uint32_t status,
                uint64_t result, const char *msg)
 {
 	uint32_t tail = atomic_load_explicit(&s->cq.tail, memory_order_relaxed);
-	uint32_t head;
 	struct vp_cqe *e;
 
-	/* Wait for room; the host frees entries as it collects them. */
-	while (tail - (head = atomic_load_explicit(&s->cq.head,
-	                                           memory_order_acquire)) >= VP_CQ_ENTRIES)
+	while (tail - cur->cq_head_seen >= VP_CQ_ENTRIES) {
+		uint32_t head = atomic_load_explicit(&s->cq.head, memory_order_acquire);
+
+		if (tail - head < VP_CQ_ENTRIES) {
+			cur->cq_head_seen = head;
+			break;
+		}
+		/* Full: the host frees entries as it collects them. */
 		vp_wait_change(&s->cq.head, head, &s->cq.head_sleepers, 0, 1);
+	}
 
 	e = &s->cq_data[tail & (VP_CQ_ENTRIES - 1)];
 	e->reqid = reqid;
@@ -45,59 +53,79 @@ void slot_post(struct vp_slot *s, uint64_t reqid, uint32_t status,
 	vp_wake(&s->cq.tail, &s->cq.tail_sleepers);
 }
 
-/* Taking records (see worker.h): the record is checked against the ring
- * before it is copied out, so a bad length never reads past the ring. */
-int slot_sq_poll(struct vp_slot *s, uint8_t *buf, uint64_t *bad_reqid)
+/* Publishes how far we have read, so that the host can reuse the space.
+ * The full wake-up check (a fence) is made only when `batch_end`: a host
+ * waiting for room then learns of it at the latest when we run out of
+ * records, or from its own periodic re-check. */
+static void sq_publish(struct vp_slot *s, const struct sq_cursor *cur, int batch_end)
 {
-	uint32_t head = atomic_load_explicit(&s->sq.head, memory_order_relaxed);
+	atomic_store_explicit(&s->sq.head, cur->head, memory_order_release);
+	if (batch_end)
+		vp_wake(&s->sq.head, &s->sq.head_sleepers);
+	else if (atomic_load_explicit(&s->sq.head_sleepers, memory_order_relaxed))
+		vp_futex_wake_all(&s->sq.head);
+}
 
+/* Taking records (see worker.h): the record is checked against the ring
+ * before it is copied out, so a bad length never reads past the ring.
+ * The cursor is ours: head stays a multiple of VP_REC_ALIGN whatever the
+ * shared memory says, and the host's tail is read again only when the
+ * records we know of are used up. */
+int slot_sq_poll(struct vp_slot *s, struct sq_cursor *cur, uint8_t *buf,
+                 uint64_t *bad_reqid)
+{
 	for (;;) {
-		uint32_t tail = atomic_load_explicit(&s->sq.tail, memory_order_acquire);
-		uint32_t avail = tail - head, pos = head & (VP_SQ_BYTES - 1);
+		uint32_t avail, pos = cur->head & (VP_SQ_BYTES - 1);
 		struct vp_rec r;
 
-		if (avail == 0)
-			return 0;
+		if (cur->tail == cur->head) {
+			cur->tail = atomic_load_explicit(&s->sq.tail, memory_order_acquire);
+			if (cur->tail == cur->head) {
+				sq_publish(s, cur, 1);
+				return 0;
+			}
+		}
+		avail = cur->tail - cur->head;
 		memcpy(&r, s->sq_data + pos, sizeof r);
 		if (avail > VP_SQ_BYTES || r.len < sizeof r || r.len % VP_REC_ALIGN ||
 		    r.len > avail || pos + r.len > VP_SQ_BYTES ||
 		    (r.op != VP_OP_PAD && r.len > SLOT_REC_MAX)) {
 			*bad_reqid = r.reqid;
-			atomic_store_explicit(&s->sq.head, tail, memory_order_release);
-			vp_wake(&s->sq.head, &s->sq.head_sleepers);
+			cur->head = cur->tail;
+			sq_publish(s, cur, 1);
 			return -1;
 		}
 		if (r.op != VP_OP_PAD)
 			memcpy(buf, s->sq_data + pos, r.len);
-		head += r.len;
-		atomic_store_explicit(&s->sq.head, head, memory_order_release);
-		vp_wake(&s->sq.head, &s->sq.head_sleepers);
-		if (r.op != VP_OP_PAD)
+		cur->head += r.len;
+		if (r.op != VP_OP_PAD) {
+			sq_publish(s, cur, 0);
 			return (int)r.len;
+		}
 	}
 }
 
 /* slot_sq_poll, waiting while the ring is empty. Returns the record's
  * length, or 0 when the ring held garbage. */
-static uint32_t sq_take(struct vp_slot *s, uint8_t *buf, uint64_t *bad_reqid)
+static uint32_t sq_take(struct vp_slot *s, struct sq_cursor *cur, uint8_t *buf,
+                        uint64_t *bad_reqid)
 {
 	for (;;) {
-		uint32_t head = atomic_load_explicit(&s->sq.head, memory_order_relaxed);
-		int n = slot_sq_poll(s, buf, bad_reqid);
+		int n = slot_sq_poll(s, cur, buf, bad_reqid);
 
 		if (n != 0)
 			return n > 0 ? (uint32_t)n : 0;
-		vp_wait_change(&s->sq.tail, head, &s->sq.tail_sleepers, 0, 1);
+		vp_wait_change(&s->sq.tail, cur->head, &s->sq.tail_sleepers, 0, 1);
 	}
 }
 
 /* The host copies heap memory itself; we stop here until it is done, so
  * the copy keeps its place in the context's order. */
-static void host_action(struct vp_slot *s, uint64_t reqid)
+static void host_action(struct vp_slot *s, struct sq_cursor *cur, uint64_t reqid)
 {
 	uint32_t want = (uint32_t)reqid, v;
 
-	slot_post(s, reqid, VP_ST_ACTION, 0, NULL);
+	slot_post(s, cur, reqid, VP_ST_ACTION, 0, NULL);
 	while ((v = atomic_load_explicit(&s->action_ack, memory_order_acquire)) != want)
 		vp_wait_change(&s->action_ack, v, &s->action_sleepers, 0, 1);
 }
@@ -149,12 +177,13 @@ int slot_check_record(const uint8_t *buf, uint32_t len, unsigned idx)
 	if (len < sizeof *r || len % VP_REC_ALIGN || len > SLOT_REC_MAX || r->len != len)
 		return -1;
 	switch (r->op) {
+	/* A kernel on the control slot would hold up VP_OP_EXIT: contexts only. */
 	case VP_OP_CALL: /* the rest is dispatch_decode's */
-		return len >= sizeof(struct vp_call) ? 0 : -1;
+		return !ctl && len >= sizeof(struct vp_call) ? 0 : -1;
 	case VP_OP_COMPLETE:
-		return len >= sizeof(struct vp_complete) ? 0 : -1;
+		return !ctl && len >= sizeof(struct vp_complete) ? 0 : -1;
 	case VP_OP_HOST_ACTION:
-		return 0;
+		return ctl ? -1 : 0;
 	case VP_OP_READ:
 	case VP_OP_WRITE:
 		return len >= sizeof(struct vp_xfer) ? 0 : -1;
@@ -180,7 +209,8 @@ int slot_check_record(const uint8_t *buf, uint32_t len, unsigned idx)
 
 /* Answers a record slot_check_record refused. Control requests leave
  * their message in s->msg, like every control answer. */
-static void reject(struct vp_slot *s, unsigned idx, const uint8_t *buf)
+static void reject(struct vp_slot *s, struct sq_cursor *cur, unsigned idx,
+                   const uint8_t *buf)
 {
 	const struct vp_rec *r = (const struct vp_rec *)buf;
 	char msg[VP_CQE_MSG];
@@ -193,18 +223,23 @@ static void reject(struct vp_slot *s, unsigned idx, const uint8_t *buf)
 	case VP_OP_OPEN_CTX:
 		if (idx == VP_SLOT_CTL) {
 			snprintf(s->msg, sizeof s->msg, "malformed control request (op %u)", r->op);
-			slot_post(s, r->reqid, VP_ST_ERROR, 0, NULL);
+			slot_post(s, cur, r->reqid, VP_ST_ERROR, 0, NULL);
 			return;
 		}
 		break;
 	case VP_OP_CALL:
-		slot_post(s, r->reqid, VP_ST_ERROR, 0, "malformed call request");
+		if (idx == VP_SLOT_CTL) {
+			slot_post(s, cur, r->reqid, VP_ST_ERROR, 0,
+			          "calls are not taken on the control slot");
+			return;
+		}
+		slot_post(s, cur, r->reqid, VP_ST_ERROR, 0, "malformed call request");
 		return;
 	default:
 		break;
 	}
 	snprintf(msg, sizeof msg, "malformed request (op %u)", r->op);
-	slot_post(s, r->reqid, VP_ST_ERROR, 0, msg);
+	slot_post(s, cur, r->reqid, VP_ST_ERROR, 0, msg);
 }
 
 /* Control-slot commands, checked by slot_check_record. Long messages go
@@ -225,8 +260,15 @@ static int control(struct vp_slot *s, const uint8_t *buf, uint64_t *result)
 		return loader_sym(a->value, str, result, s->msg, sizeof s->msg);
 	case VP_OP_OPEN_CTX: {
 		const struct vp_open_ctx *o = (const struct vp_open_ctx *)buf;
-		int err = slot_start_context(o->slot, o->stack_size);
+		int err;
 
+		/* Two threads on one ring would corrupt it. */
+		if (atomic_load(&worker_slot(o->slot)->state) == VP_SLOT_RUNNING) {
+			snprintf(s->msg, sizeof s->msg, "context slot %u is already running",
+			         o->slot);
+			return VP_ST_ERROR;
+		}
+		err = slot_start_context(o->slot, o->stack_size);
 		if (err) {
 			snprintf(s->msg, sizeof s->msg, "cannot start a context thread: %s",
 			         strerror(err));
@@ -249,21 +291,22 @@ static _Noreturn void ring_corrupt(unsigned idx, uint64_t reqid)
 	         "the request ring of %s %u was corrupted (near request %llu); "
 	         "the VE process stopped", idx == VP_SLOT_CTL ? "the control slot" : "context slot",
 	         idx, (unsigned long long)reqid);
-	atomic_store(&W.hdr->worker_state, VP_WORKER_FAILED);
-	vp_futex_wake_all(&W.hdr->worker_state);
-	for (unsigned i = 0; i < VP_MAX_SLOTS; i++)
-		vp_futex_wake_all(&worker_slot(i)->cq.tail);
+	faults_publish(VP_WORKER_FAILED, (int)idx);
 	_exit(3);
 }
 
 void slot_serve(unsigned idx)
 {
 	struct vp_slot *s = worker_slot(idx);
+	struct sq_cursor cur;
 	_Alignas(16) uint8_t buf[SLOT_REC_MAX];
 
+	/* The host reset the rings before asking for this slot. */
+	cur.head = cur.tail = atomic_load(&s->sq.head) & ~(uint32_t)(VP_REC_ALIGN - 1);
+	cur.cq_head_seen = atomic_load(&s->cq.head);
 	for (;;) {
 		uint64_t bad = 0, result = 0;
-		uint32_t len = sq_take(s, buf, &bad);
+		uint32_t len = sq_take(s, &cur, buf, &bad);
 		const struct vp_rec *r = (const struct vp_rec *)buf;
 		char msg[VP_CQE_MSG] = "";
 		int st = VP_ST_ERROR;
@@ -271,7 +314,7 @@ void slot_serve(unsigned idx)
 		if (len == 0)
 			ring_corrupt(idx, bad);
 		if (slot_check_record(buf, len, idx) != 0) {
-			reject(s, idx, buf);
+			reject(s, &cur, idx, buf);
 			continue;
 		}
 		switch (r->op) {
@@ -288,25 +331,25 @@ void slot_serve(unsigned idx)
 			st = VP_ST_OK;
 			break;
 		case VP_OP_HOST_ACTION:
-			host_action(s, r->reqid);
+			host_action(s, &cur, r->reqid);
 			continue; /* the host completes the request itself */
 		case VP_OP_READ:
 		case VP_OP_WRITE:
 			st = xfer((const struct vp_xfer *)buf, r->op == VP_OP_READ, msg, sizeof msg);
 			break;
 		case VP_OP_CLOSE:
-			slot_post(s, r->reqid, VP_ST_OK, 0, NULL);
+			slot_post(s, &cur, r->reqid, VP_ST_OK, 0, NULL);
 			return;
 		case VP_OP_EXIT:
 			return;
 		default: /* the control requests */
 			st = control(s, buf, &result);
-			slot_post(s, r->reqid, (uint32_t)st, result, NULL);
+			slot_post(s, &cur, r->reqid, (uint32_t)st, result, NULL);
 			continue;
 		}
 		if (st == VP_ST_ERROR && !msg[0])
 			snprintf(msg, sizeof msg, "malformed request (op %u)", r->op);
-		slot_post(s, r->reqid, (uint32_t)st, result, msg);
+		slot_post(s, &cur, r->reqid, (uint32_t)st, result, msg);
 	}
 }
 

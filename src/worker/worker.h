@@ -48,7 +48,8 @@ void slot_serve(unsigned idx);
 
 /* The two steps of slot_serve that only read and check, so that
  * tests/fuzz can run them on any bytes. slot_sq_poll copies the next
- * record of s's submission ring into buf (SLOT_REC_MAX bytes, 16-byte
+ * record of s's submission ring (from cur, the serving thread's own
+ * cursor, which it advances and publishes) into buf (SLOT_REC_MAX bytes, 16-byte
  * aligned), skipping PAD records, without waiting: returns its length, 0
  * if the ring is empty, -1 if the ring holds garbage (then the ring has
  * been emptied and *bad_reqid names the record, if it could be read).
@@ -56,13 +57,19 @@ void slot_serve(unsigned idx);
  * header and, for its op, the fixed part, the strings that must end in a
  * NUL and the slot it may come on (dispatch_decode checks a call's
  * arguments). Returns 0 if slot_serve may act on it, -1 if malformed. */
-int slot_sq_poll(struct vp_slot *s, uint8_t *buf, uint64_t *bad_reqid);
+struct sq_cursor {
+	uint32_t head;          /* next record to take (ours; published) */
+	uint32_t tail;          /* the host's tail as last read */
+	uint32_t cq_head_seen;  /* the host's CQ head as last read */
+};
+int slot_sq_poll(struct vp_slot *s, struct sq_cursor *cur, uint8_t *buf,
+                 uint64_t *bad_reqid);
 int slot_check_record(const uint8_t *buf, uint32_t len, unsigned idx);
 /* Start a context thread for slot idx. 0 or an errno. */
 int slot_start_context(unsigned idx, uint64_t stack_size);
 
 /* Post a completion on slot s (waits while the CQ is full). */
-void slot_post(struct vp_slot *s, uint64_t reqid, uint32_t status,
+void slot_post(struct vp_slot *s, struct sq_cursor *cur, uint64_t reqid, uint32_t status,
                uint64_t result, const char *msg);
 
 /* dispatch.c: a VP_OP_CALL record, checked and decoded: the values are
