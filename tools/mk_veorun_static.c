@@ -89,6 +89,8 @@ int main(int argc, char **argv)
 	for (int i = first + 1; i < argc; i++)
 		args[n++] = argv[i];
 	args[n++] = archive;
+	if (OPENVEO_SANITIZE[0])
+		args[n++] = "-fsanitize=" OPENVEO_SANITIZE;
 	args[n++] = "-rdynamic";
 	args[n++] = "-lffi";
 	args[n++] = "-ldl";

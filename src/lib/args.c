@@ -309,7 +309,9 @@ uint32_t args_stack_fill(const struct veo_args *a, char *block_host, uint64_t bl
 
 		if (g->type != ARG_STACK)
 			continue;
-		if (g->intent != VEO_INTENT_OUT)
+		if (g->len == 0)
+			;       /* buf may be NULL then: nothing to copy */
+		else if (g->intent != VEO_INTENT_OUT)
 			memcpy(block_host + cursor, g->buf, g->len);
 		else
 			memset(block_host + cursor, 0, g->len);

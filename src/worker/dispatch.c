@@ -142,11 +142,18 @@ int dispatch_decode(const struct vp_call *c, uint32_t len, struct call_plan *pla
                     char *msg, size_t msglen)
 {
 	const uint8_t *types = (const uint8_t *)(c + 1);
-	unsigned nargs = c->nargs;
-	size_t types_len = vp_align_up(nargs, 8);
-	const uint64_t *values = (const uint64_t *)(types + types_len);
+	unsigned nargs;
+	size_t types_len;
+	const uint64_t *values;
 
-	if (len < sizeof *c || nargs > VP_MAX_ARGS ||
+	if (len < sizeof *c) {
+		snprintf(msg, msglen, "malformed call request");
+		return VP_ST_ERROR;
+	}
+	nargs = c->nargs;
+	types_len = vp_align_up(nargs, 8);
+	values = (const uint64_t *)(types + types_len);
+	if (nargs > VP_MAX_ARGS ||
 	    len < sizeof *c + types_len + (size_t)nargs * sizeof(uint64_t) ||
 	    c->ret_type >= VP_T_COUNT) {
 		snprintf(msg, msglen, "malformed call request");

@@ -153,7 +153,13 @@ int main(void)
 	printf("descriptors %d -> %d, RSS %ld -> %ld kB, child processes left: %d\n", fds0,
 	       fds1, rss0, rss1, children);
 	CHECK_EQ_I64(fds1, fds0);
+#if defined(__SANITIZE_ADDRESS__)
+	/* AddressSanitizer's quarantine holds freed memory back on purpose;
+	 * its leak check covers this build instead. */
+	(void)rss0;
+#else
 	CHECKF(rss1 - rss0 < 1024, "RSS grew by %ld kB over %ld cycles", rss1 - rss0, n);
+#endif
 	CHECK_EQ_I64(children, 0);
 	printf("crash to VEO_COMMAND_EXCEPTION: mean %.2f ms, worst %.2f ms, %ld of %ld "
 	       "waits took 15 ms or more\n", total_s * 1e3 / (double)timed, worst_s * 1e3, slow,

@@ -254,9 +254,11 @@ int main(void)
 	veo_args_set_u64(args, 1, flags + 8);
 	uint64_t id = veo_call_async(ctx, test_sym(proc, lib, "wait_flag"), args), r = 0;
 	REQUIRE(id != VEO_REQUEST_ID_INVALID);
-	struct vp_rec garbage = { .len = 20, .op = VP_OP_COMPLETE, .reqid = ++next_reqid };
+	/* A header that claims 20 bytes, in a 32-byte record. */
+	struct { struct vp_rec rec; uint8_t rest[16]; } garbage = {
+		.rec = { .len = 20, .op = VP_OP_COMPLETE, .reqid = ++next_reqid } };
 	veo_set_error_print(0);
-	push(slot(RAW_SLOT), &garbage, 32);
+	push(slot(RAW_SLOT), &garbage, sizeof garbage);
 	double t0 = test_now();
 	CHECK_EQ_I64(veo_call_wait_result(ctx, id, &r), VEO_COMMAND_ERROR);
 	printf("   the library's wait returned after %.1f ms: %s\n", (test_now() - t0) * 1e3,
