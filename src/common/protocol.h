@@ -68,7 +68,13 @@ struct vp_ring {
 
 /* SQ record header. Records are VP_REC_ALIGN aligned and never wrap: a
  * producer that lacks room before the end of the ring writes a PAD record
- * covering the rest and starts again at offset 0. */
+ * covering the rest and starts again at offset 0.
+ *
+ * A record is published by its len: the producer first zeroes the header
+ * after the record (so the ring always ends in a zero len), writes the
+ * rest, then stores len with release. The consumer waits on the len at its
+ * head, so it finds both the news and the record in one cache line; tail
+ * is still advanced, as the futex word a sleeping consumer waits on. */
 #define VP_REC_ALIGN 16
 struct vp_rec {
 	/* The alignment makes the size of every record struct a multiple of
@@ -152,10 +158,17 @@ enum vp_status {
 	VP_ST_ACTION,      /* worker waits for the host to act (HOST_ACTION) */
 };
 
+/* The worker fills an entry, then stores its stamp (the entry's index in
+ * the ring's free-running count, plus one) with release, then the tail.
+ * The host spins on the stamp of the entry it expects next: one cache line
+ * to wait on, already holding the result. An entry left from the ring's
+ * last lap has a stamp VP_CQ_ENTRIES smaller, so it never matches; the
+ * host zeroes the stamps when it (re)opens a slot. */
 struct vp_cqe {
+	_Atomic uint32_t stamp;
+	uint32_t status;
 	uint64_t reqid;
 	uint64_t result;
-	uint32_t status;
 	uint32_t msg_len;            /* bytes of msg used (0: none) */
 	char msg[VP_CQE_MSG];
 };

@@ -66,33 +66,50 @@ static void futex_wait_until(_Atomic uint32_t *word, uint32_t old,
 	        FUTEX_BITSET_MATCH_ANY);
 }
 
+/* The spin phase shared by both waits: until (*word == v) == equal. */
+static int spin(_Atomic uint32_t *word, uint32_t v, int equal, uint64_t limit)
+{
+	uint64_t start = vp_now_ns(), now;
+
+	for (unsigned i = 1;; i++) {
+		if ((atomic_load_explicit(word, memory_order_acquire) == v) == equal)
+			return 0;
+		vp_cpu_relax();
+		if ((i & 15) == 0) {
+			now = vp_now_ns();
+			if (now - start >= limit)
+				return -1;
+			/* Past the first microseconds the partner is not answering
+			 * from another core: maybe it waits for ours, so offer it. */
+			if (now - start >= VP_PURE_SPIN_NS)
+				sched_yield();
+		}
+	}
+}
+
+int vp_spin_until(_Atomic uint32_t *word, uint32_t want, uint64_t limit_ns)
+{
+	return spin(word, want, 1, limit_ns);
+}
+
+int vp_spin_change(_Atomic uint32_t *word, uint32_t old, uint64_t limit_ns)
+{
+	return spin(word, old, 0, limit_ns);
+}
+
 int vp_wait_change(_Atomic uint32_t *word, uint32_t old,
-                   _Atomic uint32_t *sleepers, uint64_t deadline_ns, int spin)
+                   _Atomic uint32_t *sleepers, uint64_t deadline_ns, int do_spin)
 {
 	if (atomic_load_explicit(word, memory_order_acquire) != old)
 		return 0;
 
-	if (spin) {
-		uint64_t start = vp_now_ns(), now = start;
-		uint64_t limit = vp_spin_ns();
+	if (do_spin) {
+		uint64_t start = vp_now_ns(), limit = vp_spin_ns();
 
 		if (deadline_ns && deadline_ns > start && deadline_ns - start < limit)
 			limit = deadline_ns - start;
-		for (unsigned i = 1;; i++) {
-			if (atomic_load_explicit(word, memory_order_acquire) != old)
-				return 0;
-			vp_cpu_relax();
-			if ((i & 15) == 0) {
-				now = vp_now_ns();
-				if (now - start >= limit)
-					break;
-				/* Past the first microseconds the partner is not
-				 * answering from another core: maybe it waits for
-				 * ours, so offer it. */
-				if (now - start >= VP_PURE_SPIN_NS)
-					sched_yield();
-			}
-		}
+		if (spin(word, old, 0, limit) == 0)
+			return 0;
 	}
 
 	atomic_fetch_add_explicit(sleepers, 1, memory_order_seq_cst);

@@ -59,4 +59,11 @@ static inline void vp_wake(_Atomic uint32_t *word, _Atomic uint32_t *sleepers)
 int vp_wait_change(_Atomic uint32_t *word, uint32_t old,
                    _Atomic uint32_t *sleepers, uint64_t deadline_ns, int spin);
 
+/* Spins (with the same policy) until *word == want; at most limit_ns.
+ * Returns 0 when it does, -1 otherwise. It never sleeps: a caller that
+ * gives up sleeps on a futex word of its own with vp_wait_change. */
+int vp_spin_until(_Atomic uint32_t *word, uint32_t want, uint64_t limit_ns);
+/* The same, until *word != old. */
+int vp_spin_change(_Atomic uint32_t *word, uint32_t old, uint64_t limit_ns);
+
 #endif

@@ -149,7 +149,10 @@ int ctx_init(struct veo_proc_handle *p, struct veo_thr_ctxt *c, unsigned idx,
 	/* No worker thread serves this slot now: reset its rings. */
 	atomic_store(&s->sq.tail, 0);
 	atomic_store(&s->sq.head, 0);
+	memset(s->sq_data, 0, sizeof(struct vp_rec)); /* the first record's header */
 	atomic_store(&s->cq.tail, 0);
+	for (unsigned i = 0; i < VP_CQ_ENTRIES; i++) /* no stamp of a past life */
+		atomic_store_explicit(&s->cq_data[i].stamp, 0, memory_order_relaxed);
 	atomic_store(&s->cq.head, 0);
 	atomic_store(&s->action_ack, 0);
 	atomic_store(&s->running_reqid, 0);
@@ -210,7 +213,16 @@ static void run_action(struct veo_thr_ctxt *c, struct req *r)
 		vp_futex_wake_all(&s->cq.tail);
 }
 
-static void complete(struct veo_thr_ctxt *c, struct req *r, const struct vp_cqe *e)
+/* A completion entry as copied out of the ring (drain). */
+struct cqe {
+	uint32_t status;
+	uint32_t msg_len;
+	uint64_t reqid;
+	uint64_t result;
+	char msg[VP_CQE_MSG];
+};
+
+static void complete(struct veo_thr_ctxt *c, struct req *r, const struct cqe *e)
 {
 	struct veo_proc_handle *p = c->proc;
 	char msg[VP_CQE_MSG];
@@ -259,29 +271,30 @@ static void complete(struct veo_thr_ctxt *c, struct req *r, const struct vp_cqe 
 	req_finish(c, r, status, e->result, msg[0] ? msg : NULL);
 }
 
-/* Moves every completion posted so far into the table. Lock held. */
+/* Moves every completion posted so far into the table. Lock held.
+ * We are the only consumer (under c->lock): head is ours. An entry is
+ * ready when its stamp says so (see protocol.h), so a pass reads only the
+ * entries' lines, and publishes head once. */
 static void drain(struct veo_thr_ctxt *c)
 {
 	struct vp_slot *s = c->slot;
-	/* We are the only consumer (under c->lock): head is ours. The tail is
-	 * read once per pass and head published once per pass, so a pass over
-	 * many completions costs two cache-line transfers, not two each. */
-	uint32_t head = atomic_load_explicit(&s->cq.head, memory_order_relaxed);
-	uint32_t tail = atomic_load_explicit(&s->cq.tail, memory_order_acquire);
+	uint32_t head = atomic_load_explicit(&s->cq.head, memory_order_relaxed), start = head;
 
-again:
-	c->cq_seen = tail;
-	if (head == tail)
-		return;
-	if (tail - head > VP_CQ_ENTRIES) {
-		/* Only a broken worker does this: stop trusting it. */
-		proc_kill(c->proc);
-		return;
-	}
-	while (head != tail) {
-		struct vp_cqe e = s->cq_data[head & (VP_CQ_ENTRIES - 1)];
+	for (;;) {
+		struct vp_cqe *slot_e = &s->cq_data[head & (VP_CQ_ENTRIES - 1)];
+		struct cqe e;
 		struct req *r;
 
+		if (atomic_load_explicit(&slot_e->stamp, memory_order_acquire) != head + 1)
+			break;
+		/* Copied out before use: the worker may be scribbled over. */
+		e.status = slot_e->status;
+		e.reqid = slot_e->reqid;
+		e.result = slot_e->result;
+		e.msg_len = slot_e->msg_len < VP_CQE_MSG ? slot_e->msg_len : VP_CQE_MSG - 1;
+		if (e.status != VP_ST_OK)
+			memcpy(e.msg, slot_e->msg, e.msg_len);
+		e.msg[e.msg_len] = '\0';
 		head++;
 		if ((e.reqid & ~REQ_SEQ_MASK) != c->tag)
 			continue; /* not an id of ours: garbage */
@@ -301,11 +314,11 @@ again:
 		c->worker_done = r->id;
 		complete(c, r, &e);
 	}
-	atomic_store_explicit(&s->cq.head, head, memory_order_release);
-	vp_wake(&s->cq.head, &s->cq.head_sleepers);
-	/* More may have come meanwhile (an action let the worker go on). */
-	tail = atomic_load_explicit(&s->cq.tail, memory_order_acquire);
-	goto again;
+	c->cq_seen = head; /* the tail to sleep on: nothing is ready past it */
+	if (head != start) {
+		atomic_store_explicit(&s->cq.head, head, memory_order_release);
+		vp_wake(&s->cq.head, &s->cq.head_sleepers);
+	}
 }
 
 /* The worker died: every pending request ends. The one it died running
@@ -433,6 +446,25 @@ void ctx_unlock(struct veo_thr_ctxt *c)
 
 /* ---- collecting results ------------------------------------------------ */
 
+/* Waits for a completion past `seen` (the CQ tail the last drain left):
+ * with `spin`, only by spinning on the stamp of the entry it would be in
+ * (the caller looks again before it sleeps: another thread may have
+ * finished its request meanwhile); without, by sleeping on the CQ tail
+ * until `until`. Returns 0 if something came, -1 otherwise. Unlocked. */
+static int wait_cq(struct veo_thr_ctxt *c, uint32_t seen, uint64_t until, int spin)
+{
+	struct vp_slot *s = c->slot;
+
+	if (spin) {
+		uint64_t now = vp_now_ns(), limit = vp_spin_ns();
+
+		if (until > now && until - now < limit)
+			limit = until - now;
+		return vp_spin_until(&s->cq_data[seen & (VP_CQ_ENTRIES - 1)].stamp, seen + 1, limit);
+	}
+	return vp_wait_change(&s->cq.tail, seen, &s->cq.tail_sleepers, until, 0);
+}
+
 static int collect(struct veo_thr_ctxt *c, struct req *r, uint64_t *ret)
 {
 	struct veo_proc_handle *p = c->proc;
@@ -502,8 +534,7 @@ int ctx_wait(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret,
 				return VEO_COMMAND_UNFINISHED;
 			if (deadline && deadline < until)
 				until = deadline;
-			if (vp_wait_change(&c->slot->cq.tail, seen, &c->slot->cq.tail_sleepers,
-			                   until, spin) != 0)
+			if (wait_cq(c, seen, until, spin) != 0)
 				proc_dead_recheck(p);
 		}
 		spin = 0;
@@ -558,8 +589,7 @@ void veo_context_sync(struct veo_thr_ctxt *c)
 		}
 		seen = c->cq_seen;
 		pthread_mutex_unlock(&c->lock);
-		if (vp_wait_change(&c->slot->cq.tail, seen, &c->slot->cq.tail_sleepers,
-		                   vp_now_ns() + SLICE_NS, spin) != 0)
+		if (wait_cq(c, seen, vp_now_ns() + SLICE_NS, spin) != 0)
 			proc_dead_recheck(p);
 		spin = 0;
 		pthread_mutex_lock(&c->lock);

@@ -166,6 +166,7 @@ static void nudge(int slot)
 	e->result = 0;
 	e->status = VP_ST_ERROR;
 	e->msg_len = 0;
+	atomic_store_explicit(&e->stamp, tail + 1, memory_order_release);
 	atomic_store_explicit(&s->cq.tail, tail + 1, memory_order_release);
 }
 

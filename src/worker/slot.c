@@ -49,6 +49,7 @@ void slot_post(struct vp_slot *s, struct sq_cursor *cur, uint64_t reqid, uint32_
 		e->msg[n] = '\0';
 		e->msg_len = (uint32_t)n;
 	}
+	atomic_store_explicit(&e->stamp, tail + 1, memory_order_release);
 	atomic_store_explicit(&s->cq.tail, tail + 1, memory_order_release);
 	vp_wake(&s->cq.tail, &s->cq.tail_sleepers);
 }
@@ -66,56 +67,66 @@ static void sq_publish(struct vp_slot *s, const struct sq_cursor *cur, int batch
 		vp_futex_wake_all(&s->sq.head);
 }
 
-/* Taking records (see worker.h): the record is checked against the ring
- * before it is copied out, so a bad length never reads past the ring.
- * The cursor is ours: head stays a multiple of VP_REC_ALIGN whatever the
- * shared memory says, and the host's tail is read again only when the
- * records we know of are used up. */
+/* Taking records (see worker.h). A record is there when the len at our
+ * head is not zero (protocol.h); it is checked against the ring before it
+ * is copied out, so a bad length never reads past the ring. The cursor is
+ * ours: head stays a multiple of VP_REC_ALIGN whatever the shared memory
+ * says, and the host's tail is not read at all on this path. */
 int slot_sq_poll(struct vp_slot *s, struct sq_cursor *cur, uint8_t *buf,
                  uint64_t *bad_reqid)
 {
-	for (;;) {
-		uint32_t avail, pos = cur->head & (VP_SQ_BYTES - 1);
+	for (int pads = 0;; pads++) {
+		uint32_t pos = cur->head & (VP_SQ_BYTES - 1);
+		struct vp_rec *h = (struct vp_rec *)(s->sq_data + pos);
+		uint32_t len = __atomic_load_n(&h->len, __ATOMIC_ACQUIRE);
 		struct vp_rec r;
 
-		if (cur->tail == cur->head) {
-			cur->tail = atomic_load_explicit(&s->sq.tail, memory_order_acquire);
-			if (cur->tail == cur->head) {
-				sq_publish(s, cur, 1);
-				return 0;
-			}
+		if (len == 0) {
+			sq_publish(s, cur, 1);
+			return 0;
 		}
-		avail = cur->tail - cur->head;
-		memcpy(&r, s->sq_data + pos, sizeof r);
-		if (avail > VP_SQ_BYTES || r.len < sizeof r || r.len % VP_REC_ALIGN ||
-		    r.len > avail || pos + r.len > VP_SQ_BYTES ||
-		    (r.op != VP_OP_PAD && r.len > SLOT_REC_MAX)) {
+		memcpy(&r, h, sizeof r);
+		r.len = len;
+		/* A PAD runs exactly to the end of the ring, and two never follow
+		 * each other. */
+		if (len < sizeof r || len % VP_REC_ALIGN || pos + len > VP_SQ_BYTES ||
+		    (r.op != VP_OP_PAD && len > SLOT_REC_MAX) ||
+		    (r.op == VP_OP_PAD && (pos + len != VP_SQ_BYTES || pads > 0))) {
 			*bad_reqid = r.reqid;
-			cur->head = cur->tail;
+			cur->head = atomic_load_explicit(&s->sq.tail, memory_order_acquire) &
+			            ~(uint32_t)(VP_REC_ALIGN - 1);
 			sq_publish(s, cur, 1);
 			return -1;
 		}
-		if (r.op != VP_OP_PAD)
-			memcpy(buf, s->sq_data + pos, r.len);
-		cur->head += r.len;
+		if (r.op != VP_OP_PAD) {
+			memcpy(buf, h, len);
+			((struct vp_rec *)buf)->len = len; /* as checked, whatever is there now */
+		}
+		cur->head += len;
 		if (r.op != VP_OP_PAD) {
 			sq_publish(s, cur, 0);
-			return (int)r.len;
+			return (int)len;
 		}
 	}
 }
 
-/* slot_sq_poll, waiting while the ring is empty. Returns the record's
- * length, or 0 when the ring held garbage. */
+/* slot_sq_poll, waiting while the ring is empty: spinning on the len at
+ * our head, then sleeping on the tail. Returns the record's length, or 0
+ * when the ring held garbage. */
 static uint32_t sq_take(struct vp_slot *s, struct sq_cursor *cur, uint8_t *buf,
                         uint64_t *bad_reqid)
 {
-	for (;;) {
+	for (int spin = 1;; spin = !spin) {
 		int n = slot_sq_poll(s, cur, buf, bad_reqid);
+		uint32_t pos = cur->head & (VP_SQ_BYTES - 1);
 
 		if (n != 0)
 			return n > 0 ? (uint32_t)n : 0;
-		vp_wait_change(&s->sq.tail, cur->head, &s->sq.tail_sleepers, 0, 1);
+		if (spin)
+			vp_spin_change((_Atomic uint32_t *)&((struct vp_rec *)(s->sq_data + pos))->len,
+			               0, vp_spin_ns());
+		else
+			vp_wait_change(&s->sq.tail, cur->head, &s->sq.tail_sleepers, 0, 0);
 	}
 }
 
@@ -302,7 +313,7 @@ void slot_serve(unsigned idx)
 	_Alignas(16) uint8_t buf[SLOT_REC_MAX];
 
 	/* The host reset the rings before asking for this slot. */
-	cur.head = cur.tail = atomic_load(&s->sq.head) & ~(uint32_t)(VP_REC_ALIGN - 1);
+	cur.head = atomic_load(&s->sq.head) & ~(uint32_t)(VP_REC_ALIGN - 1);
 	cur.cq_head_seen = atomic_load(&s->cq.head);
 	for (;;) {
 		uint64_t bad = 0, result = 0;

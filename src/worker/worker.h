@@ -59,7 +59,6 @@ void slot_serve(unsigned idx);
  * arguments). Returns 0 if slot_serve may act on it, -1 if malformed. */
 struct sq_cursor {
 	uint32_t head;          /* next record to take (ours; published) */
-	uint32_t tail;          /* the host's tail as last read */
 	uint32_t cq_head_seen;  /* the host's CQ head as last read */
 };
 int slot_sq_poll(struct vp_slot *s, struct sq_cursor *cur, uint8_t *buf,
