@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "signame.h"
 #include "wait.h"
 
 extern char **environ;
@@ -268,29 +269,6 @@ static int spawn_worker(struct veo_proc_handle *p, const char *bin)
  * before anyone reaps it.
  */
 
-static const char *sig_abbrev(int sig)
-{
-	switch (sig) {
-	case SIGSEGV: return "SIGSEGV";
-	case SIGBUS:  return "SIGBUS";
-	case SIGFPE:  return "SIGFPE";
-	case SIGILL:  return "SIGILL";
-	case SIGABRT: return "SIGABRT";
-	case SIGTRAP: return "SIGTRAP";
-	case SIGSYS:  return "SIGSYS";
-	case SIGKILL: return "SIGKILL";
-	case SIGTERM: return "SIGTERM";
-	case SIGINT:  return "SIGINT";
-	case SIGQUIT: return "SIGQUIT";
-	case SIGHUP:  return "SIGHUP";
-	case SIGPIPE: return "SIGPIPE";
-	case SIGALRM: return "SIGALRM";
-	case SIGXCPU: return "SIGXCPU";
-	case SIGXFSZ: return "SIGXFSZ";
-	default:      return "";
-	}
-}
-
 /* The kernel a crash report names: faults.c starts it with
  * "kernel NAME[+OFF] (LIB) ...", or "kernel (unknown...)". */
 static void report_kernel(const char *report, char *out, size_t n)
@@ -386,7 +364,7 @@ static void describe_death(struct veo_proc_handle *p, uint32_t state)
 		d->signo = si.si_status;
 		snprintf(d->report, sizeof d->report,
 		         "the VE process (pid %d) was killed by signal %d (%s)", (int)p->pid,
-		         si.si_status, *sig_abbrev(si.si_status) ? sig_abbrev(si.si_status)
+		         si.si_status, *vp_signal_name(si.si_status) ? vp_signal_name(si.si_status)
 		                                                 : strsignal(si.si_status));
 		append_running(p, d->report, sizeof d->report, d);
 	} else if (si.si_pid == p->pid) {
@@ -400,7 +378,7 @@ static void describe_death(struct veo_proc_handle *p, uint32_t state)
 		         (int)p->pid);
 	}
 	if (d->signo)
-		snprintf(d->signame, sizeof d->signame, "%s", sig_abbrev(d->signo));
+		snprintf(d->signame, sizeof d->signame, "%s", vp_signal_name(d->signo));
 	snprintf(p->death_summary, sizeof p->death_summary, "%.*s",
 	         (int)strcspn(d->report, "\n"), d->report);
 }

@@ -28,6 +28,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "signame.h"
 #include "wait.h"
 #include "worker.h"
 
@@ -75,20 +76,6 @@ static void put_dec(struct out *o, uint64_t v)
 		v /= 10;
 	} while (v);
 	put(o, q);
-}
-
-static const char *sig_name(int sig)
-{
-	switch (sig) {
-	case SIGSEGV: return "SIGSEGV";
-	case SIGBUS:  return "SIGBUS";
-	case SIGFPE:  return "SIGFPE";
-	case SIGILL:  return "SIGILL";
-	case SIGABRT: return "SIGABRT";
-	case SIGTRAP: return "SIGTRAP";
-	case SIGSYS:  return "SIGSYS";
-	default:      return "signal";
-	}
 }
 
 /* "name+off (lib)" of addr, looked up at addr - adj (see the backtrace). */
@@ -262,7 +249,7 @@ static void on_fault(int sig, siginfo_t *si, void *uc_)
 	else
 		put(&o, "(unknown: the fault was not in a context thread)");
 	put(&o, " died of ");
-	put(&o, sig_name(sig));
+	put(&o, *vp_signal_name(sig) ? vp_signal_name(sig) : "signal");
 	put(&o, " (");
 	put(&o, strsignal(sig));
 	put(&o, ")");
