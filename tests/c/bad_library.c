@@ -10,13 +10,6 @@
 
 #include "testlib.h"
 
-#define FAILS(expr, bad, what)                                                       \
-	do {                                                                         \
-		veo_get_ve_arch(-12345); /* a message no check looks for */          \
-		CHECK_EQ_I64((int64_t)(expr), (int64_t)(bad));                       \
-		CHECK_CONTAINS(veo_last_error(), what);                              \
-	} while (0)
-
 int main(void)
 {
 	test_init("bad_library");
@@ -44,16 +37,16 @@ int main(void)
 	too_long[0] = '/';
 
 	printf("-- paths that are not shared objects\n");
-	FAILS(veo_load_library(proc, "/nonexistent/libnothing.so"), 0,
+	CHECK_FAILS(veo_load_library(proc, "/nonexistent/libnothing.so"), 0,
 	      "No such file or directory");
-	FAILS(veo_load_library(proc, text), 0, "invalid ELF header");
-	FAILS(veo_load_library(proc, sub), 0, "Is a directory");
+	CHECK_FAILS(veo_load_library(proc, text), 0, "invalid ELF header");
+	CHECK_FAILS(veo_load_library(proc, sub), 0, "Is a directory");
 	CHECK_CONTAINS(veo_last_error(), "a_directory.so");
-	FAILS(veo_load_library(proc, self), 0, "veo_load_library");  /* an executable */
+	CHECK_FAILS(veo_load_library(proc, self), 0, "veo_load_library");  /* an executable */
 	printf("   %s\n", veo_last_error());
-	FAILS(veo_load_library(proc, ""), 0, "no path given");
-	FAILS(veo_load_library(proc, NULL), 0, "no path given");
-	FAILS(veo_load_library(proc, too_long), 0, "path too long");
+	CHECK_FAILS(veo_load_library(proc, ""), 0, "no path given");
+	CHECK_FAILS(veo_load_library(proc, NULL), 0, "no path given");
+	CHECK_FAILS(veo_load_library(proc, too_long), 0, "path too long");
 
 	printf("-- unloading twice, made-up handles\n");
 	uint64_t lib = test_load(proc, TK_LIB_MAIN);
@@ -61,26 +54,26 @@ int main(void)
 	uint64_t empty = test_sym(proc, lib, "empty");
 	CHECK_EQ_U64(test_call0(ctx, empty), TK_EMPTY_RESULT);
 	CHECK_EQ_I64(veo_unload_library(proc, lib), 0);
-	FAILS(veo_unload_library(proc, lib), -1, "is not loaded");
-	FAILS(veo_unload_library(proc, 0), -1, "is not loaded");
-	FAILS(veo_unload_library(proc, 0xdeadbeef), -1, "is not loaded");
-	FAILS(veo_unload_library(proc, empty), -1, "is not loaded"); /* an address */
+	CHECK_FAILS(veo_unload_library(proc, lib), -1, "is not loaded");
+	CHECK_FAILS(veo_unload_library(proc, 0), -1, "is not loaded");
+	CHECK_FAILS(veo_unload_library(proc, 0xdeadbeef), -1, "is not loaded");
+	CHECK_FAILS(veo_unload_library(proc, empty), -1, "is not loaded"); /* an address */
 
 	printf("-- symbols\n");
-	FAILS(veo_get_sym(proc, lib, "empty"), 0, "is not loaded");  /* unloaded */
+	CHECK_FAILS(veo_get_sym(proc, lib, "empty"), 0, "is not loaded");  /* unloaded */
 	uint64_t lib2 = test_load(proc, TK_LIB_MAIN);
 	CHECK(lib2 != lib); /* a new handle, even if dlopen reuses the address */
-	FAILS(veo_unload_library(proc, lib), -1, "is not loaded");
-	FAILS(veo_get_sym(proc, lib2, "no_such_symbol"), 0, "symbol no_such_symbol not found");
-	FAILS(veo_get_sym(proc, 0xdeadbeef, "empty"), 0, "is not loaded");
-	FAILS(veo_get_sym(proc, lib2, ""), 0, "no symbol name given");
-	FAILS(veo_get_sym(proc, lib2, NULL), 0, "no symbol name given");
+	CHECK_FAILS(veo_unload_library(proc, lib), -1, "is not loaded");
+	CHECK_FAILS(veo_get_sym(proc, lib2, "no_such_symbol"), 0, "symbol no_such_symbol not found");
+	CHECK_FAILS(veo_get_sym(proc, 0xdeadbeef, "empty"), 0, "is not loaded");
+	CHECK_FAILS(veo_get_sym(proc, lib2, ""), 0, "no symbol name given");
+	CHECK_FAILS(veo_get_sym(proc, lib2, NULL), 0, "no symbol name given");
 	char long_name[300];
 	memset(long_name, 'x', sizeof long_name - 1);
 	long_name[sizeof long_name - 1] = '\0';
-	FAILS(veo_get_sym(proc, lib2, long_name), 0, "longer than 255");
+	CHECK_FAILS(veo_get_sym(proc, lib2, long_name), 0, "longer than 255");
 	struct veo_args *args = test_args();
-	FAILS(veo_call_async_by_name(ctx, lib2, "no_such_symbol", args), VEO_REQUEST_ID_INVALID,
+	CHECK_FAILS(veo_call_async_by_name(ctx, lib2, "no_such_symbol", args), VEO_REQUEST_ID_INVALID,
 	      "not found");
 
 	printf("-- a function of an unloaded library\n");

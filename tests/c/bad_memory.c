@@ -21,13 +21,6 @@
 
 #include "testlib.h"
 
-#define FAILS(expr, bad, what)                                                       \
-	do {                                                                         \
-		veo_get_ve_arch(-12345); /* a message no check looks for */          \
-		CHECK_EQ_I64((int64_t)(expr), (int64_t)(bad));                       \
-		CHECK_CONTAINS(veo_last_error(), what);                              \
-	} while (0)
-
 #define INVALID VEO_REQUEST_ID_INVALID
 
 static uint64_t meminfo_kb(const char *key)
@@ -76,9 +69,9 @@ static void beyond_the_machine(void)
 	uint64_t rss0 = rss_bytes(), addr = 0;
 	veo_set_error_print(0);
 	double t0 = test_now();
-	FAILS(veo_alloc_mem(proc, &addr, want), -1, "not enough memory");
+	CHECK_FAILS(veo_alloc_mem(proc, &addr, want), -1, "not enough memory");
 	printf("   %s (%.1f ms)\n", veo_last_error(), (test_now() - t0) * 1e3);
-	FAILS(veo_alloc_mem_async(ctx, want), INVALID, "not enough memory");
+	CHECK_FAILS(veo_alloc_mem_async(ctx, want), INVALID, "not enough memory");
 	CHECKF(rss_bytes() < rss0 + (64u << 20), "RSS grew from %llu to %llu bytes",
 	       (unsigned long long)rss0, (unsigned long long)rss_bytes());
 	veo_set_error_print(1);
@@ -103,28 +96,28 @@ int main(void)
 
 	printf("-- enormous sizes\n");
 	uint64_t a = 0;
-	FAILS(veo_alloc_mem(proc, &a, (size_t)1 << 62), -1, "more than the VE heap holds");
-	FAILS(veo_alloc_mem(proc, &a, SIZE_MAX), -1, "more than the VE heap holds");
+	CHECK_FAILS(veo_alloc_mem(proc, &a, (size_t)1 << 62), -1, "more than the VE heap holds");
+	CHECK_FAILS(veo_alloc_mem(proc, &a, SIZE_MAX), -1, "more than the VE heap holds");
 	CHECK_EQ_U64(a, 0);
-	FAILS(veo_alloc_mem_async(ctx, (size_t)1 << 62), INVALID, "more than the VE heap");
-	FAILS(veo_read_mem(proc, buf, heap, (size_t)1 << 62), -1, "no VE memory is that large");
-	FAILS(veo_write_mem(proc, heap, buf, (size_t)1 << 62), -1, "no VE memory is that large");
-	FAILS(veo_read_mem(proc, buf, counter, (size_t)1 << 62), -1, "no VE memory");
-	FAILS(veo_write_mem(proc, counter, buf, SIZE_MAX), -1, "wrap around");
-	FAILS(veo_async_read_mem(ctx, buf, heap, (size_t)1 << 62), INVALID, "no VE memory");
-	FAILS(veo_async_write_mem(ctx, counter, buf, (size_t)1 << 62), INVALID, "no VE memory");
+	CHECK_FAILS(veo_alloc_mem_async(ctx, (size_t)1 << 62), INVALID, "more than the VE heap");
+	CHECK_FAILS(veo_read_mem(proc, buf, heap, (size_t)1 << 62), -1, "no VE memory is that large");
+	CHECK_FAILS(veo_write_mem(proc, heap, buf, (size_t)1 << 62), -1, "no VE memory is that large");
+	CHECK_FAILS(veo_read_mem(proc, buf, counter, (size_t)1 << 62), -1, "no VE memory");
+	CHECK_FAILS(veo_write_mem(proc, counter, buf, SIZE_MAX), -1, "wrap around");
+	CHECK_FAILS(veo_async_read_mem(ctx, buf, heap, (size_t)1 << 62), INVALID, "no VE memory");
+	CHECK_FAILS(veo_async_write_mem(ctx, counter, buf, (size_t)1 << 62), INVALID, "no VE memory");
 	/* Larger than the block, smaller than the address space. */
-	FAILS(veo_read_mem(proc, buf, heap, (size_t)1 << 40), -1,
+	CHECK_FAILS(veo_read_mem(proc, buf, heap, (size_t)1 << 40), -1,
 	      "is not inside allocated VE memory");
-	FAILS(veo_write_mem(proc, heap + 4000, buf, 200), -1,
+	CHECK_FAILS(veo_write_mem(proc, heap + 4000, buf, 200), -1,
 	      "is not inside allocated VE memory");
 
 	printf("-- NULL host buffers with a length\n");
-	FAILS(veo_read_mem(proc, NULL, heap, 8), -1, "NULL host buffer of 8 bytes");
-	FAILS(veo_write_mem(proc, heap, NULL, 8), -1, "NULL host buffer of 8 bytes");
-	FAILS(veo_async_read_mem(ctx, NULL, heap, 8), INVALID, "NULL host buffer");
-	FAILS(veo_async_write_mem(ctx, heap, NULL, 8), INVALID, "NULL host buffer");
-	FAILS(veo_alloc_mem(proc, NULL, 64), -1, "NULL address pointer");
+	CHECK_FAILS(veo_read_mem(proc, NULL, heap, 8), -1, "NULL host buffer of 8 bytes");
+	CHECK_FAILS(veo_write_mem(proc, heap, NULL, 8), -1, "NULL host buffer of 8 bytes");
+	CHECK_FAILS(veo_async_read_mem(ctx, NULL, heap, 8), INVALID, "NULL host buffer");
+	CHECK_FAILS(veo_async_write_mem(ctx, heap, NULL, 8), INVALID, "NULL host buffer");
+	CHECK_FAILS(veo_alloc_mem(proc, NULL, 64), -1, "NULL address pointer");
 	/* Zero bytes from NULL is nothing to do. */
 	CHECK_EQ_I64(veo_read_mem(proc, NULL, heap, 0), 0);
 	CHECK_EQ_I64(veo_write_mem(proc, heap, NULL, 0), 0);
@@ -139,9 +132,9 @@ int main(void)
 	veo_args_set_u64(args, 0, 32u << 20);
 	uint64_t kbuf = test_call(ctx, test_sym(proc, lib, "k_malloc"), args);
 	REQUIRE(kbuf != 0);
-	FAILS(veo_write_mem(proc, kbuf, guarded, 32u << 20), -1, "is not readable");
-	FAILS(veo_read_mem(proc, guarded, kbuf, 32u << 20), -1, "is not writable");
-	FAILS(veo_async_write_mem(ctx, kbuf, guarded, 1u << 20), INVALID, "is not readable");
+	CHECK_FAILS(veo_write_mem(proc, kbuf, guarded, 32u << 20), -1, "is not readable");
+	CHECK_FAILS(veo_read_mem(proc, guarded, kbuf, 32u << 20), -1, "is not writable");
+	CHECK_FAILS(veo_async_write_mem(ctx, kbuf, guarded, 1u << 20), INVALID, "is not readable");
 	uint64_t id = veo_async_read_mem(ctx, guarded, kbuf, 1u << 20);
 	REQUIRE(id != INVALID);
 	CHECK_EQ_I64(veo_call_wait_result(ctx, id, &r), VEO_COMMAND_ERROR);
@@ -154,23 +147,23 @@ int main(void)
 	uint64_t freed = 0;
 	REQUIRE(veo_alloc_mem(proc, &freed, 256) == 0);
 	REQUIRE(veo_free_mem(proc, freed) == 0);
-	FAILS(veo_read_mem(proc, buf, freed, 8), -1, "not inside allocated VE memory");
-	FAILS(veo_write_mem(proc, freed, buf, 8), -1, "not inside allocated VE memory");
-	FAILS(veo_async_read_mem(ctx, buf, freed, 8), INVALID, "not inside allocated");
-	FAILS(veo_async_write_mem(ctx, freed, buf, 8), INVALID, "not inside allocated");
-	FAILS(veo_read_mem(proc, buf, 0, 8), -1, "is not mapped in the VE process");
-	FAILS(veo_write_mem(proc, 0x1000, buf, 8), -1, "is not mapped in the VE process");
+	CHECK_FAILS(veo_read_mem(proc, buf, freed, 8), -1, "not inside allocated VE memory");
+	CHECK_FAILS(veo_write_mem(proc, freed, buf, 8), -1, "not inside allocated VE memory");
+	CHECK_FAILS(veo_async_read_mem(ctx, buf, freed, 8), INVALID, "not inside allocated");
+	CHECK_FAILS(veo_async_write_mem(ctx, freed, buf, 8), INVALID, "not inside allocated");
+	CHECK_FAILS(veo_read_mem(proc, buf, 0, 8), -1, "is not mapped in the VE process");
+	CHECK_FAILS(veo_write_mem(proc, 0x1000, buf, 8), -1, "is not mapped in the VE process");
 	id = veo_async_read_mem(ctx, buf, 0x1000, 8);
 	REQUIRE(id != INVALID);
 	CHECK_EQ_I64(veo_call_wait_result(ctx, id, &r), VEO_COMMAND_ERROR);
 	CHECK_CONTAINS(veo_last_error(), "is not mapped in the VE process");
 
 	printf("-- frees of what is not a block\n");
-	FAILS(veo_free_mem(proc, freed), -1, "already freed");
-	FAILS(veo_free_mem(proc, heap + 64), -1, "not the start of a block");
-	FAILS(veo_free_mem(proc, 0), -1, "is not VE memory from veo_alloc_mem");
-	FAILS(veo_free_mem(proc, counter), -1, "is not VE memory from veo_alloc_mem");
-	FAILS(veo_free_mem_async(ctx, freed), INVALID, "already freed");
+	CHECK_FAILS(veo_free_mem(proc, freed), -1, "already freed");
+	CHECK_FAILS(veo_free_mem(proc, heap + 64), -1, "not the start of a block");
+	CHECK_FAILS(veo_free_mem(proc, 0), -1, "is not VE memory from veo_alloc_mem");
+	CHECK_FAILS(veo_free_mem(proc, counter), -1, "is not VE memory from veo_alloc_mem");
+	CHECK_FAILS(veo_free_mem_async(ctx, freed), INVALID, "already freed");
 	uint64_t b = 0;
 	REQUIRE(veo_alloc_mem(proc, &b, 64) == 0);
 	uint64_t id1 = veo_free_mem_async(ctx, b);
@@ -182,7 +175,7 @@ int main(void)
 		CHECK_EQ_I64(veo_call_wait_result(ctx, id2, &r), VEO_COMMAND_ERROR);
 		CHECK_CONTAINS(veo_last_error(), "is not allocated VE memory");
 	}
-	FAILS(veo_free_mem(proc, b), -1, "already freed");
+	CHECK_FAILS(veo_free_mem(proc, b), -1, "already freed");
 	veo_set_error_print(1);
 
 	/* The proc works, the memory too. */

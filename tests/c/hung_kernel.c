@@ -18,10 +18,7 @@ static void destroy_hung(void)
 	uint64_t spin = test_sym(proc, lib, "spin_forever");
 	uint64_t sleep_us = test_sym(proc, lib, "sleep_us");
 	uint64_t wait_flag = test_sym(proc, lib, "wait_flag");
-	uint64_t flags;
-	REQUIRE(veo_alloc_mem(proc, &flags, 16) == 0);
-	uint64_t zero[2] = { 0, 0 };
-	REQUIRE(veo_write_mem(proc, flags, zero, sizeof zero) == 0);
+	uint64_t flags = test_flag_words(proc);
 	struct veo_thr_ctxt *ctx[3];
 	for (int i = 0; i < 3; i++)
 		ctx[i] = test_ctx_open(proc);

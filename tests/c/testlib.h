@@ -114,6 +114,16 @@ static inline void test_stop(void)
 	} while (0)
 
 /* Fatal checks: the rest of the test depends on them. */
+/* expr returns the failure value `bad` and veo_last_error() says `what`.
+ * The last error is first set to something no check looks for, so a
+ * message left over from an earlier failure cannot pass. */
+#define CHECK_FAILS(expr, bad, what)                                           \
+	do {                                                                   \
+		veo_get_ve_arch(-12345);                                       \
+		CHECK_EQ_I64((int64_t)(expr), (int64_t)(bad));                 \
+		CHECK_CONTAINS(veo_last_error(), what);                        \
+	} while (0)
+
 #define REQUIRE(cond)                                                          \
 	do {                                                                   \
 		if (!(cond)) {                                                 \
@@ -302,6 +312,17 @@ static inline struct veo_thr_ctxt *test_ctx_open(struct veo_proc_handle *proc)
 	struct veo_thr_ctxt *ctx = veo_context_open(proc);
 	REQUIREF(ctx != NULL, "veo_context_open returned NULL");
 	return ctx;
+}
+
+/* Two zeroed 64-bit words of VE memory for the wait_flag kernel: it holds
+ * a context until the test writes the first word (the second counts the
+ * kernels that started). Returns their VE address. */
+static inline uint64_t test_flag_words(struct veo_proc_handle *proc)
+{
+	uint64_t flags, zero[2] = { 0, 0 };
+	REQUIRE(veo_alloc_mem(proc, &flags, sizeof zero) == 0);
+	REQUIRE(veo_write_mem(proc, flags, zero, sizeof zero) == 0);
+	return flags;
 }
 
 static inline struct veo_args *test_args(void)

@@ -64,10 +64,7 @@ static void killed_mid_call(void)
 	struct veo_proc_handle *proc = test_proc_create();
 	uint64_t lib = test_load(proc, TK_LIB_MAIN);
 	uint64_t sleep_us = test_sym(proc, lib, "sleep_us");
-	uint64_t flags;
-	REQUIRE(veo_alloc_mem(proc, &flags, 16) == 0);
-	uint64_t zero[2] = { 0, 0 };
-	REQUIRE(veo_write_mem(proc, flags, zero, sizeof zero) == 0);
+	uint64_t flags = test_flag_words(proc);
 	struct veo_thr_ctxt *ctx[3];
 	for (int i = 0; i < 3; i++)
 		ctx[i] = test_ctx_open(proc);

@@ -245,10 +245,7 @@ int main(void)
 
 	printf("-- a corrupted ring\n");
 	/* The library's context waits on a kernel that never returns by itself. */
-	uint64_t flags;
-	REQUIRE(veo_alloc_mem(proc, &flags, 16) == 0);
-	uint64_t zero[2] = { 0, 0 };
-	REQUIRE(veo_write_mem(proc, flags, zero, sizeof zero) == 0);
+	uint64_t flags = test_flag_words(proc);
 	struct veo_args *args = test_args();
 	veo_args_set_u64(args, 0, flags);
 	veo_args_set_u64(args, 1, flags + 8);
