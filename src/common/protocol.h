@@ -163,14 +163,18 @@ enum vp_status {
  * The host spins on the stamp of the entry it expects next: one cache line
  * to wait on, already holding the result. An entry left from the ring's
  * last lap has a stamp VP_CQ_ENTRIES smaller, so it never matches; the
- * host zeroes the stamps when it (re)opens a slot. */
+ * host zeroes the stamps when it (re)opens a slot.
+ *
+ * An entry is 32 bytes, two to a cache line; the message of a failure
+ * (msg_len bytes, not NUL-terminated) is in the slot's cq_msg[] at the
+ * entry's index, written before the stamp. */
 struct vp_cqe {
 	_Atomic uint32_t stamp;
 	uint32_t status;
 	uint64_t reqid;
 	uint64_t result;
-	uint32_t msg_len;            /* bytes of msg used (0: none) */
-	char msg[VP_CQE_MSG];
+	uint32_t msg_len;            /* bytes of cq_msg[index] used (0: none) */
+	uint32_t pad;
 };
 
 /* Worker-side state of a slot, written by the worker. */
@@ -193,6 +197,7 @@ struct vp_slot {
 	char msg[VP_MSG_MAX];             /* long message (slot 0 only) */
 	_Alignas(VP_CACHELINE) uint8_t sq_data[VP_SQ_BYTES];
 	struct vp_cqe cq_data[VP_CQ_ENTRIES];
+	char cq_msg[VP_CQ_ENTRIES][VP_CQE_MSG]; /* failure messages (vp_cqe) */
 };
 
 /* Worker life cycle, in vp_shm_header.worker_state. */

@@ -30,8 +30,12 @@ static struct {
 /* The handle this thread found live last, and live.frees then: while no
  * handle has been unregistered since, it is still live, and the argument
  * setters of a thread filling one list skip the lock. */
-static _Thread_local const void *last_live;
-static _Thread_local uint64_t last_live_frees;
+/* 16 bytes of the static TLS block (initial-exec): a call in the hot path
+ * reads them without __tls_get_addr, and glibc keeps room for that much in
+ * libraries loaded later with dlopen (the Python extension). */
+#define TLS_FAST __attribute__((tls_model("initial-exec")))
+static _Thread_local const void *last_live TLS_FAST;
+static _Thread_local uint64_t last_live_frees TLS_FAST;
 
 static size_t live_hash(const void *p, size_t cap)
 {

@@ -60,70 +60,116 @@ static uint64_t seq_of(const struct veo_thr_ctxt *c, uint64_t id)
 	return id & REQ_SEQ_MASK;
 }
 
-/* ---- the request table ------------------------------------------------- */
+/* ---- the request table ------------------------------------------------ */
 
-static struct req *req_find(struct veo_thr_ctxt *c, uint64_t id)
+static struct req *req_find(struct veo_thr_ctxt *c, uint64_t seq)
 {
 	struct req *r;
 
-	if (id < c->oldest || id >= c->next_id)
+	if (seq < c->oldest || seq >= c->next_id)
 		return NULL;
-	r = &c->reqs[id & (c->cap - 1)];
-	return r->id == id && r->state != REQ_UNUSED ? r : NULL;
+	r = &c->reqs[seq & (c->cap - 1)];
+	return r->seq == (uint32_t)seq && r->state != REQ_UNUSED ? r : NULL;
+}
+
+static struct req_extra *extra_of(struct veo_thr_ctxt *c, const struct req *r)
+{
+	return &c->extra[r - c->reqs];
 }
 
 static int table_grow(struct veo_thr_ctxt *c)
 {
 	uint64_t cap = c->cap * 2;
 	struct req *n = calloc(cap, sizeof *n);
+	struct req_extra *x = calloc(cap, sizeof *x);
 
-	if (!n)
+	if (!n || !x || cap > UINT32_MAX) {
+		free(n);
+		free(x);
 		return veo_fail("out of memory for %llu outstanding requests",
 		                (unsigned long long)c->cap);
-	for (uint64_t i = 0; i < c->cap; i++)
-		if (c->reqs[i].state != REQ_UNUSED)
-			n[c->reqs[i].id & (cap - 1)] = c->reqs[i];
+	}
+	/* Every entry in use has its seq in [oldest, next_id). */
+	for (uint64_t seq = c->oldest; seq < c->next_id; seq++) {
+		uint64_t i = seq & (c->cap - 1);
+
+		n[seq & (cap - 1)] = c->reqs[i];
+		x[seq & (cap - 1)] = c->extra[i];
+	}
 	free(c->reqs);
+	free(c->extra);
 	c->reqs = n;
+	c->extra = x;
 	c->cap = cap;
 	return 0;
 }
 
-/* A new request record for the next id; NULL if out of memory. */
-static struct req *req_new(struct veo_thr_ctxt *c, const struct req *tmpl)
+/* A new table entry of kind, state pending, for the next seq; x, if not
+ * NULL, is its extra part. NULL if out of memory. */
+static struct req *req_new(struct veo_thr_ctxt *c, int kind, const struct req_extra *x)
 {
 	struct req *r;
 
 	if (c->next_id - c->oldest >= c->cap && table_grow(c) != 0)
 		return NULL;
 	r = &c->reqs[c->next_id & (c->cap - 1)];
-	*r = *tmpl;
-	r->id = c->next_id++;
+	r->result = 0;
+	r->seq = (uint32_t)c->next_id;
+	r->state = REQ_PENDING;
+	r->kind = (uint8_t)kind;
+	r->status = 0;
+	r->has_extra = x != NULL;
+	if (x)
+		*extra_of(c, r) = *x;
+	c->next_id++;
 	return r;
+}
+
+/* The extra part of r, made empty if r had none. */
+static struct req_extra *req_extra(struct veo_thr_ctxt *c, struct req *r)
+{
+	struct req_extra *x = extra_of(c, r);
+
+	if (!r->has_extra) {
+		memset(x, 0, sizeof *x);
+		x->block = ~0ull;
+		r->has_extra = 1;
+	}
+	return x;
 }
 
 static void req_release(struct veo_thr_ctxt *c, struct req *r)
 {
-	free(r->msg);
-	if (r->kind == REQ_CALL)
-		free(r->u.call.outs);
-	if (r->block != ~0ull)
-		mem_heap_free(c->proc, r->block);
-	memset(r, 0, sizeof *r);
+	if (r->has_extra) {
+		struct req_extra *x = extra_of(c, r);
+
+		free(x->msg);
+		if (r->kind == REQ_CALL)
+			free(x->u.call.outs);
+		if (x->block != ~0ull)
+			mem_heap_free(c->proc, x->block);
+		r->has_extra = 0;
+	}
+	r->state = REQ_UNUSED;
 	while (c->oldest < c->next_id &&
 	       c->reqs[c->oldest & (c->cap - 1)].state == REQ_UNUSED)
 		c->oldest++;
 }
 
-static void req_finish(struct veo_thr_ctxt *c, struct req *r, int status,
+static void req_finish(struct veo_thr_ctxt *c, struct req *r, uint64_t seq, int status,
                        uint64_t result, const char *msg)
 {
 	r->state = REQ_DONE;
-	r->status = status;
+	r->status = (int8_t)status;
 	r->result = result;
-	if (msg && !r->msg)
-		r->msg = strdup(msg);
+	if (msg) {
+		struct req_extra *x = req_extra(c, r);
+
+		if (!x->msg)
+			x->msg = strdup(msg);
+	}
 	c->npending--;
+	c->worker_done = seq;
 }
 
 int ctx_init(struct veo_proc_handle *p, struct veo_thr_ctxt *c, unsigned idx,
@@ -133,8 +179,14 @@ int ctx_init(struct veo_proc_handle *p, struct veo_thr_ctxt *c, unsigned idx,
 
 	(void)stack_size;
 	c->reqs = calloc(INITIAL_CAP, sizeof *c->reqs);
-	if (!c->reqs)
+	c->extra = calloc(INITIAL_CAP, sizeof *c->extra);
+	if (!c->reqs || !c->extra) {
+		free(c->reqs);
+		free(c->extra);
+		c->reqs = NULL;
+		c->extra = NULL;
 		return veo_fail("out of memory");
+	}
 	c->cap = INITIAL_CAP;
 	c->tag = tag_next();
 	c->proc = p;
@@ -170,7 +222,9 @@ void ctx_release(struct veo_thr_ctxt *c)
 		if (c->reqs[i].state != REQ_UNUSED)
 			req_release(c, &c->reqs[i]);
 	free(c->reqs);
+	free(c->extra);
 	c->reqs = NULL;
+	c->extra = NULL;
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->block_cond);
 }
@@ -179,58 +233,51 @@ void ctx_release(struct veo_thr_ctxt *c)
 
 /* The host's part of a request the worker stopped at. Called with the lock
  * held; drops it while working. */
-static void run_action(struct veo_thr_ctxt *c, struct req *r)
+static void run_action(struct veo_thr_ctxt *c, struct req *r, uint64_t seq)
 {
 	struct veo_proc_handle *p = c->proc;
-	struct req copy = *r; /* r may move if the table grows while unlocked */
-	uint64_t id = r->id, result = 0;
+	struct req_extra x = *extra_of(c, r); /* the table may grow while unlocked */
+	int kind = r->kind;
+	uint64_t result = 0;
 	struct vp_slot *s = c->slot;
 
 	pthread_mutex_unlock(&c->lock);
-	switch (copy.kind) {
+	switch (kind) {
 	case REQ_HEAP_READ:
-		memcpy(copy.u.xfer.host, p->heap_host + copy.u.xfer.heap_off, copy.u.xfer.len);
+		memcpy(x.u.xfer.host, p->heap_host + x.u.xfer.heap_off, x.u.xfer.len);
 		break;
 	case REQ_HEAP_WRITE:
-		memcpy(p->heap_host + copy.u.xfer.heap_off, copy.u.xfer.host, copy.u.xfer.len);
+		memcpy(p->heap_host + x.u.xfer.heap_off, x.u.xfer.host, x.u.xfer.len);
 		break;
 	case REQ_VH:
-		result = copy.u.vh.fn(copy.u.vh.arg);
+		result = x.u.vh.fn(x.u.vh.arg);
 		break;
 	default:
 		break;
 	}
 	pthread_mutex_lock(&c->lock);
-	r = req_find(c, id); /* the table may have grown meanwhile */
-	if (r && r->state == REQ_PENDING) {
-		req_finish(c, r, VEO_COMMAND_OK, result, NULL);
-		c->worker_done = id;
-	}
-	atomic_store_explicit(&s->action_ack, (uint32_t)id, memory_order_release);
+	r = req_find(c, seq);
+	if (r && r->state == REQ_PENDING)
+		req_finish(c, r, seq, VEO_COMMAND_OK, result, NULL);
+	atomic_store_explicit(&s->action_ack, (uint32_t)id_of(c, seq), memory_order_release);
 	vp_wake(&s->action_ack, &s->action_sleepers);
 	/* Threads waiting for this request sleep on the CQ tail. */
 	if (atomic_load(&s->cq.tail_sleepers))
 		vp_futex_wake_all(&s->cq.tail);
 }
 
-/* A completion entry as copied out of the ring (drain). */
-struct cqe {
-	uint32_t status;
-	uint32_t msg_len;
-	uint64_t reqid;
-	uint64_t result;
-	char msg[VP_CQE_MSG];
-};
-
-static void complete(struct veo_thr_ctxt *c, struct req *r, const struct cqe *e)
+/* A completion other than a plain success, or of a request with more to do
+ * than store its result. msg is the entry's message (NUL-terminated). */
+static void complete(struct veo_thr_ctxt *c, struct req *r, uint64_t seq,
+                     uint32_t vp_status, uint64_t result, char *msg)
 {
 	struct veo_proc_handle *p = c->proc;
-	char msg[VP_CQE_MSG];
 	int status;
 
-	switch (e->status) {
+	switch (vp_status) {
 	case VP_ST_OK:
 		status = VEO_COMMAND_OK;
+		msg[0] = '\0';
 		break;
 	case VP_ST_EXCEPTION:
 		status = VEO_COMMAND_EXCEPTION;
@@ -239,80 +286,84 @@ static void complete(struct veo_thr_ctxt *c, struct req *r, const struct cqe *e)
 		status = VEO_COMMAND_ERROR;
 		break;
 	}
-	msg[0] = '\0';
-	if (status != VEO_COMMAND_OK) {
-		size_t n = e->msg_len < VP_CQE_MSG ? e->msg_len : VP_CQE_MSG - 1;
+	if (status == VEO_COMMAND_OK && r->has_extra) {
+		struct req_extra *x = extra_of(c, r);
 
-		memcpy(msg, e->msg, n);
-		msg[n] = '\0';
-	}
-	if (status == VEO_COMMAND_OK) {
 		if (r->kind == REQ_BOUNCE_READ) {
-			if (mem_host_copy(p->heap_host + r->u.xfer.heap_off, r->u.xfer.host,
-			                  r->u.xfer.len, 1) != 0) {
+			if (mem_host_copy(p->heap_host + x->u.xfer.heap_off, x->u.xfer.host,
+			                  x->u.xfer.len, 1) != 0) {
 				status = VEO_COMMAND_ERROR;
-				snprintf(msg, sizeof msg, "the host buffer at %p is not writable "
-				         "for %llu bytes", (void *)r->u.xfer.host,
-				         (unsigned long long)r->u.xfer.len);
+				snprintf(msg, VP_CQE_MSG + 1, "the host buffer at %p is not "
+				         "writable for %llu bytes", (void *)x->u.xfer.host,
+				         (unsigned long long)x->u.xfer.len);
 			}
 		} else if (r->kind == REQ_FREE) {
-			uint64_t off;
+			uint64_t off, addr = x->u.mem.addr;
 
-			if (proc_heap_off(p, r->u.mem.addr, 0, &off) &&
-			    heap_free(&p->heap, off) == 0) {
-				hooks_run((void *)veo_free_mem_async, c, r->u.mem.addr, 0, 0);
+			if (proc_heap_off(p, addr, 0, &off) && heap_free(&p->heap, off) == 0) {
+				hooks_run((void *)veo_free_mem_async, c, addr, 0, 0);
 			} else {
 				status = VEO_COMMAND_ERROR;
-				snprintf(msg, sizeof msg, "0x%llx is not allocated VE memory",
-				         (unsigned long long)r->u.mem.addr);
+				snprintf(msg, VP_CQE_MSG + 1, "0x%llx is not allocated VE memory",
+				         (unsigned long long)addr);
 			}
 		}
 	}
-	req_finish(c, r, status, e->result, msg[0] ? msg : NULL);
+	req_finish(c, r, seq, status, result, msg[0] ? msg : NULL);
 }
 
 /* Moves every completion posted so far into the table. Lock held.
  * We are the only consumer (under c->lock): head is ours. An entry is
  * ready when its stamp says so (see protocol.h), so a pass reads only the
- * entries' lines, and publishes head once. */
+ * entries' lines, and publishes head once. What the worker wrote is read
+ * once, into locals, and checked against the table before use. */
 static void drain(struct veo_thr_ctxt *c)
 {
 	struct vp_slot *s = c->slot;
 	uint32_t head = atomic_load_explicit(&s->cq.head, memory_order_relaxed), start = head;
 
 	for (;;) {
-		struct vp_cqe *slot_e = &s->cq_data[head & (VP_CQ_ENTRIES - 1)];
-		struct cqe e;
+		const struct vp_cqe *e = &s->cq_data[head & (VP_CQ_ENTRIES - 1)];
+		uint32_t status, msg_len;
+		uint64_t reqid, result, seq;
+		char msg[VP_CQE_MSG + 1];
 		struct req *r;
 
-		if (atomic_load_explicit(&slot_e->stamp, memory_order_acquire) != head + 1)
+		if (atomic_load_explicit(&e->stamp, memory_order_acquire) != head + 1)
 			break;
-		/* Copied out before use: the worker may be scribbled over. */
-		e.status = slot_e->status;
-		e.reqid = slot_e->reqid;
-		e.result = slot_e->result;
-		e.msg_len = slot_e->msg_len < VP_CQE_MSG ? slot_e->msg_len : VP_CQE_MSG - 1;
-		if (e.status != VP_ST_OK)
-			memcpy(e.msg, slot_e->msg, e.msg_len);
-		e.msg[e.msg_len] = '\0';
+		status = e->status;
+		reqid = e->reqid;
+		result = e->result;
+		msg_len = e->msg_len;
 		head++;
-		if ((e.reqid & ~REQ_SEQ_MASK) != c->tag)
+		seq = reqid & REQ_SEQ_MASK;
+		if ((reqid & ~REQ_SEQ_MASK) != c->tag)
 			continue; /* not an id of ours: garbage */
-		r = req_find(c, e.reqid & REQ_SEQ_MASK);
+		r = req_find(c, seq);
 		if (!r || r->state != REQ_PENDING)
 			continue; /* not a request we are waiting for */
-		if (e.status == VP_ST_ACTION) {
+		if (status == VP_ST_OK && !r->has_extra) { /* a plain call's result */
+			r->state = REQ_DONE;
+			r->status = VEO_COMMAND_OK;
+			r->result = result;
+			c->npending--;
+			c->worker_done = seq;
+			continue;
+		}
+		if (status == VP_ST_ACTION) {
 			/* Only requests that wait for the host have an action; the
 			 * worker posts nothing more until we answer it. */
 			if (r->kind == REQ_HEAP_READ || r->kind == REQ_HEAP_WRITE ||
 			    r->kind == REQ_VH) {
 				atomic_store_explicit(&s->cq.head, head, memory_order_release);
-				run_action(c, r);
+				run_action(c, r, seq);
 			}
 			continue;
 		}
-		c->worker_done = r->id;
-		complete(c, r, &e);
+		msg_len = msg_len < VP_CQE_MSG ? msg_len : VP_CQE_MSG;
+		memcpy(msg, s->cq_msg[(head - 1) & (VP_CQ_ENTRIES - 1)], msg_len);
+		msg[msg_len] = '\0';
+		complete(c, r, seq, status, result, msg);
 	}
 	c->cq_seen = head; /* the tail to sleep on: nothing is ready past it */
 	if (head != start) {
@@ -339,10 +390,10 @@ static void fail_pending(struct veo_thr_ctxt *c)
 			continue;
 		if (st == VP_WORKER_CRASHED && slot == (int)c->slot_idx &&
 		    crashed == id_of(c, id)) {
-			req_finish(c, r, VEO_COMMAND_EXCEPTION, 0, proc_death_report(p));
+			req_finish(c, r, id, VEO_COMMAND_EXCEPTION, 0, proc_death_report(p));
 		} else {
 			snprintf(msg, sizeof msg, "request not run: %s", proc_death_msg(p));
-			req_finish(c, r, VEO_COMMAND_ERROR, 0, msg);
+			req_finish(c, r, id, VEO_COMMAND_ERROR, 0, msg);
 		}
 	}
 	c->worker_done = c->last_sent;
@@ -357,12 +408,12 @@ static void lock_for_submit(struct veo_thr_ctxt *c)
 		pthread_cond_wait(&c->block_cond, &c->lock);
 }
 
-uint64_t ctx_submit(struct veo_thr_ctxt *c, const struct req *tmpl,
+uint64_t ctx_submit(struct veo_thr_ctxt *c, int kind, const struct req_extra *x,
                     void *rec, uint32_t len)
 {
 	struct veo_proc_handle *p = c->proc;
 	struct vp_slot *s = c->slot;
-	struct req *r;
+	uint64_t id;
 	int spin = 1;
 
 	lock_for_submit(c);
@@ -399,24 +450,19 @@ uint64_t ctx_submit(struct veo_thr_ctxt *c, const struct req *tmpl,
 	 * the worker does not stall on a full completion ring. */
 	if ((c->next_id & 127) == 0)
 		drain(c);
-	r = req_new(c, tmpl);
-	if (!r) {
+	if (!req_new(c, kind, x)) {
 		pthread_mutex_unlock(&c->lock);
 		return VEO_REQUEST_ID_INVALID;
 	}
-	r->state = REQ_PENDING;
 	c->npending++;
-	c->last_sent = r->id;
+	c->last_sent = c->next_id - 1;
 
 	/* The record goes in with its request id. */
-	((struct vp_rec *)rec)->reqid = id_of(c, r->id);
+	id = id_of(c, c->last_sent);
+	((struct vp_rec *)rec)->reqid = id;
 	ring_push(s, &c->sq_tail, rec, len);
-	{
-		uint64_t id = id_of(c, r->id);
-
-		pthread_mutex_unlock(&c->lock);
-		return id;
-	}
+	pthread_mutex_unlock(&c->lock);
+	return id;
 }
 
 int ctx_lock_if_idle(struct veo_thr_ctxt *c)
@@ -429,14 +475,15 @@ int ctx_lock_if_idle(struct veo_thr_ctxt *c)
 	return 0;
 }
 
-uint64_t ctx_submit_done_locked(struct veo_thr_ctxt *c, const struct req *tmpl)
+uint64_t ctx_submit_done_locked(struct veo_thr_ctxt *c, int kind)
 {
-	struct req *r = req_new(c, tmpl);
+	struct req *r = req_new(c, kind, NULL);
 
 	if (!r)
 		return VEO_REQUEST_ID_INVALID;
 	r->state = REQ_DONE;
-	return id_of(c, r->id);
+	r->status = VEO_COMMAND_OK;
+	return id_of(c, c->next_id - 1);
 }
 
 void ctx_unlock(struct veo_thr_ctxt *c)
@@ -450,19 +497,25 @@ void ctx_unlock(struct veo_thr_ctxt *c)
  * with `spin`, only by spinning on the stamp of the entry it would be in
  * (the caller looks again before it sleeps: another thread may have
  * finished its request meanwhile); without, by sleeping on the CQ tail
- * until `until`. Returns 0 if something came, -1 otherwise. Unlocked. */
+ * until `until`. `until` 0 is "no deadline" for the spin, which then reads
+ * no clock before its first pauses. Returns 0 if something came, -1
+ * otherwise. Unlocked. */
 static int wait_cq(struct veo_thr_ctxt *c, uint32_t seen, uint64_t until, int spin)
 {
 	struct vp_slot *s = c->slot;
 
 	if (spin) {
-		uint64_t now = vp_now_ns(), limit = vp_spin_ns();
+		uint64_t limit = vp_spin_ns();
 
-		if (until > now && until - now < limit)
-			limit = until - now;
+		if (until) {
+			uint64_t now = vp_now_ns();
+
+			limit = until <= now ? 0 : until - now < limit ? until - now : limit;
+		}
 		return vp_spin_until(&s->cq_data[seen & (VP_CQ_ENTRIES - 1)].stamp, seen + 1, limit);
 	}
-	return vp_wait_change(&s->cq.tail, seen, &s->cq.tail_sleepers, until, 0);
+	return vp_wait_change(&s->cq.tail, seen, &s->cq.tail_sleepers,
+	                      until ? until : vp_now_ns() + SLICE_NS, 0);
 }
 
 static int collect(struct veo_thr_ctxt *c, struct req *r, uint64_t *ret)
@@ -472,15 +525,18 @@ static int collect(struct veo_thr_ctxt *c, struct req *r, uint64_t *ret)
 
 	if (ret)
 		*ret = r->result;
-	if (status == VEO_COMMAND_OK && r->kind == REQ_CALL) {
-		for (uint32_t i = 0; i < r->u.call.nout; i++) {
-			struct out_copy *o = &r->u.call.outs[i];
+	if (status == VEO_COMMAND_OK && r->kind == REQ_CALL && r->has_extra) {
+		const struct req_extra *x = extra_of(c, r);
+
+		for (uint32_t i = 0; i < x->u.call.nout; i++) {
+			struct out_copy *o = &x->u.call.outs[i];
 
 			memcpy(o->dst, p->heap_host + o->heap_off, o->len);
 		}
 	}
 	if (status != VEO_COMMAND_OK)
-		veo_fail("%s", r->msg ? r->msg : "request failed");
+		veo_fail("%s", r->has_extra && extra_of(c, r)->msg ? extra_of(c, r)->msg
+		                                                   : "request failed");
 	req_release(c, r);
 	return status;
 }
@@ -527,15 +583,17 @@ int ctx_wait(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret,
 		seen = c->cq_seen;
 		pthread_mutex_unlock(&c->lock);
 
-		{
+		if (deadline) {
 			uint64_t now = vp_now_ns(), until = now + SLICE_NS;
 
-			if (deadline && now >= deadline)
+			if (now >= deadline)
 				return VEO_COMMAND_UNFINISHED;
-			if (deadline && deadline < until)
+			if (deadline < until)
 				until = deadline;
 			if (wait_cq(c, seen, until, spin) != 0)
 				proc_dead_recheck(p);
+		} else if (wait_cq(c, seen, 0, spin) != 0) {
+			proc_dead_recheck(p);
 		}
 		spin = 0;
 		pthread_mutex_lock(&c->lock);
@@ -589,7 +647,7 @@ void veo_context_sync(struct veo_thr_ctxt *c)
 		}
 		seen = c->cq_seen;
 		pthread_mutex_unlock(&c->lock);
-		if (wait_cq(c, seen, vp_now_ns() + SLICE_NS, spin) != 0)
+		if (wait_cq(c, seen, 0, spin) != 0)
 			proc_dead_recheck(p);
 		spin = 0;
 		pthread_mutex_lock(&c->lock);
@@ -625,7 +683,7 @@ void veo_req_block_end(struct veo_thr_ctxt *c)
 uint64_t veo_call_async(struct veo_thr_ctxt *c, uint64_t addr, struct veo_args *a)
 {
 	_Alignas(16) uint8_t buf[VP_CALL_REC_MAX];
-	struct req tmpl = { .kind = REQ_CALL, .block = ~0ull };
+	struct req_extra x = { .block = ~0ull };
 	struct veo_proc_handle *p;
 	uint64_t id, block = 0, stack_bytes;
 	uint32_t len;
@@ -638,23 +696,24 @@ uint64_t veo_call_async(struct veo_thr_ctxt *c, uint64_t addr, struct veo_args *
 		return VEO_REQUEST_ID_INVALID;
 	}
 	stack_bytes = args_stack_size(a);
-	if (stack_bytes) {
-		if (mem_heap_alloc(p, stack_bytes, &block) != 0)
-			return VEO_REQUEST_ID_INVALID;
-		tmpl.block = block;
-		tmpl.u.call.outs = calloc((size_t)a->nstack, sizeof(struct out_copy));
-		if (!tmpl.u.call.outs) {
-			mem_heap_free(p, block);
-			veo_fail("out of memory");
-			return VEO_REQUEST_ID_INVALID;
-		}
-		tmpl.u.call.nout = args_stack_fill(a, p->heap_host + block, block,
-		                                   tmpl.u.call.outs);
+	if (stack_bytes == 0) { /* the common case: nothing to copy in or out */
+		len = args_encode(a, addr, 0, buf);
+		return ctx_submit(c, REQ_CALL, NULL, buf, len);
 	}
+	if (mem_heap_alloc(p, stack_bytes, &block) != 0)
+		return VEO_REQUEST_ID_INVALID;
+	x.block = block;
+	x.u.call.outs = calloc((size_t)a->nstack, sizeof(struct out_copy));
+	if (!x.u.call.outs) {
+		mem_heap_free(p, block);
+		veo_fail("out of memory");
+		return VEO_REQUEST_ID_INVALID;
+	}
+	x.u.call.nout = args_stack_fill(a, p->heap_host + block, block, x.u.call.outs);
 	len = args_encode(a, addr, p->heap_ve + block, buf);
-	id = ctx_submit(c, &tmpl, buf, len);
-	if (id == VEO_REQUEST_ID_INVALID && stack_bytes) {
-		free(tmpl.u.call.outs);
+	id = ctx_submit(c, REQ_CALL, &x, buf, len);
+	if (id == VEO_REQUEST_ID_INVALID) {
+		free(x.u.call.outs);
 		mem_heap_free(p, block);
 	}
 	return id;
@@ -675,7 +734,7 @@ uint64_t veo_call_async_by_name(struct veo_thr_ctxt *c, uint64_t lib,
 
 uint64_t veo_call_async_vh(struct veo_thr_ctxt *c, uint64_t (*fn)(void *), void *arg)
 {
-	struct req tmpl = { .kind = REQ_VH, .block = ~0ull };
+	struct req_extra x = { .block = ~0ull };
 	struct vp_rec rec = { .len = sizeof rec, .op = VP_OP_HOST_ACTION };
 
 	if (!ctx_check(c))
@@ -684,9 +743,9 @@ uint64_t veo_call_async_vh(struct veo_thr_ctxt *c, uint64_t (*fn)(void *), void 
 		veo_fail("veo_call_async_vh: NULL function");
 		return VEO_REQUEST_ID_INVALID;
 	}
-	tmpl.u.vh.fn = fn;
-	tmpl.u.vh.arg = arg;
-	return ctx_submit(c, &tmpl, &rec, sizeof rec);
+	x.u.vh.fn = fn;
+	x.u.vh.arg = arg;
+	return ctx_submit(c, REQ_VH, &x, &rec, sizeof rec);
 }
 
 int veo_call_sync(struct veo_proc_handle *p, uint64_t addr, struct veo_args *a,

@@ -94,12 +94,22 @@ struct out_copy {
 	size_t len;
 };
 
+/* A request in the table: 16 bytes, so that the table of a context with
+ * 100000 calls in flight stays small. seq is the low 32 bits of the
+ * request's sequence number (the table never spans 2^32). */
 struct req {
-	uint64_t id;
-	uint8_t state;
-	uint8_t kind;
-	int status;              /* enum veo_command_state once done */
 	uint64_t result;
+	uint32_t seq;
+	uint8_t state;           /* enum req_state */
+	uint8_t kind;            /* enum req_kind */
+	int8_t status;           /* enum veo_command_state once done */
+	uint8_t has_extra;       /* the entry of the extra table is in use */
+};
+
+/* What only some requests have, in a second table at the same index:
+ * what a submission needs done at completion, and a failure's message. A
+ * plain call (no stack arguments) that succeeds never touches it. */
+struct req_extra {
 	char *msg;               /* malloc'd message of a failure, or NULL */
 	uint64_t block;          /* heap offset of a block to free, or ~0 */
 	union {
@@ -137,6 +147,7 @@ struct veo_thr_ctxt {
 	uint64_t next_id;
 	uint32_t npending;             /* submitted to the worker, not done */
 	struct req *reqs;              /* ring indexed by id & (cap - 1) */
+	struct req_extra *extra;       /* beside it, same index */
 	uint64_t cap;
 	uint64_t oldest;               /* lowest id that may still be in use */
 	uint32_t sq_tail;              /* our copy of the SQ tail */
@@ -237,10 +248,11 @@ int ctx_init(struct veo_proc_handle *p, struct veo_thr_ctxt *c, unsigned idx,
              size_t stack_size);
 void ctx_release(struct veo_thr_ctxt *c);
 
-/* Submits a request: a table entry made from tmpl and the record rec (len
- * bytes, starting with a struct vp_rec whose reqid this fills in) in the
- * SQ. Returns the id, or VEO_REQUEST_ID_INVALID. Takes c->lock. */
-uint64_t ctx_submit(struct veo_thr_ctxt *c, const struct req *tmpl,
+/* Submits a request of a kind (enum req_kind): a table entry, with x as
+ * its extra part (NULL: none), and the record rec (len bytes, starting
+ * with a struct vp_rec whose reqid this fills in) in the SQ. Returns the
+ * id, or VEO_REQUEST_ID_INVALID. Takes c->lock. */
+uint64_t ctx_submit(struct veo_thr_ctxt *c, int kind, const struct req_extra *x,
                     void *rec, uint32_t len);
 int ctx_wait(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret,
              int64_t timeout_us, int peek);
@@ -248,7 +260,7 @@ int ctx_wait(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret,
  * lock held if idle (caller then runs the operation inline and calls
  * ctx_submit_done_locked + unlock), 0 without the lock otherwise. */
 int ctx_lock_if_idle(struct veo_thr_ctxt *c);
-uint64_t ctx_submit_done_locked(struct veo_thr_ctxt *c, const struct req *tmpl);
+uint64_t ctx_submit_done_locked(struct veo_thr_ctxt *c, int kind);
 void ctx_unlock(struct veo_thr_ctxt *c);
 
 /* SQ helpers (proc.c): bytes a record of len needs at tail (with the

@@ -231,7 +231,8 @@ static uint64_t async_heap_copy(struct veo_thr_ctxt *c, char *host, uint64_t off
                                 size_t len, int is_read)
 {
 	struct veo_proc_handle *p = c->proc;
-	struct req tmpl = { .block = ~0ull, .kind = is_read ? REQ_HEAP_READ : REQ_HEAP_WRITE };
+	int kind = is_read ? REQ_HEAP_READ : REQ_HEAP_WRITE;
+	struct req_extra x = { .block = ~0ull };
 	struct vp_rec rec = { .len = sizeof rec, .op = VP_OP_HOST_ACTION };
 	uint64_t id;
 
@@ -240,15 +241,14 @@ static uint64_t async_heap_copy(struct veo_thr_ctxt *c, char *host, uint64_t off
 			memcpy(host, p->heap_host + off, len);
 		else if (len)
 			memcpy(p->heap_host + off, host, len);
-		tmpl.status = VEO_COMMAND_OK;
-		id = ctx_submit_done_locked(c, &tmpl);
+		id = ctx_submit_done_locked(c, kind);
 		ctx_unlock(c);
 		return id;
 	}
-	tmpl.u.xfer.host = host;
-	tmpl.u.xfer.heap_off = off;
-	tmpl.u.xfer.len = len;
-	return ctx_submit(c, &tmpl, &rec, sizeof rec);
+	x.u.xfer.host = host;
+	x.u.xfer.heap_off = off;
+	x.u.xfer.len = len;
+	return ctx_submit(c, kind, &x, &rec, sizeof rec);
 }
 
 /* Async copy of other worker memory, by the worker through a bounce block. */
@@ -256,7 +256,7 @@ static uint64_t async_bounce_copy(struct veo_thr_ctxt *c, char *host, uint64_t a
                                   size_t len, int is_read)
 {
 	struct veo_proc_handle *p = c->proc;
-	struct req tmpl = { .kind = is_read ? REQ_BOUNCE_READ : REQ_BOUNCE_WRITE };
+	struct req_extra e = { .block = ~0ull };
 	struct vp_xfer x = { .rec = { .len = sizeof x, .op = is_read ? VP_OP_READ : VP_OP_WRITE },
 	                     .addr = addr, .len = len };
 	uint64_t id;
@@ -269,11 +269,11 @@ static uint64_t async_bounce_copy(struct veo_thr_ctxt *c, char *host, uint64_t a
 		         "%zu bytes", (void *)host, len);
 		return VEO_REQUEST_ID_INVALID;
 	}
-	tmpl.block = x.bounce;
-	tmpl.u.xfer.host = host;
-	tmpl.u.xfer.heap_off = x.bounce;
-	tmpl.u.xfer.len = len;
-	id = ctx_submit(c, &tmpl, &x, sizeof x);
+	e.block = x.bounce;
+	e.u.xfer.host = host;
+	e.u.xfer.heap_off = x.bounce;
+	e.u.xfer.len = len;
+	id = ctx_submit(c, is_read ? REQ_BOUNCE_READ : REQ_BOUNCE_WRITE, &e, &x, sizeof x);
 	if (id == VEO_REQUEST_ID_INVALID)
 		mem_heap_free(p, x.bounce);
 	return id;
@@ -311,7 +311,6 @@ uint64_t veo_async_write_mem(struct veo_thr_ctxt *c, uint64_t dst, const void *s
 
 uint64_t veo_alloc_mem_async(struct veo_thr_ctxt *c, const size_t size)
 {
-	struct req tmpl = { .kind = REQ_ALLOC, .block = ~0ull };
 	struct vp_complete rec = { .rec = { .len = sizeof rec, .op = VP_OP_COMPLETE } };
 	uint64_t off, id;
 
@@ -320,7 +319,7 @@ uint64_t veo_alloc_mem_async(struct veo_thr_ctxt *c, const size_t size)
 	if (mem_heap_alloc(c->proc, size, &off) != 0)
 		return VEO_REQUEST_ID_INVALID;
 	rec.result = c->proc->heap_ve + off;
-	id = ctx_submit(c, &tmpl, &rec, sizeof rec);
+	id = ctx_submit(c, REQ_ALLOC, NULL, &rec, sizeof rec);
 	if (id == VEO_REQUEST_ID_INVALID) {
 		mem_heap_free(c->proc, off);
 		return id;
@@ -331,7 +330,7 @@ uint64_t veo_alloc_mem_async(struct veo_thr_ctxt *c, const size_t size)
 
 uint64_t veo_free_mem_async(struct veo_thr_ctxt *c, uint64_t addr)
 {
-	struct req tmpl = { .kind = REQ_FREE, .block = ~0ull };
+	struct req_extra x = { .block = ~0ull };
 	struct vp_complete rec = { .rec = { .len = sizeof rec, .op = VP_OP_COMPLETE } };
 	uint64_t off;
 
@@ -339,6 +338,6 @@ uint64_t veo_free_mem_async(struct veo_thr_ctxt *c, uint64_t addr)
 		return VEO_REQUEST_ID_INVALID;
 	if (block_start(c->proc, addr, &off, "veo_free_mem_async") != 0)
 		return VEO_REQUEST_ID_INVALID;
-	tmpl.u.mem.addr = addr; /* freed when the worker reaches it (ctx.c) */
-	return ctx_submit(c, &tmpl, &rec, sizeof rec);
+	x.u.mem.addr = addr; /* freed when the worker reaches it (ctx.c) */
+	return ctx_submit(c, REQ_FREE, &x, &rec, sizeof rec);
 }

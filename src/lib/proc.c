@@ -723,9 +723,9 @@ int proc_control(struct veo_proc_handle *p, struct vp_rec *rec, uint32_t len,
 
 				/* Short messages come in the entry, long ones in s->msg. */
 				if (e.msg_len) {
-					size_t k = e.msg_len < VP_CQE_MSG ? e.msg_len : VP_CQE_MSG - 1;
+					size_t k = e.msg_len < VP_CQE_MSG ? e.msg_len : VP_CQE_MSG;
 
-					memcpy(m, e.msg, k);
+					memcpy(m, s->cq_msg[(head - 1) & (VP_CQ_ENTRIES - 1)], k);
 					m[k] = '\0';
 				} else {
 					memcpy(m, s->msg, sizeof m);
@@ -964,7 +964,6 @@ struct veo_thr_ctxt *proc_sync_ctx(struct veo_proc_handle *p)
 int veo_context_close(struct veo_thr_ctxt *c)
 {
 	struct veo_proc_handle *p;
-	struct req tmpl = { .kind = REQ_CLOSE, .block = ~0ull };
 	struct vp_rec rec = { .len = sizeof rec, .op = VP_OP_CLOSE };
 
 	if (!ctx_check(c))
@@ -973,7 +972,7 @@ int veo_context_close(struct veo_thr_ctxt *c)
 	if (!proc_dead(p, 0)) {
 		/* Runs after everything queued; if the worker dies meanwhile the
 		 * context is closed all the same. */
-		uint64_t id = ctx_submit(c, &tmpl, &rec, sizeof rec), r;
+		uint64_t id = ctx_submit(c, REQ_CLOSE, NULL, &rec, sizeof rec), r;
 
 		if (id != VEO_REQUEST_ID_INVALID)
 			ctx_wait(c, id, &r, -1, 0);

@@ -43,10 +43,9 @@ void slot_post(struct vp_slot *s, struct sq_cursor *cur, uint64_t reqid, uint32_
 	e->status = status;
 	e->msg_len = 0;
 	if (msg && *msg) {
-		size_t n = strnlen(msg, VP_CQE_MSG - 1);
+		size_t n = strnlen(msg, VP_CQE_MSG);
 
-		memcpy(e->msg, msg, n);
-		e->msg[n] = '\0';
+		memcpy(s->cq_msg[tail & (VP_CQ_ENTRIES - 1)], msg, n);
 		e->msg_len = (uint32_t)n;
 	}
 	atomic_store_explicit(&e->stamp, tail + 1, memory_order_release);
@@ -319,8 +318,10 @@ void slot_serve(unsigned idx)
 		uint64_t bad = 0, result = 0;
 		uint32_t len = sq_take(s, &cur, buf, &bad);
 		const struct vp_rec *r = (const struct vp_rec *)buf;
-		char msg[VP_CQE_MSG] = "";
+		char msg[VP_CQE_MSG];
 		int st = VP_ST_ERROR;
+
+		msg[0] = '\0';
 
 		if (len == 0)
 			ring_corrupt(idx, bad);

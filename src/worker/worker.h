@@ -71,14 +71,15 @@ int slot_start_context(unsigned idx, uint64_t stack_size);
 void slot_post(struct vp_slot *s, struct sq_cursor *cur, uint64_t reqid, uint32_t status,
                uint64_t result, const char *msg);
 
-/* dispatch.c: a VP_OP_CALL record, checked and decoded: the values are
- * pointers into the record, which must outlive the plan. */
+/* dispatch.c: a VP_OP_CALL record, checked and decoded: types and values
+ * point into the record, which must outlive the plan. */
 struct call_plan {
 	uint64_t fn;
 	unsigned nargs;
 	uint8_t ret;               /* enum vp_type */
+	uint8_t direct;            /* integers only, few enough to call directly */
 	const uint8_t *types;      /* nargs enum vp_type codes */
-	void *avalues[VP_MAX_ARGS];
+	const uint64_t *values;    /* nargs values, each in its low bytes */
 };
 /* Checks and decodes a call record of len bytes. Returns VP_ST_OK or
  * VP_ST_ERROR with a message. Calls nothing. */

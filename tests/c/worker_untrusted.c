@@ -88,7 +88,8 @@ static void expect_error(unsigned idx, void *rec, uint32_t len, const char *what
 	/* Control-slot messages are long: they are in the slot's msg. */
 	char msg[VP_MSG_MAX];
 	if (e.msg_len)
-		snprintf(msg, sizeof msg, "%.*s", (int)e.msg_len, e.msg);
+		snprintf(msg, sizeof msg, "%.*s", (int)e.msg_len,
+		         s->cq_msg[(atomic_load(&s->cq.head) - 1) & (VP_CQ_ENTRIES - 1)]);
 	else
 		snprintf(msg, sizeof msg, "%s", s->msg);
 	printf("   %-40s -> %s\n", what, msg);

@@ -252,14 +252,14 @@ static void marshal(struct veo_args *args, const struct model *m, struct fuzz_in
 		const struct marg *a = &m->a[i];
 		uint64_t word;
 
-		memcpy(&word, plan.avalues[i], sizeof word);
+		memcpy(&word, &plan.values[i], sizeof word);
 		if (a->type != ARG_STACK) {
 			size_t n = type_size(a->type);
 
 			FUZZ_CHECK(plan.types[i] == a->type, "argument %d: type %u, want %u", i,
 			           plan.types[i], a->type);
 			/* libffi reads the value's own bytes (little-endian: the low ones) */
-			FUZZ_CHECK(n && memcmp(plan.avalues[i], &a->value, n) == 0,
+			FUZZ_CHECK(n && memcmp(&plan.values[i], &a->value, n) == 0,
 			           "argument %d (type %u): 0x%llx, want 0x%llx", i, a->type,
 			           (unsigned long long)word, (unsigned long long)a->value);
 			continue;

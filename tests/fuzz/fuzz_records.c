@@ -95,7 +95,7 @@ static void check_call(const uint8_t *buf, uint32_t len)
 	FUZZ_CHECK(plan.types == (const uint8_t *)(c + 1), "types not after the header");
 	FUZZ_CHECK(plan.types + plan.nargs <= end, "types run past the record");
 	for (unsigned i = 0; i < plan.nargs; i++) {
-		const uint8_t *v = plan.avalues[i];
+		const uint8_t *v = (const uint8_t *)&plan.values[i];
 		uint64_t word;
 
 		FUZZ_CHECK(plan.types[i] < VP_T_COUNT && plan.types[i] != VP_T_VOID,
