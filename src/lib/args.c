@@ -326,22 +326,20 @@ uint32_t args_stack_fill(const struct veo_args *a, char *block_host, uint64_t bl
 	return nout;
 }
 
-uint32_t args_encode(const struct veo_args *a, uint64_t addr, uint64_t stack_ve, void *buf)
+void args_encode(const struct veo_args *a, uint64_t addr, uint64_t stack_ve, void *rec)
 {
-	struct vp_call *call = buf;
+	struct vp_call *call = rec;
 	uint8_t *types = (uint8_t *)(call + 1);
 	size_t types_len = vp_align_up((uint64_t)a->nargs, 8);
 	uint64_t *values = (uint64_t *)(types + types_len), cursor = 0;
-	uint32_t len = (uint32_t)vp_align_up(sizeof *call + types_len + 8 * (size_t)a->nargs,
-	                                     VP_REC_ALIGN);
 
-	memset(call, 0, sizeof *call);
-	memset(types, 0, types_len);
 	call->rec.op = VP_OP_CALL;
-	call->rec.len = len;
+	call->rec.flags = 0;
 	call->addr = addr;
 	call->nargs = (uint16_t)a->nargs;
 	call->ret_type = a->ret_type;
+	memset(call->pad, 0, sizeof call->pad);
+	memset(types, 0, types_len);
 	for (int i = 0; i < a->nargs; i++) {
 		const struct veo_arg *g = &a->a[i];
 
@@ -354,5 +352,4 @@ uint32_t args_encode(const struct veo_args *a, uint64_t addr, uint64_t stack_ve,
 			values[i] = g->value;
 		}
 	}
-	return len;
 }

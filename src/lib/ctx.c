@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "ring.h"
 #include "wait.h"
 
 #define INITIAL_CAP 64
@@ -196,8 +197,9 @@ int ctx_init(struct veo_proc_handle *p, struct veo_thr_ctxt *c, unsigned idx,
 	c->npending = 0;
 	c->last_sent = c->worker_done = 0;
 	c->block_held = 0;
-	pthread_mutex_init(&c->lock, NULL);
-	pthread_cond_init(&c->block_cond, NULL);
+	atomic_store(&c->lock.word, 0);
+	atomic_store(&c->block_gen, 0);
+	atomic_store(&c->block_sleepers, 0);
 	/* No worker thread serves this slot now: reset its rings. */
 	atomic_store(&s->sq.tail, 0);
 	atomic_store(&s->sq.head, 0);
@@ -225,8 +227,6 @@ void ctx_release(struct veo_thr_ctxt *c)
 	free(c->extra);
 	c->reqs = NULL;
 	c->extra = NULL;
-	pthread_mutex_destroy(&c->lock);
-	pthread_cond_destroy(&c->block_cond);
 }
 
 /* ---- draining completions ---------------------------------------------- */
@@ -241,7 +241,7 @@ static void run_action(struct veo_thr_ctxt *c, struct req *r, uint64_t seq)
 	uint64_t result = 0;
 	struct vp_slot *s = c->slot;
 
-	pthread_mutex_unlock(&c->lock);
+	vlock_give(&c->lock);
 	switch (kind) {
 	case REQ_HEAP_READ:
 		memcpy(x.u.xfer.host, p->heap_host + x.u.xfer.heap_off, x.u.xfer.len);
@@ -255,7 +255,7 @@ static void run_action(struct veo_thr_ctxt *c, struct req *r, uint64_t seq)
 	default:
 		break;
 	}
-	pthread_mutex_lock(&c->lock);
+	vlock_take(&c->lock);
 	r = req_find(c, seq);
 	if (r && r->state == REQ_PENDING)
 		req_finish(c, r, seq, VEO_COMMAND_OK, result, NULL);
@@ -403,17 +403,29 @@ static void fail_pending(struct veo_thr_ctxt *c)
 
 static void lock_for_submit(struct veo_thr_ctxt *c)
 {
-	pthread_mutex_lock(&c->lock);
-	while (c->block_held && !pthread_equal(c->block_owner, pthread_self()))
-		pthread_cond_wait(&c->block_cond, &c->lock);
+	vlock_take(&c->lock);
+	while (c->block_held && !pthread_equal(c->block_owner, pthread_self())) {
+		uint32_t gen = atomic_load_explicit(&c->block_gen, memory_order_relaxed);
+
+		vlock_give(&c->lock);
+		vp_wait_change(&c->block_gen, gen, &c->block_sleepers, 0, 0);
+		vlock_take(&c->lock);
+	}
 }
 
-uint64_t ctx_submit(struct veo_thr_ctxt *c, int kind, const struct req_extra *x,
-                    void *rec, uint32_t len)
+/* Submitting is two steps, so that a call's record is built where the
+ * worker reads it, in the ring, without a copy. submit_begin takes the
+ * lock, waits for room for a record of len bytes and reserves it
+ * (ring_reserve); NULL, unlocked, if the proc is dead. The caller writes
+ * the record there, all but its len and reqid, and submit_end makes the
+ * request's table entry (kind, extra part x or NULL), writes the id and
+ * publishes the record, then unlocks. If there is no memory for the
+ * entry, the record stays unpublished: the next submission overwrites it. */
+static struct vp_rec *submit_begin(struct veo_thr_ctxt *c, uint32_t len)
 {
 	struct veo_proc_handle *p = c->proc;
 	struct vp_slot *s = c->slot;
-	uint64_t id;
+	uint32_t more = 0; /* room to wait for beyond the record's, once full */
 	int spin = 1;
 
 	lock_for_submit(c);
@@ -422,24 +434,27 @@ uint64_t ctx_submit(struct veo_thr_ctxt *c, int kind, const struct req_extra *x,
 
 		/* A crash is seen here at once (the worker's state word); a
 		 * worker killed from outside, by the next wait. */
-		if (proc_dead(p, 0)) {
-			pthread_mutex_unlock(&c->lock);
+		if (proc_dead_now(p)) {
+			vlock_give(&c->lock);
 			veo_fail("cannot submit: %s", proc_death_msg(p));
-			return VEO_REQUEST_ID_INVALID;
+			return NULL;
 		}
 		/* The worker's head as last read is enough while it leaves room;
 		 * reading the shared one would cost a cache miss per call. */
-		if (VP_SQ_BYTES - (c->sq_tail - c->sq_head_seen) >= need)
+		if (VP_SQ_BYTES - (c->sq_tail - c->sq_head_seen) >= need + more)
 			break;
 		head = atomic_load_explicit(&s->sq.head, memory_order_acquire);
 		if (c->sq_tail - head <= VP_SQ_BYTES)
 			c->sq_head_seen = head;
-		if (VP_SQ_BYTES - (c->sq_tail - c->sq_head_seen) >= need)
+		if (VP_SQ_BYTES - (c->sq_tail - c->sq_head_seen) >= need + more)
 			break;
 		/* Full: collect completions (the worker may be waiting for room
-		 * on the CQ, or for an action), then wait for it to take more. */
+		 * on the CQ, or for an action), then wait for it to take more,
+		 * a quarter of the ring: taking each record's room as it frees
+		 * would make every submission wait for the worker's next one. */
+		more = VP_SQ_BYTES / 4;
 		drain(c);
-		pthread_mutex_unlock(&c->lock);
+		vlock_give(&c->lock);
 		if (vp_wait_change(&s->sq.head, head, &s->sq.head_sleepers,
 		                   vp_now_ns() + SLICE_NS, spin) != 0)
 			proc_dead_recheck(p);
@@ -450,19 +465,37 @@ uint64_t ctx_submit(struct veo_thr_ctxt *c, int kind, const struct req_extra *x,
 	 * the worker does not stall on a full completion ring. */
 	if ((c->next_id & 127) == 0)
 		drain(c);
+	return ring_reserve(s, &c->sq_tail, len);
+}
+
+static uint64_t submit_end(struct veo_thr_ctxt *c, int kind, const struct req_extra *x,
+                           struct vp_rec *rec, uint32_t len)
+{
+	uint64_t id;
+
 	if (!req_new(c, kind, x)) {
-		pthread_mutex_unlock(&c->lock);
+		vlock_give(&c->lock);
 		return VEO_REQUEST_ID_INVALID;
 	}
 	c->npending++;
 	c->last_sent = c->next_id - 1;
-
-	/* The record goes in with its request id. */
 	id = id_of(c, c->last_sent);
-	((struct vp_rec *)rec)->reqid = id;
-	ring_push(s, &c->sq_tail, rec, len);
-	pthread_mutex_unlock(&c->lock);
+	rec->reqid = id;
+	ring_publish(c->slot, &c->sq_tail, rec, len);
+	vlock_give(&c->lock);
 	return id;
+}
+
+uint64_t ctx_submit(struct veo_thr_ctxt *c, int kind, const struct req_extra *x,
+                    void *rec, uint32_t len)
+{
+	struct vp_rec *d = submit_begin(c, len);
+
+	if (!d)
+		return VEO_REQUEST_ID_INVALID;
+	memcpy((char *)d + sizeof d->len, (const char *)rec + sizeof d->len,
+	       len - sizeof d->len);
+	return submit_end(c, kind, x, d, len);
 }
 
 int ctx_lock_if_idle(struct veo_thr_ctxt *c)
@@ -471,7 +504,7 @@ int ctx_lock_if_idle(struct veo_thr_ctxt *c)
 	drain(c);
 	if (c->npending == 0 && !proc_dead(c->proc, 0))
 		return 1;
-	pthread_mutex_unlock(&c->lock);
+	vlock_give(&c->lock);
 	return 0;
 }
 
@@ -488,7 +521,7 @@ uint64_t ctx_submit_done_locked(struct veo_thr_ctxt *c, int kind)
 
 void ctx_unlock(struct veo_thr_ctxt *c)
 {
-	pthread_mutex_unlock(&c->lock);
+	vlock_give(&c->lock);
 }
 
 /* ---- collecting results ------------------------------------------------ */
@@ -551,7 +584,7 @@ int ctx_wait(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret,
 
 	if (!seq)
 		return VEO_COMMAND_ERROR;
-	pthread_mutex_lock(&c->lock);
+	vlock_take(&c->lock);
 	for (;;) {
 		struct req *r;
 		uint32_t seen;
@@ -559,7 +592,7 @@ int ctx_wait(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret,
 		drain(c);
 		r = req_find(c, seq);
 		if (!r) {
-			pthread_mutex_unlock(&c->lock);
+			vlock_give(&c->lock);
 			veo_fail("request %llu is unknown or already collected",
 			         (unsigned long long)id);
 			return VEO_COMMAND_ERROR;
@@ -567,21 +600,21 @@ int ctx_wait(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret,
 		if (r->state == REQ_DONE) {
 			int st = collect(c, r, ret);
 
-			pthread_mutex_unlock(&c->lock);
+			vlock_give(&c->lock);
 			return st;
 		}
 		/* A peek asks the kernel too (at most every SLICE_NS), so that
 		 * peeking alone notices a worker killed from outside. */
-		if (peek ? proc_dead_recheck(p) : proc_dead(p, 0)) {
+		if (peek ? proc_dead_recheck(p) : proc_dead_now(p)) {
 			fail_pending(c);
 			continue;
 		}
 		if (peek) {
-			pthread_mutex_unlock(&c->lock);
+			vlock_give(&c->lock);
 			return VEO_COMMAND_UNFINISHED;
 		}
 		seen = c->cq_seen;
-		pthread_mutex_unlock(&c->lock);
+		vlock_give(&c->lock);
 
 		if (deadline) {
 			uint64_t now = vp_now_ns(), until = now + SLICE_NS;
@@ -596,7 +629,7 @@ int ctx_wait(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret,
 			proc_dead_recheck(p);
 		}
 		spin = 0;
-		pthread_mutex_lock(&c->lock);
+		vlock_take(&c->lock);
 	}
 }
 
@@ -633,7 +666,7 @@ void veo_context_sync(struct veo_thr_ctxt *c)
 	if (!ctx_check(c))
 		return;
 	p = c->proc;
-	pthread_mutex_lock(&c->lock);
+	vlock_take(&c->lock);
 	target = c->last_sent;
 	for (;;) {
 		uint32_t seen;
@@ -646,13 +679,13 @@ void veo_context_sync(struct veo_thr_ctxt *c)
 			break;
 		}
 		seen = c->cq_seen;
-		pthread_mutex_unlock(&c->lock);
+		vlock_give(&c->lock);
 		if (wait_cq(c, seen, 0, spin) != 0)
 			proc_dead_recheck(p);
 		spin = 0;
-		pthread_mutex_lock(&c->lock);
+		vlock_take(&c->lock);
 	}
-	pthread_mutex_unlock(&c->lock);
+	vlock_give(&c->lock);
 }
 
 void veo_req_block_begin(struct veo_thr_ctxt *c)
@@ -662,30 +695,31 @@ void veo_req_block_begin(struct veo_thr_ctxt *c)
 	lock_for_submit(c);
 	c->block_owner = pthread_self();
 	c->block_held = 1;
-	pthread_mutex_unlock(&c->lock);
+	vlock_give(&c->lock);
 }
 
 void veo_req_block_end(struct veo_thr_ctxt *c)
 {
 	if (!ctx_check(c))
 		return;
-	pthread_mutex_lock(&c->lock);
+	vlock_take(&c->lock);
 	if (c->block_held && pthread_equal(c->block_owner, pthread_self())) {
 		c->block_held = 0;
-		pthread_cond_broadcast(&c->block_cond);
+		atomic_fetch_add_explicit(&c->block_gen, 1, memory_order_release);
+		vp_wake(&c->block_gen, &c->block_sleepers);
 	}
-	pthread_mutex_unlock(&c->lock);
+	vlock_give(&c->lock);
 }
 
 /* Stack arguments are copied into one heap block now (IN, INOUT) and
- * remembered for the copy back (OUT, INOUT); the record is built by
- * args_encode. */
+ * remembered for the copy back (OUT, INOUT); the record is encoded in the
+ * ring (submit_begin). */
 uint64_t veo_call_async(struct veo_thr_ctxt *c, uint64_t addr, struct veo_args *a)
 {
-	_Alignas(16) uint8_t buf[VP_CALL_REC_MAX];
-	struct req_extra x = { .block = ~0ull };
+	struct req_extra x = { .block = ~0ull }, *xp = NULL;
 	struct veo_proc_handle *p;
-	uint64_t id, block = 0, stack_bytes;
+	uint64_t id, stack_ve = 0;
+	struct vp_rec *rec;
 	uint32_t len;
 
 	if (!ctx_check(c) || !args_check(a))
@@ -695,26 +729,32 @@ uint64_t veo_call_async(struct veo_thr_ctxt *c, uint64_t addr, struct veo_args *
 		veo_fail("veo_call_async: function address is 0 (symbol not found?)");
 		return VEO_REQUEST_ID_INVALID;
 	}
-	stack_bytes = args_stack_size(a);
-	if (stack_bytes == 0) { /* the common case: nothing to copy in or out */
-		len = args_encode(a, addr, 0, buf);
-		return ctx_submit(c, REQ_CALL, NULL, buf, len);
+	if (a->nstack) {
+		uint64_t block;
+
+		if (mem_heap_alloc(p, args_stack_size(a), &block) != 0)
+			return VEO_REQUEST_ID_INVALID;
+		x.block = block;
+		x.u.call.outs = calloc((size_t)a->nstack, sizeof(struct out_copy));
+		if (!x.u.call.outs) {
+			mem_heap_free(p, block);
+			veo_fail("out of memory");
+			return VEO_REQUEST_ID_INVALID;
+		}
+		x.u.call.nout = args_stack_fill(a, p->heap_host + block, block, x.u.call.outs);
+		stack_ve = p->heap_ve + block;
+		xp = &x;
 	}
-	if (mem_heap_alloc(p, stack_bytes, &block) != 0)
-		return VEO_REQUEST_ID_INVALID;
-	x.block = block;
-	x.u.call.outs = calloc((size_t)a->nstack, sizeof(struct out_copy));
-	if (!x.u.call.outs) {
-		mem_heap_free(p, block);
-		veo_fail("out of memory");
-		return VEO_REQUEST_ID_INVALID;
+	len = args_record_len(a);
+	rec = submit_begin(c, len);
+	id = VEO_REQUEST_ID_INVALID;
+	if (rec) {
+		args_encode(a, addr, stack_ve, rec);
+		id = submit_end(c, REQ_CALL, xp, rec, len);
 	}
-	x.u.call.nout = args_stack_fill(a, p->heap_host + block, block, x.u.call.outs);
-	len = args_encode(a, addr, p->heap_ve + block, buf);
-	id = ctx_submit(c, REQ_CALL, &x, buf, len);
-	if (id == VEO_REQUEST_ID_INVALID) {
+	if (id == VEO_REQUEST_ID_INVALID && xp) {
 		free(x.u.call.outs);
-		mem_heap_free(p, block);
+		mem_heap_free(p, x.block);
 	}
 	return id;
 }

@@ -14,6 +14,7 @@
 
 #include "ve_offload.h"
 #include "heap.h"
+#include "lock.h"
 #include "protocol.h"
 
 #define VEO_MAX_PROCS 64
@@ -60,13 +61,20 @@ struct veo_args *args_check(struct veo_args *args);
 struct out_copy;
 /* Marshalling (args.c): bytes of the block holding the stack arguments;
  * filling it (IN and INOUT data copied in, OUT zeroed) and listing the
- * copies back into outs[] (returns how many); the VP_OP_CALL record, in
- * buf (VP_CALL_REC_MAX bytes), whose stack arguments point into the block
- * at VE address stack_ve. Returns the record length. */
+ * copies back into outs[] (returns how many); the length of the VP_OP_CALL
+ * record (at most VP_CALL_REC_MAX); the record itself, written at rec
+ * (in the ring: see ctx.c) whose stack arguments point into the block at
+ * VE address stack_ve. args_encode writes everything but the header's len
+ * and reqid, which the submitter writes when it publishes the record. */
 uint64_t args_stack_size(const struct veo_args *a);
 uint32_t args_stack_fill(const struct veo_args *a, char *block_host, uint64_t block_off,
                          struct out_copy *outs);
-uint32_t args_encode(const struct veo_args *a, uint64_t addr, uint64_t stack_ve, void *buf);
+static inline uint32_t args_record_len(const struct veo_args *a)
+{
+	return (uint32_t)vp_align_up(sizeof(struct vp_call) + vp_align_up((uint64_t)a->nargs, 8) +
+	                             8 * (uint64_t)a->nargs, VP_REC_ALIGN);
+}
+void args_encode(const struct veo_args *a, uint64_t addr, uint64_t stack_ve, void *rec);
 
 struct veo_thr_ctxt_attr {
 	uint32_t magic;
@@ -140,10 +148,11 @@ struct veo_thr_ctxt {
 	uint64_t tag;                  /* top bits of this opening's request ids */
 	struct veo_proc_handle *proc;
 	struct vp_slot *slot;          /* host mapping of the slot */
-	pthread_mutex_t lock;          /* everything below */
-	pthread_cond_t block_cond;
+	struct vlock lock;             /* everything below */
 	pthread_t block_owner;         /* veo_req_block_begin holder */
 	int block_held;
+	_Atomic uint32_t block_gen;    /* bumped when a block ends: futex word */
+	_Atomic uint32_t block_sleepers;
 	uint64_t next_id;
 	uint32_t npending;             /* submitted to the worker, not done */
 	struct req *reqs;              /* ring indexed by id & (cap - 1) */
@@ -217,6 +226,15 @@ int proc_dead(struct veo_proc_handle *p, int thorough);
  * uses, so that a worker killed from outside is noticed within that. */
 #define PROC_RECHECK_NS 20000000ull
 int proc_dead_recheck(struct veo_proc_handle *p);
+/* proc_dead(p, 0) without a call while the worker is fine: for the
+ * submission and wait paths. */
+static inline int proc_dead_now(struct veo_proc_handle *p)
+{
+	if (!atomic_load_explicit(&p->dead, memory_order_acquire) &&
+	    atomic_load_explicit(&p->hdr->worker_state, memory_order_relaxed) < VP_WORKER_CRASHED)
+		return 0;
+	return proc_dead(p, 0);
+}
 /* Kills the worker (SIGKILL), through its pidfd when there is one. */
 void proc_kill(struct veo_proc_handle *p);
 /* Why the proc died, in one line (for calls made after the death). */
@@ -262,11 +280,6 @@ int ctx_wait(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret,
 int ctx_lock_if_idle(struct veo_thr_ctxt *c);
 uint64_t ctx_submit_done_locked(struct veo_thr_ctxt *c, int kind);
 void ctx_unlock(struct veo_thr_ctxt *c);
-
-/* SQ helpers (proc.c): bytes a record of len needs at tail (with the
- * padding to the ring's start), and appending it (publishes the tail). */
-uint32_t ring_need(uint32_t tail, uint32_t len);
-void ring_push(struct vp_slot *s, uint32_t *tail, const void *rec, uint32_t len);
 
 /* The hidden context used by veo_call_sync. */
 struct veo_thr_ctxt *proc_sync_ctx(struct veo_proc_handle *p);

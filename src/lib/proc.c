@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "ring.h"
 #include "signame.h"
 #include "wait.h"
 
@@ -640,52 +641,6 @@ int veo_get_ve_arch(int venode)
 }
 
 /* ---- the control slot -------------------------------------------------- */
-
-/* Writes the record rec (len bytes, of which the first `bytes` are given:
- * a PAD record is only a header) at ring offset pos and publishes it: the
- * header of the record after it is zeroed first, then everything but the
- * length, then the length with release (see protocol.h). */
-static void sq_put(struct vp_slot *s, uint32_t pos, const void *rec, uint32_t bytes,
-                   uint32_t len)
-{
-	struct vp_rec *h = (struct vp_rec *)(s->sq_data + pos);
-
-	memset(s->sq_data + ((pos + len) & (VP_SQ_BYTES - 1)), 0, sizeof(struct vp_rec));
-	memcpy((char *)h + sizeof h->len, (const char *)rec + sizeof h->len,
-	       bytes - sizeof h->len);
-	__atomic_store_n(&h->len, len, __ATOMIC_RELEASE);
-}
-
-/* Appends a record to a slot's SQ at *tail, with a PAD record first when it
- * would not fit before the end. The caller checked there is room for
- * ring_need(). */
-void ring_push(struct vp_slot *s, uint32_t *tail, const void *rec, uint32_t len)
-{
-	uint32_t pos = *tail & (VP_SQ_BYTES - 1);
-
-	if (pos + len > VP_SQ_BYTES) {
-		struct vp_rec pad = { .len = VP_SQ_BYTES - pos, .op = VP_OP_PAD };
-
-		sq_put(s, pos, &pad, sizeof pad, pad.len); /* zeroes the header at 0 */
-		*tail += pad.len;
-		pos = 0;
-	}
-	sq_put(s, pos, rec, len, len);
-	*tail += len;
-	atomic_store_explicit(&s->sq.tail, *tail, memory_order_release);
-	vp_wake(&s->sq.tail, &s->sq.tail_sleepers);
-}
-
-/* Bytes of room a record of len needs at tail: itself, the padding to the
- * ring's start if it does not fit before the end, and the zeroed header
- * after it. */
-uint32_t ring_need(uint32_t tail, uint32_t len)
-{
-	uint32_t pos = tail & (VP_SQ_BYTES - 1);
-
-	len += (uint32_t)sizeof(struct vp_rec);
-	return pos + len > VP_SQ_BYTES ? len + (VP_SQ_BYTES - pos) : len;
-}
 
 int proc_control(struct veo_proc_handle *p, struct vp_rec *rec, uint32_t len,
                  uint64_t *result, char *msg, size_t msglen)

@@ -111,6 +111,8 @@ static int fn_known(uint64_t addr)
 		memset(cache.good_fn, 0, sizeof cache.good_fn);
 		cache.fn_generation = gen;
 	}
+	if (addr == cache.good_fn[(cache.fn_next - 1) % GOOD_FNS] && addr)
+		return 1; /* the same as last time: a loop of calls */
 	for (unsigned i = 0; i < GOOD_FNS; i++)
 		if (cache.good_fn[i] == addr && addr)
 			return 1;

@@ -1,0 +1,72 @@
+/*
+ * ring.h: the host's side of a submission ring (see protocol.h): room for
+ * a record, writing it in place, publishing it. The caller holds the lock
+ * that makes it the ring's only producer, and keeps the tail in *tail.
+ */
+#ifndef OPENVEO_RING_H
+#define OPENVEO_RING_H
+
+#include <string.h>
+
+#include "protocol.h"
+#include "wait.h"
+
+/* Bytes of room a record of len needs at tail: itself, the padding to the
+ * ring's start if it does not fit before the end, and the zeroed header
+ * after it. */
+static inline uint32_t ring_need(uint32_t tail, uint32_t len)
+{
+	uint32_t pos = tail & (VP_SQ_BYTES - 1);
+
+	len += (uint32_t)sizeof(struct vp_rec);
+	return pos + len > VP_SQ_BYTES ? len + (VP_SQ_BYTES - pos) : len;
+}
+
+/* Where a record of len bytes goes at *tail, which the caller checked has
+ * ring_need() bytes of room. A PAD record first fills the rest of the ring
+ * when the record would not fit before its end (PAD published at once);
+ * the header after the record is zeroed, so that the ring still ends in a
+ * zero len once the record is published. The record's own len is 0 until
+ * ring_publish: the worker does not see it while it is being written. */
+static inline struct vp_rec *ring_reserve(struct vp_slot *s, uint32_t *tail, uint32_t len)
+{
+	uint32_t pos = *tail & (VP_SQ_BYTES - 1);
+
+	if (pos + len > VP_SQ_BYTES) {
+		struct vp_rec *pad = (struct vp_rec *)(s->sq_data + pos);
+
+		memset(s->sq_data, 0, sizeof(struct vp_rec)); /* the header after it */
+		pad->op = VP_OP_PAD;
+		pad->flags = 0;
+		pad->reqid = 0;
+		__atomic_store_n(&pad->len, VP_SQ_BYTES - pos, __ATOMIC_RELEASE);
+		*tail += VP_SQ_BYTES - pos;
+		pos = 0;
+	}
+	memset(s->sq_data + ((pos + len) & (VP_SQ_BYTES - 1)), 0, sizeof(struct vp_rec));
+	return (struct vp_rec *)(s->sq_data + pos);
+}
+
+/* Publishes the record written at rec (from ring_reserve at *tail): its
+ * len with release, then the tail, the futex word of a sleeping worker. */
+static inline void ring_publish(struct vp_slot *s, uint32_t *tail, struct vp_rec *rec,
+                                uint32_t len)
+{
+	__atomic_store_n(&rec->len, len, __ATOMIC_RELEASE);
+	*tail += len;
+	atomic_store_explicit(&s->sq.tail, *tail, memory_order_release);
+	vp_wake(&s->sq.tail, &s->sq.tail_sleepers);
+}
+
+/* Appends a copy of the record rec (len bytes; its own len field is not
+ * read) at *tail. */
+static inline void ring_push(struct vp_slot *s, uint32_t *tail, const void *rec, uint32_t len)
+{
+	struct vp_rec *d = ring_reserve(s, tail, len);
+
+	memcpy((char *)d + sizeof d->len, (const char *)rec + sizeof d->len,
+	       len - sizeof d->len);
+	ring_publish(s, tail, d, len);
+}
+
+#endif
