@@ -126,8 +126,18 @@ int vp_wait_change(_Atomic uint32_t *word, uint32_t old,
 	}
 
 	atomic_fetch_add_explicit(sleepers, 1, memory_order_seq_cst);
-	if (atomic_load_explicit(word, memory_order_seq_cst) == old)
-		futex_wait_until(word, old, deadline_ns);
+	if (atomic_load_explicit(word, memory_order_seq_cst) == old) {
+		uint64_t settle = vp_now_ns() + VP_SETTLE_NS;
+
+		if (deadline_ns && deadline_ns <= settle) {
+			futex_wait_until(word, old, deadline_ns);
+		} else {
+			futex_wait_until(word, old, settle);
+			if (atomic_load_explicit(word, memory_order_acquire) == old &&
+			    (!deadline_ns || vp_now_ns() < deadline_ns))
+				futex_wait_until(word, old, deadline_ns);
+		}
+	}
 	atomic_fetch_sub_explicit(sleepers, 1, memory_order_relaxed);
 	return atomic_load_explicit(word, memory_order_acquire) != old ? 0 : -1;
 }

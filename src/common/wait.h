@@ -5,14 +5,27 @@
  *
  * The futex words live in the shared memfd, so the futexes are the shared
  * (not FUTEX_PRIVATE) kind. A waker only makes the futex_wake system call
- * when the sleepers counter says someone sleeps; the pairing of the two
- * seq_cst operations below makes that safe (no lost wake-up):
+ * when the sleepers counter says someone sleeps. Two ways to wake:
+ *
+ * vp_wake, for rare events, pairs two seq_cst operations so that no
+ * wake-up is lost:
  *
  *   waker:   store word (release); fence(seq_cst); load sleepers
  *   sleeper: fetch_add sleepers (seq_cst); load word; futex_wait(word, old)
  *
  * Either the waker sees sleepers > 0 and wakes, or the sleeper sees the new
  * word and does not sleep (and futex_wait itself re-checks the word).
+ *
+ * vp_wake_lazy, on the rings' hot paths, has no fence: a full fence waits
+ * for the store buffer to drain, a cache-line transfer when the partner
+ * reads the line, and costs a pipelined call a third of its time. Its load
+ * of sleepers may then be served before its own store is visible, so a
+ * sleeper that checked the word just before the store became visible can
+ * miss the wake-up. That window only exists while the sleeper is going to
+ * sleep, so vp_wait_change bounds its first sleep to VP_SETTLE_NS and looks
+ * again: by then the store, which leaves the store buffer within
+ * nanoseconds, is visible, and any later waker sees sleepers > 0. The cost
+ * of the race, when it happens, is that first sleep.
  */
 #ifndef OPENVEO_WAIT_H
 #define OPENVEO_WAIT_H
@@ -49,12 +62,23 @@ static inline void vp_wake(_Atomic uint32_t *word, _Atomic uint32_t *sleepers)
 		vp_futex_wake_all(word);
 }
 
+/* The first sleep of a wait, the longest a lazy wake-up can be missed. */
+#define VP_SETTLE_NS 100000ull
+
+static inline void vp_wake_lazy(_Atomic uint32_t *word, _Atomic uint32_t *sleepers)
+{
+	if (atomic_load_explicit(sleepers, memory_order_relaxed))
+		vp_futex_wake_all(word);
+}
+
 /*
  * Waits until *word != old: spins first when `spin` is set, then sleeps
- * once, until a wake-up or until the monotonic clock passes deadline_ns
- * (0: no deadline). Returns 0 when the word changed, -1 otherwise (time-out
- * or a wake-up that changed nothing, such as a dying partner's). Callers
- * loop, checking what else they wait for between calls.
+ * until a wake-up or until the monotonic clock passes deadline_ns (0: no
+ * deadline); the first VP_SETTLE_NS of the sleep are a sleep of their own,
+ * after which the word is looked at again (see vp_wake_lazy). Returns 0
+ * when the word changed, -1 otherwise (time-out or a wake-up that changed
+ * nothing, such as a dying partner's). Callers loop, checking what else
+ * they wait for between calls.
  */
 int vp_wait_change(_Atomic uint32_t *word, uint32_t old,
                    _Atomic uint32_t *sleepers, uint64_t deadline_ns, int spin);

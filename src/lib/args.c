@@ -30,12 +30,8 @@ static struct {
 /* The handle this thread found live last, and live.frees then: while no
  * handle has been unregistered since, it is still live, and the argument
  * setters of a thread filling one list skip the lock. */
-/* 16 bytes of the static TLS block (initial-exec): a call in the hot path
- * reads them without __tls_get_addr, and glibc keeps room for that much in
- * libraries loaded later with dlopen (the Python extension). */
-#define TLS_FAST __attribute__((tls_model("initial-exec")))
-static _Thread_local const void *last_live TLS_FAST;
-static _Thread_local uint64_t last_live_frees TLS_FAST;
+static _Thread_local const void *last_live;
+static _Thread_local uint64_t last_live_frees;
 
 static size_t live_hash(const void *p, size_t cap)
 {
@@ -338,8 +334,10 @@ void args_encode(const struct veo_args *a, uint64_t addr, uint64_t stack_ve, voi
 	call->addr = addr;
 	call->nargs = (uint16_t)a->nargs;
 	call->ret_type = a->ret_type;
-	memset(call->pad, 0, sizeof call->pad);
-	memset(types, 0, types_len);
+	for (size_t i = 0; i < sizeof call->pad; i++)
+		call->pad[i] = 0;
+	for (size_t i = (size_t)a->nargs; i < types_len; i++) /* the padding */
+		types[i] = 0;
 	for (int i = 0; i < a->nargs; i++) {
 		const struct veo_arg *g = &a->a[i];
 

@@ -114,12 +114,8 @@ static struct req *req_new(struct veo_thr_ctxt *c, int kind, const struct req_ex
 	if (c->next_id - c->oldest >= c->cap && table_grow(c) != 0)
 		return NULL;
 	r = &c->reqs[c->next_id & (c->cap - 1)];
-	r->result = 0;
-	r->seq = (uint32_t)c->next_id;
-	r->state = REQ_PENDING;
-	r->kind = (uint8_t)kind;
-	r->status = 0;
-	r->has_extra = x != NULL;
+	*r = (struct req){ .seq = (uint32_t)c->next_id, .state = REQ_PENDING,
+	                   .kind = (uint8_t)kind, .has_extra = x != NULL };
 	if (x)
 		*extra_of(c, r) = *x;
 	c->next_id++;
@@ -368,7 +364,7 @@ static void drain(struct veo_thr_ctxt *c)
 	c->cq_seen = head; /* the tail to sleep on: nothing is ready past it */
 	if (head != start) {
 		atomic_store_explicit(&s->cq.head, head, memory_order_release);
-		vp_wake(&s->cq.head, &s->cq.head_sleepers);
+		vp_wake_lazy(&s->cq.head, &s->cq.head_sleepers);
 	}
 }
 
@@ -589,8 +585,13 @@ int ctx_wait(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret,
 		struct req *r;
 		uint32_t seen;
 
-		drain(c);
+		/* Drained by an earlier wait, a request of a batch is often done
+		 * already; otherwise take what the worker posted meanwhile. */
 		r = req_find(c, seq);
+		if (r && r->state != REQ_DONE) {
+			drain(c);
+			r = req_find(c, seq); /* an action may have moved the table */
+		}
 		if (!r) {
 			vlock_give(&c->lock);
 			veo_fail("request %llu is unknown or already collected",

@@ -143,6 +143,7 @@ struct req_extra {
 
 struct veo_thr_ctxt {
 	uint32_t magic;
+	struct veo_thr_ctxt *self;     /* set when opened (ctx_check) */
 	int in_use;                    /* slot taken (under proc->lock) */
 	unsigned slot_idx;
 	uint64_t tag;                  /* top bits of this opening's request ids */
@@ -216,7 +217,25 @@ static inline struct vp_slot *proc_slot(struct veo_proc_handle *p, unsigned idx)
 }
 
 struct veo_proc_handle *proc_check(struct veo_proc_handle *p);
-struct veo_thr_ctxt *ctx_check(struct veo_thr_ctxt *c);
+
+/* Every proc handle is a slot of this pool (proc.c), whose context slots
+ * are every context handle. */
+extern struct veo_proc_handle proc_pool[VEO_MAX_PROCS];
+void ctx_check_fail(const struct veo_thr_ctxt *c);
+
+/* A context handle that may be used: inside the pool, aligned, and an open
+ * context that names itself (self rules out a pointer into the middle of
+ * another structure). Inline: every call and wait checks one. */
+static inline struct veo_thr_ctxt *ctx_check(struct veo_thr_ctxt *c)
+{
+	uintptr_t a = (uintptr_t)c, lo = (uintptr_t)proc_pool;
+
+	if (a - lo <= sizeof proc_pool - sizeof *c && a % _Alignof(struct veo_thr_ctxt) == 0 &&
+	    c->magic == CTX_MAGIC && c->self == c)
+		return c;
+	ctx_check_fail(c);
+	return NULL;
+}
 
 /* Checks whether the worker still lives; marks the proc dead if not.
  * `thorough` also asks the kernel (a system call). Returns 1 if dead. */

@@ -5,6 +5,7 @@
 
 #include <linux/futex.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "wait.h"
@@ -25,11 +26,15 @@ void vlock_take_slow(struct vlock *l)
 		                                                    memory_order_relaxed))
 			return;
 	}
-	/* Mark it "someone may sleep", then sleep until it is free. Taken
-	 * this way the lock stays in state 2, so our release wakes the next
-	 * sleeper (if none is left, one futex_wake is wasted). */
-	while (atomic_exchange_explicit(&l->word, 2, memory_order_acquire) != 0)
-		syscall(SYS_futex, (uint32_t *)&l->word, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
+	/* Mark it "someone may sleep", then sleep until it is free, a nap at
+	 * a time (lock.h). Taken this way the lock stays in state 2, so our
+	 * release wakes the next sleeper (if none is left, one futex_wake is
+	 * wasted). */
+	while (atomic_exchange_explicit(&l->word, 2, memory_order_acquire) != 0) {
+		struct timespec nap = { 0, VLOCK_NAP_NS };
+
+		syscall(SYS_futex, (uint32_t *)&l->word, FUTEX_WAIT_PRIVATE, 2, &nap, NULL, 0);
+	}
 }
 
 void vlock_wake_one(struct vlock *l)

@@ -5,7 +5,7 @@
  * tells the host that the worker is gone. Also here: the control slot
  * (libraries, symbols, opening contexts) and the context list.
  *
- * Handles are slots of a static pool that is never freed, so a stale or
+ * Handles are slots of a static pool (proc_pool) that is never freed, so a stale or
  * foreign handle is recognised (address outside the pool, or a cleared
  * magic) instead of being dereferenced after free.
  *
@@ -39,7 +39,7 @@
 
 extern char **environ;
 
-static struct veo_proc_handle pool[VEO_MAX_PROCS];
+struct veo_proc_handle proc_pool[VEO_MAX_PROCS];
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static int pool_next;
 
@@ -47,9 +47,9 @@ static struct veo_thr_ctxt_attr *attr_check(struct veo_thr_ctxt_attr *a);
 
 struct veo_proc_handle *proc_check(struct veo_proc_handle *p)
 {
-	uintptr_t a = (uintptr_t)p, lo = (uintptr_t)pool;
+	uintptr_t a = (uintptr_t)p, lo = (uintptr_t)proc_pool;
 
-	if (!p || a < lo || a >= (uintptr_t)(pool + VEO_MAX_PROCS) ||
+	if (!p || a < lo || a >= (uintptr_t)(proc_pool + VEO_MAX_PROCS) ||
 	    (a - lo) % sizeof *p != 0 || p->magic != PROC_MAGIC) {
 		veo_fail("bad proc handle %p (NULL, destroyed or not a proc)", (void *)p);
 		return NULL;
@@ -57,21 +57,9 @@ struct veo_proc_handle *proc_check(struct veo_proc_handle *p)
 	return p;
 }
 
-struct veo_thr_ctxt *ctx_check(struct veo_thr_ctxt *c)
+void ctx_check_fail(const struct veo_thr_ctxt *c)
 {
-	uintptr_t a = (uintptr_t)c, lo = (uintptr_t)pool;
-
-	if (c && a >= lo && a < (uintptr_t)(pool + VEO_MAX_PROCS)) {
-		struct veo_proc_handle *p = &pool[(a - lo) / sizeof *p];
-		uintptr_t first = (uintptr_t)p->ctx_store;
-
-		if (a >= first && (a - first) % sizeof *c == 0 &&
-		    a < (uintptr_t)(p->ctx_store + VP_MAX_SLOTS) &&
-		    c->magic == CTX_MAGIC)
-			return c;
-	}
-	veo_fail("bad context handle %p (NULL, closed or not a context)", (void *)c);
-	return NULL;
+	veo_fail("bad context handle %p (NULL, closed or not a context)", (const void *)c);
 }
 
 /* ---- finding the worker ------------------------------------------------ */
@@ -563,8 +551,8 @@ static struct veo_proc_handle *create(int venode, const char *bin)
 	for (int i = 0; i < VEO_MAX_PROCS; i++) {
 		int k = (pool_next + i) % VEO_MAX_PROCS;
 
-		if (pool[k].magic == 0 && pool[k].pid == 0 && !pool[k].base) {
-			p = &pool[k];
+		if (proc_pool[k].magic == 0 && proc_pool[k].pid == 0 && !proc_pool[k].base) {
+			p = &proc_pool[k];
 			p->ident = k;
 			p->magic = 1; /* reserved, not yet live */
 			pool_next = k + 1;
@@ -843,6 +831,7 @@ static struct veo_thr_ctxt *open_slot(struct veo_proc_handle *p, unsigned idx,
 		veo_fail("cannot open a context: %s", msg);
 		return NULL;
 	}
+	c->self = c;
 	c->magic = CTX_MAGIC;
 	return c;
 }

@@ -35,7 +35,7 @@ static inline struct vp_rec *ring_reserve(struct vp_slot *s, uint32_t *tail, uin
 	if (pos + len > VP_SQ_BYTES) {
 		struct vp_rec *pad = (struct vp_rec *)(s->sq_data + pos);
 
-		memset(s->sq_data, 0, sizeof(struct vp_rec)); /* the header after it */
+		*(struct vp_rec *)s->sq_data = (struct vp_rec){ 0 }; /* the header after it */
 		pad->op = VP_OP_PAD;
 		pad->flags = 0;
 		pad->reqid = 0;
@@ -43,7 +43,7 @@ static inline struct vp_rec *ring_reserve(struct vp_slot *s, uint32_t *tail, uin
 		*tail += VP_SQ_BYTES - pos;
 		pos = 0;
 	}
-	memset(s->sq_data + ((pos + len) & (VP_SQ_BYTES - 1)), 0, sizeof(struct vp_rec));
+	*(struct vp_rec *)(s->sq_data + ((pos + len) & (VP_SQ_BYTES - 1))) = (struct vp_rec){ 0 };
 	return (struct vp_rec *)(s->sq_data + pos);
 }
 
@@ -55,7 +55,7 @@ static inline void ring_publish(struct vp_slot *s, uint32_t *tail, struct vp_rec
 	__atomic_store_n(&rec->len, len, __ATOMIC_RELEASE);
 	*tail += len;
 	atomic_store_explicit(&s->sq.tail, *tail, memory_order_release);
-	vp_wake(&s->sq.tail, &s->sq.tail_sleepers);
+	vp_wake_lazy(&s->sq.tail, &s->sq.tail_sleepers);
 }
 
 /* Appends a copy of the record rec (len bytes; its own len field is not

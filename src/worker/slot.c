@@ -50,20 +50,14 @@ void slot_post(struct vp_slot *s, struct sq_cursor *cur, uint64_t reqid, uint32_
 	}
 	atomic_store_explicit(&e->stamp, tail + 1, memory_order_release);
 	atomic_store_explicit(&s->cq.tail, tail + 1, memory_order_release);
-	vp_wake(&s->cq.tail, &s->cq.tail_sleepers);
+	vp_wake_lazy(&s->cq.tail, &s->cq.tail_sleepers);
 }
 
-/* Publishes how far we have read, so that the host can reuse the space.
- * The full wake-up check (a fence) is made only when `batch_end`: a host
- * waiting for room then learns of it at the latest when we run out of
- * records, or from its own periodic re-check. */
-static void sq_publish(struct vp_slot *s, const struct sq_cursor *cur, int batch_end)
+/* Publishes how far we have read, so that the host can reuse the space. */
+static void sq_publish(struct vp_slot *s, const struct sq_cursor *cur)
 {
 	atomic_store_explicit(&s->sq.head, cur->head, memory_order_release);
-	if (batch_end)
-		vp_wake(&s->sq.head, &s->sq.head_sleepers);
-	else if (atomic_load_explicit(&s->sq.head_sleepers, memory_order_relaxed))
-		vp_futex_wake_all(&s->sq.head);
+	vp_wake_lazy(&s->sq.head, &s->sq.head_sleepers);
 }
 
 /* Taking records (see worker.h). A record is there when the len at our
@@ -81,7 +75,7 @@ int slot_sq_poll(struct vp_slot *s, struct sq_cursor *cur, uint8_t *buf,
 		struct vp_rec r;
 
 		if (len == 0) {
-			sq_publish(s, cur, 1);
+			sq_publish(s, cur);
 			return 0;
 		}
 		memcpy(&r, h, sizeof r);
@@ -94,7 +88,7 @@ int slot_sq_poll(struct vp_slot *s, struct sq_cursor *cur, uint8_t *buf,
 			*bad_reqid = r.reqid;
 			cur->head = atomic_load_explicit(&s->sq.tail, memory_order_acquire) &
 			            ~(uint32_t)(VP_REC_ALIGN - 1);
-			sq_publish(s, cur, 1);
+			sq_publish(s, cur);
 			return -1;
 		}
 		if (r.op != VP_OP_PAD) {
@@ -103,7 +97,7 @@ int slot_sq_poll(struct vp_slot *s, struct sq_cursor *cur, uint8_t *buf,
 		}
 		cur->head += len;
 		if (r.op != VP_OP_PAD) {
-			sq_publish(s, cur, 0);
+			sq_publish(s, cur);
 			return (int)len;
 		}
 	}
