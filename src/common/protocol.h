@@ -85,6 +85,24 @@ struct vp_rec {
 	uint64_t reqid;    /* host request id, echoed in the completion */
 };
 
+/* The answer in place. Once it has run a record (and posted its
+ * completion, below), the worker writes over the record's header, in the
+ * ring, the record's status and result, and last, with release, a stamp
+ * made from its request id; only then does it publish the SQ head past
+ * the record, so the host does not reuse the space before. A host thread
+ * waiting for one request spins on that stamp: the answer comes back in
+ * the cache line that carried the request, which costs one cache-line
+ * round trip where a second line (the CQ's) costs about two. The stamp
+ * has its top bit set; where the host wrote a header, the same word holds
+ * op and flags, which never do. Everything else (messages, actions, the
+ * order of completions) goes through the CQ as before. */
+struct vp_done {
+	uint32_t status;           /* enum vp_status; over vp_rec.len */
+	_Atomic uint32_t stamp;    /* VP_DONE_STAMP(reqid); over op and flags */
+	uint64_t result;           /* over vp_rec.reqid */
+};
+#define VP_DONE_STAMP(reqid) (0x80000000u | (uint32_t)(reqid))
+
 enum vp_op {
 	VP_OP_PAD = 0,        /* skip to the start of the ring */
 	VP_OP_CALL,           /* struct vp_call + types[] + values[] */
@@ -119,6 +137,8 @@ struct vp_call {
 	uint8_t  ret_type;  /* enum vp_type */
 	uint8_t  pad[5];
 };
+
+_Static_assert(sizeof(struct vp_done) == sizeof(struct vp_rec), "vp_done covers a header");
 
 /* Largest VP_OP_CALL record. */
 #define VP_CALL_REC_MAX (sizeof(struct vp_call) + VP_MAX_ARGS + 8 * VP_MAX_ARGS)

@@ -308,6 +308,34 @@ static void complete(struct veo_thr_ctxt *c, struct req *r, uint64_t seq,
 	req_finish(c, r, seq, status, result, msg[0] ? msg : NULL);
 }
 
+/* The answer in place of pending request r (protocol.h), if the worker has
+ * written it and it is a success: r completes from it, without the CQ
+ * (whose entry, found later, no longer has a pending request). Anything
+ * else is left to drain(), which has the message. Lock held. Returns 1 if
+ * r is done now. */
+static int take_in_place(struct veo_thr_ctxt *c, struct req *r, uint64_t seq)
+{
+	const struct vp_done *d =
+		(const struct vp_done *)(c->slot->sq_data + (r->pos & (VP_SQ_BYTES - 1)));
+	char msg[VP_CQE_MSG + 1] = "";
+	uint64_t result;
+
+	if (atomic_load_explicit(&d->stamp, memory_order_acquire) !=
+	    VP_DONE_STAMP(id_of(c, seq)) || d->status != VP_ST_OK)
+		return 0;
+	result = d->result;
+	if (r->has_extra) {
+		complete(c, r, seq, VP_ST_OK, result, msg);
+	} else {
+		r->state = REQ_DONE;
+		r->status = VEO_COMMAND_OK;
+		r->result = result;
+		c->npending--;
+		c->worker_done = seq;
+	}
+	return 1;
+}
+
 /* Moves every completion posted so far into the table. Lock held.
  * We are the only consumer (under c->lock): head is ours. An entry is
  * ready when its stamp says so (see protocol.h), so a pass reads only the
@@ -475,6 +503,7 @@ static uint64_t submit_end(struct veo_thr_ctxt *c, int kind, const struct req_ex
 	}
 	c->npending++;
 	c->last_sent = c->next_id - 1;
+	c->reqs[c->last_sent & (c->cap - 1)].pos = c->sq_tail;
 	id = id_of(c, c->last_sent);
 	rec->reqid = id;
 	ring_publish(c->slot, &c->sq_tail, rec, len);
@@ -570,25 +599,30 @@ static int collect(struct veo_thr_ctxt *c, struct req *r, uint64_t *ret)
 	return status;
 }
 
+/* Waits for request id (tag and seq). First it spins on the request's
+ * answer in place, in the line that carried it (protocol.h), watching the
+ * worker's state too, so that a crash ends the spin at once; then it
+ * drains the CQ and sleeps on its tail. */
 int ctx_wait(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret,
              int64_t timeout_us, int peek)
 {
 	struct veo_proc_handle *p = c->proc;
 	uint64_t deadline = timeout_us >= 0 ? vp_now_ns() + (uint64_t)timeout_us * 1000 : 0;
 	uint64_t seq = seq_of(c, id);
-	int spin = 1;
+	int spin = !peek;
 
 	if (!seq)
 		return VEO_COMMAND_ERROR;
 	vlock_take(&c->lock);
 	for (;;) {
 		struct req *r;
-		uint32_t seen;
+		uint32_t seen, pos;
 
 		/* Drained by an earlier wait, a request of a batch is often done
-		 * already; otherwise take what the worker posted meanwhile. */
+		 * already; a call waited for alone is taken from its answer in
+		 * place. Otherwise, once we have spun, what the CQ has. */
 		r = req_find(c, seq);
-		if (r && r->state != REQ_DONE) {
+		if (r && r->state == REQ_PENDING && !take_in_place(c, r, seq) && !spin) {
 			drain(c);
 			r = req_find(c, seq); /* an action may have moved the table */
 		}
@@ -615,21 +649,32 @@ int ctx_wait(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret,
 			return VEO_COMMAND_UNFINISHED;
 		}
 		seen = c->cq_seen;
+		pos = r->pos;
 		vlock_give(&c->lock);
 
-		if (deadline) {
+		if (spin) {
+			const struct vp_done *d =
+				(const struct vp_done *)(c->slot->sq_data + (pos & (VP_SQ_BYTES - 1)));
+			uint64_t limit = vp_spin_ns();
+
+			if (deadline) {
+				uint64_t now = vp_now_ns();
+
+				limit = deadline <= now ? 0 : deadline - now < limit ? deadline - now : limit;
+			}
+			vp_spin_until_or((_Atomic uint32_t *)&d->stamp, VP_DONE_STAMP(id),
+			                 &p->hdr->worker_state, VP_WORKER_READY, limit);
+			spin = 0;
+		} else {
 			uint64_t now = vp_now_ns(), until = now + SLICE_NS;
 
-			if (now >= deadline)
+			if (deadline && now >= deadline)
 				return VEO_COMMAND_UNFINISHED;
-			if (deadline < until)
+			if (deadline && deadline < until)
 				until = deadline;
-			if (wait_cq(c, seen, until, spin) != 0)
+			if (wait_cq(c, seen, until, 0) != 0)
 				proc_dead_recheck(p);
-		} else if (wait_cq(c, seen, 0, spin) != 0) {
-			proc_dead_recheck(p);
 		}
-		spin = 0;
 		vlock_take(&c->lock);
 	}
 }

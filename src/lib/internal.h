@@ -102,12 +102,15 @@ struct out_copy {
 	size_t len;
 };
 
-/* A request in the table: 16 bytes, so that the table of a context with
+/* A request in the table: 24 bytes, so that the table of a context with
  * 100000 calls in flight stays small. seq is the low 32 bits of the
- * request's sequence number (the table never spans 2^32). */
+ * request's sequence number (the table never spans 2^32); pos is where
+ * its record starts in the SQ (free-running), where its answer in place
+ * comes (protocol.h). */
 struct req {
 	uint64_t result;
 	uint32_t seq;
+	uint32_t pos;
 	uint8_t state;           /* enum req_state */
 	uint8_t kind;            /* enum req_kind */
 	int8_t status;           /* enum veo_command_state once done */

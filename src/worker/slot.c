@@ -17,6 +17,24 @@
 #include "wait.h"
 #include "worker.h"
 
+/* Publishes how far we have read, so that the host can reuse the space. */
+static void sq_publish(struct vp_slot *s, const struct sq_cursor *cur)
+{
+	atomic_store_explicit(&s->sq.head, cur->head, memory_order_release);
+	vp_wake_lazy(&s->sq.head, &s->sq.head_sleepers);
+}
+
+/* The answer over the header of the record taken last (protocol.h). */
+static void done_in_place(struct vp_slot *s, const struct sq_cursor *cur, uint64_t reqid,
+                          uint32_t status, uint64_t result)
+{
+	struct vp_done *d = (struct vp_done *)(s->sq_data + (cur->rec & (VP_SQ_BYTES - 1)));
+
+	d->status = status;
+	d->result = result;
+	atomic_store_explicit(&d->stamp, VP_DONE_STAMP(reqid), memory_order_release);
+}
+
 /* Posting completions. The CQ head is the host's; we keep the last value
  * we read (cq_head_seen) and read the shared one again only when the ring
  * looks full, so a completion costs no cache miss on the host's line. */
@@ -26,6 +44,10 @@ void slot_post(struct vp_slot *s, struct sq_cursor *cur, uint64_t reqid, uint32_
 	uint32_t tail = atomic_load_explicit(&s->cq.tail, memory_order_relaxed);
 	struct vp_cqe *e;
 
+	/* A success goes in place first: the host thread waiting for it can
+	 * take it there while we write the CQ's line. */
+	if (status == VP_ST_OK)
+		done_in_place(s, cur, reqid, status, result);
 	while (tail - cur->cq_head_seen >= VP_CQ_ENTRIES) {
 		uint32_t head = atomic_load_explicit(&s->cq.head, memory_order_acquire);
 
@@ -51,13 +73,10 @@ void slot_post(struct vp_slot *s, struct sq_cursor *cur, uint64_t reqid, uint32_
 	atomic_store_explicit(&e->stamp, tail + 1, memory_order_release);
 	atomic_store_explicit(&s->cq.tail, tail + 1, memory_order_release);
 	vp_wake_lazy(&s->cq.tail, &s->cq.tail_sleepers);
-}
-
-/* Publishes how far we have read, so that the host can reuse the space. */
-static void sq_publish(struct vp_slot *s, const struct sq_cursor *cur)
-{
-	atomic_store_explicit(&s->sq.head, cur->head, memory_order_release);
-	vp_wake_lazy(&s->sq.head, &s->sq.head_sleepers);
+	/* Anything else is read from the completion, so it goes there first. */
+	if (status != VP_ST_OK)
+		done_in_place(s, cur, reqid, status, result);
+	sq_publish(s, cur);
 }
 
 /* Taking records (see worker.h). A record is there when the len at our
@@ -94,12 +113,11 @@ int slot_sq_poll(struct vp_slot *s, struct sq_cursor *cur, uint8_t *buf,
 		if (r.op != VP_OP_PAD) {
 			memcpy(buf, h, len);
 			((struct vp_rec *)buf)->len = len; /* as checked, whatever is there now */
+			cur->rec = cur->head;
+			cur->head += len;
+			return (int)len; /* the head is published with the answer */
 		}
 		cur->head += len;
-		if (r.op != VP_OP_PAD) {
-			sq_publish(s, cur);
-			return (int)len;
-		}
 	}
 }
 
@@ -307,6 +325,7 @@ void slot_serve(unsigned idx)
 
 	/* The host reset the rings before asking for this slot. */
 	cur.head = atomic_load(&s->sq.head) & ~(uint32_t)(VP_REC_ALIGN - 1);
+	cur.rec = cur.head;
 	cur.cq_head_seen = atomic_load(&s->cq.head);
 	for (;;) {
 		uint64_t bad = 0, result = 0;

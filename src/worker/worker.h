@@ -58,7 +58,9 @@ void slot_serve(unsigned idx);
  * NUL and the slot it may come on (dispatch_decode checks a call's
  * arguments). Returns 0 if slot_serve may act on it, -1 if malformed. */
 struct sq_cursor {
-	uint32_t head;          /* next record to take (ours; published) */
+	uint32_t head;          /* next record to take (ours; published once the
+	                         * record before it is answered) */
+	uint32_t rec;           /* where the record taken last starts */
 	uint32_t cq_head_seen;  /* the host's CQ head as last read */
 };
 int slot_sq_poll(struct vp_slot *s, struct sq_cursor *cur, uint8_t *buf,
@@ -67,7 +69,9 @@ int slot_check_record(const uint8_t *buf, uint32_t len, unsigned idx);
 /* Start a context thread for slot idx. 0 or an errno. */
 int slot_start_context(unsigned idx, uint64_t stack_size);
 
-/* Post a completion on slot s (waits while the CQ is full). */
+/* Answers the record taken last: posts its completion on slot s (waits
+ * while the CQ is full), writes the answer in place (protocol.h) and
+ * publishes the head past the record. */
 void slot_post(struct vp_slot *s, struct sq_cursor *cur, uint64_t reqid, uint32_t status,
                uint64_t result, const char *msg);
 
