@@ -12,13 +12,15 @@
  * Slot 0 is the proc's control channel (load a library, find a symbol,
  * open a context, copy memory the heap does not hold); slot 1 and up are
  * contexts. Each slot holds a submission ring (SQ, host -> worker) of
- * variable-size records and a completion ring (CQ, worker -> host) of
- * fixed-size entries. Each ring has one producer and one consumer; the host
- * serialises its own threads with mutexes.
+ * variable-size records, which the worker answers in place (vp_done: the
+ * answer overwrites the record's header), and a ring of notes (CQ, worker
+ * -> host) with the message of every answer that is not a success. Each
+ * ring has one producer and one consumer; the host serialises its own
+ * threads with a lock per slot.
  *
  * Trust: each side treats what the other wrote as untrusted input. The
  * worker copies a record out of the SQ before checking it; the host checks
- * every completion against the requests it has pending.
+ * every answer and note against the requests it has pending.
  *
  * VE addresses: a heap block at heap offset `off` has the VE address
  * worker_heap_base + off, an address in the worker's mapping. The host
@@ -51,13 +53,21 @@
 /* ---- rings ---------------------------------------------------------------
  * head and tail are free-running 32-bit counters (bytes for the SQ,
  * entries for the CQ); the ring sizes are powers of two, so `tail - head`
- * is the fill level across wrap-around. The producer writes the data, then
- * publishes tail with a release store; the consumer reads tail with an
- * acquire load, copies the data out, then publishes head with a release
- * store. tail and head are also the futex words that the consumer (tail)
- * and a producer facing a full ring (head) sleep on; `sleepers` counts the
- * threads asleep on them so that the other side makes the futex_wake
- * system call only when someone sleeps (see wait.h for the fences).
+ * is the fill level across wrap-around.
+ *
+ * The SQ: the host writes a record at tail, publishes it by its len (see
+ * vp_rec), then stores tail, the futex word a sleeping worker waits on.
+ * The worker answers each record in place (vp_done), then stores head,
+ * "everything before here is answered": the futex word a sleeping host
+ * waits on, whatever it waits for. The host reuses a record's space only
+ * once it has read the answer (its own count, not head).
+ *
+ * The CQ of notes: the worker writes a note, then its stamp with release,
+ * then tail; the host reads notes in order and publishes head, the futex
+ * word of a worker facing a full ring.
+ *
+ * `sleepers` counts the threads asleep on a word so that the other side
+ * makes the futex_wake system call only when someone sleeps (wait.h).
  */
 struct vp_ring {
 	_Alignas(VP_CACHELINE) _Atomic uint32_t tail;
@@ -85,17 +95,15 @@ struct vp_rec {
 	uint64_t reqid;    /* host request id, echoed in the completion */
 };
 
-/* The answer in place. Once it has run a record (and posted its
- * completion, below), the worker writes over the record's header, in the
- * ring, the record's status and result, and last, with release, a stamp
- * made from its request id; only then does it publish the SQ head past
- * the record, so the host does not reuse the space before. A host thread
- * waiting for one request spins on that stamp: the answer comes back in
- * the cache line that carried the request, which costs one cache-line
- * round trip where a second line (the CQ's) costs about two. The stamp
- * has its top bit set; where the host wrote a header, the same word holds
- * op and flags, which never do. Everything else (messages, actions, the
- * order of completions) goes through the CQ as before. */
+/* The answer in place. Once it has run a record, the worker writes over
+ * the record's header, in the ring, its status and result, and last, with
+ * release, a stamp made from its request id; then it publishes the SQ head
+ * past the record. A host thread waiting for one request spins on that
+ * stamp: the answer comes back in the cache line that carried the request,
+ * which costs one cache-line round trip where a second line costs about
+ * two. The stamp has its top bit set; where the host wrote a header, the
+ * same word holds op and flags, which never do. An answer other than a
+ * success has a note in the CQ (vp_cqe), written before the answer. */
 struct vp_done {
 	uint32_t status;           /* enum vp_status; over vp_rec.len */
 	_Atomic uint32_t stamp;    /* VP_DONE_STAMP(reqid); over op and flags */
@@ -178,16 +186,15 @@ enum vp_status {
 	VP_ST_ACTION,      /* worker waits for the host to act (HOST_ACTION) */
 };
 
-/* The worker fills an entry, then stores its stamp (the entry's index in
- * the ring's free-running count, plus one) with release, then the tail.
- * The host spins on the stamp of the entry it expects next: one cache line
- * to wait on, already holding the result. An entry left from the ring's
- * last lap has a stamp VP_CQ_ENTRIES smaller, so it never matches; the
- * host zeroes the stamps when it (re)opens a slot.
+/* A note: the message of an answer that is not a success (VP_ST_OK),
+ * in the order of the answers. The worker fills an entry, then stores its
+ * stamp (the entry's index in the ring's free-running count, plus one)
+ * with release, then the tail, and only then answers in place. An entry
+ * left from the ring's last lap has a stamp VP_CQ_ENTRIES smaller, so it
+ * never matches; the host zeroes the stamps when it (re)opens a slot.
  *
- * An entry is 32 bytes, two to a cache line; the message of a failure
- * (msg_len bytes, not NUL-terminated) is in the slot's cq_msg[] at the
- * entry's index, written before the stamp. */
+ * An entry is 32 bytes; the message (msg_len bytes, not NUL-terminated) is
+ * in the slot's cq_msg[] at the entry's index, written before the stamp. */
 struct vp_cqe {
 	_Atomic uint32_t stamp;
 	uint32_t status;
@@ -207,8 +214,8 @@ enum vp_slot_state {
 struct vp_slot {
 	struct vp_ring sq;
 	struct vp_ring cq;
-	/* Host action hand-shake: the worker posts a VP_ST_ACTION completion
-	 * for request R and sleeps until action_ack == low 32 bits of R. */
+	/* Host action hand-shake: the worker answers request R with
+	 * VP_ST_ACTION and sleeps until action_ack == low 32 bits of R. */
 	_Alignas(VP_CACHELINE) _Atomic uint32_t action_ack;
 	_Atomic uint32_t action_sleepers;
 	_Atomic uint32_t state;           /* enum vp_slot_state */

@@ -153,7 +153,7 @@ static void req_release(struct veo_thr_ctxt *c, struct req *r)
 		c->oldest++;
 }
 
-static void req_finish(struct veo_thr_ctxt *c, struct req *r, uint64_t seq, int status,
+static void req_finish(struct veo_thr_ctxt *c, struct req *r, int status,
                        uint64_t result, const char *msg)
 {
 	r->state = REQ_DONE;
@@ -166,7 +166,6 @@ static void req_finish(struct veo_thr_ctxt *c, struct req *r, uint64_t seq, int 
 			x->msg = strdup(msg);
 	}
 	c->npending--;
-	c->worker_done = seq;
 }
 
 int ctx_init(struct veo_proc_handle *p, struct veo_thr_ctxt *c, unsigned idx,
@@ -191,7 +190,7 @@ int ctx_init(struct veo_proc_handle *p, struct veo_thr_ctxt *c, unsigned idx,
 	c->slot = s;
 	c->next_id = c->oldest = 1;
 	c->npending = 0;
-	c->last_sent = c->worker_done = 0;
+	c->last_sent = 0;
 	c->block_held = 0;
 	atomic_store(&c->lock.word, 0);
 	atomic_store(&c->block_gen, 0);
@@ -207,8 +206,9 @@ int ctx_init(struct veo_proc_handle *p, struct veo_thr_ctxt *c, unsigned idx,
 	atomic_store(&s->action_ack, 0);
 	atomic_store(&s->running_reqid, 0);
 	c->sq_tail = 0;
-	c->sq_head_seen = 0;
-	c->cq_seen = 0;
+	c->sq_free = 0;
+	c->drain_seq = 1;
+	c->head_seen = 0;
 	return 0;
 }
 
@@ -227,6 +227,18 @@ void ctx_release(struct veo_thr_ctxt *c)
 
 /* ---- draining completions ---------------------------------------------- */
 
+/* Lets the worker go on after it stopped at request seq (HOST_ACTION). */
+static void release_worker(struct veo_thr_ctxt *c, uint64_t seq)
+{
+	struct vp_slot *s = c->slot;
+
+	atomic_store_explicit(&s->action_ack, (uint32_t)id_of(c, seq), memory_order_release);
+	vp_wake(&s->action_ack, &s->action_sleepers);
+	/* Threads waiting for this request sleep on the SQ head. */
+	if (atomic_load(&s->sq.head_sleepers))
+		vp_futex_wake_all(&s->sq.head);
+}
+
 /* The host's part of a request the worker stopped at. Called with the lock
  * held; drops it while working. */
 static void run_action(struct veo_thr_ctxt *c, struct req *r, uint64_t seq)
@@ -235,7 +247,6 @@ static void run_action(struct veo_thr_ctxt *c, struct req *r, uint64_t seq)
 	struct req_extra x = *extra_of(c, r); /* the table may grow while unlocked */
 	int kind = r->kind;
 	uint64_t result = 0;
-	struct vp_slot *s = c->slot;
 
 	vlock_give(&c->lock);
 	switch (kind) {
@@ -254,18 +265,14 @@ static void run_action(struct veo_thr_ctxt *c, struct req *r, uint64_t seq)
 	vlock_take(&c->lock);
 	r = req_find(c, seq);
 	if (r && r->state == REQ_PENDING)
-		req_finish(c, r, seq, VEO_COMMAND_OK, result, NULL);
-	atomic_store_explicit(&s->action_ack, (uint32_t)id_of(c, seq), memory_order_release);
-	vp_wake(&s->action_ack, &s->action_sleepers);
-	/* Threads waiting for this request sleep on the CQ tail. */
-	if (atomic_load(&s->cq.tail_sleepers))
-		vp_futex_wake_all(&s->cq.tail);
+		req_finish(c, r, VEO_COMMAND_OK, result, NULL);
+	release_worker(c, seq);
 }
 
 /* A completion other than a plain success, or of a request with more to do
  * than store its result. msg is the entry's message (NUL-terminated). */
-static void complete(struct veo_thr_ctxt *c, struct req *r, uint64_t seq,
-                     uint32_t vp_status, uint64_t result, char *msg)
+static void complete(struct veo_thr_ctxt *c, struct req *r, uint32_t vp_status,
+                     uint64_t result, char *msg)
 {
 	struct veo_proc_handle *p = c->proc;
 	int status;
@@ -305,18 +312,22 @@ static void complete(struct veo_thr_ctxt *c, struct req *r, uint64_t seq,
 			}
 		}
 	}
-	req_finish(c, r, seq, status, result, msg[0] ? msg : NULL);
+	req_finish(c, r, status, result, msg[0] ? msg : NULL);
 }
 
-/* The answer in place of pending request r (protocol.h), if the worker has
- * written it and it is a success: r completes from it, without the CQ
- * (whose entry, found later, no longer has a pending request). Anything
- * else is left to drain(), which has the message. Lock held. Returns 1 if
+/* Where the answer of request r goes (protocol.h). */
+static const struct vp_done *answer_of(const struct veo_thr_ctxt *c, const struct req *r)
+{
+	return (const struct vp_done *)(c->slot->sq_data + (r->pos & (VP_SQ_BYTES - 1)));
+}
+
+/* The answer in place of pending request r, if the worker has written it
+ * and it is a success: r completes from it, out of turn. Anything else is
+ * left to drain(), which takes the notes in order. Lock held. Returns 1 if
  * r is done now. */
 static int take_in_place(struct veo_thr_ctxt *c, struct req *r, uint64_t seq)
 {
-	const struct vp_done *d =
-		(const struct vp_done *)(c->slot->sq_data + (r->pos & (VP_SQ_BYTES - 1)));
+	const struct vp_done *d = answer_of(c, r);
 	char msg[VP_CQE_MSG + 1] = "";
 	uint64_t result;
 
@@ -325,75 +336,96 @@ static int take_in_place(struct veo_thr_ctxt *c, struct req *r, uint64_t seq)
 		return 0;
 	result = d->result;
 	if (r->has_extra) {
-		complete(c, r, seq, VP_ST_OK, result, msg);
+		complete(c, r, VP_ST_OK, result, msg);
 	} else {
 		r->state = REQ_DONE;
 		r->status = VEO_COMMAND_OK;
 		r->result = result;
 		c->npending--;
-		c->worker_done = seq;
 	}
 	return 1;
 }
 
-/* Moves every completion posted so far into the table. Lock held.
- * We are the only consumer (under c->lock): head is ours. An entry is
- * ready when its stamp says so (see protocol.h), so a pass reads only the
- * entries' lines, and publishes head once. What the worker wrote is read
- * once, into locals, and checked against the table before use. */
-static void drain(struct veo_thr_ctxt *c)
+/* The note of request id (an answer other than a success), into msg
+ * (VP_CQE_MSG + 1 bytes, NUL-terminated; empty if there is none). Notes
+ * come in the order of the answers, which drain() reads in order, so the
+ * next one is this request's; a note that says otherwise is garbage and
+ * gives no message. Lock held. */
+static void take_note(struct veo_thr_ctxt *c, uint64_t id, char *msg)
 {
 	struct vp_slot *s = c->slot;
-	uint32_t head = atomic_load_explicit(&s->cq.head, memory_order_relaxed), start = head;
+	uint32_t head = atomic_load_explicit(&s->cq.head, memory_order_relaxed);
+	const struct vp_cqe *e = &s->cq_data[head & (VP_CQ_ENTRIES - 1)];
+	uint32_t n;
 
-	for (;;) {
-		const struct vp_cqe *e = &s->cq_data[head & (VP_CQ_ENTRIES - 1)];
-		uint32_t status, msg_len;
-		uint64_t reqid, result, seq;
+	msg[0] = '\0';
+	if (atomic_load_explicit(&e->stamp, memory_order_acquire) != head + 1)
+		return;
+	if (e->reqid == id) {
+		n = e->msg_len < VP_CQE_MSG ? e->msg_len : VP_CQE_MSG;
+		memcpy(msg, s->cq_msg[head & (VP_CQ_ENTRIES - 1)], n);
+		msg[n] = '\0';
+	}
+	atomic_store_explicit(&s->cq.head, head + 1, memory_order_release);
+	vp_wake_lazy(&s->cq.head, &s->cq.head_sleepers);
+}
+
+/* Takes the answers the worker has written since the last pass, in order,
+ * into the table, up to the first request not answered yet, whose seq is
+ * then c->drain_seq; the SQ space before that request's record is free
+ * again (c->sq_free). A request taken out of turn (take_in_place), or one
+ * that never had a record, is passed over. c->head_seen is the SQ head as
+ * read before the answers: a waiter sleeps until it changes. Lock held;
+ * an action drops it for a while. */
+static void drain(struct veo_thr_ctxt *c)
+{
+	uint64_t seq = c->drain_seq > c->oldest ? c->drain_seq : c->oldest;
+
+	c->head_seen = atomic_load_explicit(&c->slot->sq.head, memory_order_acquire);
+	for (; seq < c->next_id; seq++) {
+		struct req *r = &c->reqs[seq & (c->cap - 1)];
+		const struct vp_done *d;
 		char msg[VP_CQE_MSG + 1];
-		struct req *r;
+		uint32_t status;
+		uint64_t result;
 
-		if (atomic_load_explicit(&e->stamp, memory_order_acquire) != head + 1)
+		if (r->seq != (uint32_t)seq || r->state != REQ_PENDING)
+			continue; /* collected, taken out of turn, or never sent */
+		d = answer_of(c, r);
+		if (atomic_load_explicit(&d->stamp, memory_order_acquire) !=
+		    VP_DONE_STAMP(id_of(c, seq)))
 			break;
-		status = e->status;
-		reqid = e->reqid;
-		result = e->result;
-		msg_len = e->msg_len;
-		head++;
-		seq = reqid & REQ_SEQ_MASK;
-		if ((reqid & ~REQ_SEQ_MASK) != c->tag)
-			continue; /* not an id of ours: garbage */
-		r = req_find(c, seq);
-		if (!r || r->state != REQ_PENDING)
-			continue; /* not a request we are waiting for */
+		status = d->status;
+		result = d->result;
 		if (status == VP_ST_OK && !r->has_extra) { /* a plain call's result */
 			r->state = REQ_DONE;
 			r->status = VEO_COMMAND_OK;
 			r->result = result;
 			c->npending--;
-			c->worker_done = seq;
 			continue;
 		}
 		if (status == VP_ST_ACTION) {
-			/* Only requests that wait for the host have an action; the
-			 * worker posts nothing more until we answer it. */
+			/* The worker waits for us: only requests that wait for the
+			 * host have an action; anything else is garbage, and fails. */
+			take_note(c, id_of(c, seq), msg);
 			if (r->kind == REQ_HEAP_READ || r->kind == REQ_HEAP_WRITE ||
 			    r->kind == REQ_VH) {
-				atomic_store_explicit(&s->cq.head, head, memory_order_release);
-				run_action(c, r, seq);
+				/* Unlocked meanwhile: another drain starts after it. */
+				c->drain_seq = seq + 1;
+				run_action(c, r, seq); /* the table may move */
+				continue;
 			}
-			continue;
+			release_worker(c, seq);
+			status = VP_ST_ERROR;
+			snprintf(msg, sizeof msg, "the VE process asked the host to act on "
+			         "a request that has nothing for it to do");
+		} else if (status != VP_ST_OK) {
+			take_note(c, id_of(c, seq), msg);
 		}
-		msg_len = msg_len < VP_CQE_MSG ? msg_len : VP_CQE_MSG;
-		memcpy(msg, s->cq_msg[(head - 1) & (VP_CQ_ENTRIES - 1)], msg_len);
-		msg[msg_len] = '\0';
-		complete(c, r, seq, status, result, msg);
+		complete(c, r, status, result, msg);
 	}
-	c->cq_seen = head; /* the tail to sleep on: nothing is ready past it */
-	if (head != start) {
-		atomic_store_explicit(&s->cq.head, head, memory_order_release);
-		vp_wake_lazy(&s->cq.head, &s->cq.head_sleepers);
-	}
+	c->drain_seq = seq;
+	c->sq_free = seq < c->next_id ? c->reqs[seq & (c->cap - 1)].pos : c->sq_tail;
 }
 
 /* The worker died: every pending request ends. The one it died running
@@ -414,13 +446,36 @@ static void fail_pending(struct veo_thr_ctxt *c)
 			continue;
 		if (st == VP_WORKER_CRASHED && slot == (int)c->slot_idx &&
 		    crashed == id_of(c, id)) {
-			req_finish(c, r, id, VEO_COMMAND_EXCEPTION, 0, proc_death_report(p));
+			req_finish(c, r, VEO_COMMAND_EXCEPTION, 0, proc_death_report(p));
 		} else {
 			snprintf(msg, sizeof msg, "request not run: %s", proc_death_msg(p));
-			req_finish(c, r, id, VEO_COMMAND_ERROR, 0, msg);
+			req_finish(c, r, VEO_COMMAND_ERROR, 0, msg);
 		}
 	}
-	c->worker_done = c->last_sent;
+}
+
+/* Waits, with the lock held on entry and dropped on return, for the worker
+ * to answer the first request drain() has not taken (c->drain_seq, which
+ * must be pending: a caller waits for it or for one after it). With
+ * `spin`, spins on its answer's stamp while watching the worker's state,
+ * so that a crash ends the spin at once; without, sleeps until the SQ
+ * head moves from what the last drain saw, at most `slice` ns, then
+ * checks whether the worker still lives. */
+static void wait_answer(struct veo_thr_ctxt *c, uint64_t slice, int spin)
+{
+	struct veo_proc_handle *p = c->proc;
+	const struct vp_done *d = answer_of(c, &c->reqs[c->drain_seq & (c->cap - 1)]);
+	uint32_t want = VP_DONE_STAMP(id_of(c, c->drain_seq)), head = c->head_seen;
+
+	vlock_give(&c->lock);
+	if (spin) {
+		vp_spin_until_or((_Atomic uint32_t *)&d->stamp, want, &p->hdr->worker_state,
+		                 VP_WORKER_READY, slice < vp_spin_ns() ? slice : vp_spin_ns());
+		return;
+	}
+	if (vp_wait_change(&c->slot->sq.head, head, &c->slot->sq.head_sleepers,
+	                   vp_now_ns() + slice, 0) != 0)
+		proc_dead_recheck(p);
 }
 
 /* ---- submission -------------------------------------------------------- */
@@ -448,13 +503,12 @@ static void lock_for_submit(struct veo_thr_ctxt *c)
 static struct vp_rec *submit_begin(struct veo_thr_ctxt *c, uint32_t len)
 {
 	struct veo_proc_handle *p = c->proc;
-	struct vp_slot *s = c->slot;
 	uint32_t more = 0; /* room to wait for beyond the record's, once full */
 	int spin = 1;
 
 	lock_for_submit(c);
 	for (;;) {
-		uint32_t need = ring_need(c->sq_tail, len), head;
+		uint32_t need = ring_need(c->sq_tail, len);
 
 		/* A crash is seen here at once (the worker's state word); a
 		 * worker killed from outside, by the next wait. */
@@ -463,33 +517,22 @@ static struct vp_rec *submit_begin(struct veo_thr_ctxt *c, uint32_t len)
 			veo_fail("cannot submit: %s", proc_death_msg(p));
 			return NULL;
 		}
-		/* The worker's head as last read is enough while it leaves room;
-		 * reading the shared one would cost a cache miss per call. */
-		if (VP_SQ_BYTES - (c->sq_tail - c->sq_head_seen) >= need + more)
+		/* Room is what drain has taken the answers of: the space of a
+		 * record is free once its answer has been read. */
+		if (VP_SQ_BYTES - (c->sq_tail - c->sq_free) >= need + more)
 			break;
-		head = atomic_load_explicit(&s->sq.head, memory_order_acquire);
-		if (c->sq_tail - head <= VP_SQ_BYTES)
-			c->sq_head_seen = head;
-		if (VP_SQ_BYTES - (c->sq_tail - c->sq_head_seen) >= need + more)
-			break;
-		/* Full: collect completions (the worker may be waiting for room
-		 * on the CQ, or for an action), then wait for it to take more,
-		 * a quarter of the ring: taking each record's room as it frees
-		 * would make every submission wait for the worker's next one. */
-		more = VP_SQ_BYTES / 4;
 		drain(c);
-		vlock_give(&c->lock);
-		if (vp_wait_change(&s->sq.head, head, &s->sq.head_sleepers,
-		                   vp_now_ns() + SLICE_NS, spin) != 0)
-			proc_dead_recheck(p);
+		if (VP_SQ_BYTES - (c->sq_tail - c->sq_free) >= need + more)
+			break;
+		/* Full: wait for the worker to answer more, a quarter of the
+		 * ring: taking each record's room as it frees would make every
+		 * submission wait for the worker's next answer. */
+		more = VP_SQ_BYTES / 4;
+		wait_answer(c, SLICE_NS, spin);
 		spin = 0;
 		lock_for_submit(c);
 	}
-	/* A thread that only submits still collects now and then, so that
-	 * the worker does not stall on a full completion ring. */
-	if ((c->next_id & 127) == 0)
-		drain(c);
-	return ring_reserve(s, &c->sq_tail, len);
+	return ring_reserve(c->slot, &c->sq_tail, len);
 }
 
 static uint64_t submit_end(struct veo_thr_ctxt *c, int kind, const struct req_extra *x,
@@ -551,31 +594,6 @@ void ctx_unlock(struct veo_thr_ctxt *c)
 
 /* ---- collecting results ------------------------------------------------ */
 
-/* Waits for a completion past `seen` (the CQ tail the last drain left):
- * with `spin`, only by spinning on the stamp of the entry it would be in
- * (the caller looks again before it sleeps: another thread may have
- * finished its request meanwhile); without, by sleeping on the CQ tail
- * until `until`. `until` 0 is "no deadline" for the spin, which then reads
- * no clock before its first pauses. Returns 0 if something came, -1
- * otherwise. Unlocked. */
-static int wait_cq(struct veo_thr_ctxt *c, uint32_t seen, uint64_t until, int spin)
-{
-	struct vp_slot *s = c->slot;
-
-	if (spin) {
-		uint64_t limit = vp_spin_ns();
-
-		if (until) {
-			uint64_t now = vp_now_ns();
-
-			limit = until <= now ? 0 : until - now < limit ? until - now : limit;
-		}
-		return vp_spin_until(&s->cq_data[seen & (VP_CQ_ENTRIES - 1)].stamp, seen + 1, limit);
-	}
-	return vp_wait_change(&s->cq.tail, seen, &s->cq.tail_sleepers,
-	                      until ? until : vp_now_ns() + SLICE_NS, 0);
-}
-
 static int collect(struct veo_thr_ctxt *c, struct req *r, uint64_t *ret)
 {
 	struct veo_proc_handle *p = c->proc;
@@ -599,10 +617,11 @@ static int collect(struct veo_thr_ctxt *c, struct req *r, uint64_t *ret)
 	return status;
 }
 
-/* Waits for request id (tag and seq). First it spins on the request's
- * answer in place, in the line that carried it (protocol.h), watching the
- * worker's state too, so that a crash ends the spin at once; then it
- * drains the CQ and sleeps on its tail. */
+/* Waits for request id (tag and seq). A call waited for alone comes back
+ * in place (take_in_place), the fastest way; otherwise drain() takes what
+ * the worker answered, in order, and we wait for the first request not
+ * answered yet: ours, or one before it (the worker may be waiting for us
+ * to act on it). */
 int ctx_wait(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret,
              int64_t timeout_us, int peek)
 {
@@ -615,14 +634,10 @@ int ctx_wait(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret,
 		return VEO_COMMAND_ERROR;
 	vlock_take(&c->lock);
 	for (;;) {
-		struct req *r;
-		uint32_t seen, pos;
+		struct req *r = req_find(c, seq);
+		uint64_t slice = SLICE_NS;
 
-		/* Drained by an earlier wait, a request of a batch is often done
-		 * already; a call waited for alone is taken from its answer in
-		 * place. Otherwise, once we have spun, what the CQ has. */
-		r = req_find(c, seq);
-		if (r && r->state == REQ_PENDING && !take_in_place(c, r, seq) && !spin) {
+		if (r && r->state == REQ_PENDING && !take_in_place(c, r, seq)) {
 			drain(c);
 			r = req_find(c, seq); /* an action may have moved the table */
 		}
@@ -648,33 +663,18 @@ int ctx_wait(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret,
 			vlock_give(&c->lock);
 			return VEO_COMMAND_UNFINISHED;
 		}
-		seen = c->cq_seen;
-		pos = r->pos;
-		vlock_give(&c->lock);
+		if (deadline) {
+			uint64_t now = vp_now_ns();
 
-		if (spin) {
-			const struct vp_done *d =
-				(const struct vp_done *)(c->slot->sq_data + (pos & (VP_SQ_BYTES - 1)));
-			uint64_t limit = vp_spin_ns();
-
-			if (deadline) {
-				uint64_t now = vp_now_ns();
-
-				limit = deadline <= now ? 0 : deadline - now < limit ? deadline - now : limit;
-			}
-			vp_spin_until_or((_Atomic uint32_t *)&d->stamp, VP_DONE_STAMP(id),
-			                 &p->hdr->worker_state, VP_WORKER_READY, limit);
-			spin = 0;
-		} else {
-			uint64_t now = vp_now_ns(), until = now + SLICE_NS;
-
-			if (deadline && now >= deadline)
+			if (now >= deadline) {
+				vlock_give(&c->lock);
 				return VEO_COMMAND_UNFINISHED;
-			if (deadline && deadline < until)
-				until = deadline;
-			if (wait_cq(c, seen, until, 0) != 0)
-				proc_dead_recheck(p);
+			}
+			if (deadline - now < slice)
+				slice = deadline - now;
 		}
+		wait_answer(c, slice, spin);
+		spin = 0;
 		vlock_take(&c->lock);
 	}
 }
@@ -715,19 +715,14 @@ void veo_context_sync(struct veo_thr_ctxt *c)
 	vlock_take(&c->lock);
 	target = c->last_sent;
 	for (;;) {
-		uint32_t seen;
-
 		drain(c);
-		if (c->worker_done >= target)
+		if (c->drain_seq > target) /* nothing up to target is pending */
 			break;
-		if (proc_dead(p, 0)) {
+		if (proc_dead_now(p)) {
 			fail_pending(c);
 			break;
 		}
-		seen = c->cq_seen;
-		vlock_give(&c->lock);
-		if (wait_cq(c, seen, 0, spin) != 0)
-			proc_dead_recheck(p);
+		wait_answer(c, SLICE_NS, spin);
 		spin = 0;
 		vlock_take(&c->lock);
 	}

@@ -137,7 +137,7 @@ struct req_extra {
  * each time a context is opened, so an id of another context, or of an
  * earlier context in the same slot, is recognised instead of naming one
  * of this context's requests. The worker echoes the whole id. Inside
- * ctx.c, the request table, oldest, next_id, last_sent and worker_done
+ * ctx.c, the request table, oldest, next_id, last_sent and drain_seq
  * count seq only. A tag is never 0xffff, so no id is
  * VEO_REQUEST_ID_INVALID, and seq starts at 1, so no id is 0.
  */
@@ -164,10 +164,10 @@ struct veo_thr_ctxt {
 	uint64_t cap;
 	uint64_t oldest;               /* lowest id that may still be in use */
 	uint32_t sq_tail;              /* our copy of the SQ tail */
-	uint32_t sq_head_seen;         /* the worker's SQ head as last read */
-	uint32_t cq_seen;              /* CQ tail seen by the last drain */
+	uint32_t sq_free;              /* SQ space before this is free (drain) */
+	uint32_t head_seen;            /* SQ head before the last drain's look */
+	uint64_t drain_seq;            /* first request drain has not taken */
 	uint64_t last_sent;            /* last id sent to the worker */
-	uint64_t worker_done;          /* last id the worker finished */
 };
 
 /* ---- procs (proc.c) ---- */

@@ -630,11 +630,39 @@ int veo_get_ve_arch(int venode)
 
 /* ---- the control slot -------------------------------------------------- */
 
+/* The message of a control answer that is not a success: short ones come
+ * in the note (protocol.h), long ones in s->msg. Takes the note. */
+static void control_note(struct vp_slot *s, uint64_t id, char *msg, size_t msglen)
+{
+	uint32_t head = atomic_load_explicit(&s->cq.head, memory_order_relaxed);
+	const struct vp_cqe *e = &s->cq_data[head & (VP_CQ_ENTRIES - 1)];
+	char m[VP_MSG_MAX];
+
+	m[0] = '\0';
+	if (atomic_load_explicit(&e->stamp, memory_order_acquire) == head + 1) {
+		if (e->reqid == id && e->msg_len) {
+			size_t k = e->msg_len < VP_CQE_MSG ? e->msg_len : VP_CQE_MSG;
+
+			memcpy(m, s->cq_msg[head & (VP_CQ_ENTRIES - 1)], k);
+			m[k] = '\0';
+		}
+		atomic_store_explicit(&s->cq.head, head + 1, memory_order_release);
+		vp_wake(&s->cq.head, &s->cq.head_sleepers);
+	}
+	if (!m[0]) {
+		memcpy(m, s->msg, sizeof m);
+		m[sizeof m - 1] = '\0';
+	}
+	snprintf(msg, msglen, "%s", m[0] ? m : "the VE process refused");
+}
+
 int proc_control(struct veo_proc_handle *p, struct vp_rec *rec, uint32_t len,
                  uint64_t *result, char *msg, size_t msglen)
 {
 	struct vp_slot *s = proc_slot(p, VP_SLOT_CTL);
-	uint32_t tail, head;
+	const struct vp_done *d;
+	struct vp_rec *r;
+	uint32_t tail;
 	uint64_t id;
 	int spin = 1;
 
@@ -644,47 +672,34 @@ int proc_control(struct veo_proc_handle *p, struct vp_rec *rec, uint32_t len,
 		snprintf(msg, msglen, "%s", proc_death_msg(p));
 		return VP_ST_ERROR;
 	}
-	id = rec->reqid = ++p->ctl_seq;
+	/* One request at a time (the lock): the ring always has room. */
+	id = ++p->ctl_seq;
 	tail = atomic_load_explicit(&s->sq.tail, memory_order_relaxed);
-	ring_push(s, &tail, rec, len);
+	r = ring_reserve(s, &tail, len);
+	memcpy((char *)r + sizeof r->len, (const char *)rec + sizeof r->len, len - sizeof r->len);
+	r->reqid = id;
+	ring_publish(s, &tail, r, len);
+	d = (const struct vp_done *)r;
 
-	head = atomic_load_explicit(&s->cq.head, memory_order_relaxed);
 	for (;;) {
-		uint32_t t = atomic_load_explicit(&s->cq.tail, memory_order_acquire);
+		/* The head before the answer: it moves when the answer comes. */
+		uint32_t head = atomic_load_explicit(&s->sq.head, memory_order_acquire);
 
-		if (t != head) {
-			struct vp_cqe e = s->cq_data[head & (VP_CQ_ENTRIES - 1)];
+		if (atomic_load_explicit(&d->stamp, memory_order_acquire) == VP_DONE_STAMP(id)) {
+			uint32_t st = d->status;
 
-			head++;
-			atomic_store_explicit(&s->cq.head, head, memory_order_release);
-			vp_wake(&s->cq.head, &s->cq.head_sleepers);
-			if (e.reqid != id)
-				continue; /* not ours: stale or garbage */
-			*result = e.result;
-			if (e.status != VP_ST_OK) {
-				char m[VP_MSG_MAX];
-
-				/* Short messages come in the entry, long ones in s->msg. */
-				if (e.msg_len) {
-					size_t k = e.msg_len < VP_CQE_MSG ? e.msg_len : VP_CQE_MSG;
-
-					memcpy(m, s->cq_msg[(head - 1) & (VP_CQ_ENTRIES - 1)], k);
-					m[k] = '\0';
-				} else {
-					memcpy(m, s->msg, sizeof m);
-					m[sizeof m - 1] = '\0';
-				}
-				snprintf(msg, msglen, "%s", m[0] ? m : "the VE process refused");
-			}
+			*result = d->result;
+			if (st != VP_ST_OK)
+				control_note(s, id, msg, msglen);
 			pthread_mutex_unlock(&p->lock);
-			return e.status == VP_ST_OK ? VP_ST_OK : VP_ST_ERROR;
+			return st == VP_ST_OK ? VP_ST_OK : VP_ST_ERROR;
 		}
 		if (proc_dead_recheck(p)) {
 			pthread_mutex_unlock(&p->lock);
 			snprintf(msg, msglen, "%s", proc_death_msg(p));
 			return VP_ST_ERROR;
 		}
-		vp_wait_change(&s->cq.tail, t, &s->cq.tail_sleepers,
+		vp_wait_change(&s->sq.head, head, &s->sq.head_sleepers,
 		               vp_now_ns() + 20000000ull, spin);
 		spin = 0;
 	}

@@ -129,39 +129,25 @@ static int guess_slot(void)
 	return found;
 }
 
-/* A completion no request owns (reqid 0: the host skips it) on the slot
- * of the request that died, if its CQ has room. It moves the CQ tail, so a
- * host thread that is still spinning on that tail, and would sleep through
- * the wake-up below, sees it at once. Only the dead request's slot: its
- * own thread (or, for a thread the kernel started, the thread waiting in
- * the kernel) is the one that posts there, so nobody else writes it now. */
+/* Moves the SQ head of the slot of the request that died: a host thread
+ * waiting there that had read the head just before the wake-up below
+ * then does not go to sleep (futex_wait finds the word changed). The
+ * host only ever waits for the head to change, never reads a position in
+ * it, and a spinning host thread watches the worker's state instead. Only
+ * the dead request's slot: its own thread (or, for a thread the kernel
+ * started, the thread waiting in the kernel) is the one that writes it. */
 static void nudge(int slot)
 {
-	struct vp_slot *s;
-	struct vp_cqe *e;
-	uint32_t tail, head;
-
 	if (slot < 0 || slot >= VP_MAX_SLOTS)
 		return;
-	s = worker_slot((unsigned)slot);
-	tail = atomic_load_explicit(&s->cq.tail, memory_order_relaxed);
-	head = atomic_load_explicit(&s->cq.head, memory_order_acquire);
-	if (tail - head >= VP_CQ_ENTRIES)
-		return;
-	e = &s->cq_data[tail & (VP_CQ_ENTRIES - 1)];
-	e->reqid = 0;
-	e->result = 0;
-	e->status = VP_ST_ERROR;
-	e->msg_len = 0;
-	atomic_store_explicit(&e->stamp, tail + 1, memory_order_release);
-	atomic_store_explicit(&s->cq.tail, tail + 1, memory_order_release);
+	atomic_fetch_add_explicit(&worker_slot((unsigned)slot)->sq.head, 1, memory_order_release);
 }
 
 static void wake_all_waiters(void)
 {
 	vp_futex_wake_all(&W.hdr->worker_state);
 	for (unsigned i = 0; i < VP_MAX_SLOTS; i++)
-		vp_futex_wake_all(&worker_slot(i)->cq.tail);
+		vp_futex_wake_all(&worker_slot(i)->sq.head);
 }
 
 /* Tells the host: the report is complete, the process is ending. A host

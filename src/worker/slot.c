@@ -17,7 +17,7 @@
 #include "wait.h"
 #include "worker.h"
 
-/* Publishes how far we have read, so that the host can reuse the space. */
+/* Publishes how far we have answered: the word the host sleeps on. */
 static void sq_publish(struct vp_slot *s, const struct sq_cursor *cur)
 {
 	atomic_store_explicit(&s->sq.head, cur->head, memory_order_release);
@@ -35,19 +35,15 @@ static void done_in_place(struct vp_slot *s, const struct sq_cursor *cur, uint64
 	atomic_store_explicit(&d->stamp, VP_DONE_STAMP(reqid), memory_order_release);
 }
 
-/* Posting completions. The CQ head is the host's; we keep the last value
- * we read (cq_head_seen) and read the shared one again only when the ring
- * looks full, so a completion costs no cache miss on the host's line. */
-void slot_post(struct vp_slot *s, struct sq_cursor *cur, uint64_t reqid, uint32_t status,
-               uint64_t result, const char *msg)
+/* The note of an answer that is not a success (protocol.h). The CQ head
+ * is the host's; we keep the last value we read (cq_head_seen) and read
+ * the shared one again only when the ring looks full. */
+static void post_note(struct vp_slot *s, struct sq_cursor *cur, uint64_t reqid,
+                      uint32_t status, uint64_t result, const char *msg)
 {
 	uint32_t tail = atomic_load_explicit(&s->cq.tail, memory_order_relaxed);
 	struct vp_cqe *e;
 
-	/* A success goes in place first: the host thread waiting for it can
-	 * take it there while we write the CQ's line. */
-	if (status == VP_ST_OK)
-		done_in_place(s, cur, reqid, status, result);
 	while (tail - cur->cq_head_seen >= VP_CQ_ENTRIES) {
 		uint32_t head = atomic_load_explicit(&s->cq.head, memory_order_acquire);
 
@@ -55,10 +51,9 @@ void slot_post(struct vp_slot *s, struct sq_cursor *cur, uint64_t reqid, uint32_
 			cur->cq_head_seen = head;
 			break;
 		}
-		/* Full: the host frees entries as it collects them. */
+		/* Full: the host frees entries as it reads the answers. */
 		vp_wait_change(&s->cq.head, head, &s->cq.head_sleepers, 0, 1);
 	}
-
 	e = &s->cq_data[tail & (VP_CQ_ENTRIES - 1)];
 	e->reqid = reqid;
 	e->result = result;
@@ -72,10 +67,14 @@ void slot_post(struct vp_slot *s, struct sq_cursor *cur, uint64_t reqid, uint32_
 	}
 	atomic_store_explicit(&e->stamp, tail + 1, memory_order_release);
 	atomic_store_explicit(&s->cq.tail, tail + 1, memory_order_release);
-	vp_wake_lazy(&s->cq.tail, &s->cq.tail_sleepers);
-	/* Anything else is read from the completion, so it goes there first. */
+}
+
+void slot_answer(struct vp_slot *s, struct sq_cursor *cur, uint64_t reqid, uint32_t status,
+                 uint64_t result, const char *msg)
+{
 	if (status != VP_ST_OK)
-		done_in_place(s, cur, reqid, status, result);
+		post_note(s, cur, reqid, status, result, msg);
+	done_in_place(s, cur, reqid, status, result);
 	sq_publish(s, cur);
 }
 
@@ -147,7 +146,7 @@ static void host_action(struct vp_slot *s, struct sq_cursor *cur, uint64_t reqid
 {
 	uint32_t want = (uint32_t)reqid, v;
 
-	slot_post(s, cur, reqid, VP_ST_ACTION, 0, NULL);
+	slot_answer(s, cur, reqid, VP_ST_ACTION, 0, NULL);
 	while ((v = atomic_load_explicit(&s->action_ack, memory_order_acquire)) != want)
 		vp_wait_change(&s->action_ack, v, &s->action_sleepers, 0, 1);
 }
@@ -245,23 +244,23 @@ static void reject(struct vp_slot *s, struct sq_cursor *cur, unsigned idx,
 	case VP_OP_OPEN_CTX:
 		if (idx == VP_SLOT_CTL) {
 			snprintf(s->msg, sizeof s->msg, "malformed control request (op %u)", r->op);
-			slot_post(s, cur, r->reqid, VP_ST_ERROR, 0, NULL);
+			slot_answer(s, cur, r->reqid, VP_ST_ERROR, 0, NULL);
 			return;
 		}
 		break;
 	case VP_OP_CALL:
 		if (idx == VP_SLOT_CTL) {
-			slot_post(s, cur, r->reqid, VP_ST_ERROR, 0,
+			slot_answer(s, cur, r->reqid, VP_ST_ERROR, 0,
 			          "calls are not taken on the control slot");
 			return;
 		}
-		slot_post(s, cur, r->reqid, VP_ST_ERROR, 0, "malformed call request");
+		slot_answer(s, cur, r->reqid, VP_ST_ERROR, 0, "malformed call request");
 		return;
 	default:
 		break;
 	}
 	snprintf(msg, sizeof msg, "malformed request (op %u)", r->op);
-	slot_post(s, cur, r->reqid, VP_ST_ERROR, 0, msg);
+	slot_answer(s, cur, r->reqid, VP_ST_ERROR, 0, msg);
 }
 
 /* Control-slot commands, checked by slot_check_record. Long messages go
@@ -363,18 +362,18 @@ void slot_serve(unsigned idx)
 			st = xfer((const struct vp_xfer *)buf, r->op == VP_OP_READ, msg, sizeof msg);
 			break;
 		case VP_OP_CLOSE:
-			slot_post(s, &cur, r->reqid, VP_ST_OK, 0, NULL);
+			slot_answer(s, &cur, r->reqid, VP_ST_OK, 0, NULL);
 			return;
 		case VP_OP_EXIT:
 			return;
 		default: /* the control requests */
 			st = control(s, buf, &result);
-			slot_post(s, &cur, r->reqid, (uint32_t)st, result, NULL);
+			slot_answer(s, &cur, r->reqid, (uint32_t)st, result, NULL);
 			continue;
 		}
 		if (st == VP_ST_ERROR && !msg[0])
 			snprintf(msg, sizeof msg, "malformed request (op %u)", r->op);
-		slot_post(s, &cur, r->reqid, (uint32_t)st, result, msg);
+		slot_answer(s, &cur, r->reqid, (uint32_t)st, result, msg);
 	}
 }
 

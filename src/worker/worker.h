@@ -59,7 +59,7 @@ void slot_serve(unsigned idx);
  * arguments). Returns 0 if slot_serve may act on it, -1 if malformed. */
 struct sq_cursor {
 	uint32_t head;          /* next record to take (ours; published once the
-	                         * record before it is answered) */
+	                         * records before it are answered) */
 	uint32_t rec;           /* where the record taken last starts */
 	uint32_t cq_head_seen;  /* the host's CQ head as last read */
 };
@@ -69,11 +69,11 @@ int slot_check_record(const uint8_t *buf, uint32_t len, unsigned idx);
 /* Start a context thread for slot idx. 0 or an errno. */
 int slot_start_context(unsigned idx, uint64_t stack_size);
 
-/* Answers the record taken last: posts its completion on slot s (waits
- * while the CQ is full), writes the answer in place (protocol.h) and
- * publishes the head past the record. */
-void slot_post(struct vp_slot *s, struct sq_cursor *cur, uint64_t reqid, uint32_t status,
-               uint64_t result, const char *msg);
+/* Answers the record taken last (protocol.h): for anything but a
+ * success, a note in the CQ first (waits while the CQ is full); the answer
+ * in place; the head past the record. */
+void slot_answer(struct vp_slot *s, struct sq_cursor *cur, uint64_t reqid, uint32_t status,
+                 uint64_t result, const char *msg);
 
 /* dispatch.c: a VP_OP_CALL record, checked and decoded: types and values
  * point into the record, which must outlive the plan. */

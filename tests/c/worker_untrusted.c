@@ -8,7 +8,7 @@
  *    range, argument counts and type codes out of range, calls of what is
  *    not code, transfers with buffers outside the heap or to unmapped
  *    memory, unknown operations) are each answered with an error
- *    completion that says what was wrong, and the worker goes on serving
+ *    note that says what was wrong, and the worker goes on serving
  *    the library's own contexts;
  *  - a header whose layout fields (where the slots and the heap are) are
  *    overwritten after start-up changes nothing: both sides use the layout
@@ -45,8 +45,9 @@ static void wake(_Atomic uint32_t *word)
 }
 
 /* Appends a record (len bytes, a multiple of VP_REC_ALIGN unless the test
- * means it not to be) to the slot's SQ, as ring_push does. */
-static void push(struct vp_slot *s, void *rec, uint32_t len)
+ * means it not to be) to the slot's SQ, as ring_push does. Returns where
+ * it went: where its answer comes. */
+static const struct vp_done *push(struct vp_slot *s, void *rec, uint32_t len)
 {
 	uint32_t tail = atomic_load(&s->sq.tail), pos = tail & (VP_SQ_BYTES - 1);
 	if (pos + len > VP_SQ_BYTES) {
@@ -58,9 +59,23 @@ static void push(struct vp_slot *s, void *rec, uint32_t len)
 	memcpy(s->sq_data + pos, rec, len);
 	atomic_store_explicit(&s->sq.tail, tail + len, memory_order_release);
 	wake(&s->sq.tail);
+	return (const struct vp_done *)(s->sq_data + pos);
 }
 
-/* The next completion of the slot (waits for it, 10 s at most). */
+/* The answer in place of the record at d, request reqid (waits for it, 10 s
+ * at most). */
+static struct vp_done answer(const struct vp_done *d, uint64_t reqid)
+{
+	double t0 = test_now();
+	while (atomic_load_explicit(&d->stamp, memory_order_acquire) != VP_DONE_STAMP(reqid)) {
+		REQUIREF(test_now() - t0 < 10, "no answer from the worker in 10 s");
+		sched_yield();
+	}
+	return (struct vp_done){ .status = d->status, .result = d->result };
+}
+
+/* The next note of the slot: the message of an answer that is not a
+ * success (waits for it, 10 s at most). */
 static struct vp_cqe take(struct vp_slot *s)
 {
 	uint32_t head = atomic_load(&s->cq.head);
@@ -156,9 +171,8 @@ int main(void)
 	o = (struct vp_open_ctx){ .rec = { .len = sizeof o, .op = VP_OP_OPEN_CTX,
 	                                   .reqid = ++next_reqid },
 	                          .slot = RAW_SLOT };
-	push(slot(VP_SLOT_CTL), &o, sizeof o);
-	struct vp_cqe e = take(slot(VP_SLOT_CTL));
-	REQUIRE(e.reqid == next_reqid && e.status == VP_ST_OK);
+	struct vp_done a = answer(push(slot(VP_SLOT_CTL), &o, sizeof o), next_reqid);
+	REQUIRE(a.status == VP_ST_OK);
 
 	printf("-- malformed context requests\n");
 	struct {
@@ -223,9 +237,8 @@ int main(void)
 	CHECK_EQ_U64(test_call0(ctx, empty), TK_EMPTY_RESULT);
 	call.c.addr = empty;
 	call.c.rec.reqid = ++next_reqid;
-	push(slot(RAW_SLOT), &call, call.c.rec.len);
-	e = take(slot(RAW_SLOT));
-	CHECK(e.status == VP_ST_OK && e.result == TK_EMPTY_RESULT);
+	a = answer(push(slot(RAW_SLOT), &call, call.c.rec.len), next_reqid);
+	CHECK(a.status == VP_ST_OK && a.result == TK_EMPTY_RESULT);
 
 	printf("-- the header's layout overwritten\n");
 	hdr->slots_offset = 0xdeadbeef000ull;
