@@ -80,11 +80,17 @@ struct vp_ring {
  * producer that lacks room before the end of the ring writes a PAD record
  * covering the rest and starts again at offset 0.
  *
- * A record is published by its len: the producer first zeroes the header
- * after the record (so the ring always ends in a zero len), writes the
- * rest, then stores len with release. The consumer waits on the len at its
- * head, so it finds both the news and the record in one cache line; tail
- * is still advanced, as the futex word a sleeping consumer waits on. */
+ * A record is published by its len: the producer writes the rest, then
+ * stores len with release. The consumer waits on the len at its head, so
+ * it finds both the news and the record in one cache line; tail is still
+ * advanced, as the futex word a sleeping consumer waits on. Past the tail
+ * every VP_REC_ALIGN-aligned len is 0, because the consumer leaves the
+ * ring zero behind it: it zeroes each record but for its answer (vp_done,
+ * whose first word is 0 too) before it answers, and a PAD's header as it
+ * passes it, and the host reuses space only once it has read the answers
+ * in it. (Zeroing the header after each new record, the producer would
+ * wait for that line before its record could be seen: a third of a call.)
+ * The host zeroes a slot's ring when it opens it. */
 #define VP_REC_ALIGN 16
 struct vp_rec {
 	/* The alignment makes the size of every record struct a multiple of
@@ -92,24 +98,40 @@ struct vp_rec {
 	_Alignas(VP_REC_ALIGN) uint32_t len; /* whole record, header included */
 	uint16_t op;       /* enum vp_op */
 	uint16_t flags;
-	uint64_t reqid;    /* host request id, echoed in the completion */
+	uint64_t reqid;    /* host request id, echoed in the answer */
 };
 
 /* The answer in place. Once it has run a record, the worker writes over
- * the record's header, in the ring, its status and result, and last, with
- * release, a stamp made from its request id; then it publishes the SQ head
- * past the record. A host thread waiting for one request spins on that
- * stamp: the answer comes back in the cache line that carried the request,
- * which costs one cache-line round trip where a second line costs about
- * two. The stamp has its top bit set; where the host wrote a header, the
- * same word holds op and flags, which never do. An answer other than a
+ * the record's header, in the ring, its result, a zero len, and last, with
+ * release, a stamp made from its request id and status; then it publishes
+ * the SQ head past the record. A host thread waiting for one request spins
+ * on that stamp: the answer comes back in the cache line that carried the
+ * request, which costs one cache-line round trip where a second line costs
+ * about two. The stamp has its top bit set; where the host wrote a header,
+ * the same word holds op and flags, which never do. An answer other than a
  * success has a note in the CQ (vp_cqe), written before the answer. */
 struct vp_done {
-	uint32_t status;           /* enum vp_status; over vp_rec.len */
-	_Atomic uint32_t stamp;    /* VP_DONE_STAMP(reqid); over op and flags */
+	uint32_t zero;             /* over vp_rec.len: 0 */
+	_Atomic uint32_t stamp;    /* VP_DONE_STAMP(reqid, status); over op, flags */
 	uint64_t result;           /* over vp_rec.reqid */
 };
-#define VP_DONE_STAMP(reqid) (0x80000000u | (uint32_t)(reqid))
+#define VP_DONE_SEQ_BITS 28
+#define VP_DONE_SEQ_MASK ((1u << VP_DONE_SEQ_BITS) - 1)
+/* The stamp: top bit, enum vp_status in bits 28..30, the low 28 bits of the
+ * request id (the ring never holds 2^28 records). */
+#define VP_DONE_STAMP(reqid, status) \
+	(0x80000000u | (uint32_t)(status) << VP_DONE_SEQ_BITS | \
+	 ((uint32_t)(reqid) & VP_DONE_SEQ_MASK))
+/* Whether stamp is the answer to reqid, whatever its status. */
+static inline int vp_done_for(uint32_t stamp, uint64_t reqid)
+{
+	return (stamp & (0x80000000u | VP_DONE_SEQ_MASK)) ==
+	       (0x80000000u | ((uint32_t)reqid & VP_DONE_SEQ_MASK));
+}
+static inline uint32_t vp_done_status(uint32_t stamp)
+{
+	return (stamp >> VP_DONE_SEQ_BITS) & 7;
+}
 
 enum vp_op {
 	VP_OP_PAD = 0,        /* skip to the start of the ring */

@@ -66,18 +66,18 @@ static void futex_wait_until(_Atomic uint32_t *word, uint32_t old,
 	        FUTEX_BITSET_MATCH_ANY);
 }
 
-/* The spin phase shared by the waits: until (*word == v) == equal, or
- * until *watch (if not NULL) is no longer watch_old. The clock (some 20 ns
- * a read under a hypervisor) is read once every 16 pauses, the first time
- * after 16: a partner that answers within those costs no clock read at
- * all, and the time counted starts there. 0, 1 (watch changed) or -1. */
-static int spin(_Atomic uint32_t *word, uint32_t v, int equal, _Atomic uint32_t *watch,
-                uint32_t watch_old, uint64_t limit)
+/* The spin phase shared by the waits: until ((*word & mask) == v) == equal,
+ * or until *watch (if not NULL) is no longer watch_old. The clock (some
+ * 20 ns a read under a hypervisor) is read once every 16 pauses, the first
+ * time after 16: a partner that answers within those costs no clock read
+ * at all, and the time counted starts there. 0, 1 (watch changed) or -1. */
+static int spin(_Atomic uint32_t *word, uint32_t mask, uint32_t v, int equal,
+                _Atomic uint32_t *watch, uint32_t watch_old, uint64_t limit)
 {
 	uint64_t start = 0, now;
 
 	for (unsigned i = 1;; i++) {
-		if ((atomic_load_explicit(word, memory_order_acquire) == v) == equal)
+		if (((atomic_load_explicit(word, memory_order_acquire) & mask) == v) == equal)
 			return 0;
 		if (watch && atomic_load_explicit(watch, memory_order_acquire) != watch_old)
 			return 1;
@@ -100,18 +100,18 @@ static int spin(_Atomic uint32_t *word, uint32_t v, int equal, _Atomic uint32_t 
 
 int vp_spin_until(_Atomic uint32_t *word, uint32_t want, uint64_t limit_ns)
 {
-	return spin(word, want, 1, NULL, 0, limit_ns);
+	return spin(word, ~0u, want, 1, NULL, 0, limit_ns);
 }
 
-int vp_spin_until_or(_Atomic uint32_t *word, uint32_t want, _Atomic uint32_t *watch,
-                     uint32_t watch_old, uint64_t limit_ns)
+int vp_spin_until_or(_Atomic uint32_t *word, uint32_t mask, uint32_t want,
+                     _Atomic uint32_t *watch, uint32_t watch_old, uint64_t limit_ns)
 {
-	return spin(word, want, 1, watch, watch_old, limit_ns);
+	return spin(word, mask, want, 1, watch, watch_old, limit_ns);
 }
 
 int vp_spin_change(_Atomic uint32_t *word, uint32_t old, uint64_t limit_ns)
 {
-	return spin(word, old, 0, NULL, 0, limit_ns);
+	return spin(word, ~0u, old, 0, NULL, 0, limit_ns);
 }
 
 int vp_wait_change(_Atomic uint32_t *word, uint32_t old,
@@ -131,7 +131,7 @@ int vp_wait_change(_Atomic uint32_t *word, uint32_t old,
 			else if (deadline_ns - now < limit)
 				limit = deadline_ns - now;
 		}
-		if (spin(word, old, 0, NULL, 0, limit) == 0)
+		if (spin(word, ~0u, old, 0, NULL, 0, limit) == 0)
 			return 0;
 	}
 

@@ -87,11 +87,11 @@ int vp_wait_change(_Atomic uint32_t *word, uint32_t old,
  * Returns 0 when it does, -1 otherwise. It never sleeps: a caller that
  * gives up sleeps on a futex word of its own with vp_wait_change. */
 int vp_spin_until(_Atomic uint32_t *word, uint32_t want, uint64_t limit_ns);
-/* vp_spin_until, also ending (with 1) as soon as *watch is not
- * watch_old: a waiter for one answer that must not miss its partner's
- * death. */
-int vp_spin_until_or(_Atomic uint32_t *word, uint32_t want, _Atomic uint32_t *watch,
-                     uint32_t watch_old, uint64_t limit_ns);
+/* Spins until (*word & mask) == want (0), or *watch is no longer
+ * watch_old (1): a waiter for one answer that must not miss its partner's
+ * death; at most limit_ns (-1). */
+int vp_spin_until_or(_Atomic uint32_t *word, uint32_t mask, uint32_t want,
+                     _Atomic uint32_t *watch, uint32_t watch_old, uint64_t limit_ns);
 /* The same, until *word != old. */
 int vp_spin_change(_Atomic uint32_t *word, uint32_t old, uint64_t limit_ns);
 

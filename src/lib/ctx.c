@@ -195,10 +195,11 @@ int ctx_init(struct veo_proc_handle *p, struct veo_thr_ctxt *c, unsigned idx,
 	atomic_store(&c->lock.word, 0);
 	atomic_store(&c->block_gen, 0);
 	atomic_store(&c->block_sleepers, 0);
-	/* No worker thread serves this slot now: reset its rings. */
+	/* No worker thread serves this slot now: reset its rings (the SQ is
+	 * zero past its tail, protocol.h). */
 	atomic_store(&s->sq.tail, 0);
 	atomic_store(&s->sq.head, 0);
-	memset(s->sq_data, 0, sizeof(struct vp_rec)); /* the first record's header */
+	memset(s->sq_data, 0, sizeof s->sq_data);
 	atomic_store(&s->cq.tail, 0);
 	for (unsigned i = 0; i < VP_CQ_ENTRIES; i++) /* no stamp of a past life */
 		atomic_store_explicit(&s->cq_data[i].stamp, 0, memory_order_relaxed);
@@ -332,7 +333,7 @@ static int take_in_place(struct veo_thr_ctxt *c, struct req *r, uint64_t seq)
 	uint64_t result;
 
 	if (atomic_load_explicit(&d->stamp, memory_order_acquire) !=
-	    VP_DONE_STAMP(id_of(c, seq)) || d->status != VP_ST_OK)
+	    VP_DONE_STAMP(id_of(c, seq), VP_ST_OK))
 		return 0;
 	result = d->result;
 	if (r->has_extra) {
@@ -386,16 +387,16 @@ static void drain(struct veo_thr_ctxt *c)
 		struct req *r = &c->reqs[seq & (c->cap - 1)];
 		const struct vp_done *d;
 		char msg[VP_CQE_MSG + 1];
-		uint32_t status;
+		uint32_t stamp, status;
 		uint64_t result;
 
 		if (r->seq != (uint32_t)seq || r->state != REQ_PENDING)
 			continue; /* collected, taken out of turn, or never sent */
 		d = answer_of(c, r);
-		if (atomic_load_explicit(&d->stamp, memory_order_acquire) !=
-		    VP_DONE_STAMP(id_of(c, seq)))
+		stamp = atomic_load_explicit(&d->stamp, memory_order_acquire);
+		if (!vp_done_for(stamp, id_of(c, seq)))
 			break;
-		status = d->status;
+		status = vp_done_status(stamp);
 		result = d->result;
 		if (status == VP_ST_OK && !r->has_extra) { /* a plain call's result */
 			r->state = REQ_DONE;
@@ -465,12 +466,14 @@ static void wait_answer(struct veo_thr_ctxt *c, uint64_t slice, int spin)
 {
 	struct veo_proc_handle *p = c->proc;
 	const struct vp_done *d = answer_of(c, &c->reqs[c->drain_seq & (c->cap - 1)]);
-	uint32_t want = VP_DONE_STAMP(id_of(c, c->drain_seq)), head = c->head_seen;
+	uint64_t id = id_of(c, c->drain_seq);
+	uint32_t head = c->head_seen;
 
 	vlock_give(&c->lock);
 	if (spin) {
-		vp_spin_until_or((_Atomic uint32_t *)&d->stamp, want, &p->hdr->worker_state,
-		                 VP_WORKER_READY, slice < vp_spin_ns() ? slice : vp_spin_ns());
+		vp_spin_until_or((_Atomic uint32_t *)&d->stamp, 0x80000000u | VP_DONE_SEQ_MASK,
+		                 VP_DONE_STAMP(id, 0), &p->hdr->worker_state, VP_WORKER_READY,
+		                 slice < vp_spin_ns() ? slice : vp_spin_ns());
 		return;
 	}
 	if (vp_wait_change(&c->slot->sq.head, head, &c->slot->sq.head_sleepers,

@@ -685,8 +685,10 @@ int proc_control(struct veo_proc_handle *p, struct vp_rec *rec, uint32_t len,
 		/* The head before the answer: it moves when the answer comes. */
 		uint32_t head = atomic_load_explicit(&s->sq.head, memory_order_acquire);
 
-		if (atomic_load_explicit(&d->stamp, memory_order_acquire) == VP_DONE_STAMP(id)) {
-			uint32_t st = d->status;
+		uint32_t stamp = atomic_load_explicit(&d->stamp, memory_order_acquire);
+
+		if (vp_done_for(stamp, id)) {
+			uint32_t st = vp_done_status(stamp);
 
 			*result = d->result;
 			if (st != VP_ST_OK)

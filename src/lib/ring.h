@@ -12,8 +12,8 @@
 #include "wait.h"
 
 /* Bytes of room a record of len needs at tail: itself, the padding to the
- * ring's start if it does not fit before the end, and the zeroed header
- * after it. */
+ * ring's start if it does not fit before the end, and the header after it,
+ * whose zero len is where the worker stops. */
 static inline uint32_t ring_need(uint32_t tail, uint32_t len)
 {
 	uint32_t pos = tail & (VP_SQ_BYTES - 1);
@@ -24,10 +24,10 @@ static inline uint32_t ring_need(uint32_t tail, uint32_t len)
 
 /* Where a record of len bytes goes at *tail, which the caller checked has
  * ring_need() bytes of room. A PAD record first fills the rest of the ring
- * when the record would not fit before its end (PAD published at once);
- * the header after the record is zeroed, so that the ring still ends in a
- * zero len once the record is published. The record's own len is 0 until
- * ring_publish: the worker does not see it while it is being written. */
+ * when the record would not fit before its end (PAD published at once).
+ * The space is zero (the worker leaves it so, protocol.h): the record's len
+ * stays 0 until ring_publish, so the worker does not see it while it is
+ * being written, and the len after it is 0 already. */
 static inline struct vp_rec *ring_reserve(struct vp_slot *s, uint32_t *tail, uint32_t len)
 {
 	uint32_t pos = *tail & (VP_SQ_BYTES - 1);
@@ -35,7 +35,6 @@ static inline struct vp_rec *ring_reserve(struct vp_slot *s, uint32_t *tail, uin
 	if (pos + len > VP_SQ_BYTES) {
 		struct vp_rec *pad = (struct vp_rec *)(s->sq_data + pos);
 
-		*(struct vp_rec *)s->sq_data = (struct vp_rec){ 0 }; /* the header after it */
 		pad->op = VP_OP_PAD;
 		pad->flags = 0;
 		pad->reqid = 0;
@@ -43,7 +42,6 @@ static inline struct vp_rec *ring_reserve(struct vp_slot *s, uint32_t *tail, uin
 		*tail += VP_SQ_BYTES - pos;
 		pos = 0;
 	}
-	*(struct vp_rec *)(s->sq_data + ((pos + len) & (VP_SQ_BYTES - 1))) = (struct vp_rec){ 0 };
 	return (struct vp_rec *)(s->sq_data + pos);
 }
 

@@ -24,15 +24,20 @@ static void sq_publish(struct vp_slot *s, const struct sq_cursor *cur)
 	vp_wake_lazy(&s->sq.head, &s->sq.head_sleepers);
 }
 
-/* The answer over the header of the record taken last (protocol.h). */
+/* The answer over the header of the record taken last (protocol.h), the
+ * rest of the record zeroed first: the ring stays zero behind us. */
 static void done_in_place(struct vp_slot *s, const struct sq_cursor *cur, uint64_t reqid,
                           uint32_t status, uint64_t result)
 {
-	struct vp_done *d = (struct vp_done *)(s->sq_data + (cur->rec & (VP_SQ_BYTES - 1)));
+	uint8_t *rec = s->sq_data + (cur->rec & (VP_SQ_BYTES - 1));
+	struct vp_done *d = (struct vp_done *)rec;
+	uint32_t len = cur->head - cur->rec;
 
-	d->status = status;
+	if (len > sizeof *d)
+		memset(rec + sizeof *d, 0, len - sizeof *d);
+	d->zero = 0;
 	d->result = result;
-	atomic_store_explicit(&d->stamp, VP_DONE_STAMP(reqid), memory_order_release);
+	atomic_store_explicit(&d->stamp, VP_DONE_STAMP(reqid, status), memory_order_release);
 }
 
 /* The note of an answer that is not a success (protocol.h). The CQ head
@@ -116,6 +121,7 @@ int slot_sq_poll(struct vp_slot *s, struct sq_cursor *cur, uint8_t *buf,
 			cur->head += len;
 			return (int)len; /* the head is published with the answer */
 		}
+		__atomic_store_n(&h->len, 0, __ATOMIC_RELAXED); /* a PAD: zero behind us */
 		cur->head += len;
 	}
 }

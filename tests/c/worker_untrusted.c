@@ -64,14 +64,20 @@ static const struct vp_done *push(struct vp_slot *s, void *rec, uint32_t len)
 
 /* The answer in place of the record at d, request reqid (waits for it, 10 s
  * at most). */
-static struct vp_done answer(const struct vp_done *d, uint64_t reqid)
+struct answer {
+	uint32_t status;
+	uint64_t result;
+};
+
+static struct answer answer(const struct vp_done *d, uint64_t reqid)
 {
 	double t0 = test_now();
-	while (atomic_load_explicit(&d->stamp, memory_order_acquire) != VP_DONE_STAMP(reqid)) {
+	uint32_t stamp;
+	while (!vp_done_for(stamp = atomic_load_explicit(&d->stamp, memory_order_acquire), reqid)) {
 		REQUIREF(test_now() - t0 < 10, "no answer from the worker in 10 s");
 		sched_yield();
 	}
-	return (struct vp_done){ .status = d->status, .result = d->result };
+	return (struct answer){ .status = vp_done_status(stamp), .result = d->result };
 }
 
 /* The next note of the slot: the message of an answer that is not a
@@ -171,7 +177,7 @@ int main(void)
 	o = (struct vp_open_ctx){ .rec = { .len = sizeof o, .op = VP_OP_OPEN_CTX,
 	                                   .reqid = ++next_reqid },
 	                          .slot = RAW_SLOT };
-	struct vp_done a = answer(push(slot(VP_SLOT_CTL), &o, sizeof o), next_reqid);
+	struct answer a = answer(push(slot(VP_SLOT_CTL), &o, sizeof o), next_reqid);
 	REQUIRE(a.status == VP_ST_OK);
 
 	printf("-- malformed context requests\n");
