@@ -760,7 +760,7 @@ void veo_req_block_end(struct veo_thr_ctxt *c)
  * ring (submit_begin). */
 uint64_t veo_call_async(struct veo_thr_ctxt *c, uint64_t addr, struct veo_args *a)
 {
-	struct req_extra x = { .block = ~0ull }, *xp = NULL;
+	struct req_extra x, *xp = NULL;
 	struct veo_proc_handle *p;
 	uint64_t id, stack_ve = 0;
 	struct vp_rec *rec;
@@ -778,7 +778,7 @@ uint64_t veo_call_async(struct veo_thr_ctxt *c, uint64_t addr, struct veo_args *
 
 		if (mem_heap_alloc(p, args_stack_size(a), &block) != 0)
 			return VEO_REQUEST_ID_INVALID;
-		x.block = block;
+		x = (struct req_extra){ .block = block };
 		x.u.call.outs = calloc((size_t)a->nstack, sizeof(struct out_copy));
 		if (!x.u.call.outs) {
 			mem_heap_free(p, block);

@@ -33,8 +33,8 @@ static void done_in_place(struct vp_slot *s, const struct sq_cursor *cur, uint64
 	struct vp_done *d = (struct vp_done *)rec;
 	uint32_t len = cur->head - cur->rec;
 
-	if (len > sizeof *d)
-		memset(rec + sizeof *d, 0, len - sizeof *d);
+	for (uint32_t i = sizeof *d; i < len; i += VP_REC_ALIGN) /* inline: few */
+		memset(rec + i, 0, VP_REC_ALIGN);
 	d->zero = 0;
 	d->result = result;
 	atomic_store_explicit(&d->stamp, VP_DONE_STAMP(reqid, status), memory_order_release);
@@ -115,7 +115,8 @@ int slot_sq_poll(struct vp_slot *s, struct sq_cursor *cur, uint8_t *buf,
 			return -1;
 		}
 		if (r.op != VP_OP_PAD) {
-			memcpy(buf, h, len);
+			for (uint32_t i = 0; i < len; i += VP_REC_ALIGN) /* inline: few */
+				memcpy(buf + i, (const uint8_t *)h + i, VP_REC_ALIGN);
 			((struct vp_rec *)buf)->len = len; /* as checked, whatever is there now */
 			cur->rec = cur->head;
 			cur->head += len;
