@@ -1,9 +1,11 @@
 /*
  * ctx.c: contexts and the life of a request. Submitting writes a record
- * into the context's SQ; the worker runs records in order and posts
- * completions on the CQ; whichever host thread waits, peeks or syncs
- * "drains" the CQ into the request table, where the result waits to be
- * collected (once).
+ * into the context's SQ; the worker runs records in order and answers each
+ * in place (protocol.h), with a note in the CQ for a failure; a host thread
+ * waiting for a call takes its answer straight from its record, and
+ * whichever thread waits, peeks or syncs "drains" the other answers, in
+ * order, into the request table, where the result waits to be collected
+ * (once).
  *
  * The request table is a ring of struct req indexed by seq & (cap - 1):
  * sequence numbers are handed out in order, and every one that may still
@@ -13,8 +15,8 @@
  *
  * Some requests need the host in the middle: heap copies of async
  * transfers (the host does the memcpy, so data is copied once) and
- * veo_call_async_vh. For those the worker posts a VP_ST_ACTION completion
- * and waits; the draining thread does the work without holding the lock,
+ * veo_call_async_vh. For those the worker answers VP_ST_ACTION and
+ * waits; the draining thread does the work without holding the lock,
  * then releases the worker through slot->action_ack.
  */
 #include <errno.h>
@@ -226,7 +228,7 @@ void ctx_release(struct veo_thr_ctxt *c)
 	c->extra = NULL;
 }
 
-/* ---- draining completions ---------------------------------------------- */
+/* ---- taking answers ------------------------------------------------------ */
 
 /* Lets the worker go on after it stopped at request seq (HOST_ACTION). */
 static void release_worker(struct veo_thr_ctxt *c, uint64_t seq)
@@ -270,8 +272,9 @@ static void run_action(struct veo_thr_ctxt *c, struct req *r, uint64_t seq)
 	release_worker(c, seq);
 }
 
-/* A completion other than a plain success, or of a request with more to do
- * than store its result. msg is the entry's message (NUL-terminated). */
+/* An answer other than a plain success, or of a request with more to do
+ * than store its result. msg (VP_CQE_MSG + 1 bytes) holds the note's
+ * message, NUL-terminated. */
 static void complete(struct veo_thr_ctxt *c, struct req *r, uint32_t vp_status,
                      uint64_t result, char *msg)
 {

@@ -266,7 +266,7 @@ const char *proc_death_msg(struct veo_proc_handle *p);
 const char *proc_death_report(struct veo_proc_handle *p);
 
 /* A control command: writes the record to slot 0 and waits for its
- * completion. Returns the vp_status; *result is filled; on error the
+ * answer. Returns the vp_status; *result is filled; on error the
  * message is in msg. Takes p->lock. */
 int proc_control(struct veo_proc_handle *p, struct vp_rec *rec, uint32_t len,
                  uint64_t *result, char *msg, size_t msglen);

@@ -1,6 +1,6 @@
 /*
  * slot.c: the loop that serves one slot: take the next record from the
- * submission ring, run it, post its completion. The control slot is served
+ * submission ring, run it, answer it. The control slot is served
  * by the main thread, each context slot by a thread of its own.
  *
  * A record is copied out of shared memory before it is checked or used,

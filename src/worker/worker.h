@@ -107,8 +107,8 @@ void faults_install(void);
 /* The worker is ending (state VP_WORKER_CRASHED or VP_WORKER_FAILED, the
  * report in hdr->crash.msg): publishes the state and wakes every host
  * thread that waits, also one that was still spinning; slot is the slot
- * whose request died (-1 if none), which gets a completion nobody owns to
- * move its CQ tail. Takes about a millisecond. */
+ * whose request died (-1 if none), whose SQ head is moved so that a host
+ * thread about to sleep on it does not. Takes about a millisecond. */
 void faults_publish(uint32_t state, int slot);
 void faults_thread_init(int slot);   /* per thread: alternate stack, slot */
 void faults_thread_fini(void);       /* a context thread ends */
