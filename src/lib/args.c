@@ -329,13 +329,10 @@ void args_encode(const struct veo_args *a, uint64_t addr, uint64_t stack_ve, voi
 	size_t types_len = vp_align_up((uint64_t)a->nargs, 8);
 	uint64_t *values = (uint64_t *)(types + types_len), cursor = 0;
 
-	call->rec.op = VP_OP_CALL;
-	call->rec.flags = 0;
-	call->addr = addr;
-	call->nargs = (uint16_t)a->nargs;
-	call->ret_type = a->ret_type;
-	for (size_t i = 0; i < sizeof call->pad; i++)
-		call->pad[i] = 0;
+	/* The header's len and reqid are the submitter's: len is 0 until it
+	 * publishes the record, and stays so here. */
+	*call = (struct vp_call){ .rec = { .op = VP_OP_CALL }, .addr = addr,
+	                          .nargs = (uint16_t)a->nargs, .ret_type = a->ret_type };
 	for (size_t i = (size_t)a->nargs; i < types_len; i++) /* the padding */
 		types[i] = 0;
 	for (int i = 0; i < a->nargs; i++) {

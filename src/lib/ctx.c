@@ -107,16 +107,21 @@ static int table_grow(struct veo_thr_ctxt *c)
 	return 0;
 }
 
-/* A new table entry of kind, state pending, for the next seq; x, if not
- * NULL, is its extra part. NULL if out of memory. */
-static struct req *req_new(struct veo_thr_ctxt *c, int kind, const struct req_extra *x)
+/* Whether the table has an entry for the next seq (grows it if needed). */
+static int req_room(struct veo_thr_ctxt *c)
 {
-	struct req *r;
+	return c->next_id - c->oldest < c->cap || table_grow(c) == 0;
+}
 
-	if (c->next_id - c->oldest >= c->cap && table_grow(c) != 0)
-		return NULL;
-	r = &c->reqs[c->next_id & (c->cap - 1)];
-	*r = (struct req){ .seq = (uint32_t)c->next_id, .state = REQ_PENDING,
+/* A new table entry of kind, state pending, for the next seq (req_room
+ * said there is one), whose record is at pos; x, if not NULL, is its
+ * extra part. */
+static struct req *req_new(struct veo_thr_ctxt *c, int kind, const struct req_extra *x,
+                           uint32_t pos)
+{
+	struct req *r = &c->reqs[c->next_id & (c->cap - 1)];
+
+	*r = (struct req){ .seq = (uint32_t)c->next_id, .pos = pos, .state = REQ_PENDING,
 	                   .kind = (uint8_t)kind, .has_extra = x != NULL };
 	if (x)
 		*extra_of(c, r) = *x;
@@ -544,18 +549,20 @@ static struct vp_rec *submit_begin(struct veo_thr_ctxt *c, uint32_t len)
 static uint64_t submit_end(struct veo_thr_ctxt *c, int kind, const struct req_extra *x,
                            struct vp_rec *rec, uint32_t len)
 {
-	uint64_t id;
+	uint64_t seq = c->next_id, id = id_of(c, seq);
+	uint32_t pos = c->sq_tail;
 
-	if (!req_new(c, kind, x)) {
+	if (!req_room(c)) {
 		vlock_give(&c->lock);
 		return VEO_REQUEST_ID_INVALID;
 	}
-	c->npending++;
-	c->last_sent = c->next_id - 1;
-	c->reqs[c->last_sent & (c->cap - 1)].pos = c->sq_tail;
-	id = id_of(c, c->last_sent);
 	rec->reqid = id;
 	ring_publish(c->slot, &c->sq_tail, rec, len);
+	/* The table entry after the record: the worker may start at once,
+	 * and only host threads read the table, under the lock we hold. */
+	req_new(c, kind, x, pos);
+	c->npending++;
+	c->last_sent = seq;
 	vlock_give(&c->lock);
 	return id;
 }
@@ -584,10 +591,11 @@ int ctx_lock_if_idle(struct veo_thr_ctxt *c)
 
 uint64_t ctx_submit_done_locked(struct veo_thr_ctxt *c, int kind)
 {
-	struct req *r = req_new(c, kind, NULL);
+	struct req *r;
 
-	if (!r)
+	if (!req_room(c))
 		return VEO_REQUEST_ID_INVALID;
+	r = req_new(c, kind, NULL, 0);
 	r->state = REQ_DONE;
 	r->status = VEO_COMMAND_OK;
 	return id_of(c, c->next_id - 1);
