@@ -55,6 +55,7 @@ struct call_cache {
 	unsigned fn_generation;
 	unsigned fn_next;
 	uint64_t good_fn[GOOD_FNS];
+	uint64_t last_fn;            /* the one found last: a loop of calls */
 };
 static _Thread_local struct call_cache cache;
 
@@ -109,23 +110,28 @@ static int fn_known(uint64_t addr)
 
 	if (gen != cache.fn_generation) {
 		memset(cache.good_fn, 0, sizeof cache.good_fn);
+		cache.last_fn = 0;
 		cache.fn_generation = gen;
 	}
-	if (addr == cache.good_fn[(cache.fn_next - 1) % GOOD_FNS] && addr)
-		return 1; /* the same as last time: a loop of calls */
-	for (unsigned i = 0; i < GOOD_FNS; i++)
-		if (cache.good_fn[i] == addr && addr)
+	if (addr == cache.last_fn && addr)
+		return 1;
+	for (unsigned i = 0; i < GOOD_FNS; i++) {
+		if (cache.good_fn[i] == addr && addr) {
+			cache.last_fn = addr;
 			return 1;
+		}
+	}
 	if (addr == 0)
 		return 0;
 	dl_iterate_phdr(search_code, &cs);
 	if (!cs.found)
 		return 0;
 	cache.good_fn[cache.fn_next++ % GOOD_FNS] = addr;
+	cache.last_fn = addr;
 	return 1;
 }
 
-static uint64_t widen(uint8_t ret, const void *rv)
+static inline uint64_t widen(uint8_t ret, const void *rv)
 {
 	uint64_t u;
 	double d;
@@ -217,8 +223,17 @@ static uint64_t call_direct(const struct call_plan *plan)
 {
 	uint64_t a[DIRECT_MAX] = { 0 };
 
-	for (unsigned i = 0; i < plan->nargs; i++)
-		a[i] = extend(plan->types[i], plan->values[i]);
+	switch (plan->nargs) { /* the common counts without a loop */
+	case 0:
+		break;
+	case 1:
+		a[0] = extend(plan->types[0], plan->values[0]);
+		break;
+	default:
+		for (unsigned i = 0; i < plan->nargs; i++)
+			a[i] = extend(plan->types[i], plan->values[i]);
+		break;
+	}
 	return ((direct_fn *)(uintptr_t)plan->fn)(a[0], a[1], a[2], a[3],
 	                                           a[4], a[5], a[6], a[7]);
 }
