@@ -216,7 +216,6 @@ int ctx_init(struct veo_proc_handle *p, struct veo_thr_ctxt *c, unsigned idx,
 	c->sq_tail = 0;
 	c->sq_free = 0;
 	c->drain_seq = 1;
-	c->head_seen = 0;
 	return 0;
 }
 
@@ -383,14 +382,14 @@ static void take_note(struct veo_thr_ctxt *c, uint64_t id, char *msg)
  * into the table, up to the first request not answered yet, whose seq is
  * then c->drain_seq; the SQ space before that request's record is free
  * again (c->sq_free). A request taken out of turn (take_in_place), or one
- * that never had a record, is passed over. c->head_seen is the SQ head as
- * read before the answers: a waiter sleeps until it changes. Lock held;
- * an action drops it for a while. */
+ * that never had a record, is passed over. It reads no line the worker
+ * writes but the answers: a waiter on its way to spin must not stall on a
+ * cache miss while its answer arrives. Lock held; an action drops it for
+ * a while. */
 static void drain(struct veo_thr_ctxt *c)
 {
 	uint64_t seq = c->drain_seq > c->oldest ? c->drain_seq : c->oldest;
 
-	c->head_seen = atomic_load_explicit(&c->slot->sq.head, memory_order_acquire);
 	for (; seq < c->next_id; seq++) {
 		struct req *r = &c->reqs[seq & (c->cap - 1)];
 		const struct vp_done *d;
@@ -475,7 +474,7 @@ static void wait_answer(struct veo_thr_ctxt *c, uint64_t slice, int spin)
 	struct veo_proc_handle *p = c->proc;
 	const struct vp_done *d = answer_of(c, &c->reqs[c->drain_seq & (c->cap - 1)]);
 	uint64_t id = id_of(c, c->drain_seq);
-	uint32_t head = c->head_seen;
+	uint32_t head;
 
 	vlock_give(&c->lock);
 	if (spin) {
@@ -484,6 +483,11 @@ static void wait_answer(struct veo_thr_ctxt *c, uint64_t slice, int spin)
 		                 slice < vp_spin_ns() ? slice : vp_spin_ns());
 		return;
 	}
+	/* The head first, then the answer once more: an answer written after
+	 * that look moves the head (protocol.h), so the sleep ends at once. */
+	head = atomic_load_explicit(&c->slot->sq.head, memory_order_acquire);
+	if (vp_done_for(atomic_load_explicit(&d->stamp, memory_order_acquire), id))
+		return;
 	if (vp_wait_change(&c->slot->sq.head, head, &c->slot->sq.head_sleepers,
 	                   vp_now_ns() + slice, 0) != 0)
 		proc_dead_recheck(p);

@@ -165,7 +165,6 @@ struct veo_thr_ctxt {
 	uint64_t oldest;               /* lowest id that may still be in use */
 	uint32_t sq_tail;              /* our copy of the SQ tail */
 	uint32_t sq_free;              /* SQ space before this is free (drain) */
-	uint32_t head_seen;            /* SQ head before the last drain's look */
 	uint64_t drain_seq;            /* first request drain has not taken */
 	uint64_t last_sent;            /* last id sent to the worker */
 };
