@@ -164,8 +164,9 @@ static inline uint64_t widen(uint8_t ret, const void *rv)
 	}
 }
 
-int dispatch_decode(const struct vp_call *c, uint32_t len, struct call_plan *plan,
-                    char *msg, size_t msglen)
+/* dispatch_decode, inline in dispatch_call: every call goes through it. */
+static inline __attribute__((always_inline)) int
+decode(const struct vp_call *c, uint32_t len, struct call_plan *plan, char *msg, size_t msglen)
 {
 	const uint8_t *types = (const uint8_t *)(c + 1);
 	unsigned nargs, wide = 0;
@@ -198,6 +199,12 @@ int dispatch_decode(const struct vp_call *c, uint32_t len, struct call_plan *pla
 	plan->direct = nargs <= DIRECT_MAX && !wide &&
 	               plan->ret != VP_T_FLOAT && plan->ret != VP_T_DOUBLE;
 	return VP_ST_OK;
+}
+
+int dispatch_decode(const struct vp_call *c, uint32_t len, struct call_plan *plan,
+                    char *msg, size_t msglen)
+{
+	return decode(c, len, plan, msg, msglen);
 }
 
 #if DIRECT_MAX
@@ -258,7 +265,7 @@ int dispatch_call(const struct vp_call *c, uint32_t len, uint64_t *result,
 {
 	struct call_plan plan;
 
-	if (dispatch_decode(c, len, &plan, msg, msglen) != VP_ST_OK)
+	if (decode(c, len, &plan, msg, msglen) != VP_ST_OK)
 		return VP_ST_ERROR;
 	if (!fn_known(plan.fn)) {
 		snprintf(msg, msglen, "0x%llx is not code of a loaded library",
