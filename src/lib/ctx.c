@@ -635,11 +635,11 @@ static int collect(struct veo_thr_ctxt *c, struct req *r, uint64_t *ret)
 	return status;
 }
 
-/* Waits for request id (tag and seq). A call waited for alone comes back
- * in place (take_in_place), the fastest way; otherwise drain() takes what
- * the worker answered, in order, and we wait for the first request not
- * answered yet: ours, or one before it (the worker may be waiting for us
- * to act on it). */
+/* Waits for request id (tag and seq). drain() takes what the worker
+ * answered, in order, and we wait for the first request not answered yet:
+ * ours, or one before it (the worker may be waiting for us to act on it).
+ * Once that is ours, its answer is taken in place (take_in_place), the
+ * fastest way back to the caller. */
 int ctx_wait(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret,
              int64_t timeout_us, int peek)
 {
@@ -655,7 +655,10 @@ int ctx_wait(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret,
 		struct req *r = req_find(c, seq);
 		uint64_t slice = SLICE_NS;
 
-		if (r && r->state == REQ_PENDING && !take_in_place(c, r, seq)) {
+		/* Before the first wait, drain: the answers of a batch are taken
+		 * in one pass, their cache misses overlapping. After a spin, our
+		 * answer first, then the rest if it is not a success. */
+		if (r && r->state == REQ_PENDING && (spin || !take_in_place(c, r, seq))) {
 			drain(c);
 			r = req_find(c, seq); /* an action may have moved the table */
 		}
