@@ -42,7 +42,7 @@
 #define VP_SQ_BYTES    (64 * 1024)
 #define VP_CQ_ENTRIES  1024
 #define VP_MSG_MAX     2048     /* long messages of slot 0 and of crashes */
-#define VP_CQE_MSG     96       /* short message carried by a completion */
+#define VP_CQE_MSG     96       /* short message carried by a note */
 #define VP_MAX_ARGS    256
 #define VP_CACHELINE   64
 
