@@ -122,11 +122,12 @@ struct vp_done {
 #define VP_DONE_STAMP(reqid, status) \
 	(0x80000000u | (uint32_t)(status) << VP_DONE_SEQ_BITS | \
 	 ((uint32_t)(reqid) & VP_DONE_SEQ_MASK))
+/* The bits of a stamp that say whose answer it is, whatever its status. */
+#define VP_DONE_WHO_MASK (0x80000000u | VP_DONE_SEQ_MASK)
 /* Whether stamp is the answer to reqid, whatever its status. */
 static inline int vp_done_for(uint32_t stamp, uint64_t reqid)
 {
-	return (stamp & (0x80000000u | VP_DONE_SEQ_MASK)) ==
-	       (0x80000000u | ((uint32_t)reqid & VP_DONE_SEQ_MASK));
+	return (stamp & VP_DONE_WHO_MASK) == VP_DONE_STAMP(reqid, 0);
 }
 static inline uint32_t vp_done_status(uint32_t stamp)
 {

@@ -98,11 +98,6 @@ static int spin(_Atomic uint32_t *word, uint32_t mask, uint32_t v, int equal,
 	}
 }
 
-int vp_spin_until(_Atomic uint32_t *word, uint32_t want, uint64_t limit_ns)
-{
-	return spin(word, ~0u, want, 1, NULL, 0, limit_ns);
-}
-
 int vp_spin_until_or(_Atomic uint32_t *word, uint32_t mask, uint32_t want,
                      _Atomic uint32_t *watch, uint32_t watch_old, uint64_t limit_ns)
 {

@@ -83,16 +83,13 @@ static inline void vp_wake_lazy(_Atomic uint32_t *word, _Atomic uint32_t *sleepe
 int vp_wait_change(_Atomic uint32_t *word, uint32_t old,
                    _Atomic uint32_t *sleepers, uint64_t deadline_ns, int spin);
 
-/* Spins (with the same policy) until *word == want; at most limit_ns.
- * Returns 0 when it does, -1 otherwise. It never sleeps: a caller that
- * gives up sleeps on a futex word of its own with vp_wait_change. */
-int vp_spin_until(_Atomic uint32_t *word, uint32_t want, uint64_t limit_ns);
-/* Spins until (*word & mask) == want (0), or *watch is no longer
- * watch_old (1): a waiter for one answer that must not miss its partner's
- * death; at most limit_ns (-1). */
+/* Spins (with the same policy) until (*word & mask) == want (0), or *watch
+ * is no longer watch_old (1): a waiter for one answer that must not miss
+ * its partner's death; at most limit_ns (-1). It never sleeps: a caller
+ * that gives up sleeps on a futex word with vp_wait_change. */
 int vp_spin_until_or(_Atomic uint32_t *word, uint32_t mask, uint32_t want,
                      _Atomic uint32_t *watch, uint32_t watch_old, uint64_t limit_ns);
-/* The same, until *word != old. */
+/* Spins the same way, with nothing to watch, until *word != old. */
 int vp_spin_change(_Atomic uint32_t *word, uint32_t old, uint64_t limit_ns);
 
 #endif

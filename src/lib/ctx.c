@@ -343,39 +343,11 @@ static int take_in_place(struct veo_thr_ctxt *c, struct req *r, uint64_t seq)
 	    VP_DONE_STAMP(id_of(c, seq), VP_ST_OK))
 		return 0;
 	result = d->result;
-	if (r->has_extra) {
+	if (r->has_extra)
 		complete(c, r, VP_ST_OK, result, msg);
-	} else {
-		r->state = REQ_DONE;
-		r->status = VEO_COMMAND_OK;
-		r->result = result;
-		c->npending--;
-	}
+	else
+		req_finish(c, r, VEO_COMMAND_OK, result, NULL);
 	return 1;
-}
-
-/* The note of request id (an answer other than a success), into msg
- * (VP_CQE_MSG + 1 bytes, NUL-terminated; empty if there is none). Notes
- * come in the order of the answers, which drain() reads in order, so the
- * next one is this request's; a note that says otherwise is garbage and
- * gives no message. Lock held. */
-static void take_note(struct veo_thr_ctxt *c, uint64_t id, char *msg)
-{
-	struct vp_slot *s = c->slot;
-	uint32_t head = atomic_load_explicit(&s->cq.head, memory_order_relaxed);
-	const struct vp_cqe *e = &s->cq_data[head & (VP_CQ_ENTRIES - 1)];
-	uint32_t n;
-
-	msg[0] = '\0';
-	if (atomic_load_explicit(&e->stamp, memory_order_acquire) != head + 1)
-		return;
-	if (e->reqid == id) {
-		n = e->msg_len < VP_CQE_MSG ? e->msg_len : VP_CQE_MSG;
-		memcpy(msg, s->cq_msg[head & (VP_CQ_ENTRIES - 1)], n);
-		msg[n] = '\0';
-	}
-	atomic_store_explicit(&s->cq.head, head + 1, memory_order_release);
-	vp_wake_lazy(&s->cq.head, &s->cq.head_sleepers);
 }
 
 /* Takes the answers the worker has written since the last pass, in order,
@@ -406,16 +378,13 @@ static void drain(struct veo_thr_ctxt *c)
 		status = vp_done_status(stamp);
 		result = d->result;
 		if (status == VP_ST_OK && !r->has_extra) { /* a plain call's result */
-			r->state = REQ_DONE;
-			r->status = VEO_COMMAND_OK;
-			r->result = result;
-			c->npending--;
+			req_finish(c, r, VEO_COMMAND_OK, result, NULL);
 			continue;
 		}
 		if (status == VP_ST_ACTION) {
 			/* The worker waits for us: only requests that wait for the
 			 * host have an action; anything else is garbage, and fails. */
-			take_note(c, id_of(c, seq), msg);
+			ring_take_note(c->slot, id_of(c, seq), msg);
 			if (r->kind == REQ_HEAP_READ || r->kind == REQ_HEAP_WRITE ||
 			    r->kind == REQ_VH) {
 				/* Unlocked meanwhile: another drain starts after it. */
@@ -428,7 +397,7 @@ static void drain(struct veo_thr_ctxt *c)
 			snprintf(msg, sizeof msg, "the VE process asked the host to act on "
 			         "a request that has nothing for it to do");
 		} else if (status != VP_ST_OK) {
-			take_note(c, id_of(c, seq), msg);
+			ring_take_note(c->slot, id_of(c, seq), msg);
 		}
 		complete(c, r, status, result, msg);
 	}
@@ -478,7 +447,7 @@ static void wait_answer(struct veo_thr_ctxt *c, uint64_t slice, int spin)
 
 	vlock_give(&c->lock);
 	if (spin) {
-		vp_spin_until_or((_Atomic uint32_t *)&d->stamp, 0x80000000u | VP_DONE_SEQ_MASK,
+		vp_spin_until_or((_Atomic uint32_t *)&d->stamp, VP_DONE_WHO_MASK,
 		                 VP_DONE_STAMP(id, 0), &p->hdr->worker_state, VP_WORKER_READY,
 		                 slice < vp_spin_ns() ? slice : vp_spin_ns());
 		return;

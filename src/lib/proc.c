@@ -634,21 +634,9 @@ int veo_get_ve_arch(int venode)
  * in the note (protocol.h), long ones in s->msg. Takes the note. */
 static void control_note(struct vp_slot *s, uint64_t id, char *msg, size_t msglen)
 {
-	uint32_t head = atomic_load_explicit(&s->cq.head, memory_order_relaxed);
-	const struct vp_cqe *e = &s->cq_data[head & (VP_CQ_ENTRIES - 1)];
 	char m[VP_MSG_MAX];
 
-	m[0] = '\0';
-	if (atomic_load_explicit(&e->stamp, memory_order_acquire) == head + 1) {
-		if (e->reqid == id && e->msg_len) {
-			size_t k = e->msg_len < VP_CQE_MSG ? e->msg_len : VP_CQE_MSG;
-
-			memcpy(m, s->cq_msg[head & (VP_CQ_ENTRIES - 1)], k);
-			m[k] = '\0';
-		}
-		atomic_store_explicit(&s->cq.head, head + 1, memory_order_release);
-		vp_wake(&s->cq.head, &s->cq.head_sleepers);
-	}
+	ring_take_note(s, id, m);
 	if (!m[0]) {
 		memcpy(m, s->msg, sizeof m);
 		m[sizeof m - 1] = '\0';
@@ -661,7 +649,6 @@ int proc_control(struct veo_proc_handle *p, struct vp_rec *rec, uint32_t len,
 {
 	struct vp_slot *s = proc_slot(p, VP_SLOT_CTL);
 	const struct vp_done *d;
-	struct vp_rec *r;
 	uint32_t tail;
 	uint64_t id;
 	int spin = 1;
@@ -673,13 +660,9 @@ int proc_control(struct veo_proc_handle *p, struct vp_rec *rec, uint32_t len,
 		return VP_ST_ERROR;
 	}
 	/* One request at a time (the lock): the ring always has room. */
-	id = ++p->ctl_seq;
+	id = rec->reqid = ++p->ctl_seq;
 	tail = atomic_load_explicit(&s->sq.tail, memory_order_relaxed);
-	r = ring_reserve(s, &tail, len);
-	memcpy((char *)r + sizeof r->len, (const char *)rec + sizeof r->len, len - sizeof r->len);
-	r->reqid = id;
-	ring_publish(s, &tail, r, len);
-	d = (const struct vp_done *)r;
+	d = (const struct vp_done *)ring_push(s, &tail, rec, len);
 
 	for (;;) {
 		/* The head before the answer: it moves when the answer comes. */

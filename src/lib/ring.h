@@ -57,14 +57,40 @@ static inline void ring_publish(struct vp_slot *s, uint32_t *tail, struct vp_rec
 }
 
 /* Appends a copy of the record rec (len bytes; its own len field is not
- * read) at *tail. */
-static inline void ring_push(struct vp_slot *s, uint32_t *tail, const void *rec, uint32_t len)
+ * read) at *tail. Returns where it went: where its answer comes. */
+static inline struct vp_rec *ring_push(struct vp_slot *s, uint32_t *tail, const void *rec,
+                                       uint32_t len)
 {
 	struct vp_rec *d = ring_reserve(s, tail, len);
 
 	memcpy((char *)d + sizeof d->len, (const char *)rec + sizeof d->len,
 	       len - sizeof d->len);
 	ring_publish(s, tail, d, len);
+	return d;
+}
+
+/* Takes the next note of the slot's CQ (protocol.h), the one of request
+ * id: notes come in the order of the answers that are not a success, and
+ * the caller takes them in that order. Its message goes to msg
+ * (VP_CQE_MSG + 1 bytes, NUL-terminated; empty if the note has none, or
+ * is not id's: garbage). Returns 0 if there was no note to take. */
+static inline int ring_take_note(struct vp_slot *s, uint64_t id, char *msg)
+{
+	uint32_t head = atomic_load_explicit(&s->cq.head, memory_order_relaxed);
+	const struct vp_cqe *e = &s->cq_data[head & (VP_CQ_ENTRIES - 1)];
+	uint32_t n;
+
+	msg[0] = '\0';
+	if (atomic_load_explicit(&e->stamp, memory_order_acquire) != head + 1)
+		return 0;
+	if (e->reqid == id) {
+		n = e->msg_len < VP_CQE_MSG ? e->msg_len : VP_CQE_MSG;
+		memcpy(msg, s->cq_msg[head & (VP_CQ_ENTRIES - 1)], n);
+		msg[n] = '\0';
+	}
+	atomic_store_explicit(&s->cq.head, head + 1, memory_order_release);
+	vp_wake_lazy(&s->cq.head, &s->cq.head_sleepers);
+	return 1;
 }
 
 #endif
