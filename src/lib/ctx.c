@@ -199,7 +199,7 @@ int ctx_init(struct veo_proc_handle *p, struct veo_thr_ctxt *c, unsigned idx,
 	c->npending = 0;
 	c->last_sent = 0;
 	c->block_held = 0;
-	atomic_store(&c->lock.word, 0);
+	vlock_init(&c->lock);
 	atomic_store(&c->block_gen, 0);
 	atomic_store(&c->block_sleepers, 0);
 	/* No worker thread serves this slot now: reset its rings (the SQ is
