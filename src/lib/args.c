@@ -24,14 +24,14 @@ static struct {
 	pthread_mutex_t lock;
 	const void **slots;
 	size_t cap, used;   /* used counts live entries and tombstones */
-	_Atomic uint64_t frees; /* unregistrations so far */
-} live = { PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0, 0 };
+} live = { PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0 };
 
-/* The handle this thread found live last, and live.frees then: while no
- * handle has been unregistered since, it is still live, and the argument
- * setters of a thread filling one list skip the lock. */
-static _Thread_local const void *last_live;
-static _Thread_local uint64_t last_live_frees;
+/* Unregistrations so far, and the memo of each thread: the handle it
+ * found live last, and handle_frees then. While no handle has been
+ * unregistered since, it is still live (internal.h): calls and argument
+ * setters skip the lock. */
+_Atomic uint64_t handle_frees;
+_Thread_local struct handle_memo handle_memo;
 
 static size_t live_hash(const void *p, size_t cap)
 {
@@ -110,27 +110,25 @@ int handle_unregister(const void *p)
 
 		if (found) {
 			live.slots[i] = TOMBSTONE;
-			atomic_fetch_add(&live.frees, 1);
+			atomic_fetch_add(&handle_frees, 1);
 		}
 	}
 	pthread_mutex_unlock(&live.lock);
 	return found ? 0 : -1;
 }
 
-int handle_live(const void *p)
+int handle_live_lookup(const void *p)
 {
 	int found = 0;
 
 	if (!p)
 		return 0;
-	if (p == last_live && atomic_load(&live.frees) == last_live_frees)
-		return 1;
 	pthread_mutex_lock(&live.lock);
 	if (live.cap)
 		live_find(p, &found);
 	if (found) {
-		last_live = p;
-		last_live_frees = atomic_load(&live.frees);
+		handle_memo.live = p;
+		handle_memo.frees = atomic_load(&handle_frees);
 	}
 	pthread_mutex_unlock(&live.lock);
 	return found;
@@ -142,14 +140,11 @@ int handle_live(const void *p)
  * sum of VEO_MAX_NUM_ARGS of them, rounded up, cannot overflow. */
 #define STACK_ARG_MAX (1ull << 48)
 
-struct veo_args *args_check(struct veo_args *args)
+struct veo_args *args_bad(struct veo_args *args)
 {
-	if (!handle_live(args) || args->magic != ARGS_MAGIC) {
-		veo_fail("bad veo_args handle %p (NULL, freed or not from veo_args_alloc)",
-		         (void *)args);
-		return NULL;
-	}
-	return args;
+	veo_fail("bad veo_args handle %p (NULL, freed or not from veo_args_alloc)",
+	         (void *)args);
+	return NULL;
 }
 
 struct veo_args *veo_args_alloc(void)
@@ -281,11 +276,6 @@ int veo_args_set_result_type(struct veo_args *args, enum veo_result_type type)
  * rounded up to 64 bytes (an empty one takes 64 too, so that every stack
  * argument has an address of its own).
  */
-static uint64_t stack_slot(const struct veo_arg *g)
-{
-	return vp_align_up(g->len ? g->len : 1, 64);
-}
-
 uint64_t args_stack_size(const struct veo_args *a)
 {
 	uint64_t total = 0;
@@ -294,7 +284,7 @@ uint64_t args_stack_size(const struct veo_args *a)
 		return 0;
 	for (int i = 0; i < a->nargs; i++)
 		if (a->a[i].type == ARG_STACK)
-			total += stack_slot(&a->a[i]);
+			total += args_stack_slot(&a->a[i]);
 	return total;
 }
 
@@ -317,34 +307,7 @@ uint32_t args_stack_fill(const struct veo_args *a, char *block_host, uint64_t bl
 			memset(block_host + cursor, 0, g->len);
 		if (g->intent != VEO_INTENT_IN && g->len)
 			outs[nout++] = (struct out_copy){ g->buf, block_off + cursor, g->len };
-		cursor += stack_slot(g);
+		cursor += args_stack_slot(g);
 	}
 	return nout;
-}
-
-void args_encode(const struct veo_args *a, uint64_t addr, uint64_t stack_ve, void *rec)
-{
-	struct vp_call *call = rec;
-	uint8_t *types = (uint8_t *)(call + 1);
-	size_t types_len = vp_align_up((uint64_t)a->nargs, 8);
-	uint64_t *values = (uint64_t *)(types + types_len), cursor = 0;
-
-	/* The header's len and reqid are the submitter's: len is 0 until it
-	 * publishes the record, and stays so here. */
-	*call = (struct vp_call){ .rec = { .op = VP_OP_CALL }, .addr = addr,
-	                          .nargs = (uint16_t)a->nargs, .ret_type = a->ret_type };
-	for (size_t i = (size_t)a->nargs; i < types_len; i++) /* the padding */
-		types[i] = 0;
-	for (int i = 0; i < a->nargs; i++) {
-		const struct veo_arg *g = &a->a[i];
-
-		if (g->type == ARG_STACK) {
-			types[i] = VP_T_U64;
-			values[i] = stack_ve + cursor;
-			cursor += stack_slot(g);
-		} else {
-			types[i] = g->type;
-			values[i] = g->value;
-		}
-	}
 }

@@ -108,7 +108,7 @@ static int table_grow(struct veo_thr_ctxt *c)
 }
 
 /* Whether the table has an entry for the next seq (grows it if needed). */
-static int req_room(struct veo_thr_ctxt *c)
+OPENVEO_INLINE int req_room(struct veo_thr_ctxt *c)
 {
 	return c->next_id - c->oldest < c->cap || table_grow(c) == 0;
 }
@@ -116,8 +116,8 @@ static int req_room(struct veo_thr_ctxt *c)
 /* A new table entry of kind, state pending, for the next seq (req_room
  * said there is one), whose record is at pos; x, if not NULL, is its
  * extra part. */
-static struct req *req_new(struct veo_thr_ctxt *c, int kind, const struct req_extra *x,
-                           uint32_t pos)
+OPENVEO_INLINE struct req *req_new(struct veo_thr_ctxt *c, int kind, const struct req_extra *x,
+                                   uint32_t pos)
 {
 	struct req *r = &c->reqs[c->next_id & (c->cap - 1)];
 
@@ -142,18 +142,22 @@ static struct req_extra *req_extra(struct veo_thr_ctxt *c, struct req *r)
 	return x;
 }
 
-static void req_release(struct veo_thr_ctxt *c, struct req *r)
+static void extra_release(struct veo_thr_ctxt *c, struct req *r)
 {
-	if (r->has_extra) {
-		struct req_extra *x = extra_of(c, r);
+	struct req_extra *x = extra_of(c, r);
 
-		free(x->msg);
-		if (r->kind == REQ_CALL)
-			free(x->u.call.outs);
-		if (x->block != ~0ull)
-			mem_heap_free(c->proc, x->block);
-		r->has_extra = 0;
-	}
+	free(x->msg);
+	if (r->kind == REQ_CALL)
+		free(x->u.call.outs);
+	if (x->block != ~0ull)
+		mem_heap_free(c->proc, x->block);
+	r->has_extra = 0;
+}
+
+OPENVEO_INLINE void req_release(struct veo_thr_ctxt *c, struct req *r)
+{
+	if (r->has_extra)
+		extra_release(c, r);
 	r->state = REQ_UNUSED;
 	while (c->oldest < c->next_id &&
 	       c->reqs[c->oldest & (c->cap - 1)].state == REQ_UNUSED)
@@ -336,7 +340,7 @@ static const struct vp_done *answer_of(const struct veo_thr_ctxt *c, const struc
 static int take_in_place(struct veo_thr_ctxt *c, struct req *r, uint64_t seq)
 {
 	const struct vp_done *d = answer_of(c, r);
-	char msg[VP_CQE_MSG + 1] = "";
+	char msg[VP_CQE_MSG + 1]; /* complete() empties it */
 	uint64_t result;
 
 	if (atomic_load_explicit(&d->stamp, memory_order_acquire) !=
@@ -464,9 +468,10 @@ static void wait_answer(struct veo_thr_ctxt *c, uint64_t slice, int spin)
 
 /* ---- submission -------------------------------------------------------- */
 
-static void lock_for_submit(struct veo_thr_ctxt *c)
+/* With the lock held: waits, dropping it meanwhile, until no other thread
+ * holds a request block (veo_req_block_begin). */
+static void wait_block_end(struct veo_thr_ctxt *c)
 {
-	vlock_take(&c->lock);
 	while (c->block_held && !pthread_equal(c->block_owner, pthread_self())) {
 		uint32_t gen = atomic_load_explicit(&c->block_gen, memory_order_relaxed);
 
@@ -476,6 +481,13 @@ static void lock_for_submit(struct veo_thr_ctxt *c)
 	}
 }
 
+OPENVEO_INLINE void lock_for_submit(struct veo_thr_ctxt *c)
+{
+	vlock_take(&c->lock);
+	if (c->block_held)
+		wait_block_end(c);
+}
+
 /* Submitting is two steps, so that a call's record is built where the
  * worker reads it, in the ring, without a copy. submit_begin takes the
  * lock, waits for room for a record of len bytes and reserves it
@@ -483,14 +495,15 @@ static void lock_for_submit(struct veo_thr_ctxt *c)
  * the record there, all but its len and reqid, and submit_end makes the
  * request's table entry (kind, extra part x or NULL), writes the id and
  * publishes the record, then unlocks. If there is no memory for the
- * entry, the record stays unpublished: the next submission overwrites it. */
-static struct vp_rec *submit_begin(struct veo_thr_ctxt *c, uint32_t len)
+ * entry, the record stays unpublished: the next submission overwrites it.
+ * Both are inline, every call runs them; submit_wait_room is submit_begin
+ * when the ring is full or the proc looks dead. */
+static struct vp_rec *submit_wait_room(struct veo_thr_ctxt *c, uint32_t len)
 {
 	struct veo_proc_handle *p = c->proc;
 	uint32_t more = 0; /* room to wait for beyond the record's, once full */
 	int spin = 1;
 
-	lock_for_submit(c);
 	for (;;) {
 		uint32_t need = ring_need(c->sq_tail, len);
 
@@ -519,8 +532,18 @@ static struct vp_rec *submit_begin(struct veo_thr_ctxt *c, uint32_t len)
 	return ring_reserve(c->slot, &c->sq_tail, len);
 }
 
-static uint64_t submit_end(struct veo_thr_ctxt *c, int kind, const struct req_extra *x,
-                           struct vp_rec *rec, uint32_t len)
+OPENVEO_INLINE struct vp_rec *submit_begin(struct veo_thr_ctxt *c, uint32_t len)
+{
+	lock_for_submit(c);
+	if (!proc_dead_now(c->proc) &&
+	    VP_SQ_BYTES - (c->sq_tail - c->sq_free) >= ring_need(c->sq_tail, len))
+		return ring_reserve(c->slot, &c->sq_tail, len);
+	return submit_wait_room(c, len);
+}
+
+OPENVEO_INLINE uint64_t submit_end(struct veo_thr_ctxt *c, int kind,
+                                   const struct req_extra *x, struct vp_rec *rec,
+                                   uint32_t len)
 {
 	uint64_t seq = c->next_id, id = id_of(c, seq);
 	uint32_t pos = c->sq_tail;

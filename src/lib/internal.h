@@ -33,10 +33,32 @@ void veo_set_error_text(const char *msg); /* without printing */
 
 /* ---- live malloc'ed handles (args.c): veo_args, veo_thr_ctxt_attr ----
  * register on allocation, unregister (0, or -1 if not registered) before
- * freeing; handle_live tells whether p may be dereferenced. */
+ * freeing; handle_live tells whether p may be dereferenced. It is on every
+ * call's path, so its common case is inline: the handle this thread found
+ * live last, while no handle has been unregistered since (handle_frees
+ * counts unregistrations). */
+#define OPENVEO_HIDDEN __attribute__((visibility("hidden")))
+/* For the few small functions of the call path that the compiler would
+ * otherwise leave out of line because they have several callers. */
+#define OPENVEO_INLINE static inline __attribute__((always_inline))
+struct handle_memo {
+	const void *live;        /* the handle this thread found live last */
+	uint64_t frees;          /* handle_frees then */
+};
+extern OPENVEO_HIDDEN _Thread_local struct handle_memo handle_memo;
+extern OPENVEO_HIDDEN _Atomic uint64_t handle_frees;
 int handle_register(const void *p);
 int handle_unregister(const void *p);
-int handle_live(const void *p);
+int handle_live_lookup(const void *p);
+static inline int handle_live(const void *p)
+{
+	const struct handle_memo *m = &handle_memo;
+
+	if (p && p == m->live &&
+	    atomic_load_explicit(&handle_frees, memory_order_relaxed) == m->frees)
+		return 1;
+	return handle_live_lookup(p);
+}
 
 /* ---- arguments (args.c) ---- */
 struct veo_arg {
@@ -56,7 +78,12 @@ struct veo_args {
 	int nstack;
 	struct veo_arg a[VEO_MAX_NUM_ARGS];
 };
-struct veo_args *args_check(struct veo_args *args);
+/* args, if it is a live argument list; else NULL, with the error set. */
+struct veo_args *args_bad(struct veo_args *args);
+static inline struct veo_args *args_check(struct veo_args *args)
+{
+	return handle_live(args) && args->magic == ARGS_MAGIC ? args : args_bad(args);
+}
 
 struct out_copy;
 /* Marshalling (args.c): bytes of the block holding the stack arguments;
@@ -74,7 +101,39 @@ static inline uint32_t args_record_len(const struct veo_args *a)
 	return (uint32_t)vp_align_up(sizeof(struct vp_call) + vp_align_up((uint64_t)a->nargs, 8) +
 	                             8 * (uint64_t)a->nargs, VP_REC_ALIGN);
 }
-void args_encode(const struct veo_args *a, uint64_t addr, uint64_t stack_ve, void *rec);
+/* The room of a stack argument in the block (args.c). */
+static inline uint64_t args_stack_slot(const struct veo_arg *g)
+{
+	return vp_align_up(g->len ? g->len : 1, 64);
+}
+/* Inline: it is in every call's path. */
+static inline void args_encode(const struct veo_args *a, uint64_t addr, uint64_t stack_ve,
+                               void *rec)
+{
+	struct vp_call *call = rec;
+	uint8_t *types = (uint8_t *)(call + 1);
+	size_t types_len = vp_align_up((uint64_t)a->nargs, 8);
+	uint64_t *values = (uint64_t *)(types + types_len), cursor = 0;
+
+	/* The header's len and reqid are the submitter's: len is 0 until it
+	 * publishes the record, and stays so here. */
+	*call = (struct vp_call){ .rec = { .op = VP_OP_CALL }, .addr = addr,
+	                          .nargs = (uint16_t)a->nargs, .ret_type = a->ret_type };
+	for (size_t i = (size_t)a->nargs; i < types_len; i++) /* the padding */
+		types[i] = 0;
+	for (int i = 0; i < a->nargs; i++) {
+		const struct veo_arg *g = &a->a[i];
+
+		if (g->type == ARG_STACK) {
+			types[i] = VP_T_U64;
+			values[i] = stack_ve + cursor;
+			cursor += args_stack_slot(g);
+		} else {
+			types[i] = g->type;
+			values[i] = g->value;
+		}
+	}
+}
 
 struct veo_thr_ctxt_attr {
 	uint32_t magic;
