@@ -498,6 +498,14 @@ OPENVEO_INLINE void lock_for_submit(struct veo_thr_ctxt *c)
  * entry, the record stays unpublished: the next submission overwrites it.
  * Both are inline, every call runs them; submit_wait_room is submit_begin
  * when the ring is full or the proc looks dead. */
+/* Whether the SQ has room for a record of len bytes and `more` besides.
+ * Room is what drain has taken the answers of: the space of a record is
+ * free once its answer has been read. */
+static inline int sq_room(const struct veo_thr_ctxt *c, uint32_t len, uint32_t more)
+{
+	return VP_SQ_BYTES - (c->sq_tail - c->sq_free) >= ring_need(c->sq_tail, len) + more;
+}
+
 static struct vp_rec *submit_wait_room(struct veo_thr_ctxt *c, uint32_t len)
 {
 	struct veo_proc_handle *p = c->proc;
@@ -505,8 +513,6 @@ static struct vp_rec *submit_wait_room(struct veo_thr_ctxt *c, uint32_t len)
 	int spin = 1;
 
 	for (;;) {
-		uint32_t need = ring_need(c->sq_tail, len);
-
 		/* A crash is seen here at once (the worker's state word); a
 		 * worker killed from outside, by the next wait. */
 		if (proc_dead_now(p)) {
@@ -514,12 +520,10 @@ static struct vp_rec *submit_wait_room(struct veo_thr_ctxt *c, uint32_t len)
 			veo_fail("cannot submit: %s", proc_death_msg(p));
 			return NULL;
 		}
-		/* Room is what drain has taken the answers of: the space of a
-		 * record is free once its answer has been read. */
-		if (VP_SQ_BYTES - (c->sq_tail - c->sq_free) >= need + more)
+		if (sq_room(c, len, more))
 			break;
 		drain(c);
-		if (VP_SQ_BYTES - (c->sq_tail - c->sq_free) >= need + more)
+		if (sq_room(c, len, more))
 			break;
 		/* Full: wait for the worker to answer more, a quarter of the
 		 * ring: taking each record's room as it frees would make every
@@ -535,8 +539,7 @@ static struct vp_rec *submit_wait_room(struct veo_thr_ctxt *c, uint32_t len)
 OPENVEO_INLINE struct vp_rec *submit_begin(struct veo_thr_ctxt *c, uint32_t len)
 {
 	lock_for_submit(c);
-	if (!proc_dead_now(c->proc) &&
-	    VP_SQ_BYTES - (c->sq_tail - c->sq_free) >= ring_need(c->sq_tail, len))
+	if (!proc_dead_now(c->proc) && sq_room(c, len, 0))
 		return ring_reserve(c->slot, &c->sq_tail, len);
 	return submit_wait_room(c, len);
 }

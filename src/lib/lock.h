@@ -52,7 +52,9 @@ struct vlock {
 	_Atomic uintptr_t bias;    /* the owner (vlock_self), 0 before the first take */
 };
 
-/* The calling thread, as a number no other live thread has. */
+/* The calling thread, as a number no other live thread has. A thread
+ * created after the owner exited may get the owner's number, and with it
+ * the bias: harmless, since a thread that exited holds no lock. */
 static inline uintptr_t vlock_self(void)
 {
 #if defined(__x86_64__) || defined(__aarch64__)
