@@ -92,12 +92,15 @@ static int table_grow(struct veo_thr_ctxt *c)
 		return veo_fail("out of memory for %llu outstanding requests",
 		                (unsigned long long)c->cap);
 	}
-	/* Every entry in use has its seq in [oldest, next_id). */
+	/* Every entry in use has its seq in [oldest, next_id). An extra part
+	 * is copied only where there is one: the new extra table stays
+	 * untouched memory for plain calls, which never use it. */
 	for (uint64_t seq = c->oldest; seq < c->next_id; seq++) {
 		uint64_t i = seq & (c->cap - 1);
 
 		n[seq & (cap - 1)] = c->reqs[i];
-		x[seq & (cap - 1)] = c->extra[i];
+		if (c->reqs[i].has_extra)
+			x[seq & (cap - 1)] = c->extra[i];
 	}
 	free(c->reqs);
 	free(c->extra);
