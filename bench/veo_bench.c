@@ -46,7 +46,8 @@
 
 #include <ve_offload.h>
 
-#include "wait.h" /* vp_cpu_relax: the floor spins exactly as openveo does */
+#include "floor.h"
+#include "wait.h"
 
 #ifndef BENCH_KERNELS
 #define BENCH_KERNELS "libbench_kernels.so"
@@ -80,39 +81,6 @@ static const int contention_ctxs[] = { 1, 2, 8, 32 };
 static unsigned ncall_n = NCALL_N, nsizes = NSIZES;
 
 /* ---- small tools ------------------------------------------------------- */
-
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static void sleep_ns(double ns)
-{
-	struct timespec ts = { .tv_sec = (time_t)(ns / 1e9),
-	                       .tv_nsec = (long)fmod(ns, 1e9) };
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Median of v[0..n); sorts v. NAN for n == 0. */
-static double median(double *v, size_t n)
-{
-	if (n == 0)
-		return NAN;
-	qsort(v, n, sizeof *v, cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 /* "123 ns", "4.56 us", "7.89 ms", "1.23 s" */
 static const char *fmt_time(double ns, char *buf, size_t len)
@@ -245,193 +213,6 @@ static void goal(const char *name, double value, const char *op, double limit,
 	else
 		pass = value < limit;
 	*g = (struct goal){ name, value, op, limit, unit, isfinite(value) && pass };
-}
-
-/* ---- floor: one cache line between two processes ----------------------- */
-
-/*
- * The parent stores an odd number into a shared word, the child answers
- * with the next even number, m times; both spin with vp_cpu_relax, as
- * openveo's waiters do. The word is the only thing the two share, so a
- * round trip is two cache-line transfers: the least any cross-process
- * request/response can cost here.
- *
- * This machine's speed changes by up to 8x for minutes at a time, so a
- * floor measured once and a call measured a minute later make a
- * meaningless ratio. The child therefore lives through the calls section
- * and a floor trial runs right before every call trial (bench_calls). In
- * between it sleeps on a futex: spinning, it would take one of the two
- * cores from openveo's worker. A session: the parent bumps `session` and
- * wakes the child, pings, then stores FLOOR_REST in the word; the child
- * answers FLOOR_ASLEEP and waits on `session` again. Deadlines and
- * time-outs bound every spin and every sleep on both sides.
- */
-#define FLOOR_REST   (UINT64_MAX - 1) /* parent: stop answering, sleep */
-#define FLOOR_ASLEEP (UINT64_MAX - 3) /* child: going to sleep (both even) */
-#define FLOOR_QUIT   UINT32_MAX       /* session: exit */
-#define FLOOR_WARMUP 500L             /* round trips before each timed trial */
-#define FLOOR_PAIRED 4000L            /* round trips of a trial paired with a call trial */
-
-struct pingpong {
-	_Alignas(64) _Atomic uint64_t word;
-	_Alignas(64) _Atomic uint32_t session; /* futex word */
-};
-
-static struct {
-	struct pingpong *pp;
-	pid_t child;
-	uint64_t v;      /* the word's value after the last round trip (even) */
-	double quiet_ns; /* pause before a trial, for openveo's spinners to sleep */
-	int broken;      /* the child stopped answering: no more trials */
-} fl;
-
-static long futex(_Atomic uint32_t *word, int op, uint32_t val, const struct timespec *ts)
-{
-	return syscall(SYS_futex, word, op, val, ts, NULL, 0);
-}
-
-/* The parent's spin: 0 when *w == want, -1 past the deadline or when the
- * child is gone (looked at only after 64Ki pauses: never in a normal
- * round trip). */
-static int spin_until(_Atomic uint64_t *w, uint64_t want, double deadline)
-{
-	for (unsigned i = 1; atomic_load_explicit(w, memory_order_acquire) != want; i++) {
-		vp_cpu_relax();
-		if ((i & 0xffff) == 0 &&
-		    (now_ns() > deadline || waitpid(fl.child, NULL, WNOHANG) != 0))
-			return -1;
-	}
-	return 0;
-}
-
-/* The child's side of one session: answers odd values until told to rest
- * (0), or gives up after 60 s (-1). */
-static int floor_answer(struct pingpong *pp, uint64_t *last)
-{
-	double deadline = now_ns() + 60e9;
-
-	for (unsigned i = 1;; i++) {
-		uint64_t w = atomic_load_explicit(&pp->word, memory_order_acquire);
-
-		if (w == FLOOR_REST) {
-			atomic_store_explicit(&pp->word, FLOOR_ASLEEP, memory_order_release);
-			return 0;
-		}
-		if ((w & 1) && w != *last) {
-			*last = w;
-			atomic_store_explicit(&pp->word, w + 1, memory_order_release);
-		}
-		vp_cpu_relax();
-		if ((i & 0xfffff) == 0 && now_ns() > deadline)
-			return -1;
-	}
-}
-
-/* The child: sleeps until a session starts, answers it, sleeps again;
- * exits when told to quit, when a session hangs, or when the parent is
- * gone (PR_SET_PDEATHSIG, and getppid at every 1 s time-out). */
-static _Noreturn void floor_child(struct pingpong *pp, pid_t parent)
-{
-	uint32_t seen = 0, s;
-	uint64_t last = 0;
-
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	for (;;) {
-		s = atomic_load_explicit(&pp->session, memory_order_acquire);
-		while (s == seen && getppid() == parent) {
-			futex(&pp->session, FUTEX_WAIT, seen, &(struct timespec){ 1, 0 });
-			s = atomic_load_explicit(&pp->session, memory_order_acquire);
-		}
-		if (s == seen || s == FLOOR_QUIT || floor_answer(pp, &last) != 0)
-			_exit(0);
-		seen = s;
-	}
-}
-
-static void floor_open(void)
-{
-	pid_t parent = getpid();
-	/* openveo's waiters spin VEO_SPIN_US after their last request; twice
-	 * that and 100 us more lets them fall asleep, within reason. */
-	double quiet = 2.0 * vp_spin_ns() + 100e3;
-
-	fl.quiet_ns = quiet > 2e6 ? 2e6 : quiet;
-	fl.pp = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (fl.pp == MAP_FAILED)
-		die("mmap: %s", strerror(errno));
-	fl.child = fork();
-	if (fl.child < 0)
-		die("fork: %s", strerror(errno));
-	if (fl.child == 0)
-		floor_child(fl.pp, parent);
-}
-
-/* m round trips from fl.v; 0, or -1 when the deadline passed. */
-static int floor_ping(long m, double deadline)
-{
-	for (long i = 0; i < m; i++) {
-		atomic_store_explicit(&fl.pp->word, fl.v + 1, memory_order_release);
-		if (spin_until(&fl.pp->word, fl.v + 2, deadline) != 0)
-			return -1;
-		fl.v += 2;
-	}
-	return 0;
-}
-
-/*
- * One floor trial: ns per round trip over m round trips, after a pause for
- * openveo's spinning waiters to sleep, and the child's wake-up and a warm-up
- * untimed. The child is asleep again when it returns. NAN once the child
- * is gone or has failed to answer within 20 s (then it is not asked again).
- */
-static double floor_trial(long m)
-{
-	double deadline, t0, t = NAN;
-	int ok;
-
-	if (fl.broken || !fl.pp)
-		return NAN;
-	if (waitpid(fl.child, NULL, WNOHANG) != 0) { /* a dead child answers nothing */
-		fl.broken = 1;
-		printf("the floor's child process is gone: no more floor trials\n");
-		return NAN;
-	}
-	sleep_ns(fl.quiet_ns);
-	atomic_store_explicit(&fl.pp->word, fl.v, memory_order_relaxed);
-	atomic_fetch_add_explicit(&fl.pp->session, 1, memory_order_release);
-	futex(&fl.pp->session, FUTEX_WAKE, 1, NULL);
-	deadline = now_ns() + 20e9;
-	ok = floor_ping(FLOOR_WARMUP, deadline) == 0;
-	t0 = now_ns();
-	if (ok && (ok = floor_ping(m, deadline) == 0))
-		t = (now_ns() - t0) / m;
-	atomic_store_explicit(&fl.pp->word, FLOOR_REST, memory_order_release);
-	if (!ok || spin_until(&fl.pp->word, FLOOR_ASLEEP, now_ns() + 2e9) != 0) {
-		fl.broken = 1;
-		printf("the floor's child process stopped answering: no more floor trials\n");
-		return NAN;
-	}
-	return t;
-}
-
-/* Tells the child to quit and reaps it; kills it after 2 s. */
-static void floor_close(void)
-{
-	if (!fl.pp)
-		return;
-	atomic_store_explicit(&fl.pp->word, FLOOR_REST, memory_order_release);
-	atomic_store_explicit(&fl.pp->session, FLOOR_QUIT, memory_order_release);
-	futex(&fl.pp->session, FUTEX_WAKE, 1, NULL);
-	for (int i = 0; waitpid(fl.child, NULL, WNOHANG) == 0; i++) {
-		if (i == 2000) {
-			kill(fl.child, SIGKILL);
-			waitpid(fl.child, NULL, 0);
-			break;
-		}
-		sleep_ns(1e6);
-	}
-	munmap(fl.pp, 4096);
-	fl.pp = NULL;
 }
 
 /* The floor printed in the floors section: long trials, back to back. */
@@ -740,7 +521,7 @@ static void bench_calls(struct veo_proc_handle *proc, struct veo_thr_ctxt *ctx,
 	R.paired_floor_n = FLOOR_PAIRED;
 	R.paired_floor_trials = (int)c.nfloors;
 	R.paired_floor_ns = median(c.floors, c.nfloors);
-	R.quiet_ns = fl.quiet_ns;
+	R.quiet_ns = floor_quiet_ns();
 	veo_args_free(c.args);
 	free(ids);
 	free(c.t);
@@ -1401,7 +1182,8 @@ int main(int argc, char **argv)
 
 	/* The floor's child is forked before openveo's worker exists, so
 	 * that it holds none of openveo's descriptors. */
-	floor_open();
+	if (floor_open() != 0)
+		die("cannot start the floor's process: %s", strerror(errno));
 	section("floors");
 	floor_round_trip();
 	host_src = map_buffer(sizes[nsizes - 1]);
