@@ -1,0 +1,206 @@
+/*
+ * veo_ab.c: compares builds of openveo on the two call goals, in one
+ * process. Up to four libveo builds are loaded side by side (dlopen, each
+ * with its own symbols and its own worker), and their trials alternate:
+ * each is a call+wait or a pipelined run of the empty kernel, right after a
+ * floor trial, and is judged as its ratio to that floor. On this machine
+ * the speed changes for minutes at a time and from one process to the
+ * next, so two builds measured in two runs of veo_bench differ by more
+ * than most changes do; interleaved in one process, a 3% difference shows.
+ *
+ *     veo_ab [-t seconds] [-k libbench_kernels.so] lib1.so veorun1 [lib2.so veorun2 ...]
+ *
+ * A build is its libveo.so and its worker, e.g. build/src/lib/libveo.so
+ * and build/src/worker/veorun; copy them aside before rebuilding to keep
+ * the old ones. Prints, per build and pattern, the median ratio to the
+ * paired floor over all trials, over the trials whose floor was under
+ * 100 ns (the VM's fast phase) and under 50 ns (its fastest), and the
+ * median and 90th percentile of the time per call.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dlfcn.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "floor.h"
+
+#ifndef BENCH_KERNELS
+#define BENCH_KERNELS "libbench_kernels.so"
+#endif
+
+#define MAX_BUILDS 4
+#define MAX_TRIALS 40000
+#define CALL_WAIT_N 4000L  /* calls in a call+wait trial */
+#define PIPELINED_N 10000L /* calls submitted, then waited for, in a pipelined trial */
+#define WARMUP 200         /* untimed call+waits before a trial: the worker wakes up */
+
+enum { CALL_WAIT, PIPELINED, NPAT };
+static const char *const pat_name[NPAT] = { "call+wait", "pipelined" };
+
+/* The calls of one libveo build, found with dlsym, and its context. */
+struct build {
+	const char *lib;
+	void *(*proc_create_static)(int, char *);
+	uint64_t (*load_library)(void *, const char *);
+	uint64_t (*get_sym)(void *, uint64_t, const char *);
+	void *(*context_open)(void *);
+	void *(*args_alloc)(void);
+	uint64_t (*call_async)(void *, uint64_t, void *);
+	int (*wait_result)(void *, uint64_t, uint64_t *);
+	void *proc, *ctx, *args;
+	uint64_t fn;
+	/* per pattern: trials' ratios to their floors, and times per call */
+	double ratio[NPAT][MAX_TRIALS], floor[NPAT][MAX_TRIALS], ns[NPAT][MAX_TRIALS];
+	int n[NPAT];
+};
+
+static uint64_t ids[PIPELINED_N];
+
+static _Noreturn void die(const char *what, const char *detail)
+{
+	fprintf(stderr, "veo_ab: %s: %s\n", what, detail);
+	exit(1);
+}
+
+static void *sym(void *h, const char *lib, const char *name)
+{
+	void *p = dlsym(h, name);
+
+	if (!p)
+		die(lib, dlerror());
+	return p;
+}
+
+static void open_build(struct build *b, const char *lib, char *veorun, const char *kernels)
+{
+	void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+	uint64_t handle;
+
+	if (!h)
+		die(lib, dlerror());
+	b->lib = lib;
+	*(void **)&b->proc_create_static = sym(h, lib, "veo_proc_create_static");
+	*(void **)&b->load_library = sym(h, lib, "veo_load_library");
+	*(void **)&b->get_sym = sym(h, lib, "veo_get_sym");
+	*(void **)&b->context_open = sym(h, lib, "veo_context_open");
+	*(void **)&b->args_alloc = sym(h, lib, "veo_args_alloc");
+	*(void **)&b->call_async = sym(h, lib, "veo_call_async");
+	*(void **)&b->wait_result = sym(h, lib, "veo_call_wait_result");
+	if (!(b->proc = b->proc_create_static(0, veorun)))
+		die(lib, "veo_proc_create_static failed");
+	if (!(handle = b->load_library(b->proc, kernels)) ||
+	    !(b->fn = b->get_sym(b->proc, handle, "empty")))
+		die(kernels, "cannot load it or find `empty` in it");
+	if (!(b->ctx = b->context_open(b->proc)) || !(b->args = b->args_alloc()))
+		die(lib, "cannot open a context");
+}
+
+/* One trial: ns per call, NAN if a call failed. */
+static double trial(struct build *b, int pat)
+{
+	long n = pat == CALL_WAIT ? CALL_WAIT_N : PIPELINED_N;
+	uint64_t r;
+	double t0;
+	int ok = 1;
+
+	for (int i = 0; i < WARMUP; i++)
+		b->wait_result(b->ctx, b->call_async(b->ctx, b->fn, b->args), &r);
+	t0 = now_ns();
+	if (pat == CALL_WAIT) {
+		for (long i = 0; i < n; i++)
+			ok &= b->wait_result(b->ctx, b->call_async(b->ctx, b->fn, b->args), &r) == 0;
+	} else {
+		for (long i = 0; i < n; i++)
+			ids[i] = b->call_async(b->ctx, b->fn, b->args);
+		for (long i = 0; i < n; i++)
+			ok &= b->wait_result(b->ctx, ids[i], &r) == 0;
+	}
+	return ok ? (now_ns() - t0) / n : NAN;
+}
+
+/* Median ratio of the trials of b and pat whose floor was below limit. */
+static double ratio_below(const struct build *b, int pat, double limit, int *count)
+{
+	static double v[MAX_TRIALS];
+	int m = 0;
+
+	for (int i = 0; i < b->n[pat]; i++)
+		if (b->floor[pat][i] < limit)
+			v[m++] = b->ratio[pat][i];
+	*count = m;
+	return median(v, (size_t)m);
+}
+
+static void report(struct build *b, int pat)
+{
+	int n_all, n_fast, n_fastest;
+	double all = ratio_below(b, pat, INFINITY, &n_all);
+	double fast = ratio_below(b, pat, 100, &n_fast);
+	double fastest = ratio_below(b, pat, 50, &n_fastest);
+	double p50 = median(b->ns[pat], (size_t)b->n[pat]); /* sorts: p90 next */
+
+	printf("  %-10s %5.3fx (%5d)  %5.3fx (%5d)  %5.3fx (%5d)  %6.1f ns  %6.1f ns  %s\n",
+	       pat_name[pat], all, n_all, fast, n_fast, fastest, n_fastest, p50,
+	       b->n[pat] ? b->ns[pat][b->n[pat] * 9 / 10] : NAN, b->lib);
+}
+
+int main(int argc, char **argv)
+{
+	const char *kernels = BENCH_KERNELS;
+	double seconds = 60, end;
+	struct build *b;
+	int nb, opt;
+
+	while ((opt = getopt(argc, argv, "t:k:")) != -1) {
+		if (opt == 't')
+			seconds = atof(optarg);
+		else if (opt == 'k')
+			kernels = optarg;
+		else
+			return 2;
+	}
+	nb = (argc - optind) / 2;
+	if (nb < 1 || nb > MAX_BUILDS || (argc - optind) % 2) {
+		fprintf(stderr, "usage: veo_ab [-t seconds] [-k libbench_kernels.so] "
+		                "lib1.so veorun1 [lib2.so veorun2 ...] (at most %d)\n", MAX_BUILDS);
+		return 2;
+	}
+	if (!(b = calloc((size_t)nb, sizeof *b)))
+		die("calloc", "out of memory");
+	if (floor_open() != 0)
+		die("the floor's process", "cannot start it");
+	for (int i = 0; i < nb; i++)
+		open_build(&b[i], argv[optind + 2 * i], argv[optind + 2 * i + 1], kernels);
+
+	/* Round robin over builds and patterns, the starting build turning
+	 * each round, so that no build always follows the same one. */
+	end = now_ns() + seconds * 1e9;
+	for (int round = 0; now_ns() < end; round++) {
+		for (int k = 0; k < nb * NPAT; k++) {
+			struct build *x = &b[(k / NPAT + round) % nb];
+			int pat = k % NPAT, i = x->n[pat];
+			double f = floor_trial(FLOOR_PAIRED), t = trial(x, pat);
+
+			if (!isfinite(f) || !isfinite(t))
+				die(x->lib, "a floor trial or a call failed");
+			x->floor[pat][i] = f;
+			x->ratio[pat][i] = t / f;
+			x->ns[pat][i] = t;
+			if (++x->n[pat] == MAX_TRIALS)
+				end = 0;
+		}
+	}
+	floor_close();
+	printf("median ratio to the paired floor (trials): all, floor < 100 ns, floor < 50 ns;"
+	       " time per call: median, 90th percentile\n");
+	for (int pat = 0; pat < NPAT; pat++)
+		for (int i = 0; i < nb; i++)
+			report(&b[i], pat);
+	return 0;
+}
