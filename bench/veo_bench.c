@@ -434,10 +434,13 @@ struct call_run {
 
 /*
  * One (pattern, N) cell: trials of N calls until about 1e5 calls, at least
- * 3, or until the budget is spent. Each trial runs right after a floor
- * trial, and its ratio is to that floor: the machine's speed changes for
- * minutes at a time, and a pair's two halves are a millisecond apart.
+ * MIN_CELL_TRIALS, or until the budget is spent. Each trial runs right
+ * after a floor trial, and its ratio is to that floor: the machine's speed
+ * changes for minutes at a time, and a pair's two halves are a millisecond
+ * apart. Now and then the speed changes between the two halves; with a
+ * few more trials than 3, such a pair does not make the median.
  */
+#define MIN_CELL_TRIALS 11
 static void call_cell(struct call_run *c, int pat, unsigned k)
 {
 	long n = call_ns[k];
@@ -445,7 +448,8 @@ static void call_cell(struct call_run *c, int pat, unsigned k)
 	double start = now_ns();
 	int done = 0, paired = 0;
 
-	trials = trials < 3 ? 3 : trials > c->maxtrials ? c->maxtrials : trials;
+	trials = trials < MIN_CELL_TRIALS ? MIN_CELL_TRIALS
+	         : trials > c->maxtrials ? c->maxtrials : trials;
 	while (done < trials) {
 		double f = floor_trial(FLOOR_PAIRED), dt = NAN;
 
