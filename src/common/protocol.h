@@ -245,6 +245,12 @@ struct vp_slot {
 	_Atomic uint64_t running_reqid;   /* request now running, 0 if none */
 	_Atomic uint64_t running_fn;      /* its function address */
 	char msg[VP_MSG_MAX];             /* long message (slot 0 only) */
+	/* The CPU each side last started to spin on (UINT32_MAX: none yet),
+	 * so that a spinner on its partner's CPU yields it at once (wait.h).
+	 * Each is stored only when it changes, in a line of their own: the
+	 * other side reads it as it starts every spin. */
+	_Alignas(VP_CACHELINE) _Atomic uint32_t host_cpu;
+	_Atomic uint32_t worker_cpu;
 	_Alignas(VP_CACHELINE) uint8_t sq_data[VP_SQ_BYTES];
 	struct vp_cqe cq_data[VP_CQ_ENTRIES];
 	char cq_msg[VP_CQ_ENTRIES][VP_CQE_MSG]; /* failure messages (vp_cqe) */

@@ -66,15 +66,26 @@ static void futex_wait_until(_Atomic uint32_t *word, uint32_t old,
 	        FUTEX_BITSET_MATCH_ANY);
 }
 
+/* Whether the partner last spun on the CPU we run on (wait.h). */
+static int partner_here(const _Atomic uint32_t *partner_cpu)
+{
+	return partner_cpu &&
+	       atomic_load_explicit(partner_cpu, memory_order_relaxed) == (uint32_t)sched_getcpu();
+}
+
 /* The spin phase shared by the waits: until ((*word & mask) == v) == equal,
  * or until *watch (if not NULL) is no longer watch_old. The clock (some
  * 20 ns a read under a hypervisor) is read once every 16 pauses, the first
  * time after 16: a partner that answers within those costs no clock read
- * at all, and the time counted starts there. 0, 1 (watch changed) or -1. */
+ * at all, and the time counted starts there. A partner on our CPU gets it
+ * at every turn (sched_yield instead of a pause); where it is is looked at
+ * again with the clock. 0, 1 (watch changed) or -1. */
 static int spin(_Atomic uint32_t *word, uint32_t mask, uint32_t v, int equal,
-                _Atomic uint32_t *watch, uint32_t watch_old, uint64_t limit)
+                _Atomic uint32_t *watch, uint32_t watch_old, uint64_t limit,
+                const _Atomic uint32_t *partner_cpu)
 {
 	uint64_t start = 0, now;
+	int shared = partner_here(partner_cpu);
 
 	for (unsigned i = 1;; i++) {
 		if (((atomic_load_explicit(word, memory_order_acquire) & mask) == v) == equal)
@@ -83,30 +94,36 @@ static int spin(_Atomic uint32_t *word, uint32_t mask, uint32_t v, int equal,
 			return 1;
 		if (limit == 0)
 			return -1;
-		vp_cpu_relax();
+		if (shared)
+			sched_yield();
+		else
+			vp_cpu_relax();
 		if ((i & 15) == 0) {
 			now = vp_now_ns();
 			if (i == 16)
 				start = now;
 			if (now - start >= limit)
 				return -1;
+			shared = partner_here(partner_cpu);
 			/* Past the first microseconds the partner is not answering
 			 * from another core: maybe it waits for ours, so offer it. */
-			if (now - start >= VP_PURE_SPIN_NS)
+			if (!shared && now - start >= VP_PURE_SPIN_NS)
 				sched_yield();
 		}
 	}
 }
 
 int vp_spin_until_or(_Atomic uint32_t *word, uint32_t mask, uint32_t want,
-                     _Atomic uint32_t *watch, uint32_t watch_old, uint64_t limit_ns)
+                     _Atomic uint32_t *watch, uint32_t watch_old, uint64_t limit_ns,
+                     const _Atomic uint32_t *partner_cpu)
 {
-	return spin(word, mask, want, 1, watch, watch_old, limit_ns);
+	return spin(word, mask, want, 1, watch, watch_old, limit_ns, partner_cpu);
 }
 
-int vp_spin_change(_Atomic uint32_t *word, uint32_t old, uint64_t limit_ns)
+int vp_spin_change(_Atomic uint32_t *word, uint32_t old, uint64_t limit_ns,
+                   const _Atomic uint32_t *partner_cpu)
 {
-	return spin(word, ~0u, old, 0, NULL, 0, limit_ns);
+	return spin(word, ~0u, old, 0, NULL, 0, limit_ns, partner_cpu);
 }
 
 int vp_wait_change(_Atomic uint32_t *word, uint32_t old,
@@ -126,7 +143,7 @@ int vp_wait_change(_Atomic uint32_t *word, uint32_t old,
 			else if (deadline_ns - now < limit)
 				limit = deadline_ns - now;
 		}
-		if (spin(word, ~0u, old, 0, NULL, 0, limit) == 0)
+		if (spin(word, ~0u, old, 0, NULL, 0, limit, NULL) == 0)
 			return 0;
 	}
 

@@ -213,6 +213,8 @@ int ctx_init(struct veo_proc_handle *p, struct veo_thr_ctxt *c, unsigned idx,
 	 * zero past its tail, protocol.h). */
 	atomic_store(&s->sq.tail, 0);
 	atomic_store(&s->sq.head, 0);
+	atomic_store(&s->host_cpu, UINT32_MAX); /* no CPU yet */
+	atomic_store(&s->worker_cpu, UINT32_MAX);
 	memset(s->sq_data, 0, sizeof s->sq_data);
 	atomic_store(&s->cq.tail, 0);
 	for (unsigned i = 0; i < VP_CQ_ENTRIES; i++) /* no stamp of a past life */
@@ -454,9 +456,10 @@ static void wait_answer(struct veo_thr_ctxt *c, uint64_t slice, int spin)
 
 	vlock_give(&c->lock);
 	if (spin) {
+		vp_cpu_publish(&c->slot->host_cpu);
 		vp_spin_until_or((_Atomic uint32_t *)&d->stamp, VP_DONE_WHO_MASK,
 		                 VP_DONE_STAMP(id, 0), &p->hdr->worker_state, VP_WORKER_READY,
-		                 slice < vp_spin_ns() ? slice : vp_spin_ns());
+		                 slice < vp_spin_ns() ? slice : vp_spin_ns(), &c->slot->worker_cpu);
 		return;
 	}
 	/* The head first, then the answer once more: an answer written after

@@ -200,6 +200,10 @@ static int map_shared(struct veo_proc_handle *p)
 	h->heap_size = p->heap_size;
 	h->total_size = p->size;
 	h->crash.slot = -1;
+	/* No spinner of the control slot has a CPU yet (wait.h); a context's
+	 * are reset when it opens (ctx_init). */
+	atomic_store(&proc_slot(p, VP_SLOT_CTL)->host_cpu, UINT32_MAX);
+	atomic_store(&proc_slot(p, VP_SLOT_CTL)->worker_cpu, UINT32_MAX);
 	p->heap_host = p->base + heap_off;
 	if (heap_init(&p->heap, p->memfd, heap_off, p->heap_size) != 0)
 		return veo_fail("cannot set up the VE heap");

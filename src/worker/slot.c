@@ -139,9 +139,11 @@ static uint32_t sq_take(struct vp_slot *s, struct sq_cursor *cur, uint8_t *buf,
 
 		if (n != 0)
 			return n > 0 ? (uint32_t)n : 0;
-		if (spin)
+		if (spin) {
+			vp_cpu_publish(&s->worker_cpu);
 			vp_spin_change((_Atomic uint32_t *)&((struct vp_rec *)(s->sq_data + pos))->len,
-			               0, vp_spin_ns());
+			               0, vp_spin_ns(), &s->host_cpu);
+		}
 		else
 			vp_wait_change(&s->sq.tail, cur->head, &s->sq.tail_sleepers, 0, 0);
 	}
