@@ -703,6 +703,7 @@ static void bench_contention(uint64_t lib_empty, uint64_t lib_compute,
 	enum { MAX_TRIALS = 5 };
 	int trials = opt.quick ? 3 : MAX_TRIALS;
 	double e[NCONT][MAX_TRIALS], c[NCONT][MAX_TRIALS];
+	double re[NCONT][MAX_TRIALS], rc[NCONT][MAX_TRIALS]; /* relative, per round */
 
 	R.contention_s = secs;
 	R.contention_trials = trials;
@@ -715,16 +716,25 @@ static void bench_contention(uint64_t lib_empty, uint64_t lib_compute,
 			e[i][t] = contend(proc, contention_ctxs[i], lib_empty, 0, secs);
 			c[i][t] = contend(proc, contention_ctxs[i], lib_compute, R.compute_iters, secs);
 		}
-	for (unsigned i = 0; i < NCONT; i++) {
+	/* The relative figures are medians of ratios within a round, as the
+	 * call goals are ratios within a pair: the VM's speed changes for
+	 * seconds to minutes, and a round's cases are seconds apart, where
+	 * the medians of each case may come from different speeds. */
+	for (unsigned i = 0; i < NCONT; i++)
+		for (int t = 0; t < trials; t++) {
+			re[i][t] = e[i][t] / e[0][t];
+			rc[i][t] = c[i][t] / c[0][t];
+		}
+	for (unsigned i = 0; i < NCONT; i++) { /* median() sorts: the ratios first */
 		R.cont_empty[i].contexts = R.cont_compute[i].contexts = contention_ctxs[i];
+		R.cont_empty[i].relative = median(re[i], trials);
+		R.cont_compute[i].relative = median(rc[i], trials);
 		R.cont_empty[i].calls_per_s = median(e[i], trials);
 		R.cont_compute[i].calls_per_s = median(c[i], trials);
-		R.cont_empty[i].relative = R.cont_empty[i].calls_per_s / R.cont_empty[0].calls_per_s;
-		R.cont_compute[i].relative =
-			R.cont_compute[i].calls_per_s / R.cont_compute[0].calls_per_s;
 	}
 	printf("contexts on one proc, each called+waited in a loop by its own thread\n"
-	       "(aggregate calls/s, median of %d trials of %.2g s):\n", trials, secs);
+	       "(aggregate calls/s, median of %d trials of %.2g s; relative to one\n"
+	       "context: median of the ratios within each round of trials):\n", trials, secs);
 	printf("  compute kernel: %llu iterations, %s in-process\n",
 	       (unsigned long long)R.compute_iters, T(R.compute_kernel_ns));
 	printf("  %-9s %22s %22s\n", "contexts", "empty calls/s (rel.)", "compute calls/s (rel.)");
