@@ -19,21 +19,12 @@
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
+#include "check.h"
+
 #define KiB (1ull << 10)
 #define MiB (1ull << 20)
 #define GiB (1ull << 30)
 #define FD_OFFSET (64 * KiB) /* the heap starts this far into the memfd */
-
-#define CHECK(cond, ...)                                                    \
-	do {                                                                \
-		if (!(cond)) {                                              \
-			fprintf(stderr, "%s:%d: check failed: %s: ",        \
-			        __FILE__, __LINE__, #cond);                 \
-			fprintf(stderr, __VA_ARGS__);                       \
-			fputc('\n', stderr);                                \
-			exit(1);                                            \
-		}                                                           \
-	} while (0)
 
 /* Checks that a heap call returns `want` (0 or -errno). */
 #define CHECK_RC(call, want)                                                \

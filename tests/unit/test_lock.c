@@ -14,18 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "check.h"
 #include "wait.h"
-
-#define CHECK(cond, ...)                                                    \
-	do {                                                                \
-		if (!(cond)) {                                              \
-			fprintf(stderr, "%s:%d: check failed: %s: ",        \
-			        __FILE__, __LINE__, #cond);                 \
-			fprintf(stderr, __VA_ARGS__);                       \
-			fputc('\n', stderr);                                \
-			exit(1);                                            \
-		}                                                           \
-	} while (0)
 
 static struct vlock lock;
 static volatile unsigned long counter; /* only ever touched under the lock */
