@@ -66,11 +66,15 @@ static void futex_wait_until(_Atomic uint32_t *word, uint32_t old,
 	        FUTEX_BITSET_MATCH_ANY);
 }
 
-/* Whether the partner last spun on the CPU we run on (wait.h). */
+/* Whether the partner last spun on the CPU we run on (wait.h); no if
+ * either is unknown. */
 static int partner_here(const _Atomic uint32_t *partner_cpu)
 {
-	return partner_cpu &&
-	       atomic_load_explicit(partner_cpu, memory_order_relaxed) == (uint32_t)sched_getcpu();
+	int cpu;
+
+	if (!partner_cpu || (cpu = sched_getcpu()) < 0)
+		return 0;
+	return atomic_load_explicit(partner_cpu, memory_order_relaxed) == (uint32_t)cpu;
 }
 
 /* The spin phase shared by the waits: until ((*word & mask) == v) == equal,

@@ -94,10 +94,10 @@ int vp_wait_change(_Atomic uint32_t *word, uint32_t old,
  */
 static inline void vp_cpu_publish(_Atomic uint32_t *mine)
 {
-	uint32_t cpu = (uint32_t)sched_getcpu();
+	int cpu = sched_getcpu(); /* -1 where it cannot tell: UINT32_MAX, none */
 
-	if (atomic_load_explicit(mine, memory_order_relaxed) != cpu)
-		atomic_store_explicit(mine, cpu, memory_order_relaxed);
+	if (atomic_load_explicit(mine, memory_order_relaxed) != (uint32_t)cpu)
+		atomic_store_explicit(mine, (uint32_t)cpu, memory_order_relaxed);
 }
 
 /* Spins until (*word & mask) == want (0), or *watch is no longer watch_old
