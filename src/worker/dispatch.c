@@ -131,6 +131,21 @@ static int fn_known(uint64_t addr)
 	return 1;
 }
 
+/* An integer as the calling convention passes it, argument or result:
+ * extended to 64 bits from the width of its type. */
+static uint64_t extend(uint8_t type, uint64_t v)
+{
+	switch (type) {
+	case VP_T_I32: return (uint64_t)(int64_t)(int32_t)v;
+	case VP_T_U32: return (uint32_t)v;
+	case VP_T_I16: return (uint64_t)(int64_t)(int16_t)v;
+	case VP_T_U16: return (uint16_t)v;
+	case VP_T_I8:  return (uint64_t)(int64_t)(int8_t)v;
+	case VP_T_U8:  return (uint8_t)v;
+	default:       return v;
+	}
+}
+
 static inline uint64_t widen(uint8_t ret, const void *rv)
 {
 	uint64_t u;
@@ -153,15 +168,7 @@ static inline uint64_t widen(uint8_t ret, const void *rv)
 		break;
 	}
 	memcpy(&u, rv, sizeof u); /* ffi_arg: already widened by libffi */
-	switch (ret) {
-	case VP_T_I32: return (uint64_t)(int64_t)(int32_t)u;
-	case VP_T_U32: return (uint32_t)u;
-	case VP_T_I16: return (uint64_t)(int64_t)(int16_t)u;
-	case VP_T_U16: return (uint16_t)u;
-	case VP_T_I8:  return (uint64_t)(int64_t)(int8_t)u;
-	case VP_T_U8:  return (uint8_t)u;
-	default:       return u;
-	}
+	return extend(ret, u);
 }
 
 /* dispatch_decode, inline in dispatch_call: every call goes through it. */
@@ -208,21 +215,6 @@ int dispatch_decode(const struct vp_call *c, uint32_t len, struct call_plan *pla
 }
 
 #if DIRECT_MAX
-/* An integer argument as the calling convention passes it: extended to
- * 64 bits from the width of its type. */
-static uint64_t extend(uint8_t type, uint64_t v)
-{
-	switch (type) {
-	case VP_T_I32: return (uint64_t)(int64_t)(int32_t)v;
-	case VP_T_U32: return (uint32_t)v;
-	case VP_T_I16: return (uint64_t)(int64_t)(int16_t)v;
-	case VP_T_U16: return (uint16_t)v;
-	case VP_T_I8:  return (uint64_t)(int64_t)(int8_t)v;
-	case VP_T_U8:  return (uint8_t)v;
-	default:       return v;
-	}
-}
-
 typedef uint64_t direct_fn(uint64_t, uint64_t, uint64_t, uint64_t,
                            uint64_t, uint64_t, uint64_t, uint64_t);
 
