@@ -494,6 +494,14 @@ OPENVEO_INLINE void lock_for_submit(struct veo_thr_ctxt *c)
 		wait_block_end(c);
 }
 
+/* Whether the SQ has room for a record of len bytes and `more` besides.
+ * Room is what drain has taken the answers of: the space of a record is
+ * free once its answer has been read. */
+static inline int sq_room(const struct veo_thr_ctxt *c, uint32_t len, uint32_t more)
+{
+	return VP_SQ_BYTES - (c->sq_tail - c->sq_free) >= ring_need(c->sq_tail, len) + more;
+}
+
 /* Submitting is two steps, so that a call's record is built where the
  * worker reads it, in the ring, without a copy. submit_begin takes the
  * lock, waits for room for a record of len bytes and reserves it
@@ -504,14 +512,6 @@ OPENVEO_INLINE void lock_for_submit(struct veo_thr_ctxt *c)
  * entry, the record stays unpublished: the next submission overwrites it.
  * Both are inline, every call runs them; submit_wait_room is submit_begin
  * when the ring is full or the proc looks dead. */
-/* Whether the SQ has room for a record of len bytes and `more` besides.
- * Room is what drain has taken the answers of: the space of a record is
- * free once its answer has been read. */
-static inline int sq_room(const struct veo_thr_ctxt *c, uint32_t len, uint32_t more)
-{
-	return VP_SQ_BYTES - (c->sq_tail - c->sq_free) >= ring_need(c->sq_tail, len) + more;
-}
-
 static struct vp_rec *submit_wait_room(struct veo_thr_ctxt *c, uint32_t len)
 {
 	struct veo_proc_handle *p = c->proc;

@@ -5,9 +5,9 @@
  * tells the host that the worker is gone. Also here: the control slot
  * (libraries, symbols, opening contexts) and the context list.
  *
- * Handles are slots of a static pool (proc_pool) that is never freed, so a stale or
- * foreign handle is recognised (address outside the pool, or a cleared
- * magic) instead of being dereferenced after free.
+ * Handles are slots of a static pool (proc_pool) that is never freed, so
+ * a stale or foreign handle is recognised (address outside the pool, or a
+ * cleared magic) instead of being dereferenced after free.
  *
  * Death: the worker may crash (it writes a report first, faults.c), be
  * killed, or lose its host (it watches the pipe and the host's pidfd). The
