@@ -40,6 +40,12 @@
 extern "C" {
 #endif
 
+/* libveo is built with hidden visibility; what this header declares is
+ * its API and is exported (the only names that are). */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 enum veo_context_state {
 	VEO_STATE_UNKNOWN = 0,
 	VEO_STATE_RUNNING,
@@ -292,6 +298,10 @@ struct veo_death_info {
  * gone, 0 if it is running (info->cause is VEO_DEATH_NONE), -1 for a bad
  * handle or a NULL info. */
 int veo_proc_death_info(struct veo_proc_handle *proc, struct veo_death_info *info);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

@@ -1,138 +1,14 @@
 /*
  * args.c: struct veo_args, the argument list of a call, kept in the host
- * until the call is submitted (ctx.c copies it into the request record).
- * Also here: the registry of live malloc'ed handles (argument lists and
- * context attributes), so that a freed or made-up one is recognised
- * without being read.
+ * until the call is submitted (call.c encodes it into the request record,
+ * args.h), and the marshalling of its stack arguments.
  */
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
-
-/* ---- live handles --------------------------------------------------------
- * Procs and contexts are slots of static pools (proc.c); veo_args and
- * veo_thr_ctxt_attr are malloc'ed, so a freed one cannot be checked by
- * looking at it. Their addresses are kept in an open-addressing hash set:
- * a handle is dereferenced only once it is found there.
- */
-#define TOMBSTONE ((const void *)1)
-
-static struct {
-	pthread_mutex_t lock;
-	const void **slots;
-	size_t cap, used;   /* used counts live entries and tombstones */
-} live = { PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0 };
-
-/* Unregistrations so far, and the memo of each thread: the handle it
- * found live last, and handle_frees then. While no handle has been
- * unregistered since, it is still live (internal.h): calls and argument
- * setters skip the lock. */
-_Atomic uint64_t handle_frees;
-_Thread_local struct handle_memo handle_memo;
-
-static size_t live_hash(const void *p, size_t cap)
-{
-	return (size_t)(((uintptr_t)p >> 4) * 0x9e3779b97f4a7c15ull) & (cap - 1);
-}
-
-/* Index of p, or of the empty slot where it would go (lock held). */
-static size_t live_find(const void *p, int *found)
-{
-	size_t i = live_hash(p, live.cap), tomb = SIZE_MAX;
-
-	for (;; i = (i + 1) & (live.cap - 1)) {
-		if (live.slots[i] == p) {
-			*found = 1;
-			return i;
-		}
-		if (live.slots[i] == TOMBSTONE && tomb == SIZE_MAX)
-			tomb = i;
-		if (!live.slots[i]) {
-			*found = 0;
-			return tomb != SIZE_MAX ? tomb : i;
-		}
-	}
-}
-
-/* Rehashes into a table a quarter full at most (lock held). */
-static int live_grow(void)
-{
-	size_t n = 0, cap = 64, old = live.cap;
-	const void **o = live.slots, **t;
-	int found;
-
-	for (size_t i = 0; i < old; i++)
-		n += o[i] && o[i] != TOMBSTONE;
-	while (cap < (n + 1) * 4)
-		cap *= 2;
-	if (!(t = calloc(cap, sizeof *t)))
-		return -1;
-	live.slots = t;
-	live.cap = cap;
-	live.used = n;
-	for (size_t i = 0; i < old; i++)
-		if (o[i] && o[i] != TOMBSTONE)
-			live.slots[live_find(o[i], &found)] = o[i];
-	free(o);
-	return 0;
-}
-
-int handle_register(const void *p)
-{
-	int found, rc = 0;
-
-	pthread_mutex_lock(&live.lock);
-	if ((live.used + 1) * 2 > live.cap && live_grow() != 0)
-		rc = -1;
-	else {
-		size_t i = live_find(p, &found);
-
-		if (!found) {
-			if (!live.slots[i])
-				live.used++;
-			live.slots[i] = p;
-		}
-	}
-	pthread_mutex_unlock(&live.lock);
-	return rc;
-}
-
-int handle_unregister(const void *p)
-{
-	int found = 0;
-
-	pthread_mutex_lock(&live.lock);
-	if (p && live.cap) {
-		size_t i = live_find(p, &found);
-
-		if (found) {
-			live.slots[i] = TOMBSTONE;
-			atomic_fetch_add(&handle_frees, 1);
-		}
-	}
-	pthread_mutex_unlock(&live.lock);
-	return found ? 0 : -1;
-}
-
-int handle_live_lookup(const void *p)
-{
-	int found = 0;
-
-	if (!p)
-		return 0;
-	pthread_mutex_lock(&live.lock);
-	if (live.cap)
-		live_find(p, &found);
-	if (found) {
-		handle_memo.live = p;
-		handle_memo.frees = atomic_load(&handle_frees);
-	}
-	pthread_mutex_unlock(&live.lock);
-	return found;
-}
+#include "args.h"
+#include "error.h"
+#include "handle.h"
 
 /* ---- argument lists ------------------------------------------------------ */
 
@@ -142,7 +18,7 @@ int handle_live_lookup(const void *p)
 
 struct veo_args *args_bad(struct veo_args *args)
 {
-	veo_fail("bad veo_args handle %p (NULL, freed or not from veo_args_alloc)",
+	error_set("bad veo_args handle %p (NULL, freed or not from veo_args_alloc)",
 	         (void *)args);
 	return NULL;
 }
@@ -153,7 +29,7 @@ struct veo_args *veo_args_alloc(void)
 
 	if (!a || handle_register(a) != 0) {
 		free(a);
-		veo_fail("veo_args_alloc: out of memory");
+		error_set("veo_args_alloc: out of memory");
 		return NULL;
 	}
 	a->magic = ARGS_MAGIC;
@@ -187,7 +63,7 @@ static int set(struct veo_args *args, int argnum, uint8_t type, uint64_t v)
 	if (!args_check(args))
 		return -1;
 	if (argnum < 0 || argnum >= VEO_MAX_NUM_ARGS)
-		return veo_fail("argument number %d is out of range (0..%d: at most %d "
+		return error_set("argument number %d is out of range (0..%d: at most %d "
 		                "arguments)", argnum, VEO_MAX_NUM_ARGS - 1, VEO_MAX_NUM_ARGS);
 	a = &args->a[argnum];
 	if (a->set && a->type == ARG_STACK)
@@ -235,12 +111,12 @@ int veo_args_set_stack(struct veo_args *args, enum veo_args_intent inout,
 	if (!args_check(args))
 		return -1;
 	if (inout != VEO_INTENT_IN && inout != VEO_INTENT_INOUT && inout != VEO_INTENT_OUT)
-		return veo_fail("veo_args_set_stack: bad intent %d (want VEO_INTENT_IN, "
+		return error_set("veo_args_set_stack: bad intent %d (want VEO_INTENT_IN, "
 		                "VEO_INTENT_INOUT or VEO_INTENT_OUT)", (int)inout);
 	if (!buf && len)
-		return veo_fail("veo_args_set_stack: NULL buffer of %zu bytes", len);
+		return error_set("veo_args_set_stack: NULL buffer of %zu bytes", len);
 	if ((uint64_t)len > STACK_ARG_MAX)
-		return veo_fail("veo_args_set_stack: %zu bytes is more than a stack "
+		return error_set("veo_args_set_stack: %zu bytes is more than a stack "
 		                "argument can hold (%llu)", len, (unsigned long long)STACK_ARG_MAX);
 	if (set(args, argnum, ARG_STACK, 0) != 0)
 		return -1;
@@ -265,7 +141,7 @@ int veo_args_set_result_type(struct veo_args *args, enum veo_result_type type)
 	if (!args_check(args))
 		return -1;
 	if ((unsigned)type >= sizeof map)
-		return veo_fail("veo_args_set_result_type: bad type %d (want a "
+		return error_set("veo_args_set_result_type: bad type %d (want a "
 		                "VEO_RESULT_* value)", (int)type);
 	args->ret_type = map[type];
 	return 0;

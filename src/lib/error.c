@@ -2,12 +2,15 @@
  * error.c: the message of the last failure, per thread (like dlerror),
  * and whether failures are also printed to stderr.
  */
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "error.h"
+#include "protocol.h" /* VP_MSG_MAX: the longest message from the worker */
+#include "ve_offload.h"
 
 static _Thread_local char last_error[VP_MSG_MAX + 256];
 static _Atomic int print_mode = -1; /* -1: not decided yet */
@@ -25,12 +28,7 @@ static int should_print(void)
 	return m;
 }
 
-void veo_set_error_text(const char *msg)
-{
-	snprintf(last_error, sizeof last_error, "%s", msg);
-}
-
-int veo_fail(const char *fmt, ...)
+int error_set(const char *fmt, ...)
 {
 	va_list ap;
 

@@ -1,13 +1,14 @@
 /*
- * hooks.c: the API hooks (veo_register_hook and friends) and the version
- * calls. A hook is looked up by the address of the API function it is
+ * hooks.c: the API hooks (veo_register_hook and friends). A hook is looked up by the address of the API function it is
  * registered for; the table is tiny and process-wide.
  */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 
-#include "internal.h"
+#include "error.h"
+#include "hooks.h"
+#include "ve_offload.h"
 
 #define MAX_HOOKS 32
 
@@ -34,7 +35,7 @@ void veo_register_hook(void *api_func, void (*hook)(void *, ...), void *payload)
 	int i;
 
 	if (!api_func || !hook) {
-		veo_fail("veo_register_hook: NULL function or hook");
+		error_set("veo_register_hook: NULL function or hook");
 		return;
 	}
 	pthread_mutex_lock(&hooks_lock);
@@ -44,7 +45,7 @@ void veo_register_hook(void *api_func, void (*hook)(void *, ...), void *payload)
 	if (i >= 0)
 		hooks[i] = (struct hook){ api_func, hook, payload };
 	else
-		veo_fail("veo_register_hook: too many hooks (at most %d)", MAX_HOOKS);
+		error_set("veo_register_hook: too many hooks (at most %d)", MAX_HOOKS);
 	pthread_mutex_unlock(&hooks_lock);
 }
 
@@ -90,14 +91,4 @@ void hooks_run(void *api_func, void *obj, uint64_t addr, size_t size, int with_s
 		h.fn(h.payload, obj, addr, size);
 	else
 		h.fn(h.payload, obj, addr);
-}
-
-const char *veo_version_string(void)
-{
-	return "openveo " OPENVEO_VERSION_STRING;
-}
-
-int veo_api_version(void)
-{
-	return VEO_API_VERSION;
 }

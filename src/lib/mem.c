@@ -11,7 +11,13 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "control.h"
+#include "death.h"
+#include "error.h"
+#include "hooks.h"
+#include "mem.h"
+#include "proc.h"
+#include "request.h"
 
 #define BOUNCE_CHUNK (16u << 20)  /* largest bounce block of a sync copy */
 
@@ -25,15 +31,15 @@ int mem_heap_alloc(struct veo_proc_handle *p, uint64_t size, uint64_t *off)
 	int err = heap_alloc(&p->heap, size ? size : 1, off);
 
 	if (err == -ENOMEM && size > p->heap_size)
-		return veo_fail("cannot allocate %llu bytes of VE memory: more than the "
+		return error_set("cannot allocate %llu bytes of VE memory: more than the "
 		                "VE heap holds (%llu bytes; VEO_HEAP_SIZE sets it)",
 		                (unsigned long long)size, (unsigned long long)p->heap_size);
 	if (err == -ENOMEM)
-		return veo_fail("cannot allocate %llu bytes of VE memory: not enough "
+		return error_set("cannot allocate %llu bytes of VE memory: not enough "
 		                "memory (the machine has too little available, or the "
 		                "VE heap is full)", (unsigned long long)size);
 	if (err)
-		return veo_fail("cannot allocate %llu bytes of VE memory: %s",
+		return error_set("cannot allocate %llu bytes of VE memory: %s",
 		                (unsigned long long)size, strerror(-err));
 	return 0;
 }
@@ -50,9 +56,9 @@ int veo_alloc_mem(struct veo_proc_handle *p, uint64_t *addr, const size_t size)
 	if (!proc_check(p))
 		return -1;
 	if (!addr)
-		return veo_fail("veo_alloc_mem: NULL address pointer");
-	if (proc_dead_recheck(p))
-		return veo_fail("veo_alloc_mem: %s", proc_death_msg(p));
+		return error_set("veo_alloc_mem: NULL address pointer");
+	if (death_recheck(p))
+		return error_set("veo_alloc_mem: %s", death_msg(p));
 	if (mem_heap_alloc(p, size, &off) != 0)
 		return -1;
 	*addr = p->heap_ve + off;
@@ -68,7 +74,7 @@ static int block_start(struct veo_proc_handle *p, uint64_t addr, uint64_t *off,
 
 	if (!proc_heap_off(p, addr, 0, off) ||
 	    heap_find(&p->heap, *off, 0, &blk, NULL) != 0 || blk != *off)
-		return veo_fail("%s: 0x%llx is not VE memory from veo_alloc_mem "
+		return error_set("%s: 0x%llx is not VE memory from veo_alloc_mem "
 		                "(never allocated, already freed, or not the start of a block)",
 		                who, (unsigned long long)addr);
 	return 0;
@@ -80,13 +86,13 @@ int veo_free_mem(struct veo_proc_handle *p, uint64_t addr)
 
 	if (!proc_check(p))
 		return -1;
-	if (proc_dead_recheck(p))
-		return veo_fail("veo_free_mem: %s (veo_proc_destroy releases its memory)",
-		                proc_death_msg(p));
+	if (death_recheck(p))
+		return error_set("veo_free_mem: %s (veo_proc_destroy releases its memory)",
+		                death_msg(p));
 	if (block_start(p, addr, &off, "veo_free_mem") != 0)
 		return -1;
 	if (heap_free(&p->heap, off) != 0)
-		return veo_fail("veo_free_mem: 0x%llx was freed meanwhile",
+		return error_set("veo_free_mem: 0x%llx was freed meanwhile",
 		                (unsigned long long)addr);
 	hooks_run((void *)veo_free_mem, p, addr, 0, 0);
 	return 0;
@@ -100,7 +106,7 @@ static int heap_range(struct veo_proc_handle *p, uint64_t addr, size_t len,
 	if (!proc_heap_off(p, addr, 0, off))
 		return 0;
 	if (heap_find(&p->heap, *off, len, NULL, NULL) != 0)
-		return veo_fail("%s: 0x%llx (%zu bytes) is not inside allocated VE memory",
+		return error_set("%s: 0x%llx (%zu bytes) is not inside allocated VE memory",
 		                who, (unsigned long long)addr, len);
 	return 1;
 }
@@ -112,15 +118,15 @@ static int copy_args_ok(struct veo_proc_handle *p, const void *host, uint64_t ad
                         size_t size, const char *who)
 {
 	if (!host && size)
-		return veo_fail("%s: NULL host buffer of %zu bytes", who, size);
+		return error_set("%s: NULL host buffer of %zu bytes", who, size);
 	if ((uintptr_t)host + size < (uintptr_t)host)
-		return veo_fail("%s: %zu bytes at host address %p wrap around the "
+		return error_set("%s: %zu bytes at host address %p wrap around the "
 		                "address space", who, size, host);
 	if (size >= VE_ADDR_LIMIT || addr + size < addr || addr + size > VE_ADDR_LIMIT)
-		return veo_fail("%s: %zu bytes at VE address 0x%llx: no VE memory is that "
+		return error_set("%s: %zu bytes at VE address 0x%llx: no VE memory is that "
 		                "large", who, size, (unsigned long long)addr);
-	if (proc_dead_recheck(p))
-		return veo_fail("%s: %s", who, proc_death_msg(p));
+	if (death_recheck(p))
+		return error_set("%s: %s", who, death_msg(p));
 	return 0;
 }
 
@@ -166,16 +172,16 @@ static int foreign_copy(struct veo_proc_handle *p, char *host, uint64_t addr,
 
 		if (!is_read && mem_host_copy(p->heap_host + bounce, host + done, n, 0) != 0) {
 			mem_heap_free(p, bounce);
-			return veo_fail("%s: the host buffer at %p is not readable for %zu bytes",
+			return error_set("%s: the host buffer at %p is not readable for %zu bytes",
 			                who, (void *)host, len);
 		}
-		if (proc_control(p, &x.rec, sizeof x, &r, msg, sizeof msg) != VP_ST_OK) {
+		if (control_call(p, &x.rec, sizeof x, &r, msg, sizeof msg) != VP_ST_OK) {
 			mem_heap_free(p, bounce);
-			return veo_fail("%s: %s", who, msg);
+			return error_set("%s: %s", who, msg);
 		}
 		if (is_read && mem_host_copy(p->heap_host + bounce, host + done, n, 1) != 0) {
 			mem_heap_free(p, bounce);
-			return veo_fail("%s: the host buffer at %p is not writable for %zu bytes",
+			return error_set("%s: the host buffer at %p is not writable for %zu bytes",
 			                who, (void *)host, len);
 		}
 		done += n;
@@ -236,19 +242,33 @@ static uint64_t async_heap_copy(struct veo_thr_ctxt *c, char *host, uint64_t off
 	struct vp_rec rec = { .len = sizeof rec, .op = VP_OP_HOST_ACTION };
 	uint64_t id;
 
-	if (ctx_lock_if_idle(c)) {
+	if (req_lock_if_idle(c)) {
 		if (len && is_read)
 			memcpy(host, p->heap_host + off, len);
 		else if (len)
 			memcpy(p->heap_host + off, host, len);
-		id = ctx_submit_done_locked(c, kind);
-		ctx_unlock(c);
+		id = req_done_locked(c, kind);
+		req_unlock(c);
 		return id;
 	}
 	x.u.xfer.host = host;
 	x.u.xfer.heap_off = off;
 	x.u.xfer.len = len;
-	return ctx_submit(c, kind, &x, &rec, sizeof rec);
+	return req_submit(c, kind, &x, &rec, sizeof rec);
+}
+
+/* The end of an async read through the worker (request.h's finish): the
+ * bounce block's bytes to the caller's buffer. */
+static int bounce_read_finish(struct veo_thr_ctxt *c, struct req_extra *x, char *msg)
+{
+	if (mem_host_copy(c->proc->heap_host + x->u.xfer.heap_off, x->u.xfer.host,
+	                  x->u.xfer.len, 1) != 0) {
+		snprintf(msg, VP_NOTE_MSG + 1, "the host buffer at %p is not "
+		         "writable for %llu bytes", (void *)x->u.xfer.host,
+		         (unsigned long long)x->u.xfer.len);
+		return VEO_COMMAND_ERROR;
+	}
+	return VEO_COMMAND_OK;
 }
 
 /* Async copy of other worker memory, by the worker through a bounce block. */
@@ -265,15 +285,16 @@ static uint64_t async_bounce_copy(struct veo_thr_ctxt *c, char *host, uint64_t a
 		return VEO_REQUEST_ID_INVALID;
 	if (!is_read && mem_host_copy(p->heap_host + x.bounce, host, len, 0) != 0) {
 		mem_heap_free(p, x.bounce);
-		veo_fail("veo_async_write_mem: the host buffer at %p is not readable for "
+		error_set("veo_async_write_mem: the host buffer at %p is not readable for "
 		         "%zu bytes", (void *)host, len);
 		return VEO_REQUEST_ID_INVALID;
 	}
 	e.block = x.bounce;
+	e.finish = is_read ? bounce_read_finish : NULL;
 	e.u.xfer.host = host;
 	e.u.xfer.heap_off = x.bounce;
 	e.u.xfer.len = len;
-	id = ctx_submit(c, is_read ? REQ_BOUNCE_READ : REQ_BOUNCE_WRITE, &e, &x, sizeof x);
+	id = req_submit(c, is_read ? REQ_BOUNCE_READ : REQ_BOUNCE_WRITE, &e, &x, sizeof x);
 	if (id == VEO_REQUEST_ID_INVALID)
 		mem_heap_free(p, x.bounce);
 	return id;
@@ -319,7 +340,7 @@ uint64_t veo_alloc_mem_async(struct veo_thr_ctxt *c, const size_t size)
 	if (mem_heap_alloc(c->proc, size, &off) != 0)
 		return VEO_REQUEST_ID_INVALID;
 	rec.result = c->proc->heap_ve + off;
-	id = ctx_submit(c, REQ_ALLOC, NULL, &rec, sizeof rec);
+	id = req_submit(c, REQ_ALLOC, NULL, &rec, sizeof rec);
 	if (id == VEO_REQUEST_ID_INVALID) {
 		mem_heap_free(c->proc, off);
 		return id;
@@ -328,9 +349,25 @@ uint64_t veo_alloc_mem_async(struct veo_thr_ctxt *c, const size_t size)
 	return id;
 }
 
+/* The end of veo_free_mem_async (request.h's finish): the block is freed
+ * when the worker reaches the request, in the context's order. */
+static int free_finish(struct veo_thr_ctxt *c, struct req_extra *x, char *msg)
+{
+	struct veo_proc_handle *p = c->proc;
+	uint64_t off, addr = x->u.mem.addr;
+
+	if (proc_heap_off(p, addr, 0, &off) && heap_free(&p->heap, off) == 0) {
+		hooks_run((void *)veo_free_mem_async, c, addr, 0, 0);
+		return VEO_COMMAND_OK;
+	}
+	snprintf(msg, VP_NOTE_MSG + 1, "0x%llx is not allocated VE memory",
+	         (unsigned long long)addr);
+	return VEO_COMMAND_ERROR;
+}
+
 uint64_t veo_free_mem_async(struct veo_thr_ctxt *c, uint64_t addr)
 {
-	struct req_extra x = { .block = ~0ull };
+	struct req_extra x = { .block = ~0ull, .finish = free_finish };
 	struct vp_complete rec = { .rec = { .len = sizeof rec, .op = VP_OP_COMPLETE } };
 	uint64_t off;
 
@@ -338,6 +375,6 @@ uint64_t veo_free_mem_async(struct veo_thr_ctxt *c, uint64_t addr)
 		return VEO_REQUEST_ID_INVALID;
 	if (block_start(c->proc, addr, &off, "veo_free_mem_async") != 0)
 		return VEO_REQUEST_ID_INVALID;
-	x.u.mem.addr = addr; /* freed when the worker reaches it (ctx.c) */
-	return ctx_submit(c, REQ_FREE, &x, &rec, sizeof rec);
+	x.u.mem.addr = addr; /* freed when the worker reaches it (free_finish) */
+	return req_submit(c, REQ_FREE, &x, &rec, sizeof rec);
 }

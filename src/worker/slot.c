@@ -3,7 +3,8 @@
  * submission ring, run it, answer it. The control slot is served
  * by the main thread, each context slot by a thread of its own.
  *
- * A record is copied out of shared memory before it is checked or used,
+ * The rings themselves are ring.h's; this file decides what to do with a
+ * record. A record is copied out of shared memory before it is checked or used,
  * so the host cannot change it under our feet; anything malformed is
  * answered with an error, never trusted.
  */
@@ -14,123 +15,26 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "ring.h"
 #include "wait.h"
 #include "worker.h"
 
-/* Publishes how far we have answered: the word the host sleeps on. */
-static void sq_publish(struct vp_slot *s, const struct sq_cursor *cur)
-{
-	atomic_store_explicit(&s->sq.head, cur->head, memory_order_release);
-	vp_wake_lazy(&s->sq.head, &s->sq.head_sleepers);
-}
-
-/* The answer over the header of the record taken last (protocol.h), the
- * rest of the record zeroed first: the ring stays zero behind us. */
-static void done_in_place(struct vp_slot *s, const struct sq_cursor *cur, uint64_t reqid,
-                          uint32_t status, uint64_t result)
-{
-	uint8_t *rec = s->sq_data + (cur->rec & (VP_SQ_BYTES - 1));
-	struct vp_done *d = (struct vp_done *)rec;
-	uint32_t len = cur->head - cur->rec;
-
-	for (uint32_t i = sizeof *d; i < len; i += VP_REC_ALIGN) /* inline: few */
-		memset(rec + i, 0, VP_REC_ALIGN);
-	d->zero = 0;
-	d->result = result;
-	atomic_store_explicit(&d->stamp, VP_DONE_STAMP(reqid, status), memory_order_release);
-}
-
-/* The note of an answer that is not a success (protocol.h). The CQ head
- * is the host's; we keep the last value we read (cq_head_seen) and read
- * the shared one again only when the ring looks full. */
-static void post_note(struct vp_slot *s, struct sq_cursor *cur, uint64_t reqid,
-                      uint32_t status, uint64_t result, const char *msg)
-{
-	uint32_t tail = atomic_load_explicit(&s->cq.tail, memory_order_relaxed);
-	struct vp_cqe *e;
-
-	while (tail - cur->cq_head_seen >= VP_CQ_ENTRIES) {
-		uint32_t head = atomic_load_explicit(&s->cq.head, memory_order_acquire);
-
-		if (tail - head < VP_CQ_ENTRIES) {
-			cur->cq_head_seen = head;
-			break;
-		}
-		/* Full: the host frees entries as it reads the answers. */
-		vp_wait_change(&s->cq.head, head, &s->cq.head_sleepers, 0, 1);
-	}
-	e = &s->cq_data[tail & (VP_CQ_ENTRIES - 1)];
-	e->reqid = reqid;
-	e->result = result;
-	e->status = status;
-	e->msg_len = 0;
-	if (msg && *msg) {
-		size_t n = strnlen(msg, VP_CQE_MSG);
-
-		memcpy(s->cq_msg[tail & (VP_CQ_ENTRIES - 1)], msg, n);
-		e->msg_len = (uint32_t)n;
-	}
-	atomic_store_explicit(&e->stamp, tail + 1, memory_order_release);
-	atomic_store_explicit(&s->cq.tail, tail + 1, memory_order_release);
-}
-
-void slot_answer(struct vp_slot *s, struct sq_cursor *cur, uint64_t reqid, uint32_t status,
+void slot_answer(struct vp_slot *s, struct ring_cursor *cur, uint64_t reqid, uint32_t status,
                  uint64_t result, const char *msg)
 {
-	if (status != VP_ST_OK)
-		post_note(s, cur, reqid, status, result, msg);
-	done_in_place(s, cur, reqid, status, result);
-	sq_publish(s, cur);
+	ring_answer(s, cur, reqid, status, result, msg);
 }
 
-/* Taking records (see worker.h). A record is there when the len at our
- * head is not zero (protocol.h); it is checked against the ring before it
- * is copied out, so a bad length never reads past the ring. The cursor is
- * ours: head stays a multiple of VP_REC_ALIGN whatever the shared memory
- * says, and the host's tail is not read at all on this path. */
-int slot_sq_poll(struct vp_slot *s, struct sq_cursor *cur, uint8_t *buf,
+int slot_sq_poll(struct vp_slot *s, struct ring_cursor *cur, uint8_t *buf,
                  uint64_t *bad_reqid)
 {
-	for (int pads = 0;; pads++) {
-		uint32_t pos = cur->head & (VP_SQ_BYTES - 1);
-		struct vp_rec *h = (struct vp_rec *)(s->sq_data + pos);
-		uint32_t len = __atomic_load_n(&h->len, __ATOMIC_ACQUIRE);
-		struct vp_rec r;
-
-		if (len == 0) {
-			sq_publish(s, cur);
-			return 0;
-		}
-		memcpy(&r, h, sizeof r);
-		r.len = len;
-		/* A PAD runs exactly to the end of the ring, and two never follow
-		 * each other. */
-		if (len < sizeof r || len % VP_REC_ALIGN || pos + len > VP_SQ_BYTES ||
-		    (r.op != VP_OP_PAD && len > SLOT_REC_MAX) ||
-		    (r.op == VP_OP_PAD && (pos + len != VP_SQ_BYTES || pads > 0))) {
-			*bad_reqid = r.reqid;
-			cur->head = atomic_load_explicit(&s->sq.tail, memory_order_acquire) &
-			            ~(uint32_t)(VP_REC_ALIGN - 1);
-			sq_publish(s, cur);
-			return -1;
-		}
-		if (r.op != VP_OP_PAD) {
-			for (uint32_t i = 0; i < len; i += VP_REC_ALIGN) /* inline: few */
-				memcpy(buf + i, (const uint8_t *)h + i, VP_REC_ALIGN);
-			((struct vp_rec *)buf)->len = len; /* as checked, whatever is there now */
-			cur->rec = cur->head;
-			cur->head += len;
-			return (int)len; /* the head is published with the answer */
-		}
-		__atomic_store_n(&h->len, 0, __ATOMIC_RELAXED); /* a PAD: zero behind us */
-		cur->head += len;
-	}
+	return ring_sq_poll(s, cur, buf, SLOT_REC_MAX, bad_reqid);
 }
 
 /* slot_sq_poll, waiting while the ring is empty: spinning on the len at
  * our head, then sleeping on the tail. Returns the record's length, or 0
  * when the ring held garbage. */
-static uint32_t sq_take(struct vp_slot *s, struct sq_cursor *cur, uint8_t *buf,
+static uint32_t sq_take(struct vp_slot *s, struct ring_cursor *cur, uint8_t *buf,
                         uint64_t *bad_reqid)
 {
 	for (int spin = 1;; spin = !spin) {
@@ -151,7 +55,7 @@ static uint32_t sq_take(struct vp_slot *s, struct sq_cursor *cur, uint8_t *buf,
 
 /* The host copies heap memory itself; we stop here until it is done, so
  * the copy keeps its place in the context's order. */
-static void host_action(struct vp_slot *s, struct sq_cursor *cur, uint64_t reqid)
+static void host_action(struct vp_slot *s, struct ring_cursor *cur, uint64_t reqid)
 {
 	uint32_t want = (uint32_t)reqid, v;
 
@@ -246,11 +150,11 @@ int slot_check_record(const uint8_t *buf, uint32_t len, unsigned idx)
 
 /* Answers a record slot_check_record refused. Control requests leave
  * their message in s->msg, like every control answer. */
-static void reject(struct vp_slot *s, struct sq_cursor *cur, unsigned idx,
+static void reject(struct vp_slot *s, struct ring_cursor *cur, unsigned idx,
                    const uint8_t *buf)
 {
 	const struct vp_rec *r = (const struct vp_rec *)buf;
-	char msg[VP_CQE_MSG];
+	char msg[VP_NOTE_MSG];
 
 	switch (r->op) {
 	case VP_OP_PAD:
@@ -335,7 +239,7 @@ static _Noreturn void ring_corrupt(unsigned idx, uint64_t reqid)
 void slot_serve(unsigned idx)
 {
 	struct vp_slot *s = worker_slot(idx);
-	struct sq_cursor cur;
+	struct ring_cursor cur;
 	_Alignas(16) uint8_t buf[SLOT_REC_MAX];
 
 	/* The host reset the rings before asking for this slot. */
@@ -346,7 +250,7 @@ void slot_serve(unsigned idx)
 		uint64_t bad = 0, result = 0;
 		uint32_t len = sq_take(s, &cur, buf, &bad);
 		const struct vp_rec *r = (const struct vp_rec *)buf;
-		char msg[VP_CQE_MSG];
+		char msg[VP_NOTE_MSG];
 		int st = VP_ST_ERROR;
 
 		msg[0] = '\0';

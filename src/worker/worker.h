@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "protocol.h"
+#include "ring.h"
 
 /* The mapped memfd and where things are in it. Set once at start-up, from
  * a header checked then: the layout is never read from shared memory again,
@@ -57,22 +57,15 @@ void slot_serve(unsigned idx);
  * header and, for its op, the fixed part, the strings that must end in a
  * NUL and the slot it may come on (dispatch_decode checks a call's
  * arguments). Returns 0 if slot_serve may act on it, -1 if malformed. */
-struct sq_cursor {
-	uint32_t head;          /* next record to take (ours; published once the
-	                         * records before it are answered) */
-	uint32_t rec;           /* where the record taken last starts */
-	uint32_t cq_head_seen;  /* the host's CQ head as last read */
-};
-int slot_sq_poll(struct vp_slot *s, struct sq_cursor *cur, uint8_t *buf,
+int slot_sq_poll(struct vp_slot *s, struct ring_cursor *cur, uint8_t *buf,
                  uint64_t *bad_reqid);
 int slot_check_record(const uint8_t *buf, uint32_t len, unsigned idx);
 /* Start a context thread for slot idx. 0 or an errno. */
 int slot_start_context(unsigned idx, uint64_t stack_size);
 
-/* Answers the record taken last (protocol.h): for anything but a
- * success, a note in the CQ first (waits while the CQ is full); the answer
- * in place; the head past the record. */
-void slot_answer(struct vp_slot *s, struct sq_cursor *cur, uint64_t reqid, uint32_t status,
+/* Answers the record taken last: ring_answer (ring.h), out of line for
+ * the files that answer besides the serve loop. */
+void slot_answer(struct vp_slot *s, struct ring_cursor *cur, uint64_t reqid, uint32_t status,
                  uint64_t result, const char *msg);
 
 /* dispatch.c: a VP_OP_CALL record, checked and decoded: types and values

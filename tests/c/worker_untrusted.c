@@ -25,7 +25,7 @@
 #include <sys/syscall.h>
 
 #include "testlib.h"
-#include "protocol.h"
+#include "ring.h"
 
 #define RAW_SLOT (VP_MAX_SLOTS - 1) /* a context slot the library never picks first */
 
@@ -47,7 +47,7 @@ static void wake(_Atomic uint32_t *word)
 /* Appends a record (len bytes, a multiple of VP_REC_ALIGN unless the test
  * means it not to be) to the slot's SQ, as ring_push does. Returns where
  * it went: where its answer comes. */
-static const struct vp_done *push(struct vp_slot *s, void *rec, uint32_t len)
+static const struct vp_answer *push(struct vp_slot *s, void *rec, uint32_t len)
 {
 	uint32_t tail = atomic_load(&s->sq.tail), pos = tail & (VP_SQ_BYTES - 1);
 	if (pos + len > VP_SQ_BYTES) {
@@ -59,7 +59,7 @@ static const struct vp_done *push(struct vp_slot *s, void *rec, uint32_t len)
 	memcpy(s->sq_data + pos, rec, len);
 	atomic_store_explicit(&s->sq.tail, tail + len, memory_order_release);
 	wake(&s->sq.tail);
-	return (const struct vp_done *)(s->sq_data + pos);
+	return (const struct vp_answer *)(s->sq_data + pos);
 }
 
 /* The answer in place of the record at d, request reqid (waits for it, 10 s
@@ -69,20 +69,20 @@ struct answer {
 	uint64_t result;
 };
 
-static struct answer answer(const struct vp_done *d, uint64_t reqid)
+static struct answer answer(const struct vp_answer *d, uint64_t reqid)
 {
 	double t0 = test_now();
 	uint32_t stamp;
-	while (!vp_done_for(stamp = atomic_load_explicit(&d->stamp, memory_order_acquire), reqid)) {
+	while (!vp_answer_for(stamp = atomic_load_explicit(&d->stamp, memory_order_acquire), reqid)) {
 		REQUIREF(test_now() - t0 < 10, "no answer from the worker in 10 s");
 		sched_yield();
 	}
-	return (struct answer){ .status = vp_done_status(stamp), .result = d->result };
+	return (struct answer){ .status = vp_answer_status(stamp), .result = d->result };
 }
 
 /* The next note of the slot: the message of an answer that is not a
  * success (waits for it, 10 s at most). */
-static struct vp_cqe take(struct vp_slot *s)
+static struct vp_note take(struct vp_slot *s)
 {
 	uint32_t head = atomic_load(&s->cq.head);
 	double t0 = test_now();
@@ -90,7 +90,7 @@ static struct vp_cqe take(struct vp_slot *s)
 		REQUIREF(test_now() - t0 < 10, "no completion from the worker in 10 s");
 		sched_yield();
 	}
-	struct vp_cqe e = s->cq_data[head & (VP_CQ_ENTRIES - 1)];
+	struct vp_note e = s->note_data[head & (VP_NOTE_ENTRIES - 1)];
 	atomic_store_explicit(&s->cq.head, head + 1, memory_order_release);
 	wake(&s->cq.head);
 	return e;
@@ -103,14 +103,14 @@ static void expect_error(unsigned idx, void *rec, uint32_t len, const char *what
 	struct vp_rec *r = rec;
 	r->reqid = ++next_reqid;
 	push(s, rec, len);
-	struct vp_cqe e = take(s);
+	struct vp_note e = take(s);
 	CHECK_EQ_U64(e.reqid, next_reqid);
 	CHECKF(e.status == VP_ST_ERROR, "%s: status %u, want VP_ST_ERROR", what, e.status);
 	/* Control-slot messages are long: they are in the slot's msg. */
 	char msg[VP_MSG_MAX];
 	if (e.msg_len)
 		snprintf(msg, sizeof msg, "%.*s", (int)e.msg_len,
-		         s->cq_msg[(atomic_load(&s->cq.head) - 1) & (VP_CQ_ENTRIES - 1)]);
+		         s->note_msg[(atomic_load(&s->cq.head) - 1) & (VP_NOTE_ENTRIES - 1)]);
 	else
 		snprintf(msg, sizeof msg, "%s", s->msg);
 	printf("   %-40s -> %s\n", what, msg);

@@ -43,7 +43,7 @@ libs=(-Wl,--wrap=ffi_call,--wrap=dlopen,--wrap=process_vm_readv,--wrap=process_v
 
 "$cc" "${cflags[@]}" -o "$out/fuzz_records" "$here/fuzz_records.c" "${worker[@]}" "${libs[@]}"
 "$cc" "${cflags[@]}" -o "$out/fuzz_marshal" "$here/fuzz_marshal.c" \
-	"$root/src/lib/args.c" "$root/src/lib/error.c" "${worker[@]}" "${libs[@]}"
+	"$root/src/lib/args.c" "$root/src/lib/handle.c" "$root/src/lib/error.c" "${worker[@]}" "${libs[@]}"
 # Writes the seed inputs (tests/fuzz/corpus is its output, committed).
 "$cc" -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -I"$root/include" -I"$root/src/common" \
 	-o "$out/make_seeds" "$here/make_seeds.c"

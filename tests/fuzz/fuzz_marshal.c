@@ -21,7 +21,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "internal.h"
+#include "args.h"
 #include "worker.h"
 
 enum op {
@@ -204,7 +204,7 @@ static void marshal(struct veo_args *args, const struct model *m, struct fuzz_in
 	char *block = NULL;
 	struct out_copy *outs = NULL;
 	struct call_plan plan;
-	char msg[VP_CQE_MSG] = "";
+	char msg[VP_NOTE_MSG] = "";
 
 	for (int i = 0; i < m->nargs; i++) {
 		if (m->a[i].type != ARG_STACK)
@@ -242,7 +242,7 @@ static void marshal(struct veo_args *args, const struct model *m, struct fuzz_in
 	FUZZ_CHECK(((struct vp_rec *)rec)->len == 0 && ((struct vp_rec *)rec)->op == VP_OP_CALL,
 	           "record header: len %u (the submitter's to write) op %u",
 	           ((struct vp_rec *)rec)->len, ((struct vp_rec *)rec)->op);
-	((struct vp_rec *)rec)->len = len; /* as ctx.c publishes it */
+	((struct vp_rec *)rec)->len = len; /* as req_submit_end publishes it */
 	/* The worker takes it as it takes any call, on a context slot. */
 	FUZZ_CHECK(slot_check_record(rec, len, 1) == 0, "the worker refuses the record");
 	FUZZ_CHECK(dispatch_decode((const struct vp_call *)rec, len, &plan, msg, sizeof msg) ==

@@ -81,7 +81,7 @@ static void check_call(const uint8_t *buf, uint32_t len)
 {
 	const struct vp_call *c = (const struct vp_call *)buf;
 	struct call_plan plan;
-	char msg[VP_CQE_MSG] = "";
+	char msg[VP_NOTE_MSG] = "";
 	const uint8_t *end = buf + len;
 
 	if (dispatch_decode(c, len, &plan, msg, sizeof msg) != VP_ST_OK) {
@@ -158,7 +158,7 @@ static void fuzz_ring(struct fuzz_in *in, unsigned idx)
 	ASAN_UNPOISON_MEMORY_REGION(s->sq_data, sizeof s->sq_data);
 
 	/* The worker's own cursor starts where its head is. */
-	struct sq_cursor cur = { .head = head };
+	struct ring_cursor cur = { .head = head };
 
 	for (int k = 0; k < VP_SQ_BYTES / VP_REC_ALIGN + 1; k++) {
 		uint32_t h0 = cur.head, h1;

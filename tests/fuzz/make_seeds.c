@@ -14,7 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "protocol.h"
+#include "ring.h"
 
 static const char *dir;
 

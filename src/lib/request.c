@@ -1,17 +1,12 @@
 /*
- * ctx.c: contexts and the life of a request. Submitting writes a record
- * into the context's SQ; the worker runs records in order and answers each
- * in place (protocol.h), with a note in the CQ for a failure; a host thread
+ * request.c: the life of a request. Submitting writes a record into the
+ * context's SQ; the worker runs records in order and answers each in
+ * place (ring.h), with a note in the CQ for a failure; a host thread
  * waiting for a call takes its answer straight from its record, and
  * whichever thread waits, peeks or syncs "drains" the other answers, in
- * order, into the request table, where the result waits to be collected
- * (once).
- *
- * The request table is a ring of struct req indexed by seq & (cap - 1):
- * sequence numbers are handed out in order, and every one that may still
- * be in use lies in [oldest, next_id), a span the table grows to cover.
- * The ids callers see carry the context's tag above the sequence number
- * (internal.h), so an id of another context is refused, not mistaken.
+ * order, into the request table (request.h), where the result waits to be
+ * collected (once). The public waits are here too: veo_call_wait_result,
+ * veo_call_peek_result, veo_context_sync, and request blocks.
  *
  * Some requests need the host in the middle: heap copies of async
  * transfers (the host does the memcpy, so data is copied once) and
@@ -24,14 +19,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "context.h"
+#include "death.h"
+#include "error.h"
+#include "heap.h"
+#include "proc.h"
+#include "request.h"
 #include "ring.h"
 #include "wait.h"
 
 #define INITIAL_CAP 64
-#define SLICE_NS PROC_RECHECK_NS  /* longest sleep between liveness checks */
+#define SLICE_NS DEATH_RECHECK_NS  /* longest sleep between liveness checks */
 
-/* ---- request ids (see internal.h) -------------------------------------- */
+/* ---- request ids (see context.h) -------------------------------------- */
 
 static _Atomic uint32_t tag_counter;
 
@@ -41,21 +41,16 @@ static uint64_t tag_next(void)
 	return ((uint64_t)(atomic_fetch_add(&tag_counter, 1) % 0xfffe) + 1) << REQ_TAG_SHIFT;
 }
 
-static uint64_t id_of(const struct veo_thr_ctxt *c, uint64_t seq)
-{
-	return c->tag | seq;
-}
-
 /* The seq of an id a caller gives, or 0 with a message when the id was not
  * issued by this context. */
 static uint64_t seq_of(const struct veo_thr_ctxt *c, uint64_t id)
 {
 	if (id == VEO_REQUEST_ID_INVALID) {
-		veo_fail("request id VEO_REQUEST_ID_INVALID: the submission had failed");
+		error_set("request id VEO_REQUEST_ID_INVALID: the submission had failed");
 		return 0;
 	}
 	if ((id & ~REQ_SEQ_MASK) != c->tag || (id & REQ_SEQ_MASK) == 0) {
-		veo_fail("request id %llu (0x%llx) was not issued by this context "
+		error_set("request id %llu (0x%llx) was not issued by this context "
 		         "(an id of another context, or a made-up one)",
 		         (unsigned long long)id, (unsigned long long)id);
 		return 0;
@@ -75,12 +70,7 @@ static struct req *req_find(struct veo_thr_ctxt *c, uint64_t seq)
 	return r->seq == (uint32_t)seq && r->state != REQ_UNUSED ? r : NULL;
 }
 
-static struct req_extra *extra_of(struct veo_thr_ctxt *c, const struct req *r)
-{
-	return &c->extra[r - c->reqs];
-}
-
-static int table_grow(struct veo_thr_ctxt *c)
+int req_table_grow(struct veo_thr_ctxt *c)
 {
 	uint64_t cap = c->cap * 2;
 	struct req *n = calloc(cap, sizeof *n);
@@ -89,7 +79,7 @@ static int table_grow(struct veo_thr_ctxt *c)
 	if (!n || !x || cap > UINT32_MAX) {
 		free(n);
 		free(x);
-		return veo_fail("out of memory for %llu outstanding requests",
+		return error_set("out of memory for %llu outstanding requests",
 		                (unsigned long long)c->cap);
 	}
 	/* Every entry in use has its seq in [oldest, next_id). An extra part
@@ -110,32 +100,10 @@ static int table_grow(struct veo_thr_ctxt *c)
 	return 0;
 }
 
-/* Whether the table has an entry for the next seq (grows it if needed). */
-OPENVEO_INLINE int req_room(struct veo_thr_ctxt *c)
-{
-	return c->next_id - c->oldest < c->cap || table_grow(c) == 0;
-}
-
-/* A new table entry of kind, state pending, for the next seq (req_room
- * said there is one), whose record is at pos; x, if not NULL, is its
- * extra part. */
-OPENVEO_INLINE struct req *req_new(struct veo_thr_ctxt *c, int kind, const struct req_extra *x,
-                                   uint32_t pos)
-{
-	struct req *r = &c->reqs[c->next_id & (c->cap - 1)];
-
-	*r = (struct req){ .seq = (uint32_t)c->next_id, .pos = pos, .state = REQ_PENDING,
-	                   .kind = (uint8_t)kind, .has_extra = x != NULL };
-	if (x)
-		*extra_of(c, r) = *x;
-	c->next_id++;
-	return r;
-}
-
 /* The extra part of r, made empty if r had none. */
 static struct req_extra *req_extra(struct veo_thr_ctxt *c, struct req *r)
 {
-	struct req_extra *x = extra_of(c, r);
+	struct req_extra *x = req_extra_of(c, r);
 
 	if (!r->has_extra) {
 		memset(x, 0, sizeof *x);
@@ -147,13 +115,13 @@ static struct req_extra *req_extra(struct veo_thr_ctxt *c, struct req *r)
 
 static void extra_release(struct veo_thr_ctxt *c, struct req *r)
 {
-	struct req_extra *x = extra_of(c, r);
+	struct req_extra *x = req_extra_of(c, r);
 
 	free(x->msg);
 	if (r->kind == REQ_CALL)
 		free(x->u.call.outs);
 	if (x->block != ~0ull)
-		mem_heap_free(c->proc, x->block);
+		heap_free(&c->proc->heap, x->block);
 	r->has_extra = 0;
 }
 
@@ -182,12 +150,10 @@ static void req_finish(struct veo_thr_ctxt *c, struct req *r, int status,
 	c->npending--;
 }
 
-int ctx_init(struct veo_proc_handle *p, struct veo_thr_ctxt *c, unsigned idx,
-             size_t stack_size)
+int req_ctx_init(struct veo_proc_handle *p, struct veo_thr_ctxt *c, unsigned idx)
 {
 	struct vp_slot *s = proc_slot(p, idx);
 
-	(void)stack_size;
 	c->reqs = calloc(INITIAL_CAP, sizeof *c->reqs);
 	c->extra = calloc(INITIAL_CAP, sizeof *c->extra);
 	if (!c->reqs || !c->extra) {
@@ -195,7 +161,7 @@ int ctx_init(struct veo_proc_handle *p, struct veo_thr_ctxt *c, unsigned idx,
 		free(c->extra);
 		c->reqs = NULL;
 		c->extra = NULL;
-		return veo_fail("out of memory");
+		return error_set("out of memory");
 	}
 	c->cap = INITIAL_CAP;
 	c->tag = tag_next();
@@ -217,8 +183,8 @@ int ctx_init(struct veo_proc_handle *p, struct veo_thr_ctxt *c, unsigned idx,
 	atomic_store(&s->worker_cpu, UINT32_MAX);
 	memset(s->sq_data, 0, sizeof s->sq_data);
 	atomic_store(&s->cq.tail, 0);
-	for (unsigned i = 0; i < VP_CQ_ENTRIES; i++) /* no stamp of a past life */
-		atomic_store_explicit(&s->cq_data[i].stamp, 0, memory_order_relaxed);
+	for (unsigned i = 0; i < VP_NOTE_ENTRIES; i++) /* no stamp of a past life */
+		atomic_store_explicit(&s->note_data[i].stamp, 0, memory_order_relaxed);
 	atomic_store(&s->cq.head, 0);
 	atomic_store(&s->action_ack, 0);
 	atomic_store(&s->running_reqid, 0);
@@ -228,7 +194,7 @@ int ctx_init(struct veo_proc_handle *p, struct veo_thr_ctxt *c, unsigned idx,
 	return 0;
 }
 
-void ctx_release(struct veo_thr_ctxt *c)
+void req_ctx_release(struct veo_thr_ctxt *c)
 {
 	if (!c->reqs)
 		return;
@@ -248,7 +214,7 @@ static void release_worker(struct veo_thr_ctxt *c, uint64_t seq)
 {
 	struct vp_slot *s = c->slot;
 
-	atomic_store_explicit(&s->action_ack, (uint32_t)id_of(c, seq), memory_order_release);
+	atomic_store_explicit(&s->action_ack, (uint32_t)req_id_of(c, seq), memory_order_release);
 	vp_wake(&s->action_ack, &s->action_sleepers);
 	/* Threads waiting for this request sleep on the SQ head. */
 	if (atomic_load(&s->sq.head_sleepers))
@@ -260,7 +226,7 @@ static void release_worker(struct veo_thr_ctxt *c, uint64_t seq)
 static void run_action(struct veo_thr_ctxt *c, struct req *r, uint64_t seq)
 {
 	struct veo_proc_handle *p = c->proc;
-	struct req_extra x = *extra_of(c, r); /* the table may grow while unlocked */
+	struct req_extra x = *req_extra_of(c, r); /* the table may grow while unlocked */
 	int kind = r->kind;
 	uint64_t result = 0;
 
@@ -286,12 +252,11 @@ static void run_action(struct veo_thr_ctxt *c, struct req *r, uint64_t seq)
 }
 
 /* An answer other than a plain success, or of a request with more to do
- * than store its result. msg (VP_CQE_MSG + 1 bytes) holds the note's
+ * than store its result. msg (VP_NOTE_MSG + 1 bytes) holds the note's
  * message, NUL-terminated. */
 static void complete(struct veo_thr_ctxt *c, struct req *r, uint32_t vp_status,
                      uint64_t result, char *msg)
 {
-	struct veo_proc_handle *p = c->proc;
 	int status;
 
 	switch (vp_status) {
@@ -307,35 +272,18 @@ static void complete(struct veo_thr_ctxt *c, struct req *r, uint32_t vp_status,
 		break;
 	}
 	if (status == VEO_COMMAND_OK && r->has_extra) {
-		struct req_extra *x = extra_of(c, r);
+		struct req_extra *x = req_extra_of(c, r);
 
-		if (r->kind == REQ_BOUNCE_READ) {
-			if (mem_host_copy(p->heap_host + x->u.xfer.heap_off, x->u.xfer.host,
-			                  x->u.xfer.len, 1) != 0) {
-				status = VEO_COMMAND_ERROR;
-				snprintf(msg, VP_CQE_MSG + 1, "the host buffer at %p is not "
-				         "writable for %llu bytes", (void *)x->u.xfer.host,
-				         (unsigned long long)x->u.xfer.len);
-			}
-		} else if (r->kind == REQ_FREE) {
-			uint64_t off, addr = x->u.mem.addr;
-
-			if (proc_heap_off(p, addr, 0, &off) && heap_free(&p->heap, off) == 0) {
-				hooks_run((void *)veo_free_mem_async, c, addr, 0, 0);
-			} else {
-				status = VEO_COMMAND_ERROR;
-				snprintf(msg, VP_CQE_MSG + 1, "0x%llx is not allocated VE memory",
-				         (unsigned long long)addr);
-			}
-		}
+		if (x->finish)
+			status = x->finish(c, x, msg);
 	}
 	req_finish(c, r, status, result, msg[0] ? msg : NULL);
 }
 
 /* Where the answer of request r goes (protocol.h). */
-static const struct vp_done *answer_of(const struct veo_thr_ctxt *c, const struct req *r)
+static const struct vp_answer *answer_of(const struct veo_thr_ctxt *c, const struct req *r)
 {
-	return (const struct vp_done *)(c->slot->sq_data + (r->pos & (VP_SQ_BYTES - 1)));
+	return (const struct vp_answer *)(c->slot->sq_data + (r->pos & (VP_SQ_BYTES - 1)));
 }
 
 /* The answer in place of pending request r, if the worker has written it
@@ -344,12 +292,12 @@ static const struct vp_done *answer_of(const struct veo_thr_ctxt *c, const struc
  * r is done now. */
 static int take_in_place(struct veo_thr_ctxt *c, struct req *r, uint64_t seq)
 {
-	const struct vp_done *d = answer_of(c, r);
-	char msg[VP_CQE_MSG + 1]; /* complete() empties it */
+	const struct vp_answer *d = answer_of(c, r);
+	char msg[VP_NOTE_MSG + 1]; /* complete() empties it */
 	uint64_t result;
 
-	if (atomic_load_explicit(&d->stamp, memory_order_acquire) !=
-	    VP_DONE_STAMP(id_of(c, seq), VP_ST_OK))
+	if (ring_answer_stamp(d) !=
+	    VP_ANSWER_STAMP(req_id_of(c, seq), VP_ST_OK))
 		return 0;
 	result = d->result;
 	if (r->has_extra)
@@ -373,18 +321,18 @@ static void drain(struct veo_thr_ctxt *c)
 
 	for (; seq < c->next_id; seq++) {
 		struct req *r = &c->reqs[seq & (c->cap - 1)];
-		const struct vp_done *d;
-		char msg[VP_CQE_MSG + 1];
+		const struct vp_answer *d;
+		char msg[VP_NOTE_MSG + 1];
 		uint32_t stamp, status;
 		uint64_t result;
 
 		if (r->seq != (uint32_t)seq || r->state != REQ_PENDING)
 			continue; /* collected, taken out of turn, or never sent */
 		d = answer_of(c, r);
-		stamp = atomic_load_explicit(&d->stamp, memory_order_acquire);
-		if (!vp_done_for(stamp, id_of(c, seq)))
+		stamp = ring_answer_stamp(d);
+		if (!vp_answer_for(stamp, req_id_of(c, seq)))
 			break;
-		status = vp_done_status(stamp);
+		status = vp_answer_status(stamp);
 		result = d->result;
 		if (status == VP_ST_OK && !r->has_extra) { /* a plain call's result */
 			req_finish(c, r, VEO_COMMAND_OK, result, NULL);
@@ -393,7 +341,7 @@ static void drain(struct veo_thr_ctxt *c)
 		if (status == VP_ST_ACTION) {
 			/* The worker waits for us: only requests that wait for the
 			 * host have an action; anything else is garbage, and fails. */
-			ring_take_note(c->slot, id_of(c, seq), msg);
+			ring_take_note(c->slot, req_id_of(c, seq), msg);
 			if (r->kind == REQ_HEAP_READ || r->kind == REQ_HEAP_WRITE ||
 			    r->kind == REQ_VH) {
 				/* Unlocked meanwhile: another drain starts after it. */
@@ -406,7 +354,7 @@ static void drain(struct veo_thr_ctxt *c)
 			snprintf(msg, sizeof msg, "the VE process asked the host to act on "
 			         "a request that has nothing for it to do");
 		} else if (status != VP_ST_OK) {
-			ring_take_note(c->slot, id_of(c, seq), msg);
+			ring_take_note(c->slot, req_id_of(c, seq), msg);
 		}
 		complete(c, r, status, result, msg);
 	}
@@ -431,10 +379,10 @@ static void fail_pending(struct veo_thr_ctxt *c)
 		if (!r || r->state != REQ_PENDING)
 			continue;
 		if (st == VP_WORKER_CRASHED && slot == (int)c->slot_idx &&
-		    crashed == id_of(c, id)) {
-			req_finish(c, r, VEO_COMMAND_EXCEPTION, 0, proc_death_report(p));
+		    crashed == req_id_of(c, id)) {
+			req_finish(c, r, VEO_COMMAND_EXCEPTION, 0, death_report(p));
 		} else {
-			snprintf(msg, sizeof msg, "request not run: %s", proc_death_msg(p));
+			snprintf(msg, sizeof msg, "request not run: %s", death_msg(p));
 			req_finish(c, r, VEO_COMMAND_ERROR, 0, msg);
 		}
 	}
@@ -450,33 +398,31 @@ static void fail_pending(struct veo_thr_ctxt *c)
 static void wait_answer(struct veo_thr_ctxt *c, uint64_t slice, int spin)
 {
 	struct veo_proc_handle *p = c->proc;
-	const struct vp_done *d = answer_of(c, &c->reqs[c->drain_seq & (c->cap - 1)]);
-	uint64_t id = id_of(c, c->drain_seq);
+	const struct vp_answer *d = answer_of(c, &c->reqs[c->drain_seq & (c->cap - 1)]);
+	uint64_t id = req_id_of(c, c->drain_seq);
 	uint32_t head;
 
 	vlock_give(&c->lock);
 	if (spin) {
 		vp_cpu_publish(&c->slot->host_cpu);
-		vp_spin_until_or((_Atomic uint32_t *)&d->stamp, VP_DONE_WHO_MASK,
-		                 VP_DONE_STAMP(id, 0), &p->hdr->worker_state, VP_WORKER_READY,
+		vp_spin_until_or((_Atomic uint32_t *)&d->stamp, VP_ANSWER_WHO_MASK,
+		                 VP_ANSWER_STAMP(id, 0), &p->hdr->worker_state, VP_WORKER_READY,
 		                 slice < vp_spin_ns() ? slice : vp_spin_ns(), &c->slot->worker_cpu);
 		return;
 	}
 	/* The head first, then the answer once more: an answer written after
 	 * that look moves the head (protocol.h), so the sleep ends at once. */
 	head = atomic_load_explicit(&c->slot->sq.head, memory_order_acquire);
-	if (vp_done_for(atomic_load_explicit(&d->stamp, memory_order_acquire), id))
+	if (vp_answer_for(ring_answer_stamp(d), id))
 		return;
 	if (vp_wait_change(&c->slot->sq.head, head, &c->slot->sq.head_sleepers,
 	                   vp_now_ns() + slice, 0) != 0)
-		proc_dead_recheck(p);
+		death_recheck(p);
 }
 
 /* ---- submission -------------------------------------------------------- */
 
-/* With the lock held: waits, dropping it meanwhile, until no other thread
- * holds a request block (veo_req_block_begin). */
-static void wait_block_end(struct veo_thr_ctxt *c)
+void req_wait_block_end(struct veo_thr_ctxt *c)
 {
 	while (c->block_held && !pthread_equal(c->block_owner, pthread_self())) {
 		uint32_t gen = atomic_load_explicit(&c->block_gen, memory_order_relaxed);
@@ -487,32 +433,8 @@ static void wait_block_end(struct veo_thr_ctxt *c)
 	}
 }
 
-OPENVEO_INLINE void lock_for_submit(struct veo_thr_ctxt *c)
-{
-	vlock_take(&c->lock);
-	if (c->block_held)
-		wait_block_end(c);
-}
-
-/* Whether the SQ has room for a record of len bytes and `more` besides.
- * Room is what drain has taken the answers of: the space of a record is
- * free once its answer has been read. */
-static inline int sq_room(const struct veo_thr_ctxt *c, uint32_t len, uint32_t more)
-{
-	return VP_SQ_BYTES - (c->sq_tail - c->sq_free) >= ring_need(c->sq_tail, len) + more;
-}
-
-/* Submitting is two steps, so that a call's record is built where the
- * worker reads it, in the ring, without a copy. submit_begin takes the
- * lock, waits for room for a record of len bytes and reserves it
- * (ring_reserve); NULL, unlocked, if the proc is dead. The caller writes
- * the record there, all but its len and reqid, and submit_end makes the
- * request's table entry (kind, extra part x or NULL), writes the id and
- * publishes the record, then unlocks. If there is no memory for the
- * entry, the record stays unpublished: the next submission overwrites it.
- * Both are inline, every call runs them; submit_wait_room is submit_begin
- * when the ring is full or the proc looks dead. */
-static struct vp_rec *submit_wait_room(struct veo_thr_ctxt *c, uint32_t len)
+/* req_submit_begin when the ring is full or the proc looks dead (request.h). */
+struct vp_rec *req_submit_wait_room(struct veo_thr_ctxt *c, uint32_t len)
 {
 	struct veo_proc_handle *p = c->proc;
 	uint32_t more = 0; /* room to wait for beyond the record's, once full */
@@ -521,15 +443,15 @@ static struct vp_rec *submit_wait_room(struct veo_thr_ctxt *c, uint32_t len)
 	for (;;) {
 		/* A crash is seen here at once (the worker's state word); a
 		 * worker killed from outside, by the next wait. */
-		if (proc_dead_now(p)) {
+		if (death_now(p)) {
 			vlock_give(&c->lock);
-			veo_fail("cannot submit: %s", proc_death_msg(p));
+			error_set("cannot submit: %s", death_msg(p));
 			return NULL;
 		}
-		if (sq_room(c, len, more))
+		if (req_sq_room(c, len, more))
 			break;
 		drain(c);
-		if (sq_room(c, len, more))
+		if (req_sq_room(c, len, more))
 			break;
 		/* Full: wait for the worker to answer more, a quarter of the
 		 * ring: taking each record's room as it frees would make every
@@ -537,64 +459,34 @@ static struct vp_rec *submit_wait_room(struct veo_thr_ctxt *c, uint32_t len)
 		more = VP_SQ_BYTES / 4;
 		wait_answer(c, SLICE_NS, spin);
 		spin = 0;
-		lock_for_submit(c);
+		req_lock_for_submit(c);
 	}
 	return ring_reserve(c->slot, &c->sq_tail, len);
 }
 
-OPENVEO_INLINE struct vp_rec *submit_begin(struct veo_thr_ctxt *c, uint32_t len)
-{
-	lock_for_submit(c);
-	if (!proc_dead_now(c->proc) && sq_room(c, len, 0))
-		return ring_reserve(c->slot, &c->sq_tail, len);
-	return submit_wait_room(c, len);
-}
-
-OPENVEO_INLINE uint64_t submit_end(struct veo_thr_ctxt *c, int kind,
-                                   const struct req_extra *x, struct vp_rec *rec,
-                                   uint32_t len)
-{
-	uint64_t seq = c->next_id, id = id_of(c, seq);
-	uint32_t pos = c->sq_tail;
-
-	if (!req_room(c)) {
-		vlock_give(&c->lock);
-		return VEO_REQUEST_ID_INVALID;
-	}
-	rec->reqid = id;
-	ring_publish(c->slot, &c->sq_tail, rec, len);
-	/* The table entry after the record: the worker may start at once,
-	 * and only host threads read the table, under the lock we hold. */
-	req_new(c, kind, x, pos);
-	c->npending++;
-	c->last_sent = seq;
-	vlock_give(&c->lock);
-	return id;
-}
-
-uint64_t ctx_submit(struct veo_thr_ctxt *c, int kind, const struct req_extra *x,
+uint64_t req_submit(struct veo_thr_ctxt *c, int kind, const struct req_extra *x,
                     void *rec, uint32_t len)
 {
-	struct vp_rec *d = submit_begin(c, len);
+	struct vp_rec *d = req_submit_begin(c, len);
 
 	if (!d)
 		return VEO_REQUEST_ID_INVALID;
 	memcpy((char *)d + sizeof d->len, (const char *)rec + sizeof d->len,
 	       len - sizeof d->len);
-	return submit_end(c, kind, x, d, len);
+	return req_submit_end(c, kind, x, d, len);
 }
 
-int ctx_lock_if_idle(struct veo_thr_ctxt *c)
+int req_lock_if_idle(struct veo_thr_ctxt *c)
 {
-	lock_for_submit(c);
+	req_lock_for_submit(c);
 	drain(c);
-	if (c->npending == 0 && !proc_dead(c->proc, 0))
+	if (c->npending == 0 && !death_check(c->proc, 0))
 		return 1;
 	vlock_give(&c->lock);
 	return 0;
 }
 
-uint64_t ctx_submit_done_locked(struct veo_thr_ctxt *c, int kind)
+uint64_t req_done_locked(struct veo_thr_ctxt *c, int kind)
 {
 	struct req *r;
 
@@ -603,10 +495,10 @@ uint64_t ctx_submit_done_locked(struct veo_thr_ctxt *c, int kind)
 	r = req_new(c, kind, NULL, 0);
 	r->state = REQ_DONE;
 	r->status = VEO_COMMAND_OK;
-	return id_of(c, c->next_id - 1);
+	return req_id_of(c, c->next_id - 1);
 }
 
-void ctx_unlock(struct veo_thr_ctxt *c)
+void req_unlock(struct veo_thr_ctxt *c)
 {
 	vlock_give(&c->lock);
 }
@@ -621,7 +513,7 @@ static int collect(struct veo_thr_ctxt *c, struct req *r, uint64_t *ret)
 	if (ret)
 		*ret = r->result;
 	if (status == VEO_COMMAND_OK && r->kind == REQ_CALL && r->has_extra) {
-		const struct req_extra *x = extra_of(c, r);
+		const struct req_extra *x = req_extra_of(c, r);
 
 		for (uint32_t i = 0; i < x->u.call.nout; i++) {
 			struct out_copy *o = &x->u.call.outs[i];
@@ -630,7 +522,7 @@ static int collect(struct veo_thr_ctxt *c, struct req *r, uint64_t *ret)
 		}
 	}
 	if (status != VEO_COMMAND_OK)
-		veo_fail("%s", r->has_extra && extra_of(c, r)->msg ? extra_of(c, r)->msg
+		error_set("%s", r->has_extra && req_extra_of(c, r)->msg ? req_extra_of(c, r)->msg
 		                                                   : "request failed");
 	req_release(c, r);
 	return status;
@@ -641,7 +533,7 @@ static int collect(struct veo_thr_ctxt *c, struct req *r, uint64_t *ret)
  * ours, or one before it (the worker may be waiting for us to act on it).
  * Once that is ours, its answer is taken in place (take_in_place), the
  * fastest way back to the caller. */
-int ctx_wait(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret,
+int req_wait(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret,
              int64_t timeout_us, int peek)
 {
 	struct veo_proc_handle *p = c->proc;
@@ -665,7 +557,7 @@ int ctx_wait(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret,
 		}
 		if (!r) {
 			vlock_give(&c->lock);
-			veo_fail("request %llu is unknown or already collected",
+			error_set("request %llu is unknown or already collected",
 			         (unsigned long long)id);
 			return VEO_COMMAND_ERROR;
 		}
@@ -677,7 +569,7 @@ int ctx_wait(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret,
 		}
 		/* A peek asks the kernel too (at most every SLICE_NS), so that
 		 * peeking alone notices a worker killed from outside. */
-		if (peek ? proc_dead_recheck(p) : proc_dead_now(p)) {
+		if (peek ? death_recheck(p) : death_now(p)) {
 			fail_pending(c);
 			continue;
 		}
@@ -707,7 +599,7 @@ int veo_call_wait_result(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret)
 {
 	if (!ctx_check(c))
 		return -1;
-	return ctx_wait(c, id, ret, -1, 0);
+	return req_wait(c, id, ret, -1, 0);
 }
 
 int veo_call_wait_result_timeout(struct veo_thr_ctxt *c, uint64_t id,
@@ -715,14 +607,14 @@ int veo_call_wait_result_timeout(struct veo_thr_ctxt *c, uint64_t id,
 {
 	if (!ctx_check(c))
 		return -1;
-	return ctx_wait(c, id, ret, timeout_us < 0 ? -1 : timeout_us, 0);
+	return req_wait(c, id, ret, timeout_us < 0 ? -1 : timeout_us, 0);
 }
 
 int veo_call_peek_result(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret)
 {
 	if (!ctx_check(c))
 		return -1;
-	return ctx_wait(c, id, ret, 0, 1);
+	return req_wait(c, id, ret, 0, 1);
 }
 
 void veo_context_sync(struct veo_thr_ctxt *c)
@@ -740,7 +632,7 @@ void veo_context_sync(struct veo_thr_ctxt *c)
 		drain(c);
 		if (c->drain_seq > target) /* nothing up to target is pending */
 			break;
-		if (proc_dead_now(p)) {
+		if (death_now(p)) {
 			fail_pending(c);
 			break;
 		}
@@ -755,7 +647,7 @@ void veo_req_block_begin(struct veo_thr_ctxt *c)
 {
 	if (!ctx_check(c))
 		return;
-	lock_for_submit(c);
+	req_lock_for_submit(c);
 	c->block_owner = pthread_self();
 	c->block_held = 1;
 	vlock_give(&c->lock);
@@ -772,98 +664,4 @@ void veo_req_block_end(struct veo_thr_ctxt *c)
 		vp_wake(&c->block_gen, &c->block_sleepers);
 	}
 	vlock_give(&c->lock);
-}
-
-/* Stack arguments are copied into one heap block now (IN, INOUT) and
- * remembered for the copy back (OUT, INOUT); the record is encoded in the
- * ring (submit_begin). */
-uint64_t veo_call_async(struct veo_thr_ctxt *c, uint64_t addr, struct veo_args *a)
-{
-	struct req_extra x, *xp = NULL;
-	struct veo_proc_handle *p;
-	uint64_t id, stack_ve = 0;
-	struct vp_rec *rec;
-	uint32_t len;
-
-	if (!ctx_check(c) || !args_check(a))
-		return VEO_REQUEST_ID_INVALID;
-	p = c->proc;
-	if (addr == 0) {
-		veo_fail("veo_call_async: function address is 0 (symbol not found?)");
-		return VEO_REQUEST_ID_INVALID;
-	}
-	if (a->nstack) {
-		uint64_t block;
-
-		if (mem_heap_alloc(p, args_stack_size(a), &block) != 0)
-			return VEO_REQUEST_ID_INVALID;
-		x = (struct req_extra){ .block = block };
-		x.u.call.outs = calloc((size_t)a->nstack, sizeof(struct out_copy));
-		if (!x.u.call.outs) {
-			mem_heap_free(p, block);
-			veo_fail("out of memory");
-			return VEO_REQUEST_ID_INVALID;
-		}
-		x.u.call.nout = args_stack_fill(a, p->heap_host + block, block, x.u.call.outs);
-		stack_ve = p->heap_ve + block;
-		xp = &x;
-	}
-	len = args_record_len(a);
-	rec = submit_begin(c, len);
-	id = VEO_REQUEST_ID_INVALID;
-	if (rec) {
-		args_encode(a, addr, stack_ve, rec);
-		id = submit_end(c, REQ_CALL, xp, rec, len);
-	}
-	if (id == VEO_REQUEST_ID_INVALID && xp) {
-		free(x.u.call.outs);
-		mem_heap_free(p, x.block);
-	}
-	return id;
-}
-
-uint64_t veo_call_async_by_name(struct veo_thr_ctxt *c, uint64_t lib,
-                                const char *name, struct veo_args *a)
-{
-	uint64_t addr;
-
-	if (!ctx_check(c))
-		return VEO_REQUEST_ID_INVALID;
-	addr = veo_get_sym(c->proc, lib, name);
-	if (!addr)
-		return VEO_REQUEST_ID_INVALID;
-	return veo_call_async(c, addr, a);
-}
-
-uint64_t veo_call_async_vh(struct veo_thr_ctxt *c, uint64_t (*fn)(void *), void *arg)
-{
-	struct req_extra x = { .block = ~0ull };
-	struct vp_rec rec = { .len = sizeof rec, .op = VP_OP_HOST_ACTION };
-
-	if (!ctx_check(c))
-		return VEO_REQUEST_ID_INVALID;
-	if (!fn) {
-		veo_fail("veo_call_async_vh: NULL function");
-		return VEO_REQUEST_ID_INVALID;
-	}
-	x.u.vh.fn = fn;
-	x.u.vh.arg = arg;
-	return ctx_submit(c, REQ_VH, &x, &rec, sizeof rec);
-}
-
-int veo_call_sync(struct veo_proc_handle *p, uint64_t addr, struct veo_args *a,
-                  uint64_t *result)
-{
-	struct veo_thr_ctxt *c;
-	uint64_t id;
-
-	if (!proc_check(p))
-		return -1;
-	c = proc_sync_ctx(p);
-	if (!c)
-		return -1;
-	id = veo_call_async(c, addr, a);
-	if (id == VEO_REQUEST_ID_INVALID)
-		return -1;
-	return ctx_wait(c, id, result, -1, 0);
 }

@@ -1,0 +1,109 @@
+/*
+ * call.c: the calls of the API that submit a kernel call: by address, by
+ * name, a host function in the context's order (veo_call_async_vh), and
+ * veo_call_sync on the proc's hidden context. A call's record is encoded
+ * straight into the ring (args.h, request.h), by code inline from here to
+ * the store that publishes it.
+ */
+#include <stdlib.h>
+
+#include "args.h"
+#include "context.h"
+#include "error.h"
+#include "mem.h"
+#include "proc.h"
+#include "request.h"
+
+/* Stack arguments are copied into one heap block now (IN, INOUT) and
+ * remembered for the copy back (OUT, INOUT); the record is encoded in the
+ * ring (submit_begin). */
+uint64_t veo_call_async(struct veo_thr_ctxt *c, uint64_t addr, struct veo_args *a)
+{
+	struct req_extra x, *xp = NULL;
+	struct veo_proc_handle *p;
+	uint64_t id, stack_ve = 0;
+	struct vp_rec *rec;
+	uint32_t len;
+
+	if (!ctx_check(c) || !args_check(a))
+		return VEO_REQUEST_ID_INVALID;
+	p = c->proc;
+	if (addr == 0) {
+		error_set("veo_call_async: function address is 0 (symbol not found?)");
+		return VEO_REQUEST_ID_INVALID;
+	}
+	if (a->nstack) {
+		uint64_t block;
+
+		if (mem_heap_alloc(p, args_stack_size(a), &block) != 0)
+			return VEO_REQUEST_ID_INVALID;
+		x = (struct req_extra){ .block = block };
+		x.u.call.outs = calloc((size_t)a->nstack, sizeof(struct out_copy));
+		if (!x.u.call.outs) {
+			mem_heap_free(p, block);
+			error_set("out of memory");
+			return VEO_REQUEST_ID_INVALID;
+		}
+		x.u.call.nout = args_stack_fill(a, p->heap_host + block, block, x.u.call.outs);
+		stack_ve = p->heap_ve + block;
+		xp = &x;
+	}
+	len = args_record_len(a);
+	rec = req_submit_begin(c, len);
+	id = VEO_REQUEST_ID_INVALID;
+	if (rec) {
+		args_encode(a, addr, stack_ve, rec);
+		id = req_submit_end(c, REQ_CALL, xp, rec, len);
+	}
+	if (id == VEO_REQUEST_ID_INVALID && xp) {
+		free(x.u.call.outs);
+		mem_heap_free(p, x.block);
+	}
+	return id;
+}
+
+uint64_t veo_call_async_by_name(struct veo_thr_ctxt *c, uint64_t lib,
+                                const char *name, struct veo_args *a)
+{
+	uint64_t addr;
+
+	if (!ctx_check(c))
+		return VEO_REQUEST_ID_INVALID;
+	addr = veo_get_sym(c->proc, lib, name);
+	if (!addr)
+		return VEO_REQUEST_ID_INVALID;
+	return veo_call_async(c, addr, a);
+}
+
+uint64_t veo_call_async_vh(struct veo_thr_ctxt *c, uint64_t (*fn)(void *), void *arg)
+{
+	struct req_extra x = { .block = ~0ull };
+	struct vp_rec rec = { .len = sizeof rec, .op = VP_OP_HOST_ACTION };
+
+	if (!ctx_check(c))
+		return VEO_REQUEST_ID_INVALID;
+	if (!fn) {
+		error_set("veo_call_async_vh: NULL function");
+		return VEO_REQUEST_ID_INVALID;
+	}
+	x.u.vh.fn = fn;
+	x.u.vh.arg = arg;
+	return req_submit(c, REQ_VH, &x, &rec, sizeof rec);
+}
+
+int veo_call_sync(struct veo_proc_handle *p, uint64_t addr, struct veo_args *a,
+                  uint64_t *result)
+{
+	struct veo_thr_ctxt *c;
+	uint64_t id;
+
+	if (!proc_check(p))
+		return -1;
+	c = ctx_sync_context(p);
+	if (!c)
+		return -1;
+	id = veo_call_async(c, addr, a);
+	if (id == VEO_REQUEST_ID_INVALID)
+		return -1;
+	return req_wait(c, id, result, -1, 0);
+}

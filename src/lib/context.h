@@ -1,0 +1,71 @@
+/*
+ * context.h: a context (struct veo_thr_ctxt): the host side of one slot's
+ * rings and the table of its requests (request.h). Opening, closing and
+ * listing contexts is context.c's; what happens to their requests,
+ * request.c's.
+ *
+ * Request ids: the caller sees tag | seq, where seq counts the context's
+ * requests from 1 and tag (the top REQ_TAG_SHIFT.. bits) is drawn afresh
+ * each time a context is opened, so an id of another context, or of an
+ * earlier context in the same slot, is recognised instead of naming one
+ * of this context's requests. The worker echoes the whole id. Inside
+ * request.c, the request table, oldest, next_id, last_sent and drain_seq
+ * count seq only. A tag is never 0xffff, so no id is
+ * VEO_REQUEST_ID_INVALID, and seq starts at 1, so no id is 0.
+ */
+#ifndef OPENVEO_CONTEXT_H
+#define OPENVEO_CONTEXT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lock.h"
+#include "ring.h"
+
+#define CTX_MAGIC  0x63747874u  /* live context */
+#define ATTR_MAGIC 0x61747472u
+
+#define REQ_TAG_SHIFT 48
+#define REQ_SEQ_MASK ((1ull << REQ_TAG_SHIFT) - 1)
+
+struct veo_proc_handle;
+struct req;
+struct req_extra;
+
+struct veo_thr_ctxt {
+	uint32_t magic;
+	struct veo_thr_ctxt *self;     /* set when opened (ctx_check) */
+	int in_use;                    /* slot taken (under proc->lock) */
+	unsigned slot_idx;
+	uint64_t tag;                  /* top bits of this opening's request ids */
+	struct veo_proc_handle *proc;
+	struct vp_slot *slot;          /* host mapping of the slot */
+	struct vlock lock;             /* everything below */
+	pthread_t block_owner;         /* veo_req_block_begin holder */
+	int block_held;
+	_Atomic uint32_t block_gen;    /* bumped when a block ends: futex word */
+	_Atomic uint32_t block_sleepers;
+	uint64_t next_id;
+	uint32_t npending;             /* submitted to the worker, not done */
+	struct req *reqs;              /* ring indexed by id & (cap - 1) */
+	struct req_extra *extra;       /* beside it, same index */
+	uint64_t cap;
+	uint64_t oldest;               /* lowest id that may still be in use */
+	uint32_t sq_tail;              /* our copy of the SQ tail */
+	uint32_t sq_free;              /* SQ space before this is free (drain) */
+	uint64_t drain_seq;            /* first request drain has not taken */
+	uint64_t last_sent;            /* last id sent to the worker */
+};
+
+struct veo_thr_ctxt_attr {
+	uint32_t magic;
+	size_t stack_size;
+};
+
+/* The hidden context veo_call_sync uses, opened on first use; NULL with
+ * the error set if it cannot be. */
+struct veo_thr_ctxt *ctx_sync_context(struct veo_proc_handle *p);
+
+#endif

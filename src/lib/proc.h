@@ -1,0 +1,104 @@
+/*
+ * proc.h: a proc (struct veo_proc_handle): the worker process, the memfd
+ * both map (protocol.h), the heap, the symbol cache, why the worker died,
+ * and the proc's contexts. Every proc handle is a slot of a static pool
+ * that is never freed, and every context handle a slot inside one, so a
+ * stale or foreign handle is recognised instead of being dereferenced
+ * after free (proc_check, ctx_check).
+ */
+#ifndef OPENVEO_PROC_H
+#define OPENVEO_PROC_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "context.h"
+#include "heap.h"
+#include "protocol.h"
+#include "ring.h"
+#include "syms.h"
+#include "ve_offload.h"
+
+#define VEO_MAX_PROCS 64
+#define VEO_MAX_NODES 8
+
+#define PROC_MAGIC 0x70726f63u  /* live proc */
+
+struct veo_proc_handle {
+	uint32_t magic;
+	int ident;                      /* veo_proc_identifier */
+	int node;
+	pid_t pid;
+	int pidfd;
+	int pipe_wr;                    /* its closing tells the worker we left */
+	int memfd;
+	char *base;                     /* host mapping of the memfd */
+	uint64_t size;
+	struct vp_shm_header *hdr;
+	uint64_t slots_offset;          /* the layout, as the host wrote it into */
+	uint64_t slot_stride;           /* hdr (never read back from there) */
+	char *heap_host;                /* host address of heap offset 0 */
+	uint64_t heap_ve;               /* VE address of heap offset 0 */
+	uint64_t heap_size;
+	struct heap heap;
+	_Atomic int dead;               /* worker gone: crashed, killed, exited */
+	/* Why the worker is gone, written once (death.c, under its lock)
+	 * before dead is set, read only after dead was seen set (acquire). */
+	struct veo_death_info death;    /* the report, taken apart */
+	char death_summary[VP_MSG_MAX]; /* its first line, for later failing calls */
+	pthread_mutex_t lock;           /* ctl slot, contexts list */
+	uint64_t ctl_seq;
+	struct veo_thr_ctxt *order[VP_MAX_SLOTS]; /* user contexts, open order */
+	int nctx_open;
+	_Atomic uint64_t last_thorough_ns; /* last liveness system call */
+	struct syms syms;               /* the symbol cache */
+	struct veo_thr_ctxt ctx_store[VP_MAX_SLOTS];
+};
+
+/* Every proc handle is a slot of this pool, whose context slots are every
+ * context handle. */
+extern struct veo_proc_handle proc_pool[VEO_MAX_PROCS];
+
+/* p, if it is a live proc; else NULL, with the error set. */
+struct veo_proc_handle *proc_check(struct veo_proc_handle *p);
+
+void ctx_check_fail(const struct veo_thr_ctxt *c);
+/* A context handle that may be used: inside the pool, aligned, and an open
+ * context that names itself (self rules out a pointer into the middle of
+ * another structure). Inline: every call and wait checks one. */
+static inline struct veo_thr_ctxt *ctx_check(struct veo_thr_ctxt *c)
+{
+	uintptr_t a = (uintptr_t)c, lo = (uintptr_t)proc_pool;
+
+	if (a - lo <= sizeof proc_pool - sizeof *c && a % _Alignof(struct veo_thr_ctxt) == 0 &&
+	    c->magic == CTX_MAGIC && c->self == c)
+		return c;
+	ctx_check_fail(c);
+	return NULL;
+}
+
+/* The host mapping of slot idx. The layout is the host's own copy: the
+ * header is shared memory, which a kernel could overwrite. */
+static inline struct vp_slot *proc_slot(struct veo_proc_handle *p, unsigned idx)
+{
+	return vp_slot_at(p->base, p->slots_offset, p->slot_stride, idx);
+}
+
+/* VE address -> heap offset when [addr, addr+len) is inside the heap range
+ * (not necessarily allocated). */
+static inline int proc_heap_off(struct veo_proc_handle *p, uint64_t addr,
+                                uint64_t len, uint64_t *off)
+{
+	if (addr < p->heap_ve || addr - p->heap_ve > p->heap_size ||
+	    len > p->heap_size - (addr - p->heap_ve))
+		return 0;
+	*off = addr - p->heap_ve;
+	return 1;
+}
+
+/* Kills the worker (SIGKILL), through its pidfd when there is one. */
+void proc_kill(struct veo_proc_handle *p);
+
+#endif
