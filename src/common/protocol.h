@@ -73,7 +73,9 @@ enum vp_op {
 	VP_OP_COUNT
 };
 
-/* Argument type codes of VP_OP_CALL (and of the result). */
+/* Argument type codes of VP_OP_CALL (and of the result). The result
+ * types of the API (enum veo_result_type, ve_offload.h) are these codes;
+ * args.c checks that they agree. */
 enum vp_type {
 	VP_T_U64 = 0, VP_T_I64, VP_T_I32, VP_T_U32, VP_T_I16, VP_T_U16,
 	VP_T_I8, VP_T_U8, VP_T_FLOAT, VP_T_DOUBLE, VP_T_VOID,

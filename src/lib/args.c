@@ -127,23 +127,24 @@ int veo_args_set_stack(struct veo_args *args, enum veo_args_intent inout,
 	return 0;
 }
 
+/* The result types of the API are the protocol's type codes (protocol.h),
+ * so a result type goes into the record as it is. */
+#define SAME_TYPE(t) ((int)VEO_RESULT_##t == (int)VP_T_##t)
+_Static_assert(SAME_TYPE(U64) && SAME_TYPE(I64) && SAME_TYPE(I32) && SAME_TYPE(U32) &&
+               SAME_TYPE(I16) && SAME_TYPE(U16) && SAME_TYPE(I8) && SAME_TYPE(U8) &&
+               SAME_TYPE(FLOAT) && SAME_TYPE(DOUBLE) && SAME_TYPE(VOID) &&
+               (int)VEO_RESULT_VOID + 1 == (int)VP_T_COUNT,
+               "enum veo_result_type and enum vp_type agree");
+#undef SAME_TYPE
+
 int veo_args_set_result_type(struct veo_args *args, enum veo_result_type type)
 {
-	static const uint8_t map[] = {
-		[VEO_RESULT_U64] = VP_T_U64, [VEO_RESULT_I64] = VP_T_I64,
-		[VEO_RESULT_I32] = VP_T_I32, [VEO_RESULT_U32] = VP_T_U32,
-		[VEO_RESULT_I16] = VP_T_I16, [VEO_RESULT_U16] = VP_T_U16,
-		[VEO_RESULT_I8] = VP_T_I8,   [VEO_RESULT_U8] = VP_T_U8,
-		[VEO_RESULT_FLOAT] = VP_T_FLOAT, [VEO_RESULT_DOUBLE] = VP_T_DOUBLE,
-		[VEO_RESULT_VOID] = VP_T_VOID,
-	};
-
 	if (!args_check(args))
 		return -1;
-	if ((unsigned)type >= sizeof map)
+	if ((unsigned)type >= VP_T_COUNT)
 		return error_set("veo_args_set_result_type: bad type %d (want a "
 		                "VEO_RESULT_* value)", (int)type);
-	args->ret_type = map[type];
+	args->ret_type = (uint8_t)type;
 	return 0;
 }
 
