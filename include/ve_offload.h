@@ -284,6 +284,15 @@ enum veo_death_cause {
 	VEO_DEATH_OTHER,    /* anything else (start-up, a corrupted ring): see report */
 };
 
+/* A frame of a crash's backtrace, innermost (the fault) first. */
+#define VEO_DEATH_FRAMES_MAX 24
+struct veo_death_frame {
+	uint64_t pc;          /* the instruction (#0) or return address */
+	uint64_t offset;      /* pc - symbol's address; 0 at it or unknown */
+	char symbol[128];     /* the function, "" if unknown */
+	char library[128];    /* its file's name, without the directory, "" */
+};
+
 struct veo_death_info {
 	int cause;            /* enum veo_death_cause */
 	int signo;            /* the signal (SIGNAL, KILLED), else 0 */
@@ -292,6 +301,9 @@ struct veo_death_info {
 	char signame[16];     /* "SIGSEGV", "SIGKILL", ..., or "" */
 	char kernel[VEO_SYMNAME_LEN_MAX + 1]; /* the kernel that ran, "" if unknown */
 	char report[4096];    /* the whole report, "" while the worker runs */
+	char library[VEO_SYMNAME_LEN_MAX + 1]; /* the kernel's library (SIGNAL, EXIT) */
+	int nframes;          /* frames[] used (SIGNAL) */
+	struct veo_death_frame frames[VEO_DEATH_FRAMES_MAX];
 };
 
 /* Extension: fills *info with why the worker is gone. Returns 1 if it is

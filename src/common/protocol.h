@@ -6,7 +6,7 @@
  *
  *   +-----------------+-----------------------------+------------------+
  *   | vp_shm_header   | vp_slot[VP_MAX_SLOTS]       | VE heap          |
- *   | (8 KiB)         | per-context rings           | (heap_size)      |
+ *   | (16 KiB)        | per-context rings           | (heap_size)      |
  *   +-----------------+-----------------------------+------------------+
  *
  * Slot 0 is the proc's control channel (load a library, find a symbol,
@@ -135,17 +135,53 @@ enum vp_status {
 enum vp_worker_state {
 	VP_WORKER_STARTING = 0,
 	VP_WORKER_READY,
-	VP_WORKER_CRASHED,  /* crash record below is filled in */
+	VP_WORKER_CRASHED,  /* the crash record is filled in */
 	VP_WORKER_FAILED,   /* start-up failed; crash.msg says why */
 	VP_WORKER_EXITED,
 };
 
+/* The crash record: what the worker knows when a kernel kills it, as
+ * fields (faults.c fills them; libveo's death.c writes the report from
+ * them). A name is "" where it is not known; every string is NUL-terminated
+ * by the writer, and the reader bounds it again (shared memory). */
+#define VP_NAME_MAX    256      /* a kernel's or a library's name */
+#define VP_FRAME_NAME  128      /* a backtrace frame's symbol and library */
+#define VP_FRAMES_MAX  24
+
+enum vp_crash_cause {
+	VP_CRASH_SIGNAL = 1,    /* a fault or a fatal signal: signo, fault_addr */
+	VP_CRASH_EXIT,          /* a kernel called exit(): exit_status */
+};
+
+/* Where the faulting thread was, in vp_crash.thread. */
+enum vp_crash_thread {
+	VP_THREAD_CONTEXT = 0,  /* a context's thread, running its request */
+	VP_THREAD_CONTROL,      /* the main thread (e.g. a library's constructor) */
+	VP_THREAD_KERNEL,       /* a thread a kernel started (OpenMP?) */
+};
+
+struct vp_frame {
+	uint64_t pc;            /* the return address (the fault's pc for #0) */
+	uint64_t offset;        /* pc - the symbol's address (0: at it, or none) */
+	char symbol[VP_FRAME_NAME];  /* "" if unknown */
+	char library[VP_FRAME_NAME]; /* file name without its directory, "" */
+};
+
 struct vp_crash {
-	int32_t signo;
-	int32_t slot;           /* context slot of the faulting thread, -1 */
+	int32_t cause;          /* enum vp_crash_cause */
+	int32_t signo;          /* VP_CRASH_SIGNAL */
+	int32_t exit_status;    /* VP_CRASH_EXIT */
+	int32_t thread;         /* enum vp_crash_thread */
+	int32_t slot;           /* context slot charged with it, -1 */
+	uint32_t nframes;       /* frames[] used (VP_CRASH_SIGNAL) */
 	uint64_t reqid;         /* its running request, 0 if unknown */
-	uint64_t fault_addr;
-	char msg[VP_MSG_MAX];   /* signal, kernel, backtrace */
+	uint64_t fault_addr;    /* si_addr (VP_CRASH_SIGNAL but SIGABRT) */
+	uint64_t kernel_addr;   /* the running kernel's address, 0 if none */
+	uint64_t kernel_offset; /* kernel_addr - its symbol's address */
+	char kernel[VP_NAME_MAX];    /* the running kernel's symbol, "" */
+	char library[VP_NAME_MAX];   /* its library's file name, "" */
+	struct vp_frame frames[VP_FRAMES_MAX];
+	char msg[VP_MSG_MAX];   /* VP_WORKER_FAILED: why, as a sentence */
 };
 
 struct vp_shm_header {
@@ -164,7 +200,8 @@ struct vp_shm_header {
 	struct vp_crash crash;
 };
 
-#define VP_HEADER_BYTES 8192
+#define VP_HEADER_BYTES 16384
+_Static_assert(sizeof(struct vp_shm_header) <= VP_HEADER_BYTES, "the header fits");
 
 static inline uint64_t vp_align_up(uint64_t v, uint64_t a)
 {

@@ -10,10 +10,10 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 
@@ -25,21 +25,6 @@
 #include "wait.h"
 
 static pthread_mutex_t death_lock = PTHREAD_MUTEX_INITIALIZER;
-
-/* The kernel a crash report names: faults.c starts it with
- * "kernel NAME[+OFF] (LIB) ...", or "kernel (unknown...)". */
-static void report_kernel(const char *report, char *out, size_t n)
-{
-	size_t k = 0;
-
-	out[0] = '\0';
-	if (strncmp(report, "kernel ", 7) != 0 || report[7] == '(' || report[7] == '?')
-		return;
-	for (report += 7; *report && !strchr(" +\n", *report) && k + 1 < n; report++)
-		out[k++] = *report;
-	out[k] = '\0';
-}
-
 
 /* A worker killed from outside: which kernel was it running, if any?
  * Appends " while running kernel NAME" to buf. */
@@ -63,6 +48,110 @@ static void append_running(struct veo_proc_handle *p, char *buf, size_t n,
 	}
 }
 
+/* ---- a crash, from the worker's crash record (protocol.h) ---- */
+
+_Static_assert(VEO_DEATH_FRAMES_MAX == VP_FRAMES_MAX &&
+               sizeof(((struct veo_death_frame *)0)->symbol) == VP_FRAME_NAME &&
+               sizeof(((struct veo_death_frame *)0)->library) == VP_FRAME_NAME &&
+               sizeof(((struct veo_death_info *)0)->kernel) == VP_NAME_MAX &&
+               sizeof(((struct veo_death_info *)0)->library) == VP_NAME_MAX,
+               "the crash record fits veo_death_info");
+
+/* Appends printf-style to the string in buf (n bytes). */
+static void append(char *buf, size_t n, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void append(char *buf, size_t n, const char *fmt, ...)
+{
+	size_t len = strlen(buf);
+	va_list ap;
+
+	if (len + 1 >= n)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf + len, n - len, fmt, ap);
+	va_end(ap);
+}
+
+/* "name+0xoff (lib)", "? (lib)" or "?": a symbol as a report names it. */
+static void append_symbol(char *buf, size_t n, const char *sym, uint64_t off, const char *lib)
+{
+	if (!sym[0])
+		append(buf, n, "?");
+	else if (off)
+		append(buf, n, "%s+0x%llx", sym, (unsigned long long)off);
+	else
+		append(buf, n, "%s", sym);
+	if (lib[0])
+		append(buf, n, " (%s)", lib);
+}
+
+/* A crash: the worker's record, copied and bounded, into d, and the
+ * report written from it. Its first line is "kernel NAME (LIB) died of
+ * SIGNAME (...) at address 0x..." or "kernel NAME (LIB) called exit(N):
+ * ...", then "backtrace:" and a line a frame. */
+static void describe_crash(struct veo_proc_handle *p, struct veo_death_info *d)
+{
+	struct vp_crash c;
+	const char *signame;
+	char *r = d->report;
+	size_t n = sizeof d->report;
+
+	memcpy(&c, (const void *)&p->hdr->crash, sizeof c);
+	c.kernel[sizeof c.kernel - 1] = c.library[sizeof c.library - 1] = '\0';
+	if (c.nframes > VP_FRAMES_MAX)
+		c.nframes = VP_FRAMES_MAX;
+	memcpy(d->kernel, c.kernel, sizeof d->kernel);
+	memcpy(d->library, c.library, sizeof d->library);
+	r[0] = '\0';
+	if (c.cause == VP_CRASH_EXIT) {
+		d->cause = VEO_DEATH_EXIT;
+		d->exit_status = c.exit_status;
+		append(r, n, "kernel ");
+		if (c.kernel_addr)
+			append_symbol(r, n, c.kernel, c.kernel_offset, c.library);
+		else
+			append(r, n, "(unknown)");
+		append(r, n, " called exit(%u): the VE process ended", (unsigned)c.exit_status);
+		return;
+	}
+	if (c.cause != VP_CRASH_SIGNAL || c.signo <= 0 || c.signo >= 65) {
+		d->cause = VEO_DEATH_OTHER;
+		snprintf(r, n, "the VE process stopped");
+		return;
+	}
+	d->cause = VEO_DEATH_SIGNAL;
+	d->signo = c.signo;
+	d->fault_addr = c.fault_addr;
+	signame = vp_signal_name(c.signo);
+	append(r, n, "kernel ");
+	if (c.kernel_addr)
+		append_symbol(r, n, c.kernel, c.kernel_offset, c.library);
+	else if (c.thread == VP_THREAD_CONTROL)
+		append(r, n, "(none: the fault was in the VE process's control thread, "
+		             "e.g. in a library's constructor)");
+	else
+		append(r, n, "(unknown: the fault was not in a context thread)");
+	append(r, n, " died of %s (%s)", *signame ? signame : "signal", strsignal(c.signo));
+	if (c.signo != SIGABRT)
+		append(r, n, " at address 0x%llx", (unsigned long long)c.fault_addr);
+	if (c.thread == VP_THREAD_KERNEL && c.kernel_addr)
+		append(r, n, " in a thread the kernel started (OpenMP?)");
+	append(r, n, "\nbacktrace:");
+	d->nframes = (int)c.nframes;
+	for (unsigned i = 0; i < c.nframes; i++) {
+		struct vp_frame *f = &c.frames[i];
+		struct veo_death_frame *o = &d->frames[i];
+
+		f->symbol[sizeof f->symbol - 1] = f->library[sizeof f->library - 1] = '\0';
+		o->pc = f->pc;
+		o->offset = f->offset;
+		memcpy(o->symbol, f->symbol, sizeof o->symbol);
+		memcpy(o->library, f->library, sizeof o->library);
+		append(r, n, "\n  #%u 0x%llx ", i, (unsigned long long)f->pc);
+		append_symbol(r, n, f->symbol, f->offset, f->library);
+	}
+}
+
 /* Fills p->death (death_lock held). */
 static void describe_death(struct veo_proc_handle *p, uint32_t state)
 {
@@ -71,29 +160,16 @@ static void describe_death(struct veo_proc_handle *p, uint32_t state)
 
 	memset(d, 0, sizeof *d);
 	memset(&si, 0, sizeof si);
-	if (state == VP_WORKER_CRASHED || state == VP_WORKER_FAILED) {
-		/* Written by the worker: copy, bound, then look at it. */
-		struct vp_crash c;
+	if (state == VP_WORKER_CRASHED) {
+		describe_crash(p, d);
+	} else if (state == VP_WORKER_FAILED) {
+		/* Written by the worker: bounded before it is read. */
+		char msg[VP_MSG_MAX];
 
-		memcpy(&c, (const void *)&p->hdr->crash, sizeof c);
-		c.msg[sizeof c.msg - 1] = '\0';
-		snprintf(d->report, sizeof d->report, "%s",
-		         c.msg[0] ? c.msg : "the VE process stopped");
-		if (state == VP_WORKER_FAILED) {
-			d->cause = VEO_DEATH_OTHER;
-		} else if (c.signo > 0 && c.signo < 65) {
-			d->cause = VEO_DEATH_SIGNAL;
-			d->signo = c.signo;
-			d->fault_addr = c.fault_addr;
-		} else {
-			/* faults.c: "kernel NAME (LIB) called exit(STATUS): ..." */
-			const char *e = strstr(d->report, "exit(");
-
-			d->cause = VEO_DEATH_EXIT;
-			d->exit_status = e ? atoi(e + 5) : 0;
-		}
-		if (state == VP_WORKER_CRASHED)
-			report_kernel(d->report, d->kernel, sizeof d->kernel);
+		memcpy(msg, (const void *)p->hdr->crash.msg, sizeof msg);
+		msg[sizeof msg - 1] = '\0';
+		d->cause = VEO_DEATH_OTHER;
+		snprintf(d->report, sizeof d->report, "%s", msg[0] ? msg : "the VE process stopped");
 	} else if (state == VP_WORKER_EXITED) {
 		d->cause = VEO_DEATH_OTHER;
 		snprintf(d->report, sizeof d->report, "the VE process (pid %d) has exited",

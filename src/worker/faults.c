@@ -1,15 +1,12 @@
 /*
  * faults.c: a kernel that crashes (SIGSEGV, SIGBUS, SIGFPE, SIGILL, abort)
- * ends this VE process, as it would on the VE, but first leaves a report
- * in the shared header: the signal, the fault address, the kernel and a
- * backtrace. The host reads it and completes the crashed request with
- * VEO_COMMAND_EXCEPTION; it never has to guess.
- *
- * The first line of the report is "kernel NAME (LIB) died of SIGNAME (...)
- * at address 0x..." or "kernel NAME (LIB) called exit(N): ..."; libveo
- * takes the kernel's name and the exit status from it (proc.c), so keep
- * that shape. A fault in a thread that is not a context's (an OpenMP
- * thread) is charged to the one request running, if only one is.
+ * ends this VE process, as it would on the VE, but first fills the crash
+ * record in the shared header (protocol.h): the signal, the fault address,
+ * the kernel, its library and a backtrace, as fields. The host reads it,
+ * writes the report from it (libveo's death.c) and completes the crashed
+ * request with VEO_COMMAND_EXCEPTION; it never has to guess. A fault in a
+ * thread that is not a context's (an OpenMP thread) is charged to the one
+ * request running, if only one is.
  *
  * The handler runs on an alternate stack (so a stack overflow is reported
  * too; threads a kernel starts have none, so their stack overflow ends the
@@ -28,7 +25,6 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-#include "signame.h"
 #include "wait.h"
 #include "worker.h"
 
@@ -37,77 +33,43 @@
 static _Thread_local int my_slot = -1;
 static _Atomic int crashing;
 
-/* ---- a tiny formatter that needs no malloc ---- */
-struct out {
-	char *p;
-	size_t left;
-};
+/* ---- names, without malloc ---- */
 
-static void put(struct out *o, const char *s)
+/* Copies s into out (n bytes), cut short if need be; always terminated. */
+static void copy_name(char *out, size_t n, const char *s)
 {
-	while (*s && o->left > 1) {
-		*o->p++ = *s++;
-		o->left--;
+	size_t k = 0;
+
+	while (s && s[k] && k + 1 < n) {
+		out[k] = s[k];
+		k++;
 	}
-	*o->p = '\0';
+	out[k] = '\0';
 }
 
-static void put_hex(struct out *o, uint64_t v)
-{
-	char b[19], *q = b + sizeof b - 1;
-
-	*q = '\0';
-	do {
-		*--q = "0123456789abcdef"[v & 15];
-		v >>= 4;
-	} while (v);
-	*--q = 'x';
-	*--q = '0';
-	put(o, q);
-}
-
-static void put_dec(struct out *o, uint64_t v)
-{
-	char b[21], *q = b + sizeof b - 1;
-
-	*q = '\0';
-	do {
-		*--q = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	put(o, q);
-}
-
-/* "name+off (lib)" of addr, looked up at addr - adj (see the backtrace). */
-static void put_symbol_adj(struct out *o, uint64_t addr, uint64_t adj)
+/* The symbol and library of addr, looked up at addr - adj (see the
+ * backtrace): sym and lib ("" where unknown, lib without its directory)
+ * and addr's offset from the symbol. Returns 0 if dladdr knows nothing. */
+static int name_of(uint64_t addr, uint64_t adj, char *sym, size_t symlen, char *lib,
+                   size_t liblen, uint64_t *offset)
 {
 	Dl_info di;
 
-	if (dladdr((void *)(uintptr_t)(addr - adj), &di)) {
-		if (di.dli_sname) {
-			put(o, di.dli_sname);
-			if (di.dli_saddr && addr > (uint64_t)(uintptr_t)di.dli_saddr) {
-				put(o, "+");
-				put_hex(o, addr - (uint64_t)(uintptr_t)di.dli_saddr);
-			}
-		} else {
-			put(o, "?");
-		}
-		if (di.dli_fname) {
-			const char *base = strrchr(di.dli_fname, '/');
-
-			put(o, " (");
-			put(o, base ? base + 1 : di.dli_fname);
-			put(o, ")");
-		}
-	} else {
-		put(o, "?");
+	sym[0] = lib[0] = '\0';
+	*offset = 0;
+	if (!dladdr((void *)(uintptr_t)(addr - adj), &di))
+		return 0;
+	if (di.dli_sname) {
+		copy_name(sym, symlen, di.dli_sname);
+		if (di.dli_saddr && addr > (uint64_t)(uintptr_t)di.dli_saddr)
+			*offset = addr - (uint64_t)(uintptr_t)di.dli_saddr;
 	}
-}
+	if (di.dli_fname) {
+		const char *base = strrchr(di.dli_fname, '/');
 
-static void put_symbol(struct out *o, uint64_t addr)
-{
-	put_symbol_adj(o, addr, 0);
+		copy_name(lib, liblen, base ? base + 1 : di.dli_fname);
+	}
+	return 1;
 }
 
 /* With a single context running a request, a crash in a thread that is
@@ -165,20 +127,30 @@ void faults_publish(uint32_t state, int slot)
 	wake_all_waiters();
 }
 
-/* Fills in which request of which slot was running; returns its function.
- * slot is the faulting thread's: a context's, VP_SLOT_CTL (the main thread:
- * loading a library ran its constructors), or -1 (a thread a kernel
- * started). */
-static uint64_t blame(struct vp_crash *c, int slot)
+/* Fills in which request of which slot was running, and its kernel.
+ * slot is the faulting thread's: a context's, VP_SLOT_CTL (the main
+ * thread: loading a library ran its constructors), or -1 (a thread a
+ * kernel started). */
+static void blame(struct vp_crash *c, int slot)
 {
+	uint64_t fn = 0;
+
+	c->thread = slot == VP_SLOT_CTL ? VP_THREAD_CONTROL
+	          : slot < 0 ? VP_THREAD_KERNEL : VP_THREAD_CONTEXT;
 	if (slot < 0)
 		slot = guess_slot();
 	c->slot = slot;
 	c->reqid = 0;
-	if (slot <= VP_SLOT_CTL)
-		return 0;
-	c->reqid = atomic_load(&worker_slot((unsigned)slot)->running_reqid);
-	return atomic_load(&worker_slot((unsigned)slot)->running_fn);
+	if (slot > VP_SLOT_CTL) {
+		c->reqid = atomic_load(&worker_slot((unsigned)slot)->running_reqid);
+		fn = atomic_load(&worker_slot((unsigned)slot)->running_fn);
+	}
+	c->kernel_addr = fn;
+	c->kernel[0] = c->library[0] = '\0';
+	c->kernel_offset = 0;
+	if (fn)
+		name_of(fn, 0, c->kernel, sizeof c->kernel, c->library, sizeof c->library,
+		        &c->kernel_offset);
 }
 
 /* A kernel called exit(): the VE process ends as it would on the VE, and
@@ -187,34 +159,24 @@ static uint64_t blame(struct vp_crash *c, int slot)
 static void on_exit_handler(int status, void *arg)
 {
 	struct vp_crash *c = &W.hdr->crash;
-	struct out o = { c->msg, sizeof c->msg };
-	uint64_t fn;
 
 	(void)arg;
 	if (atomic_exchange(&crashing, 1))
 		return;
-	fn = blame(c, my_slot);
+	blame(c, my_slot);
+	c->cause = VP_CRASH_EXIT;
 	c->signo = 0;
 	c->fault_addr = 0;
-	put(&o, "kernel ");
-	if (fn)
-		put_symbol(&o, fn);
-	else
-		put(&o, "(unknown)");
-	put(&o, " called exit(");
-	put_dec(&o, (uint64_t)(unsigned)status);
-	put(&o, "): the VE process ended");
+	c->exit_status = status;
+	c->nframes = 0;
 	faults_publish(VP_WORKER_CRASHED, c->slot);
 }
 
 static void on_fault(int sig, siginfo_t *si, void *uc_)
 {
 	struct vp_crash *c = &W.hdr->crash;
-	struct out o = { c->msg, sizeof c->msg };
-	int slot = my_slot;
-	uint64_t fn = 0;
-	void *frames[24];
-	int n;
+	void *frames[VP_FRAMES_MAX];
+	int n, first = 0;
 
 	if (atomic_exchange(&crashing, 1)) {
 		/* Another thread crashes too: let the first one report. */
@@ -222,49 +184,32 @@ static void on_fault(int sig, siginfo_t *si, void *uc_)
 			pause();
 	}
 	alarm(2);
-	fn = blame(c, slot);
+	blame(c, my_slot);
+	c->cause = VP_CRASH_SIGNAL;
 	c->signo = sig;
+	c->exit_status = 0;
 	c->fault_addr = (uint64_t)(uintptr_t)si->si_addr;
 
-	put(&o, "kernel ");
-	if (fn)
-		put_symbol(&o, fn);
-	else if (slot == VP_SLOT_CTL)
-		put(&o, "(none: the fault was in the VE process's control thread, "
-		        "e.g. in a library's constructor)");
-	else
-		put(&o, "(unknown: the fault was not in a context thread)");
-	put(&o, " died of ");
-	put(&o, *vp_signal_name(sig) ? vp_signal_name(sig) : "signal");
-	put(&o, " (");
-	put(&o, strsignal(sig));
-	put(&o, ")");
-	if (sig != SIGABRT) {
-		put(&o, " at address ");
-		put_hex(&o, c->fault_addr);
-	}
-	if (slot < 0 && fn)
-		put(&o, " in a thread the kernel started (OpenMP?)");
-	put(&o, "\nbacktrace:");
-	n = backtrace(frames, 24);
+	n = backtrace(frames, VP_FRAMES_MAX);
 	/* Start at the interrupted instruction, not in this handler. */
-	int first = 0;
 #if defined(__x86_64__)
 	uint64_t pc = (uint64_t)((ucontext_t *)uc_)->uc_mcontext.gregs[REG_RIP];
 
 	for (int i = 0; i < n; i++)
 		if ((uint64_t)(uintptr_t)frames[i] == pc)
 			first = i;
+#else
+	(void)uc_;
 #endif
+	c->nframes = 0;
 	for (int i = first; i < n; i++) {
-		put(&o, "\n  #");
-		put_dec(&o, (uint64_t)(i - first));
-		put(&o, " ");
-		put_hex(&o, (uint64_t)(uintptr_t)frames[i]);
-		put(&o, " ");
+		struct vp_frame *f = &c->frames[c->nframes++];
+
+		f->pc = (uint64_t)(uintptr_t)frames[i];
 		/* A return address may lie past the end of its caller (a call
 		 * to a noreturn function): name the call instruction's. */
-		put_symbol_adj(&o, (uint64_t)(uintptr_t)frames[i], i > first);
+		name_of(f->pc, i > first, f->symbol, sizeof f->symbol, f->library,
+		        sizeof f->library, &f->offset);
 	}
 
 	faults_publish(VP_WORKER_CRASHED, c->slot);

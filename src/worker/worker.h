@@ -3,7 +3,7 @@
  * the shared memfd and serves the control slot; slot.c is the loop every
  * context thread runs; dispatch.c calls kernels through libffi; loader.c
  * keeps the loaded libraries; faults.c turns a crashing kernel into a
- * report the host can read.
+ * crash record the host can read.
  */
 #ifndef OPENVEO_WORKER_H
 #define OPENVEO_WORKER_H
@@ -97,8 +97,8 @@ int loader_sym(uint64_t handle, const char *name, uint64_t *addr, char *msg,
 
 /* faults.c */
 void faults_install(void);
-/* The worker is ending (state VP_WORKER_CRASHED or VP_WORKER_FAILED, the
- * report in hdr->crash.msg): publishes the state and wakes every host
+/* The worker is ending (state VP_WORKER_CRASHED with the crash record
+ * filled in, or VP_WORKER_FAILED with hdr->crash.msg saying why): publishes the state and wakes every host
  * thread that waits, also one that was still spinning; slot is the slot
  * whose request died (-1 if none), whose SQ head is moved so that a host
  * thread about to sleep on it does not. Takes about a millisecond. */

@@ -4,9 +4,10 @@
  * overflow) the request ends with VEO_COMMAND_EXCEPTION and the report
  * says what happened: veo_last_error() names the kernel, the signal and the
  * fault address on its first line, then gives a backtrace that starts in
- * the kernel; veo_proc_death_info() has the same pieces as fields. The
- * context reports VEO_STATE_EXIT, further requests fail instead of
- * hanging, and a new proc works.
+ * the kernel; veo_proc_death_info() has the same pieces as fields (the
+ * kernel's library and every frame too). The context reports
+ * VEO_STATE_EXIT, further requests fail instead of hanging, and a new proc
+ * works.
  */
 #include "testlib.h"
 
@@ -79,6 +80,21 @@ static void check_death_info(const struct crash_case *c, struct veo_proc_handle 
 	CHECK_EQ_I64(info.exit_status, 0);
 	CHECKF(strcmp(info.report, err) == 0, "the report differs from veo_last_error:\n%s",
 	       info.report);
+	/* The kernel's library and the backtrace as fields, the frames in the
+	 * report's order: one of them is the kernel, in its library. */
+	CHECKF(strcmp(info.library, "libcrashkernels.so") == 0, "library \"%s\"", info.library);
+	CHECK(info.nframes >= 2 && info.nframes <= VEO_DEATH_FRAMES_MAX);
+	int in_kernel = 0;
+	for (int i = 0; i < info.nframes && i < VEO_DEATH_FRAMES_MAX; i++) {
+		char line[64];
+		snprintf(line, sizeof line, "\n  #%d 0x%" PRIx64 " ", i, info.frames[i].pc);
+		CHECK_CONTAINS(info.report, line);
+		in_kernel |= strcmp(info.frames[i].library, "libcrashkernels.so") == 0;
+	}
+	CHECKF(in_kernel, "%s: no frame in libcrashkernels.so", c->kernel);
+	if (strcmp(c->in_backtrace, c->kernel) == 0 && c->signo != SIGABRT) /* #0 in libc */
+		CHECKF(strcmp(info.frames[0].symbol, c->kernel) == 0, "frame #0 is \"%s\", want %s",
+		       info.frames[0].symbol, c->kernel);
 }
 
 static void crash_in_context(const struct crash_case *c)
