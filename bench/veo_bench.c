@@ -46,6 +46,7 @@
 
 #include <ve_offload.h>
 
+#include "bench.h"
 #include "floor.h"
 #include "wait.h"
 
@@ -53,37 +54,24 @@
 #define BENCH_KERNELS "libbench_kernels.so"
 #endif
 
-#define KiB ((size_t)1024)
-#define MiB ((size_t)1024 * 1024)
-
 /* ---- options and the shape of a run ------------------------------------ */
 
-static struct {
-	const char *kernels;  /* path of libbench_kernels.so */
-	const char *json;     /* where the figures go */
-	int quick;
-	const char *only;
-} opt = { BENCH_KERNELS, "veo_bench.json", 0, NULL };
+struct bench_options opt = { BENCH_KERNELS, "veo_bench.json", 0, NULL };
 
-static const long call_ns[] = { 1, 10, 100, 1000, 10000, 100000 };
-#define NCALL_N (sizeof call_ns / sizeof call_ns[0])
+const long call_ns[] = { 1, 10, 100, 1000, 10000, 100000 };
 
-static const size_t sizes[] = {
+const size_t sizes[] = {
 	8, 32, 128, 512, 2 * KiB, 8 * KiB, 32 * KiB, 128 * KiB, 512 * KiB,
 	1 * MiB, 2 * MiB, 8 * MiB, 32 * MiB, 128 * MiB, 256 * MiB,
 };
-#define NSIZES (sizeof sizes / sizeof sizes[0])
 
-static const int contention_ctxs[] = { 1, 2, 8, 32 };
-#define NCONT (sizeof contention_ctxs / sizeof contention_ctxs[0])
+const int contention_ctxs[] = { 1, 2, 8, 32 };
 
-/* How many of the tables above a run uses (-q cuts them). */
-static unsigned ncall_n = NCALL_N, nsizes = NSIZES;
+unsigned ncall_n = NCALL_N, nsizes = NSIZES;
 
 /* ---- small tools ------------------------------------------------------- */
 
-/* "123 ns", "4.56 us", "7.89 ms", "1.23 s" */
-static const char *fmt_time(double ns, char *buf, size_t len)
+const char *fmt_time(double ns, char *buf, size_t len)
 {
 	if (!isfinite(ns))
 		snprintf(buf, len, "-");
@@ -98,7 +86,7 @@ static const char *fmt_time(double ns, char *buf, size_t len)
 	return buf;
 }
 
-static const char *fmt_size(size_t s, char *buf, size_t len)
+const char *fmt_size(size_t s, char *buf, size_t len)
 {
 	if (s >= MiB)
 		snprintf(buf, len, "%zu MiB", s / MiB);
@@ -109,10 +97,7 @@ static const char *fmt_size(size_t s, char *buf, size_t len)
 	return buf;
 }
 
-#define T(ns) fmt_time((ns), (char[24]){ 0 }, 24)
-#define S(sz) fmt_size((sz), (char[24]){ 0 }, 24)
-
-static void die(const char *fmt, ...)
+void die(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -124,81 +109,29 @@ static void die(const char *fmt, ...)
 	exit(1);
 }
 
-static void section(const char *title)
+void section(const char *title)
 {
 	printf("\n== %s\n", title);
 	fflush(stdout);
 }
 
-/* Keeps the compiler from dropping a copy whose result nobody reads. */
-static inline void clobber(void *p)
-{
-	__asm__ __volatile__("" : : "r"(p) : "memory");
-}
-
 /* ---- the results ------------------------------------------------------- */
 
-enum { PAT_SUBMIT_ALL_WAIT_ALL, PAT_CALL_WAIT, PAT_SUBMIT_ALL_WAIT_LAST,
-       PAT_CALL_SYNC, NPAT };
-static const char *const pat_name[NPAT] = {
+const char *const pat_name[NPAT] = {
 	"submit N, wait N", "call+wait, N times", "submit N, wait last",
 	"N veo_call_sync",
 };
-static const char *const pat_key[NPAT] = {
+const char *const pat_key[NPAT] = {
 	"submit_all_wait_all", "call_and_wait", "submit_all_wait_last", "call_sync",
 };
 
-enum { XF_WRITE, XF_READ, XF_AWRITE, XF_AREAD, NXF };
-static const char *const xf_name[NXF] = {
+const char *const xf_name[NXF] = {
 	"veo_write_mem", "veo_read_mem", "veo_async_write_mem+wait",
 	"veo_async_read_mem+wait",
 };
-static const char *const xf_key[NXF] = { "write", "read", "async_write", "async_read" };
+const char *const xf_key[NXF] = { "write", "read", "async_write", "async_read" };
 
-struct cont_point {
-	int contexts;
-	double calls_per_s;
-	double relative; /* to one context */
-};
-
-struct goal {
-	const char *name;
-	double value;
-	const char *op; /* "<=", ">=", "<" */
-	double limit;
-	const char *unit;
-	int pass;
-};
-
-/* Every figure of the run: each section fills its part and prints it; the
- * goals and the JSON are made from it at the end. Times are in ns. */
-static struct {
-	double round_trip_ns;
-	int round_trip_trials;
-	long round_trip_n;
-	double memcpy_ns[NSIZES];
-	double call_ns[NPAT][NCALL_N];   /* per call */
-	int call_trials[NPAT][NCALL_N];
-	double call_ratio[NPAT][NCALL_N];    /* median of per call / paired floor */
-	double call_floor_ns[NPAT][NCALL_N]; /* median of a cell's paired floors */
-	double paired_floor_ns;          /* median of every paired floor trial */
-	long paired_floor_n;
-	int paired_floor_trials;
-	double quiet_ns;                 /* rest before each floor trial */
-	double xfer_ns[NXF][NSIZES];     /* per transfer */
-	double proc_create_destroy_ns, proc_create_ns, proc_destroy_ns;
-	double load_unload_ns;
-	int lifecycle_trials;
-	double compute_kernel_ns;
-	uint64_t compute_iters;
-	double contention_s;
-	int contention_trials;
-	struct cont_point cont_empty[NCONT], cont_compute[NCONT];
-	double idle_worker_pct_sched, idle_worker_pct_stat, idle_host_pct;
-	double waiter_thread_pct, waiter_worker_pct_sched, waiter_worker_pct_stat;
-	struct goal goals[32];
-	int ngoals;
-} R;
+struct bench_results R;
 
 static void goal(const char *name, double value, const char *op, double limit,
                  const char *unit)
@@ -263,11 +196,6 @@ static char *map_buffer(size_t size)
 	if (p == MAP_FAILED)
 		die("cannot map %zu bytes for the transfer buffers: %s", size, strerror(errno));
 	return p;
-}
-
-static double gbps(size_t size, double ns)
-{
-	return size / ns; /* bytes per ns == GB/s */
 }
 
 /* One transfer of `size` bytes by method `xf`; 0 or -1. */
