@@ -48,6 +48,7 @@
 
 #include "bench.h"
 #include "floor.h"
+#include "json.h"
 #include "wait.h"
 
 #ifndef BENCH_KERNELS
@@ -888,69 +889,10 @@ static void print_goals(void)
 	       R.ngoals);
 }
 
-/* A minimal JSON writer: keeps track of commas, nothing more. */
-struct json {
-	FILE *f;
-	int depth;
-	int first[16];
-};
-
-static void j_key(struct json *j, const char *key)
-{
-	if (!j->first[j->depth])
-		fputc(',', j->f);
-	j->first[j->depth] = 0;
-	fprintf(j->f, "\n%*s", 2 * j->depth, "");
-	if (key)
-		fprintf(j->f, "\"%s\": ", key);
-}
-
-static void j_open(struct json *j, const char *key, char brace)
-{
-	if (j->depth >= 0) /* not the outermost value */
-		j_key(j, key);
-	fputc(brace, j->f);
-	j->first[++j->depth] = 1;
-}
-
-static void j_close(struct json *j, char brace)
-{
-	j->depth--;
-	fprintf(j->f, "\n%*s%c", 2 * j->depth, "", brace);
-}
-
-static void j_num(struct json *j, const char *key, double v)
-{
-	j_key(j, key);
-	if (isfinite(v))
-		fprintf(j->f, "%.6g", v);
-	else
-		fputs("null", j->f);
-}
-
-static void j_int(struct json *j, const char *key, long long v)
-{
-	j_key(j, key);
-	fprintf(j->f, "%lld", v);
-}
-
-static void j_str(struct json *j, const char *key, const char *s)
-{
-	j_key(j, key);
-	fputc('"', j->f);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fputc('\\', j->f);
-		if ((unsigned char)*s >= 0x20)
-			fputc(*s, j->f);
-	}
-	fputc('"', j->f);
-}
-
 static void write_json(void)
 {
 	FILE *f = fopen(opt.json, "w");
-	struct json jj = { .f = f, .depth = -1 }, *j = &jj;
+	struct json jj, *j = &jj;
 	struct utsname u;
 	char when[32];
 	time_t now = time(NULL);
@@ -959,128 +901,127 @@ static void write_json(void)
 		fprintf(stderr, "veo_bench: cannot write %s: %s\n", opt.json, strerror(errno));
 		return;
 	}
+	json_start(j, f);
 	uname(&u);
 	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-	j_open(j, NULL, '{');
-	j_str(j, "benchmark", "veo_bench");
-	j_str(j, "openveo", veo_version_string());
-	j_str(j, "date", when);
-	j_str(j, "host", u.nodename);
-	j_str(j, "kernel", u.release);
-	j_int(j, "cpus", sysconf(_SC_NPROCESSORS_ONLN));
-	j_int(j, "quick", opt.quick);
+	json_object(j, NULL);
+	json_str(j, "benchmark", "veo_bench");
+	json_str(j, "openveo", veo_version_string());
+	json_str(j, "date", when);
+	json_str(j, "host", u.nodename);
+	json_str(j, "kernel", u.release);
+	json_int(j, "cpus", sysconf(_SC_NPROCESSORS_ONLN));
+	json_int(j, "quick", opt.quick);
 
-	j_open(j, "floors", '{');
-	j_num(j, "round_trip_ns", R.round_trip_ns);
-	j_int(j, "round_trip_n", R.round_trip_n);
-	j_int(j, "round_trip_trials", R.round_trip_trials);
-	j_num(j, "round_trip_paired_ns", R.paired_floor_ns);
-	j_int(j, "round_trip_paired_n", R.paired_floor_n);
-	j_int(j, "round_trip_paired_trials", R.paired_floor_trials);
-	j_num(j, "rest_before_trial_ns", R.quiet_ns);
-	j_open(j, "memcpy", '[');
+	json_object(j, "floors");
+	json_num(j, "round_trip_ns", R.round_trip_ns);
+	json_int(j, "round_trip_n", R.round_trip_n);
+	json_int(j, "round_trip_trials", R.round_trip_trials);
+	json_num(j, "round_trip_paired_ns", R.paired_floor_ns);
+	json_int(j, "round_trip_paired_n", R.paired_floor_n);
+	json_int(j, "round_trip_paired_trials", R.paired_floor_trials);
+	json_num(j, "rest_before_trial_ns", R.quiet_ns);
+	json_array(j, "memcpy");
 	for (unsigned i = 0; i < nsizes; i++) {
-		j_open(j, NULL, '{');
-		j_int(j, "size", (long long)sizes[i]);
-		j_num(j, "ns", R.memcpy_ns[i]);
-		j_num(j, "gbps", gbps(sizes[i], R.memcpy_ns[i]));
-		j_close(j, '}');
+		json_object(j, NULL);
+		json_int(j, "size", (long long)sizes[i]);
+		json_num(j, "ns", R.memcpy_ns[i]);
+		json_num(j, "gbps", gbps(sizes[i], R.memcpy_ns[i]));
+		json_end(j);
 	}
-	j_close(j, ']');
-	j_close(j, '}');
+	json_end(j);
+	json_end(j);
 
-	j_open(j, "calls", '[');
+	json_array(j, "calls");
 	for (int pat = 0; pat < NPAT; pat++) {
-		j_open(j, NULL, '{');
-		j_int(j, "pattern", pat + 1);
-		j_str(j, "key", pat_key[pat]);
-		j_str(j, "name", pat_name[pat]);
-		j_open(j, "points", '[');
+		json_object(j, NULL);
+		json_int(j, "pattern", pat + 1);
+		json_str(j, "key", pat_key[pat]);
+		json_str(j, "name", pat_name[pat]);
+		json_array(j, "points");
 		for (unsigned k = 0; k < ncall_n; k++) {
-			j_open(j, NULL, '{');
-			j_int(j, "n", call_ns[k]);
-			j_num(j, "per_call_ns", R.call_ns[pat][k]);
-			j_int(j, "trials", R.call_trials[pat][k]);
-			j_num(j, "ratio_to_floor", R.call_ratio[pat][k]);
-			j_num(j, "floor_ns", R.call_floor_ns[pat][k]);
-			j_close(j, '}');
+			json_object(j, NULL);
+			json_int(j, "n", call_ns[k]);
+			json_num(j, "per_call_ns", R.call_ns[pat][k]);
+			json_int(j, "trials", R.call_trials[pat][k]);
+			json_num(j, "ratio_to_floor", R.call_ratio[pat][k]);
+			json_num(j, "floor_ns", R.call_floor_ns[pat][k]);
+			json_end(j);
 		}
-		j_close(j, ']');
-		j_close(j, '}');
+		json_end(j);
+		json_end(j);
 	}
-	j_close(j, ']');
+	json_end(j);
 
-	j_open(j, "transfers", '[');
+	json_array(j, "transfers");
 	for (int xf = 0; xf < NXF; xf++) {
-		j_open(j, NULL, '{');
-		j_str(j, "key", xf_key[xf]);
-		j_str(j, "name", xf_name[xf]);
-		j_open(j, "points", '[');
+		json_object(j, NULL);
+		json_str(j, "key", xf_key[xf]);
+		json_str(j, "name", xf_name[xf]);
+		json_array(j, "points");
 		for (unsigned i = 0; i < nsizes; i++) {
-			j_open(j, NULL, '{');
-			j_int(j, "size", (long long)sizes[i]);
-			j_num(j, "ns", R.xfer_ns[xf][i]);
-			j_num(j, "gbps", gbps(sizes[i], R.xfer_ns[xf][i]));
-			j_num(j, "ratio_to_memcpy", R.memcpy_ns[i] / R.xfer_ns[xf][i]);
-			j_close(j, '}');
+			json_object(j, NULL);
+			json_int(j, "size", (long long)sizes[i]);
+			json_num(j, "ns", R.xfer_ns[xf][i]);
+			json_num(j, "gbps", gbps(sizes[i], R.xfer_ns[xf][i]));
+			json_num(j, "ratio_to_memcpy", R.memcpy_ns[i] / R.xfer_ns[xf][i]);
+			json_end(j);
 		}
-		j_close(j, ']');
-		j_close(j, '}');
+		json_end(j);
+		json_end(j);
 	}
-	j_close(j, ']');
+	json_end(j);
 
-	j_open(j, "lifecycle", '{');
-	j_num(j, "proc_create_destroy_ns", R.proc_create_destroy_ns);
-	j_num(j, "proc_create_ns", R.proc_create_ns);
-	j_num(j, "proc_destroy_ns", R.proc_destroy_ns);
-	j_num(j, "load_unload_library_ns", R.load_unload_ns);
-	j_int(j, "trials", R.lifecycle_trials);
-	j_close(j, '}');
+	json_object(j, "lifecycle");
+	json_num(j, "proc_create_destroy_ns", R.proc_create_destroy_ns);
+	json_num(j, "proc_create_ns", R.proc_create_ns);
+	json_num(j, "proc_destroy_ns", R.proc_destroy_ns);
+	json_num(j, "load_unload_library_ns", R.load_unload_ns);
+	json_int(j, "trials", R.lifecycle_trials);
+	json_end(j);
 
-	j_open(j, "contention", '{');
-	j_num(j, "seconds_per_trial", R.contention_s);
-	j_int(j, "trials", R.contention_trials);
-	j_int(j, "compute_iters", (long long)R.compute_iters);
-	j_num(j, "compute_kernel_ns", R.compute_kernel_ns);
+	json_object(j, "contention");
+	json_num(j, "seconds_per_trial", R.contention_s);
+	json_int(j, "trials", R.contention_trials);
+	json_int(j, "compute_iters", (long long)R.compute_iters);
+	json_num(j, "compute_kernel_ns", R.compute_kernel_ns);
 	for (int kind = 0; kind < 2; kind++) {
 		struct cont_point *c = kind ? R.cont_compute : R.cont_empty;
 
-		j_open(j, kind ? "compute" : "empty", '[');
+		json_array(j, kind ? "compute" : "empty");
 		for (unsigned i = 0; i < NCONT; i++) {
-			j_open(j, NULL, '{');
-			j_int(j, "contexts", c[i].contexts);
-			j_num(j, "calls_per_s", c[i].calls_per_s);
-			j_num(j, "relative", c[i].relative);
-			j_close(j, '}');
+			json_object(j, NULL);
+			json_int(j, "contexts", c[i].contexts);
+			json_num(j, "calls_per_s", c[i].calls_per_s);
+			json_num(j, "relative", c[i].relative);
+			json_end(j);
 		}
-		j_close(j, ']');
+		json_end(j);
 	}
-	j_close(j, '}');
+	json_end(j);
 
-	j_open(j, "idle", '{');
-	j_num(j, "proc_worker_pct", R.idle_worker_pct_sched);
-	j_num(j, "proc_worker_pct_stat_ticks", R.idle_worker_pct_stat);
-	j_num(j, "proc_host_pct", R.idle_host_pct);
-	j_num(j, "waiter_thread_pct", R.waiter_thread_pct);
-	j_num(j, "waiter_worker_pct", R.waiter_worker_pct_sched);
-	j_num(j, "waiter_worker_pct_stat_ticks", R.waiter_worker_pct_stat);
-	j_close(j, '}');
+	json_object(j, "idle");
+	json_num(j, "proc_worker_pct", R.idle_worker_pct_sched);
+	json_num(j, "proc_worker_pct_stat_ticks", R.idle_worker_pct_stat);
+	json_num(j, "proc_host_pct", R.idle_host_pct);
+	json_num(j, "waiter_thread_pct", R.waiter_thread_pct);
+	json_num(j, "waiter_worker_pct", R.waiter_worker_pct_sched);
+	json_num(j, "waiter_worker_pct_stat_ticks", R.waiter_worker_pct_stat);
+	json_end(j);
 
-	j_open(j, "goals", '[');
+	json_array(j, "goals");
 	for (int i = 0; i < R.ngoals; i++) {
-		j_open(j, NULL, '{');
-		j_str(j, "name", R.goals[i].name);
-		j_num(j, "value", R.goals[i].value);
-		j_str(j, "unit", R.goals[i].unit);
-		j_str(j, "op", R.goals[i].op);
-		j_num(j, "limit", R.goals[i].limit);
-		j_key(j, "pass");
-		fputs(R.goals[i].pass ? "true" : "false", f);
-		j_close(j, '}');
+		json_object(j, NULL);
+		json_str(j, "name", R.goals[i].name);
+		json_num(j, "value", R.goals[i].value);
+		json_str(j, "unit", R.goals[i].unit);
+		json_str(j, "op", R.goals[i].op);
+		json_num(j, "limit", R.goals[i].limit);
+		json_bool(j, "pass", R.goals[i].pass);
+		json_end(j);
 	}
-	j_close(j, ']');
-	j_close(j, '}');
-	fputc('\n', f);
+	json_end(j);
+	json_end(j);
 	fclose(f);
 	printf("figures written to %s\n", opt.json);
 }
