@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <ve_offload.h>
+
 #define KiB ((size_t)1024)
 #define MiB ((size_t)1024 * 1024)
 
@@ -117,5 +119,11 @@ struct bench_results {
 	int ngoals;
 };
 extern struct bench_results R;
+
+/* ---- the sections: each measures, fills its part of R and prints it ---- */
+
+/* calls.c: the four call patterns of the empty kernel `fn`, each trial
+ * paired with a floor trial (floor_open must have succeeded). */
+void bench_calls(struct veo_proc_handle *proc, struct veo_thr_ctxt *ctx, uint64_t fn);
 
 #endif
