@@ -126,4 +126,11 @@ extern struct bench_results R;
  * paired with a floor trial (floor_open must have succeeded). */
 void bench_calls(struct veo_proc_handle *proc, struct veo_thr_ctxt *ctx, uint64_t fn);
 
+/* transfers.c: the two host buffers of the transfers and of memcpy, as
+ * large as the largest size of the run and filled (their pages faulted
+ * in), then the transfers on memory from veo_alloc_mem, and memcpy. */
+void transfer_buffers_map(void);
+void transfer_buffers_unmap(void);
+void bench_transfers(struct veo_proc_handle *proc, struct veo_thr_ctxt *ctx);
+
 #endif
