@@ -133,4 +133,7 @@ void transfer_buffers_map(void);
 void transfer_buffers_unmap(void);
 void bench_transfers(struct veo_proc_handle *proc, struct veo_thr_ctxt *ctx);
 
+/* lifecycle.c: proc create + destroy, library load + unload. */
+void bench_lifecycle(void);
+
 #endif
