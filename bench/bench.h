@@ -136,4 +136,9 @@ void bench_transfers(struct veo_proc_handle *proc, struct veo_thr_ctxt *ctx);
 /* lifecycle.c: proc create + destroy, library load + unload. */
 void bench_lifecycle(void);
 
+/* contention.c: contexts on one proc, each driven by its own thread, with
+ * the kernels `lib_empty` and `lib_compute` of proc. */
+void bench_contention(uint64_t lib_empty, uint64_t lib_compute,
+                      struct veo_proc_handle *proc);
+
 #endif
