@@ -141,4 +141,7 @@ void bench_lifecycle(void);
 void bench_contention(uint64_t lib_empty, uint64_t lib_compute,
                       struct veo_proc_handle *proc);
 
+/* idle.c: percent of a core of an idle proc and of an idle waiting thread. */
+void bench_idle(void);
+
 #endif
