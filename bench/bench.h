@@ -144,4 +144,8 @@ void bench_contention(uint64_t lib_empty, uint64_t lib_compute,
 /* idle.c: percent of a core of an idle proc and of an idle waiting thread. */
 void bench_idle(void);
 
+/* goals.c: judges the goals from R (into R.goals), and prints them. */
+void goals_judge(void);
+void goals_print(void);
+
 #endif
