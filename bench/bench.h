@@ -148,4 +148,7 @@ void bench_idle(void);
 void goals_judge(void);
 void goals_print(void);
 
+/* results_json.c: R as JSON, in opt.json. */
+void results_write_json(void);
+
 #endif
