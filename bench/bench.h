@@ -1,8 +1,8 @@
 /*
  * bench.h: what the parts of veo_bench share: the options, the shape of a
- * run (which N, which sizes), R, the figures every section fills in and
- * prints, from which the goals and the JSON are made at the end, and a few
- * small tools (formatting, dying with a message).
+ * run (which N, which sizes), a few small tools (formatting, dying with a
+ * message), R, the figures every section fills in and prints, and what
+ * each file offers main: a section each, then the goals and the JSON.
  */
 #ifndef OPENVEO_BENCH_BENCH_H
 #define OPENVEO_BENCH_BENCH_H
@@ -143,6 +143,8 @@ void bench_contention(uint64_t lib_empty, uint64_t lib_compute,
 
 /* idle.c: percent of a core of an idle proc and of an idle waiting thread. */
 void bench_idle(void);
+
+/* ---- at the end: the goals and the JSON, from R ------------------------ */
 
 /* goals.c: judges the goals from R (into R.goals), and prints them. */
 void goals_judge(void);

@@ -10,46 +10,38 @@
  * PASS/FAIL, and writes every figure as JSON for plot.py.
  *
  *     veo_bench [-k libbench_kernels.so] [-o veo_bench.json] [-q]
+ *               [-s calls|contention]
  *
- * -q is a quick run (fewer and smaller cases) for trying the program out.
+ * -q is a quick run (fewer and smaller cases) for trying the program out;
+ * -s runs one section only (for tuning), without goals or JSON.
  * A benchmark measures and reports: it exits 0 when a goal is missed, and
  * non-zero only when it cannot run (no worker, no kernel library).
  *
  * Every timed figure is the median of repeated trials. The machine may be
  * shared, so spinning loops here are bounded by deadlines.
+ *
+ * This file holds main, the options, the shape of a run, the figures (R)
+ * and the floors section; bench.h declares what the other files share.
+ * Each family of benchmarks has a file: calls.c, transfers.c, lifecycle.c,
+ * contention.c, idle.c. goals.c judges the figures, results_json.c writes
+ * them (with json.c), floor.c has the round-trip floor and the clock.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include <dirent.h>
-#include <dlfcn.h>
 #include <errno.h>
-#include <getopt.h>
-#include <linux/futex.h>
 #include <math.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <sys/utsname.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <ve_offload.h>
 
 #include "bench.h"
 #include "floor.h"
-#include "json.h"
-#include "wait.h"
 
 #ifndef BENCH_KERNELS
 #define BENCH_KERNELS "libbench_kernels.so"
@@ -116,7 +108,7 @@ void section(const char *title)
 	fflush(stdout);
 }
 
-/* ---- the results ------------------------------------------------------- */
+/* ---- the results, and the floors section ------------------------------- */
 
 const char *const pat_name[NPAT] = {
 	"submit N, wait N", "call+wait, N times", "submit N, wait last",
