@@ -10,80 +10,61 @@
  * PASS/FAIL, and writes every figure as JSON for plot.py.
  *
  *     veo_bench [-k libbench_kernels.so] [-o veo_bench.json] [-q]
+ *               [-s calls|contention]
  *
- * -q is a quick run (fewer and smaller cases) for trying the program out.
+ * -q is a quick run (fewer and smaller cases) for trying the program out;
+ * -s runs one section only (for tuning), without goals or JSON.
  * A benchmark measures and reports: it exits 0 when a goal is missed, and
  * non-zero only when it cannot run (no worker, no kernel library).
  *
  * Every timed figure is the median of repeated trials. The machine may be
  * shared, so spinning loops here are bounded by deadlines.
+ *
+ * This file holds main, the options, the shape of a run, the figures (R)
+ * and the floors section; bench.h declares what the other files share.
+ * Each family of benchmarks has a file: calls.c, transfers.c, lifecycle.c,
+ * contention.c, idle.c. goals.c judges the figures, results_json.c writes
+ * them (with json.c), floor.c has the round-trip floor and the clock.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include <dirent.h>
-#include <dlfcn.h>
 #include <errno.h>
-#include <getopt.h>
-#include <linux/futex.h>
 #include <math.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <sys/utsname.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <ve_offload.h>
 
+#include "bench.h"
 #include "floor.h"
-#include "wait.h"
 
 #ifndef BENCH_KERNELS
 #define BENCH_KERNELS "libbench_kernels.so"
 #endif
 
-#define KiB ((size_t)1024)
-#define MiB ((size_t)1024 * 1024)
-
 /* ---- options and the shape of a run ------------------------------------ */
 
-static struct {
-	const char *kernels;  /* path of libbench_kernels.so */
-	const char *json;     /* where the figures go */
-	int quick;
-	const char *only;
-} opt = { BENCH_KERNELS, "veo_bench.json", 0, NULL };
+struct bench_options opt = { BENCH_KERNELS, "veo_bench.json", 0, NULL };
 
-static const long call_ns[] = { 1, 10, 100, 1000, 10000, 100000 };
-#define NCALL_N (sizeof call_ns / sizeof call_ns[0])
+const long call_ns[] = { 1, 10, 100, 1000, 10000, 100000 };
 
-static const size_t sizes[] = {
+const size_t sizes[] = {
 	8, 32, 128, 512, 2 * KiB, 8 * KiB, 32 * KiB, 128 * KiB, 512 * KiB,
 	1 * MiB, 2 * MiB, 8 * MiB, 32 * MiB, 128 * MiB, 256 * MiB,
 };
-#define NSIZES (sizeof sizes / sizeof sizes[0])
 
-static const int contention_ctxs[] = { 1, 2, 8, 32 };
-#define NCONT (sizeof contention_ctxs / sizeof contention_ctxs[0])
+const int contention_ctxs[] = { 1, 2, 8, 32 };
 
-/* How many of the tables above a run uses (-q cuts them). */
-static unsigned ncall_n = NCALL_N, nsizes = NSIZES;
+unsigned ncall_n = NCALL_N, nsizes = NSIZES;
 
 /* ---- small tools ------------------------------------------------------- */
 
-/* "123 ns", "4.56 us", "7.89 ms", "1.23 s" */
-static const char *fmt_time(double ns, char *buf, size_t len)
+const char *fmt_time(double ns, char *buf, size_t len)
 {
 	if (!isfinite(ns))
 		snprintf(buf, len, "-");
@@ -98,7 +79,7 @@ static const char *fmt_time(double ns, char *buf, size_t len)
 	return buf;
 }
 
-static const char *fmt_size(size_t s, char *buf, size_t len)
+const char *fmt_size(size_t s, char *buf, size_t len)
 {
 	if (s >= MiB)
 		snprintf(buf, len, "%zu MiB", s / MiB);
@@ -109,10 +90,7 @@ static const char *fmt_size(size_t s, char *buf, size_t len)
 	return buf;
 }
 
-#define T(ns) fmt_time((ns), (char[24]){ 0 }, 24)
-#define S(sz) fmt_size((sz), (char[24]){ 0 }, 24)
-
-static void die(const char *fmt, ...)
+void die(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -124,96 +102,29 @@ static void die(const char *fmt, ...)
 	exit(1);
 }
 
-static void section(const char *title)
+void section(const char *title)
 {
 	printf("\n== %s\n", title);
 	fflush(stdout);
 }
 
-/* Keeps the compiler from dropping a copy whose result nobody reads. */
-static inline void clobber(void *p)
-{
-	__asm__ __volatile__("" : : "r"(p) : "memory");
-}
+/* ---- the results, and the floors section ------------------------------- */
 
-/* ---- the results ------------------------------------------------------- */
-
-enum { PAT_SUBMIT_ALL_WAIT_ALL, PAT_CALL_WAIT, PAT_SUBMIT_ALL_WAIT_LAST,
-       PAT_CALL_SYNC, NPAT };
-static const char *const pat_name[NPAT] = {
+const char *const pat_name[NPAT] = {
 	"submit N, wait N", "call+wait, N times", "submit N, wait last",
 	"N veo_call_sync",
 };
-static const char *const pat_key[NPAT] = {
+const char *const pat_key[NPAT] = {
 	"submit_all_wait_all", "call_and_wait", "submit_all_wait_last", "call_sync",
 };
 
-enum { XF_WRITE, XF_READ, XF_AWRITE, XF_AREAD, NXF };
-static const char *const xf_name[NXF] = {
+const char *const xf_name[NXF] = {
 	"veo_write_mem", "veo_read_mem", "veo_async_write_mem+wait",
 	"veo_async_read_mem+wait",
 };
-static const char *const xf_key[NXF] = { "write", "read", "async_write", "async_read" };
+const char *const xf_key[NXF] = { "write", "read", "async_write", "async_read" };
 
-struct cont_point {
-	int contexts;
-	double calls_per_s;
-	double relative; /* to one context */
-};
-
-struct goal {
-	const char *name;
-	double value;
-	const char *op; /* "<=", ">=", "<" */
-	double limit;
-	const char *unit;
-	int pass;
-};
-
-/* Every figure of the run: each section fills its part and prints it; the
- * goals and the JSON are made from it at the end. Times are in ns. */
-static struct {
-	double round_trip_ns;
-	int round_trip_trials;
-	long round_trip_n;
-	double memcpy_ns[NSIZES];
-	double call_ns[NPAT][NCALL_N];   /* per call */
-	int call_trials[NPAT][NCALL_N];
-	double call_ratio[NPAT][NCALL_N];    /* median of per call / paired floor */
-	double call_floor_ns[NPAT][NCALL_N]; /* median of a cell's paired floors */
-	double paired_floor_ns;          /* median of every paired floor trial */
-	long paired_floor_n;
-	int paired_floor_trials;
-	double quiet_ns;                 /* rest before each floor trial */
-	double xfer_ns[NXF][NSIZES];     /* per transfer */
-	double proc_create_destroy_ns, proc_create_ns, proc_destroy_ns;
-	double load_unload_ns;
-	int lifecycle_trials;
-	double compute_kernel_ns;
-	uint64_t compute_iters;
-	double contention_s;
-	int contention_trials;
-	struct cont_point cont_empty[NCONT], cont_compute[NCONT];
-	double idle_worker_pct_sched, idle_worker_pct_stat, idle_host_pct;
-	double waiter_thread_pct, waiter_worker_pct_sched, waiter_worker_pct_stat;
-	struct goal goals[32];
-	int ngoals;
-} R;
-
-static void goal(const char *name, double value, const char *op, double limit,
-                 const char *unit)
-{
-	struct goal *g = &R.goals[R.ngoals++];
-	int pass;
-
-	if (!strcmp(op, "<="))
-		pass = value <= limit;
-	else if (!strcmp(op, ">="))
-		pass = value >= limit;
-	else
-		pass = value < limit;
-	*g = (struct goal){ name, value, op, limit, unit, isfinite(value) && pass };
-}
+struct bench_results R;
 
 /* The floor printed in the floors section: long trials, back to back. */
 static void floor_round_trip(void)
@@ -230,931 +141,6 @@ static void floor_round_trip(void)
 	R.round_trip_ns = median(t, (size_t)done);
 	printf("round trip over one shared cache line: %s (median of %d x %ld)\n",
 	       T(R.round_trip_ns), done, n);
-}
-
-/* ---- floor: memcpy, and the transfers ---------------------------------- */
-
-/* Copies per trial and trials for a size: enough work per trial that the
- * clock does not matter, few enough trials for 256 MiB to stay quick. */
-static long reps_for(size_t size)
-{
-	long r = (long)((4 * MiB) / size);
-
-	return r < 1 ? 1 : r > 20000 ? 20000 : r;
-}
-
-static int trials_for(size_t size)
-{
-	if (opt.quick)
-		return 3;
-	return size >= 64 * MiB ? 5 : 7;
-}
-
-static char *host_src, *host_dst;
-
-/* Page-aligned host buffers. Alignment matters: glibc's memcpy (rep movsb
- * on this class of CPU) is up to 2.5x slower into a destination that is
- * not 64-byte aligned, which malloc's large blocks (16 mod 64) are not;
- * the floor and the transfers use the same buffers, aligned alike. */
-static char *map_buffer(size_t size)
-{
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
-		die("cannot map %zu bytes for the transfer buffers: %s", size, strerror(errno));
-	return p;
-}
-
-static double gbps(size_t size, double ns)
-{
-	return size / ns; /* bytes per ns == GB/s */
-}
-
-/* One transfer of `size` bytes by method `xf`; 0 or -1. */
-static int transfer(int xf, struct veo_proc_handle *proc, struct veo_thr_ctxt *ctx,
-                    uint64_t ve, size_t size)
-{
-	uint64_t id, r;
-
-	switch (xf) {
-	case XF_WRITE:
-		return veo_write_mem(proc, ve, host_src, size);
-	case XF_READ:
-		return veo_read_mem(proc, host_dst, ve, size);
-	case XF_AWRITE:
-		id = veo_async_write_mem(ctx, ve, host_src, size);
-		break;
-	default:
-		id = veo_async_read_mem(ctx, host_dst, ve, size);
-		break;
-	}
-	if (id == VEO_REQUEST_ID_INVALID)
-		return -1;
-	return veo_call_wait_result(ctx, id, &r) == VEO_COMMAND_OK ? 0 : -1;
-}
-
-/* One trial: ns per copy of reps copies of `size` bytes by method xf, or
- * by plain memcpy between the host buffers for xf == -1. */
-static double transfer_trial(int xf, struct veo_proc_handle *proc,
-                             struct veo_thr_ctxt *ctx, uint64_t ve, size_t size, long reps)
-{
-	double t0 = now_ns();
-
-	for (long j = 0; j < reps; j++) {
-		if (xf < 0) {
-			memcpy(host_dst, host_src, size);
-			clobber(host_dst);
-		} else if (transfer(xf, proc, ctx, ve, size) != 0) {
-			die("%s of %zu bytes: %s", xf_name[xf], size, veo_last_error());
-		}
-	}
-	return (now_ns() - t0) / reps;
-}
-
-/*
- * The transfers and their floor, memcpy between two host buffers, are
- * measured side by side: trial k of every method runs before trial k+1 of
- * any, so that load from elsewhere on the machine falls on all methods
- * alike and the ratios stay meaningful.
- */
-static void bench_transfers(struct veo_proc_handle *proc, struct veo_thr_ctxt *ctx)
-{
-	size_t max = sizes[nsizes - 1];
-	uint64_t ve;
-
-	if (veo_alloc_mem(proc, &ve, max) != 0)
-		die("veo_alloc_mem(%zu): %s", max, veo_last_error());
-	if (veo_write_mem(proc, ve, host_src, max) != 0) /* fault the pages in */
-		die("veo_write_mem: %s", veo_last_error());
-
-	for (unsigned i = 0; i < nsizes; i++) {
-		size_t size = sizes[i];
-		long reps = reps_for(size);
-		int trials = trials_for(size);
-		double t[NXF + 1][8];
-
-		for (int xf = -1; xf < NXF; xf++) /* warm */
-			transfer_trial(xf, proc, ctx, ve, size, 1);
-		for (int k = 0; k < trials; k++)
-			for (int xf = -1; xf < NXF; xf++)
-				t[xf + 1][k] = transfer_trial(xf, proc, ctx, ve, size, reps);
-		R.memcpy_ns[i] = median(t[0], (size_t)trials);
-		for (int xf = 0; xf < NXF; xf++)
-			R.xfer_ns[xf][i] = median(t[xf + 1], (size_t)trials);
-	}
-	veo_free_mem(proc, ve);
-
-	printf("time per transfer (memory from veo_alloc_mem):\n");
-	printf("  %-9s %10s %10s %10s %12s %12s\n", "size", "memcpy", "write", "read",
-	       "async write", "async read");
-	for (unsigned i = 0; i < nsizes; i++)
-		printf("  %-9s %10s %10s %10s %12s %12s\n", S(sizes[i]), T(R.memcpy_ns[i]),
-		       T(R.xfer_ns[XF_WRITE][i]), T(R.xfer_ns[XF_READ][i]),
-		       T(R.xfer_ns[XF_AWRITE][i]), T(R.xfer_ns[XF_AREAD][i]));
-	printf("bandwidth, GB/s (ratio to memcpy at the same size):\n");
-	printf("  %-9s %8s %15s %15s %15s %15s\n", "size", "memcpy", "write", "read",
-	       "async write", "async read");
-	for (unsigned i = 0; i < nsizes; i++) {
-		printf("  %-9s %8.2f", S(sizes[i]), gbps(sizes[i], R.memcpy_ns[i]));
-		for (int xf = 0; xf < NXF; xf++) {
-			char cell[32];
-
-			snprintf(cell, sizeof cell, "%.2f (%.2fx)", gbps(sizes[i], R.xfer_ns[xf][i]),
-			         R.memcpy_ns[i] / R.xfer_ns[xf][i]);
-			printf(" %15s", cell);
-		}
-		printf("\n");
-	}
-}
-
-/* ---- call latency in AVEO's four patterns ------------------------------ */
-
-static uint64_t *ids;
-
-/* Time of N calls of fn in pattern pat, in ns; NAN on failure. */
-static double run_pattern(int pat, long n, struct veo_proc_handle *proc,
-                          struct veo_thr_ctxt *ctx, uint64_t fn, struct veo_args *args)
-{
-	double t0 = now_ns(), t1;
-	uint64_t r;
-	long i;
-
-	switch (pat) {
-	case PAT_SUBMIT_ALL_WAIT_ALL:
-		for (i = 0; i < n; i++)
-			ids[i] = veo_call_async(ctx, fn, args);
-		for (i = 0; i < n; i++)
-			if (veo_call_wait_result(ctx, ids[i], &r) != VEO_COMMAND_OK)
-				return NAN;
-		break;
-	case PAT_CALL_WAIT:
-		for (i = 0; i < n; i++)
-			if (veo_call_wait_result(ctx, veo_call_async(ctx, fn, args), &r) !=
-			    VEO_COMMAND_OK)
-				return NAN;
-		break;
-	case PAT_SUBMIT_ALL_WAIT_LAST:
-		for (i = 0; i < n; i++)
-			ids[i] = veo_call_async(ctx, fn, args);
-		if (veo_call_wait_result(ctx, ids[n - 1], &r) != VEO_COMMAND_OK)
-			return NAN;
-		t1 = now_ns();
-		/* Not timed: collect the others, which are done (a context runs
-		 * in order), so that the request table does not keep them. */
-		for (i = 0; i < n - 1; i++)
-			veo_call_wait_result(ctx, ids[i], &r);
-		return t1 - t0;
-	default:
-		for (i = 0; i < n; i++)
-			if (veo_call_sync(proc, fn, args, &r) != VEO_COMMAND_OK)
-				return NAN;
-		break;
-	}
-	return now_ns() - t0;
-}
-
-/* Untimed calls before each timed trial: the floor trial just before let
- * openveo's worker fall asleep, and a trial times calls to a worker that
- * is awake, as it did when trials ran back to back. */
-#define CALL_WARMUP 32
-
-/* What the cells of bench_calls share: the kernel, limits, scratch space. */
-struct call_run {
-	struct veo_proc_handle *proc;
-	struct veo_thr_ctxt *ctx;
-	uint64_t fn;
-	struct veo_args *args;
-	double budget;        /* per cell, in ns, after 3 trials */
-	int maxtrials;
-	double *t, *ratio;    /* a cell's trials: per call, and per call / floor */
-	double *cell_floors;  /* a cell's floor trials */
-	double *floors;       /* every floor trial of the section */
-	size_t nfloors;
-};
-
-/*
- * One (pattern, N) cell: trials of N calls until about 1e5 calls, at least
- * MIN_CELL_TRIALS, or until the budget is spent. Each trial runs right
- * after a floor trial, and its ratio is to that floor: the machine's speed
- * changes for minutes at a time, and a pair's two halves are a millisecond
- * apart. Now and then the speed changes between the two halves; with a
- * few more trials than 3, such a pair does not make the median.
- */
-#define MIN_CELL_TRIALS 11
-static void call_cell(struct call_run *c, int pat, unsigned k)
-{
-	long n = call_ns[k];
-	long trials = 100000 / n; /* about 1e5 calls a cell */
-	double start = now_ns();
-	int done = 0, paired = 0;
-
-	trials = trials < MIN_CELL_TRIALS ? MIN_CELL_TRIALS
-	         : trials > c->maxtrials ? c->maxtrials : trials;
-	while (done < trials) {
-		double f = floor_trial(FLOOR_PAIRED), dt = NAN;
-
-		if (isfinite(run_pattern(pat, CALL_WARMUP, c->proc, c->ctx, c->fn, c->args)))
-			dt = run_pattern(pat, n, c->proc, c->ctx, c->fn, c->args);
-		if (!isfinite(dt))
-			die("%s failed: %s", pat_name[pat], veo_last_error());
-		c->t[done++] = dt / n;
-		if (isfinite(f)) {
-			c->ratio[paired] = dt / n / f;
-			c->cell_floors[paired++] = f;
-			c->floors[c->nfloors++] = f;
-		}
-		if (done >= 3 && now_ns() - start > c->budget)
-			break;
-	}
-	R.call_ns[pat][k] = median(c->t, (size_t)done);
-	R.call_trials[pat][k] = done;
-	R.call_ratio[pat][k] = median(c->ratio, (size_t)paired);
-	R.call_floor_ns[pat][k] = median(c->cell_floors, (size_t)paired);
-}
-
-static void print_calls(long nmax)
-{
-	printf("time per call of an empty kernel (median of trials):\n");
-	printf("  %-8s", "N");
-	for (int pat = 0; pat < NPAT; pat++)
-		printf(" %20s", pat_name[pat]);
-	printf("\n");
-	for (unsigned k = 0; k < ncall_n; k++) {
-		printf("  %-8ld", call_ns[k]);
-		for (int pat = 0; pat < NPAT; pat++)
-			printf(" %20s", T(R.call_ns[pat][k]));
-		printf("\n");
-	}
-	printf("round-trip floor, %ld round trips right before each call trial: %s\n"
-	       "  (median of %d trials, each after %.0f us of rest for openveo's spinners)\n",
-	       R.paired_floor_n, T(R.paired_floor_ns), R.paired_floor_trials, R.quiet_ns / 1e3);
-	printf("  per call / round-trip floor at N=%ld, paired trial by trial (median):", nmax);
-	for (int pat = 0; pat < NPAT; pat++)
-		printf(" %.2fx", R.call_ratio[pat][ncall_n - 1]);
-	printf("\n");
-}
-
-static void bench_calls(struct veo_proc_handle *proc, struct veo_thr_ctxt *ctx,
-                        uint64_t fn)
-{
-	long nmax = call_ns[ncall_n - 1];
-	/* Each trial costs a floor trial of about half a millisecond, so the
-	 * cells of small N, where a trial is a few calls, stop at 301 trials
-	 * (1001 before the floors were paired): their medians hardly move. */
-	struct call_run c = {
-		.proc = proc, .ctx = ctx, .fn = fn, .args = veo_args_alloc(),
-		.budget = opt.quick ? 0.3e9 : 1.5e9, .maxtrials = opt.quick ? 201 : 301,
-	};
-	size_t m = (size_t)c.maxtrials;
-
-	ids = malloc(nmax * sizeof *ids);
-	c.t = malloc(m * sizeof *c.t);
-	c.ratio = malloc(m * sizeof *c.ratio);
-	c.cell_floors = malloc(m * sizeof *c.cell_floors);
-	c.floors = malloc(NPAT * ncall_n * m * sizeof *c.floors);
-	if (!c.args || !ids || !c.t || !c.ratio || !c.cell_floors || !c.floors)
-		die("out of memory");
-	/* Warm-up: the worker's context thread, the lazy sync context. */
-	for (int pat = 0; pat < NPAT; pat++)
-		if (!isfinite(run_pattern(pat, 1000, proc, ctx, fn, c.args)))
-			die("call of the empty kernel failed: %s", veo_last_error());
-
-	for (int pat = 0; pat < NPAT; pat++)
-		for (unsigned k = 0; k < ncall_n; k++)
-			call_cell(&c, pat, k);
-	R.paired_floor_n = FLOOR_PAIRED;
-	R.paired_floor_trials = (int)c.nfloors;
-	R.paired_floor_ns = median(c.floors, c.nfloors);
-	R.quiet_ns = floor_quiet_ns();
-	veo_args_free(c.args);
-	free(ids);
-	free(c.t);
-	free(c.ratio);
-	free(c.cell_floors);
-	free(c.floors);
-	print_calls(nmax);
-}
-
-/* ---- proc and library life cycle --------------------------------------- */
-
-static void bench_lifecycle(void)
-{
-	int n = opt.quick ? 5 : 20;
-	double cd[64], c[64], d[64], lu[64];
-	struct veo_proc_handle *proc;
-
-	for (int i = 0; i < n; i++) {
-		double t0 = now_ns(), t1;
-
-		proc = veo_proc_create(0);
-		t1 = now_ns();
-		if (!proc)
-			die("veo_proc_create: %s", veo_last_error());
-		veo_proc_destroy(proc);
-		d[i] = now_ns() - t1;
-		c[i] = t1 - t0;
-		cd[i] = c[i] + d[i];
-	}
-	R.lifecycle_trials = n;
-	R.proc_create_destroy_ns = median(cd, n);
-	R.proc_create_ns = median(c, n);
-	R.proc_destroy_ns = median(d, n);
-
-	proc = veo_proc_create(0);
-	if (!proc)
-		die("veo_proc_create: %s", veo_last_error());
-	for (int i = 0; i < n; i++) {
-		double t0 = now_ns();
-		uint64_t lib = veo_load_library(proc, opt.kernels);
-
-		if (!lib || veo_unload_library(proc, lib) != 0)
-			die("load/unload %s: %s", opt.kernels, veo_last_error());
-		lu[i] = now_ns() - t0;
-	}
-	veo_proc_destroy(proc);
-	R.load_unload_ns = median(lu, n);
-	printf("proc create + destroy: %s (create %s, destroy %s; median of %d)\n",
-	       T(R.proc_create_destroy_ns), T(R.proc_create_ns), T(R.proc_destroy_ns), n);
-	printf("load_library + unload_library: %s (median of %d)\n", T(R.load_unload_ns), n);
-}
-
-/* ---- contention: many contexts, each driven by its own thread ---------- */
-
-struct driver {
-	pthread_t thread;
-	struct veo_thr_ctxt *ctx;
-	uint64_t fn;
-	uint64_t arg;
-	long calls;
-	int failed;
-	pthread_barrier_t *start;
-	_Atomic int *stop;
-};
-
-static void *drive(void *p)
-{
-	struct driver *d = p;
-	struct veo_args *args = veo_args_alloc();
-	uint64_t r;
-
-	if (!args) {
-		d->failed = 1;
-		pthread_barrier_wait(d->start);
-		return NULL;
-	}
-	veo_args_set_u64(args, 0, d->arg);
-	pthread_barrier_wait(d->start);
-	while (!atomic_load_explicit(d->stop, memory_order_relaxed)) {
-		uint64_t id = veo_call_async(d->ctx, d->fn, args);
-
-		if (veo_call_wait_result(d->ctx, id, &r) != VEO_COMMAND_OK) {
-			d->failed = 1;
-			break;
-		}
-		/* A call that ends after the stop is not counted. */
-		if (!atomic_load_explicit(d->stop, memory_order_relaxed))
-			d->calls++;
-	}
-	veo_args_free(args);
-	return NULL;
-}
-
-/* Aggregate calls/s of k contexts, each called in a loop by its own
- * thread for `seconds`. */
-static double contend(struct veo_proc_handle *proc, int k, uint64_t fn,
-                      uint64_t arg, double seconds)
-{
-	struct driver *d = calloc((size_t)k, sizeof *d);
-	pthread_barrier_t start;
-	_Atomic int stop = 0;
-	long total = 0;
-	double t0;
-	int failed = 0;
-
-	if (!d)
-		die("out of memory");
-	pthread_barrier_init(&start, NULL, (unsigned)k + 1);
-	for (int i = 0; i < k; i++) {
-		d[i] = (struct driver){ .ctx = veo_context_open(proc), .fn = fn, .arg = arg,
-		                        .start = &start, .stop = &stop };
-		if (!d[i].ctx)
-			die("veo_context_open (%d of %d): %s", i + 1, k, veo_last_error());
-	}
-	for (int i = 0; i < k; i++)
-		if (pthread_create(&d[i].thread, NULL, drive, &d[i]) != 0)
-			die("pthread_create failed");
-	pthread_barrier_wait(&start);
-	t0 = now_ns();
-	sleep_ns(seconds * 1e9);
-	atomic_store(&stop, 1);
-	t0 = now_ns() - t0;
-	for (int i = 0; i < k; i++) {
-		pthread_join(d[i].thread, NULL);
-		total += d[i].calls;
-		failed |= d[i].failed;
-		veo_context_close(d[i].ctx);
-	}
-	pthread_barrier_destroy(&start);
-	free(d);
-	if (failed)
-		die("a call failed under contention: %s", veo_last_error());
-	return total / (t0 / 1e9);
-}
-
-/* Iterations of compute() that take about target_ns in this process. */
-static uint64_t calibrate_compute(double target_ns, double *measured)
-{
-	void *h = dlopen(opt.kernels, RTLD_NOW | RTLD_LOCAL);
-	uint64_t (*compute)(uint64_t);
-	uint64_t iters = 10000;
-	double t[9];
-
-	if (!h)
-		die("dlopen %s: %s", opt.kernels, dlerror());
-	*(void **)&compute = dlsym(h, "compute");
-	if (!compute)
-		die("%s has no compute()", opt.kernels);
-	for (int round = 0; round < 3; round++) {
-		for (int k = 0; k < 9; k++) {
-			double t0 = now_ns();
-
-			clobber((void *)(uintptr_t)compute(iters));
-			t[k] = now_ns() - t0;
-		}
-		iters = (uint64_t)(iters * target_ns / median(t, 9));
-		if (iters < 1)
-			iters = 1;
-	}
-	for (int k = 0; k < 9; k++) {
-		double t0 = now_ns();
-
-		clobber((void *)(uintptr_t)compute(iters));
-		t[k] = now_ns() - t0;
-	}
-	*measured = median(t, 9);
-	dlclose(h);
-	return iters;
-}
-
-static void bench_contention(uint64_t lib_empty, uint64_t lib_compute,
-                             struct veo_proc_handle *proc)
-{
-	double secs = opt.quick ? 0.25 : 1.0;
-	enum { MAX_TRIALS = 5 };
-	int trials = opt.quick ? 3 : MAX_TRIALS;
-	double e[NCONT][MAX_TRIALS], c[NCONT][MAX_TRIALS];
-	double re[NCONT][MAX_TRIALS], rc[NCONT][MAX_TRIALS]; /* relative, per round */
-
-	R.contention_s = secs;
-	R.contention_trials = trials;
-	R.compute_iters = calibrate_compute(50e3, &R.compute_kernel_ns);
-	/* The trials go round all the cases, so that a burst of load from
-	 * elsewhere on the machine spoils one trial of several cases rather
-	 * than every trial of one. */
-	for (int t = 0; t < trials; t++)
-		for (unsigned i = 0; i < NCONT; i++) {
-			e[i][t] = contend(proc, contention_ctxs[i], lib_empty, 0, secs);
-			c[i][t] = contend(proc, contention_ctxs[i], lib_compute, R.compute_iters, secs);
-		}
-	/* The relative figures are medians of ratios within a round, as the
-	 * call goals are ratios within a pair: the VM's speed changes for
-	 * seconds to minutes, and a round's cases are seconds apart, where
-	 * the medians of each case may come from different speeds. */
-	for (unsigned i = 0; i < NCONT; i++)
-		for (int t = 0; t < trials; t++) {
-			re[i][t] = e[i][t] / e[0][t];
-			rc[i][t] = c[i][t] / c[0][t];
-		}
-	for (unsigned i = 0; i < NCONT; i++) { /* median() sorts: the ratios first */
-		R.cont_empty[i].contexts = R.cont_compute[i].contexts = contention_ctxs[i];
-		R.cont_empty[i].relative = median(re[i], trials);
-		R.cont_compute[i].relative = median(rc[i], trials);
-		R.cont_empty[i].calls_per_s = median(e[i], trials);
-		R.cont_compute[i].calls_per_s = median(c[i], trials);
-	}
-	printf("contexts on one proc, each called+waited in a loop by its own thread\n"
-	       "(aggregate calls/s, median of %d trials of %.2g s; relative to one\n"
-	       "context: median of the ratios within each round of trials):\n", trials, secs);
-	printf("  compute kernel: %llu iterations, %s in-process\n",
-	       (unsigned long long)R.compute_iters, T(R.compute_kernel_ns));
-	printf("  %-9s %22s %22s\n", "contexts", "empty calls/s (rel.)", "compute calls/s (rel.)");
-	for (unsigned i = 0; i < NCONT; i++) {
-		char a[40], b[40];
-
-		snprintf(a, sizeof a, "%.0f (%.2fx)", R.cont_empty[i].calls_per_s,
-		         R.cont_empty[i].relative);
-		snprintf(b, sizeof b, "%.0f (%.2fx)", R.cont_compute[i].calls_per_s,
-		         R.cont_compute[i].relative);
-		printf("  %-9d %22s %22s\n", contention_ctxs[i], a, b);
-	}
-}
-
-/* ---- idle cost --------------------------------------------------------- */
-
-/* CPU time of every thread of pid, in ns, from /proc/<pid>/task/<tid>/schedstat
- * (nanosecond resolution); NAN if unreadable. */
-static double proc_cpu_sched_ns(pid_t pid)
-{
-	char path[64];
-	struct dirent *e;
-	double sum = 0;
-	DIR *dir;
-
-	snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
-	if (!(dir = opendir(path)))
-		return NAN;
-	while ((e = readdir(dir))) {
-		char p2[512];
-		unsigned long long run;
-		FILE *f;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(p2, sizeof p2, "%s/%s/schedstat", path, e->d_name);
-		if (!(f = fopen(p2, "r")))
-			continue;
-		if (fscanf(f, "%llu", &run) == 1)
-			sum += (double)run;
-		fclose(f);
-	}
-	closedir(dir);
-	return sum;
-}
-
-/* utime + stime of pid (all threads) from /proc/<pid>/stat, in ns
- * (clock-tick resolution); NAN if unreadable. */
-static double proc_cpu_stat_ns(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long ut, st;
-	size_t n;
-	FILE *f;
-
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	if (!(f = fopen(path, "r")))
-		return NAN;
-	n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	/* Fields after the command name, which is in parentheses: state is
-	 * field 3, utime 14, stime 15. */
-	if (!(p = strrchr(buf, ')')) ||
-	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-		return NAN;
-	return (ut + st) * 1e9 / sysconf(_SC_CLK_TCK);
-}
-
-static double self_cpu_ns(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e9 +
-	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e3;
-}
-
-static double thread_cpu_ns(clockid_t clk)
-{
-	struct timespec ts;
-
-	if (clock_gettime(clk, &ts) != 0)
-		return NAN;
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-struct waiter {
-	struct veo_thr_ctxt *ctx;
-	uint64_t id;
-	int status;
-};
-
-static void *wait_for_result(void *p)
-{
-	struct waiter *w = p;
-	uint64_t r;
-
-	w->status = veo_call_wait_result(w->ctx, w->id, &r);
-	return NULL;
-}
-
-static void bench_idle(void)
-{
-	const double settle = 100e6, window = 1e9;
-	struct veo_proc_handle *proc = veo_proc_create(0);
-	struct veo_thr_ctxt *ctx;
-	struct veo_args *args;
-	struct waiter w;
-	pthread_t th;
-	clockid_t clk;
-	uint64_t hdl, fn_empty, fn_sleep, r;
-	double s0, s1, q0, q1, h0, h1, c0, c1;
-	pid_t pid;
-
-	if (!proc)
-		die("veo_proc_create: %s", veo_last_error());
-	hdl = veo_load_library(proc, opt.kernels);
-	fn_empty = hdl ? veo_get_sym(proc, hdl, "empty") : 0;
-	fn_sleep = hdl ? veo_get_sym(proc, hdl, "sleep_us") : 0;
-	ctx = veo_context_open(proc);
-	args = veo_args_alloc();
-	if (!fn_empty || !fn_sleep || !ctx || !args)
-		die("idle set-up: %s", veo_last_error());
-	pid = veo_proc_pid(proc);
-
-	/* An idle proc: a context that has just run a call, then nothing. */
-	veo_call_wait_result(ctx, veo_call_async(ctx, fn_empty, args), &r);
-	sleep_ns(settle);
-	s0 = proc_cpu_sched_ns(pid), q0 = proc_cpu_stat_ns(pid), h0 = self_cpu_ns();
-	sleep_ns(window);
-	s1 = proc_cpu_sched_ns(pid), q1 = proc_cpu_stat_ns(pid), h1 = self_cpu_ns();
-	R.idle_worker_pct_sched = (s1 - s0) / window * 100;
-	R.idle_worker_pct_stat = (q1 - q0) / window * 100;
-	R.idle_host_pct = (h1 - h0) / window * 100;
-
-	/* A host thread blocked in veo_call_wait_result on a kernel that
-	 * sleeps longer than settle + window. */
-	veo_args_set_u64(args, 0, (uint64_t)((settle + window) / 1e3) + 300000);
-	w = (struct waiter){ .ctx = ctx, .id = veo_call_async(ctx, fn_sleep, args) };
-	if (w.id == VEO_REQUEST_ID_INVALID || pthread_create(&th, NULL, wait_for_result, &w) != 0)
-		die("idle waiter set-up: %s", veo_last_error());
-	pthread_getcpuclockid(th, &clk);
-	sleep_ns(settle);
-	c0 = thread_cpu_ns(clk), s0 = proc_cpu_sched_ns(pid), q0 = proc_cpu_stat_ns(pid);
-	sleep_ns(window);
-	c1 = thread_cpu_ns(clk), s1 = proc_cpu_sched_ns(pid), q1 = proc_cpu_stat_ns(pid);
-	pthread_join(th, NULL);
-	if (w.status != VEO_COMMAND_OK)
-		die("the sleeping kernel failed: %s", veo_last_error());
-	R.waiter_thread_pct = (c1 - c0) / window * 100;
-	R.waiter_worker_pct_sched = (s1 - s0) / window * 100;
-	R.waiter_worker_pct_stat = (q1 - q0) / window * 100;
-
-	veo_args_free(args);
-	veo_proc_destroy(proc);
-	printf("idle proc (one context), 1 s measured after 100 ms of idleness:\n");
-	printf("  worker %.3f%% of a core (schedstat; %.1f%% from /proc/<pid>/stat ticks), "
-	       "host process %.3f%%\n",
-	       R.idle_worker_pct_sched, R.idle_worker_pct_stat, R.idle_host_pct);
-	printf("host thread blocked in veo_call_wait_result on a kernel sleeping %.1f s:\n",
-	       (settle + window) / 1e9 + 0.3);
-	printf("  waiting thread %.3f%% of a core; worker %.3f%% (schedstat; %.1f%% stat)\n",
-	       R.waiter_thread_pct, R.waiter_worker_pct_sched, R.waiter_worker_pct_stat);
-}
-
-/* ---- goals and output -------------------------------------------------- */
-
-static void judge(void)
-{
-	double floor = R.round_trip_ns;
-	unsigned last = ncall_n - 1;
-	double worst_big = INFINITY;
-	static char name_big[NXF][96], name_small[NXF][96], name_p1[96], name_p2[96];
-
-	/* The call goals use the ratios paired trial by trial (call_cell): a
-	 * floor from minutes earlier may have run at another speed. */
-	snprintf(name_p2, sizeof name_p2, "call+wait (pattern 2, N=%ld) / paired floor",
-	         call_ns[last]);
-	goal(name_p2, R.call_ratio[PAT_CALL_WAIT][last], "<=", 2, "x");
-	snprintf(name_p1, sizeof name_p1, "pipelined call (pattern 1, N=%ld) / paired floor",
-	         call_ns[last]);
-	goal(name_p1, R.call_ratio[PAT_SUBMIT_ALL_WAIT_ALL][last], "<=", 0.5, "x");
-	for (int xf = 0; xf < NXF; xf++) {
-		double worst = INFINITY;
-		size_t at = 0;
-
-		for (unsigned i = 0; i < nsizes; i++)
-			if (sizes[i] >= MiB && R.memcpy_ns[i] / R.xfer_ns[xf][i] < worst) {
-				worst = R.memcpy_ns[i] / R.xfer_ns[xf][i];
-				at = sizes[i];
-			}
-		snprintf(name_big[xf], sizeof name_big[xf],
-		         "%s >= 1 MiB / memcpy (worst at %s)", xf_name[xf], S(at));
-		goal(name_big[xf], worst, ">=", 0.8, "x");
-		if (worst < worst_big)
-			worst_big = worst;
-	}
-	for (int xf = 0; xf < NXF; xf++) {
-		snprintf(name_small[xf], sizeof name_small[xf], "8-byte %s / floor", xf_name[xf]);
-		goal(name_small[xf], R.xfer_ns[xf][0] / floor, "<=", 2, "x");
-	}
-	goal("proc create + destroy", R.proc_create_destroy_ns / 1e6, "<", 20, "ms");
-	goal("32 contexts, empty calls: aggregate / 1 context",
-	     R.cont_empty[NCONT - 1].relative, ">=", 0.5, "x");
-	goal("idle proc, % of a core", R.idle_worker_pct_sched + R.idle_host_pct, "<", 1, "%");
-	goal("idle waiting host thread, % of a core", R.waiter_thread_pct, "<", 1, "%");
-}
-
-static void print_goals(void)
-{
-	int passed = 0;
-
-	section("goals (issue 4), this run");
-	for (int i = 0; i < R.ngoals; i++) {
-		struct goal *g = &R.goals[i];
-
-		printf("  %-62s = %8.3g %-2s (goal %s %g) %s\n", g->name, g->value, g->unit, g->op,
-		       g->limit, g->pass ? "PASS" : "FAIL");
-		passed += g->pass;
-	}
-	printf("  %d of %d goals met (the Python goals are in py_bench's output)\n", passed,
-	       R.ngoals);
-}
-
-/* A minimal JSON writer: keeps track of commas, nothing more. */
-struct json {
-	FILE *f;
-	int depth;
-	int first[16];
-};
-
-static void j_key(struct json *j, const char *key)
-{
-	if (!j->first[j->depth])
-		fputc(',', j->f);
-	j->first[j->depth] = 0;
-	fprintf(j->f, "\n%*s", 2 * j->depth, "");
-	if (key)
-		fprintf(j->f, "\"%s\": ", key);
-}
-
-static void j_open(struct json *j, const char *key, char brace)
-{
-	if (j->depth >= 0) /* not the outermost value */
-		j_key(j, key);
-	fputc(brace, j->f);
-	j->first[++j->depth] = 1;
-}
-
-static void j_close(struct json *j, char brace)
-{
-	j->depth--;
-	fprintf(j->f, "\n%*s%c", 2 * j->depth, "", brace);
-}
-
-static void j_num(struct json *j, const char *key, double v)
-{
-	j_key(j, key);
-	if (isfinite(v))
-		fprintf(j->f, "%.6g", v);
-	else
-		fputs("null", j->f);
-}
-
-static void j_int(struct json *j, const char *key, long long v)
-{
-	j_key(j, key);
-	fprintf(j->f, "%lld", v);
-}
-
-static void j_str(struct json *j, const char *key, const char *s)
-{
-	j_key(j, key);
-	fputc('"', j->f);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fputc('\\', j->f);
-		if ((unsigned char)*s >= 0x20)
-			fputc(*s, j->f);
-	}
-	fputc('"', j->f);
-}
-
-static void write_json(void)
-{
-	FILE *f = fopen(opt.json, "w");
-	struct json jj = { .f = f, .depth = -1 }, *j = &jj;
-	struct utsname u;
-	char when[32];
-	time_t now = time(NULL);
-
-	if (!f) {
-		fprintf(stderr, "veo_bench: cannot write %s: %s\n", opt.json, strerror(errno));
-		return;
-	}
-	uname(&u);
-	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-	j_open(j, NULL, '{');
-	j_str(j, "benchmark", "veo_bench");
-	j_str(j, "openveo", veo_version_string());
-	j_str(j, "date", when);
-	j_str(j, "host", u.nodename);
-	j_str(j, "kernel", u.release);
-	j_int(j, "cpus", sysconf(_SC_NPROCESSORS_ONLN));
-	j_int(j, "quick", opt.quick);
-
-	j_open(j, "floors", '{');
-	j_num(j, "round_trip_ns", R.round_trip_ns);
-	j_int(j, "round_trip_n", R.round_trip_n);
-	j_int(j, "round_trip_trials", R.round_trip_trials);
-	j_num(j, "round_trip_paired_ns", R.paired_floor_ns);
-	j_int(j, "round_trip_paired_n", R.paired_floor_n);
-	j_int(j, "round_trip_paired_trials", R.paired_floor_trials);
-	j_num(j, "rest_before_trial_ns", R.quiet_ns);
-	j_open(j, "memcpy", '[');
-	for (unsigned i = 0; i < nsizes; i++) {
-		j_open(j, NULL, '{');
-		j_int(j, "size", (long long)sizes[i]);
-		j_num(j, "ns", R.memcpy_ns[i]);
-		j_num(j, "gbps", gbps(sizes[i], R.memcpy_ns[i]));
-		j_close(j, '}');
-	}
-	j_close(j, ']');
-	j_close(j, '}');
-
-	j_open(j, "calls", '[');
-	for (int pat = 0; pat < NPAT; pat++) {
-		j_open(j, NULL, '{');
-		j_int(j, "pattern", pat + 1);
-		j_str(j, "key", pat_key[pat]);
-		j_str(j, "name", pat_name[pat]);
-		j_open(j, "points", '[');
-		for (unsigned k = 0; k < ncall_n; k++) {
-			j_open(j, NULL, '{');
-			j_int(j, "n", call_ns[k]);
-			j_num(j, "per_call_ns", R.call_ns[pat][k]);
-			j_int(j, "trials", R.call_trials[pat][k]);
-			j_num(j, "ratio_to_floor", R.call_ratio[pat][k]);
-			j_num(j, "floor_ns", R.call_floor_ns[pat][k]);
-			j_close(j, '}');
-		}
-		j_close(j, ']');
-		j_close(j, '}');
-	}
-	j_close(j, ']');
-
-	j_open(j, "transfers", '[');
-	for (int xf = 0; xf < NXF; xf++) {
-		j_open(j, NULL, '{');
-		j_str(j, "key", xf_key[xf]);
-		j_str(j, "name", xf_name[xf]);
-		j_open(j, "points", '[');
-		for (unsigned i = 0; i < nsizes; i++) {
-			j_open(j, NULL, '{');
-			j_int(j, "size", (long long)sizes[i]);
-			j_num(j, "ns", R.xfer_ns[xf][i]);
-			j_num(j, "gbps", gbps(sizes[i], R.xfer_ns[xf][i]));
-			j_num(j, "ratio_to_memcpy", R.memcpy_ns[i] / R.xfer_ns[xf][i]);
-			j_close(j, '}');
-		}
-		j_close(j, ']');
-		j_close(j, '}');
-	}
-	j_close(j, ']');
-
-	j_open(j, "lifecycle", '{');
-	j_num(j, "proc_create_destroy_ns", R.proc_create_destroy_ns);
-	j_num(j, "proc_create_ns", R.proc_create_ns);
-	j_num(j, "proc_destroy_ns", R.proc_destroy_ns);
-	j_num(j, "load_unload_library_ns", R.load_unload_ns);
-	j_int(j, "trials", R.lifecycle_trials);
-	j_close(j, '}');
-
-	j_open(j, "contention", '{');
-	j_num(j, "seconds_per_trial", R.contention_s);
-	j_int(j, "trials", R.contention_trials);
-	j_int(j, "compute_iters", (long long)R.compute_iters);
-	j_num(j, "compute_kernel_ns", R.compute_kernel_ns);
-	for (int kind = 0; kind < 2; kind++) {
-		struct cont_point *c = kind ? R.cont_compute : R.cont_empty;
-
-		j_open(j, kind ? "compute" : "empty", '[');
-		for (unsigned i = 0; i < NCONT; i++) {
-			j_open(j, NULL, '{');
-			j_int(j, "contexts", c[i].contexts);
-			j_num(j, "calls_per_s", c[i].calls_per_s);
-			j_num(j, "relative", c[i].relative);
-			j_close(j, '}');
-		}
-		j_close(j, ']');
-	}
-	j_close(j, '}');
-
-	j_open(j, "idle", '{');
-	j_num(j, "proc_worker_pct", R.idle_worker_pct_sched);
-	j_num(j, "proc_worker_pct_stat_ticks", R.idle_worker_pct_stat);
-	j_num(j, "proc_host_pct", R.idle_host_pct);
-	j_num(j, "waiter_thread_pct", R.waiter_thread_pct);
-	j_num(j, "waiter_worker_pct", R.waiter_worker_pct_sched);
-	j_num(j, "waiter_worker_pct_stat_ticks", R.waiter_worker_pct_stat);
-	j_close(j, '}');
-
-	j_open(j, "goals", '[');
-	for (int i = 0; i < R.ngoals; i++) {
-		j_open(j, NULL, '{');
-		j_str(j, "name", R.goals[i].name);
-		j_num(j, "value", R.goals[i].value);
-		j_str(j, "unit", R.goals[i].unit);
-		j_str(j, "op", R.goals[i].op);
-		j_num(j, "limit", R.goals[i].limit);
-		j_key(j, "pass");
-		fputs(R.goals[i].pass ? "true" : "false", f);
-		j_close(j, '}');
-	}
-	j_close(j, ']');
-	j_close(j, '}');
-	fputc('\n', f);
-	fclose(f);
-	printf("figures written to %s\n", opt.json);
 }
 
 /* ---- main -------------------------------------------------------------- */
@@ -1200,10 +186,7 @@ int main(int argc, char **argv)
 		die("cannot start the floor's process: %s", strerror(errno));
 	section("floors");
 	floor_round_trip();
-	host_src = map_buffer(sizes[nsizes - 1]);
-	host_dst = map_buffer(sizes[nsizes - 1]);
-	memset(host_src, 0x5a, sizes[nsizes - 1]);
-	memset(host_dst, 0xa5, sizes[nsizes - 1]);
+	transfer_buffers_map();
 	printf("memcpy between two warm host buffers: measured beside the transfers, below\n");
 
 	proc = veo_proc_create(0);
@@ -1236,8 +219,7 @@ int main(int argc, char **argv)
 	floor_close();
 	section("transfers");
 	bench_transfers(proc, ctx);
-	munmap(host_src, sizes[nsizes - 1]);
-	munmap(host_dst, sizes[nsizes - 1]);
+	transfer_buffers_unmap();
 	section("contention");
 	bench_contention(fn_empty, fn_compute, proc);
 	veo_proc_destroy(proc);
@@ -1247,9 +229,9 @@ int main(int argc, char **argv)
 	section("idle cost");
 	bench_idle();
 
-	judge();
-	print_goals();
-	write_json();
+	goals_judge();
+	goals_print();
+	results_write_json();
 	printf("veo_bench took %.0f s\n", (now_ns() - t_start) / 1e9);
 	return 0;
 }

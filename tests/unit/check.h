@@ -1,6 +1,7 @@
 /*
- * check.h: the one assertion of the unit tests. CHECK(cond, fmt, ...)
- * prints the place, the condition and the message, and exits 1.
+ * check.h: the one assertion of the unit tests. UNIT_CHECK(cond, fmt, ...)
+ * prints the place, the condition and the message, and exits 1 (unlike
+ * the CHECK of tests/c/testlib.h, which counts a failure and goes on).
  */
 #ifndef OPENVEO_UNIT_CHECK_H
 #define OPENVEO_UNIT_CHECK_H
@@ -8,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define CHECK(cond, ...)                                                    \
+#define UNIT_CHECK(cond, ...)                                               \
 	do {                                                                \
 		if (!(cond)) {                                              \
 			fprintf(stderr, "%s:%d: check failed: %s: ",        \

@@ -27,11 +27,11 @@
 #define FD_OFFSET (64 * KiB) /* the heap starts this far into the memfd */
 
 /* Checks that a heap call returns `want` (0 or -errno). */
-#define CHECK_RC(call, want)                                                \
-	do {                                                                \
-		int rc_ = (call), want_ = (want);                           \
-		CHECK(rc_ == want_, "returned %d (%s), expected %d (%s)",   \
-		      rc_, strerror(-rc_), want_, strerror(-want_));        \
+#define UNIT_CHECK_RC(call, want)                                              \
+	do {                                                                   \
+		int rc_ = (call), want_ = (want);                              \
+		UNIT_CHECK(rc_ == want_, "returned %d (%s), expected %d (%s)", \
+		           rc_, strerror(-rc_), want_, strerror(-want_));      \
 	} while (0)
 
 static uint64_t page;
@@ -50,19 +50,19 @@ static void fixture_open(struct fixture *f, uint64_t size, bool map)
 
 	f->size = size;
 	f->fd = memfd_create("test_heap", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	CHECK(f->fd >= 0, "memfd_create: %s", strerror(errno));
-	CHECK(ftruncate(f->fd, (off_t)(FD_OFFSET + size)) == 0,
-	      "ftruncate: %s", strerror(errno));
+	UNIT_CHECK(f->fd >= 0, "memfd_create: %s", strerror(errno));
+	UNIT_CHECK(ftruncate(f->fd, (off_t)(FD_OFFSET + size)) == 0,
+	           "ftruncate: %s", strerror(errno));
 	/* Whatever precedes the heap in the memfd must never be touched. */
 	memset(guard, 0xa5, sizeof guard);
-	CHECK(pwrite(f->fd, guard, sizeof guard, 0) == (ssize_t)sizeof guard,
-	      "pwrite: %s", strerror(errno));
-	CHECK_RC(heap_init(&f->h, f->fd, FD_OFFSET, size), 0);
+	UNIT_CHECK(pwrite(f->fd, guard, sizeof guard, 0) == (ssize_t)sizeof guard,
+	           "pwrite: %s", strerror(errno));
+	UNIT_CHECK_RC(heap_init(&f->h, f->fd, FD_OFFSET, size), 0);
 	f->mem = NULL;
 	if (map) {
 		f->mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
 		              f->fd, FD_OFFSET);
-		CHECK(f->mem != MAP_FAILED, "mmap: %s", strerror(errno));
+		UNIT_CHECK(f->mem != MAP_FAILED, "mmap: %s", strerror(errno));
 	}
 }
 
@@ -71,11 +71,11 @@ static void fixture_close(struct fixture *f)
 	unsigned char guard[FD_OFFSET];
 	uint64_t i;
 
-	CHECK(pread(f->fd, guard, sizeof guard, 0) == (ssize_t)sizeof guard,
-	      "pread: %s", strerror(errno));
+	UNIT_CHECK(pread(f->fd, guard, sizeof guard, 0) == (ssize_t)sizeof guard,
+	           "pread: %s", strerror(errno));
 	for (i = 0; i < sizeof guard; i++)
-		CHECK(guard[i] == 0xa5, "byte %llu before the heap changed",
-		      (unsigned long long)i);
+		UNIT_CHECK(guard[i] == 0xa5, "byte %llu before the heap changed",
+		           (unsigned long long)i);
 	if (f->mem)
 		munmap(f->mem, f->size);
 	heap_destroy(&f->h);
@@ -103,7 +103,7 @@ static uint64_t memfd_bytes(struct fixture *f)
 {
 	struct stat st;
 
-	CHECK(fstat(f->fd, &st) == 0, "fstat: %s", strerror(errno));
+	UNIT_CHECK(fstat(f->fd, &st) == 0, "fstat: %s", strerror(errno));
 	return (uint64_t)st.st_blocks * 512;
 }
 
@@ -137,14 +137,14 @@ static void test_init_checks_its_arguments(void)
 	struct heap h;
 	int fd = memfd_create("test_heap", MFD_CLOEXEC);
 
-	CHECK(fd >= 0, "memfd_create: %s", strerror(errno));
-	CHECK(ftruncate(fd, (off_t)(FD_OFFSET + 16 * MiB)) == 0, "ftruncate");
-	CHECK_RC(heap_init(&h, fd, FD_OFFSET, 0), -EINVAL);
-	CHECK_RC(heap_init(&h, fd, FD_OFFSET, 16 * MiB - 100), -EINVAL);
-	CHECK_RC(heap_init(&h, fd, FD_OFFSET + 1, page), -EINVAL);
-	CHECK_RC(heap_init(&h, fd, FD_OFFSET, 32 * MiB), -EINVAL); /* past EOF */
-	CHECK_RC(heap_init(&h, -1, FD_OFFSET, 16 * MiB), -EINVAL);
-	CHECK_RC(heap_init(&h, fd, FD_OFFSET, 16 * MiB), 0);
+	UNIT_CHECK(fd >= 0, "memfd_create: %s", strerror(errno));
+	UNIT_CHECK(ftruncate(fd, (off_t)(FD_OFFSET + 16 * MiB)) == 0, "ftruncate");
+	UNIT_CHECK_RC(heap_init(&h, fd, FD_OFFSET, 0), -EINVAL);
+	UNIT_CHECK_RC(heap_init(&h, fd, FD_OFFSET, 16 * MiB - 100), -EINVAL);
+	UNIT_CHECK_RC(heap_init(&h, fd, FD_OFFSET + 1, page), -EINVAL);
+	UNIT_CHECK_RC(heap_init(&h, fd, FD_OFFSET, 32 * MiB), -EINVAL); /* past EOF */
+	UNIT_CHECK_RC(heap_init(&h, -1, FD_OFFSET, 16 * MiB), -EINVAL);
+	UNIT_CHECK_RC(heap_init(&h, fd, FD_OFFSET, 16 * MiB), 0);
 	heap_destroy(&h);
 	close(fd);
 }
@@ -163,23 +163,23 @@ static void test_alignment(void)
 	int i;
 
 	fixture_open(&f, GiB, false);
-	CHECK_RC(heap_alloc(&f.h, 0, &off[0]), -EINVAL);
+	UNIT_CHECK_RC(heap_alloc(&f.h, 0, &off[0]), -EINVAL);
 	for (i = 0; i < N; i++) {
-		CHECK_RC(heap_alloc(&f.h, sizes[i], &off[i]), 0);
-		CHECK(off[i] % 64 == 0, "size %llu at offset %#llx",
-		      (unsigned long long)sizes[i], (unsigned long long)off[i]);
-		CHECK(sizes[i] < page || off[i] % page == 0,
-		      "size %llu at offset %#llx is not page aligned",
-		      (unsigned long long)sizes[i], (unsigned long long)off[i]);
-		CHECK_RC(heap_find(&f.h, off[i], sizes[i], &blk_off, &blk_size), 0);
-		CHECK(blk_off == off[i] && blk_size >= sizes[i],
-		      "size %llu: block %#llx+%llu", (unsigned long long)sizes[i],
-		      (unsigned long long)blk_off, (unsigned long long)blk_size);
+		UNIT_CHECK_RC(heap_alloc(&f.h, sizes[i], &off[i]), 0);
+		UNIT_CHECK(off[i] % 64 == 0, "size %llu at offset %#llx",
+		           (unsigned long long)sizes[i], (unsigned long long)off[i]);
+		UNIT_CHECK(sizes[i] < page || off[i] % page == 0,
+		           "size %llu at offset %#llx is not page aligned",
+		           (unsigned long long)sizes[i], (unsigned long long)off[i]);
+		UNIT_CHECK_RC(heap_find(&f.h, off[i], sizes[i], &blk_off, &blk_size), 0);
+		UNIT_CHECK(blk_off == off[i] && blk_size >= sizes[i],
+		           "size %llu: block %#llx+%llu", (unsigned long long)sizes[i],
+		           (unsigned long long)blk_off, (unsigned long long)blk_size);
 	}
 	for (i = 0; i < N; i++)
-		CHECK_RC(heap_free(&f.h, off[i]), 0);
-	CHECK(in_use(&f) == 0, "%llu bytes still in use",
-	      (unsigned long long)in_use(&f));
+		UNIT_CHECK_RC(heap_free(&f.h, off[i]), 0);
+	UNIT_CHECK(in_use(&f) == 0, "%llu bytes still in use",
+	           (unsigned long long)in_use(&f));
 	fixture_close(&f);
 }
 
@@ -190,41 +190,41 @@ static void test_find_checks_ranges(void)
 	struct fixture f;
 
 	fixture_open(&f, GiB, false);
-	CHECK_RC(heap_alloc(&f.h, 100, &a), 0);
-	CHECK_RC(heap_alloc(&f.h, 100, &b), 0);
-	CHECK_RC(heap_alloc(&f.h, MiB, &big), 0);
+	UNIT_CHECK_RC(heap_alloc(&f.h, 100, &a), 0);
+	UNIT_CHECK_RC(heap_alloc(&f.h, 100, &b), 0);
+	UNIT_CHECK_RC(heap_alloc(&f.h, MiB, &big), 0);
 
 	/* a's slot: at least 100 bytes; b, of the same size class, is the
 	 * next slot of the same slab. */
-	CHECK_RC(heap_find(&f.h, a, 100, &blk_off, &s), 0);
-	CHECK(blk_off == a && s >= 100 && b == a + s,
-	      "a at %#llx+%llu, b at %#llx", (unsigned long long)a,
-	      (unsigned long long)s, (unsigned long long)b);
-	CHECK_RC(heap_find(&f.h, a + 50, s - 50, &blk_off, NULL), 0);
-	CHECK(blk_off == a, "inner range found block %#llx",
-	      (unsigned long long)blk_off);
-	CHECK_RC(heap_find(&f.h, a + s - 1, 0, NULL, NULL), 0);
-	CHECK_RC(heap_find(&f.h, a, s + 1, NULL, NULL), -EFAULT);  /* into b */
-	CHECK_RC(heap_find(&f.h, a + s - 1, 2, NULL, NULL), -EFAULT);
-	CHECK_RC(heap_find(&f.h, b + s, 1, NULL, NULL), -EFAULT);  /* free slot */
-	CHECK_RC(heap_find(&f.h, a + 1, UINT64_MAX, NULL, NULL), -EFAULT);
+	UNIT_CHECK_RC(heap_find(&f.h, a, 100, &blk_off, &s), 0);
+	UNIT_CHECK(blk_off == a && s >= 100 && b == a + s,
+	           "a at %#llx+%llu, b at %#llx", (unsigned long long)a,
+	           (unsigned long long)s, (unsigned long long)b);
+	UNIT_CHECK_RC(heap_find(&f.h, a + 50, s - 50, &blk_off, NULL), 0);
+	UNIT_CHECK(blk_off == a, "inner range found block %#llx",
+	           (unsigned long long)blk_off);
+	UNIT_CHECK_RC(heap_find(&f.h, a + s - 1, 0, NULL, NULL), 0);
+	UNIT_CHECK_RC(heap_find(&f.h, a, s + 1, NULL, NULL), -EFAULT);  /* into b */
+	UNIT_CHECK_RC(heap_find(&f.h, a + s - 1, 2, NULL, NULL), -EFAULT);
+	UNIT_CHECK_RC(heap_find(&f.h, b + s, 1, NULL, NULL), -EFAULT);  /* free slot */
+	UNIT_CHECK_RC(heap_find(&f.h, a + 1, UINT64_MAX, NULL, NULL), -EFAULT);
 
-	CHECK_RC(heap_find(&f.h, big, MiB, &blk_off, &blk_size), 0);
-	CHECK(blk_off == big && blk_size == MiB, "block %#llx+%llu",
-	      (unsigned long long)blk_off, (unsigned long long)blk_size);
-	CHECK_RC(heap_find(&f.h, big + MiB - 1, 1, NULL, NULL), 0);
-	CHECK_RC(heap_find(&f.h, big + MiB - 1, 2, NULL, NULL), -EFAULT);
-	CHECK_RC(heap_find(&f.h, big + MiB, 1, NULL, NULL), -EFAULT);
-	CHECK_RC(heap_find(&f.h, big + 10, UINT64_MAX - 5, NULL, NULL), -EFAULT);
-	CHECK_RC(heap_find(&f.h, GiB, 0, NULL, NULL), -EFAULT);
-	CHECK_RC(heap_find(&f.h, UINT64_MAX, 1, NULL, NULL), -EFAULT);
+	UNIT_CHECK_RC(heap_find(&f.h, big, MiB, &blk_off, &blk_size), 0);
+	UNIT_CHECK(blk_off == big && blk_size == MiB, "block %#llx+%llu",
+	           (unsigned long long)blk_off, (unsigned long long)blk_size);
+	UNIT_CHECK_RC(heap_find(&f.h, big + MiB - 1, 1, NULL, NULL), 0);
+	UNIT_CHECK_RC(heap_find(&f.h, big + MiB - 1, 2, NULL, NULL), -EFAULT);
+	UNIT_CHECK_RC(heap_find(&f.h, big + MiB, 1, NULL, NULL), -EFAULT);
+	UNIT_CHECK_RC(heap_find(&f.h, big + 10, UINT64_MAX - 5, NULL, NULL), -EFAULT);
+	UNIT_CHECK_RC(heap_find(&f.h, GiB, 0, NULL, NULL), -EFAULT);
+	UNIT_CHECK_RC(heap_find(&f.h, UINT64_MAX, 1, NULL, NULL), -EFAULT);
 
-	CHECK_RC(heap_free(&f.h, a), 0);
-	CHECK_RC(heap_find(&f.h, a, 1, NULL, NULL), -EFAULT);
-	CHECK_RC(heap_find(&f.h, b, s, NULL, NULL), 0);
-	CHECK_RC(heap_free(&f.h, b), 0);
-	CHECK_RC(heap_free(&f.h, big), 0);
-	CHECK_RC(heap_find(&f.h, big, 1, NULL, NULL), -EFAULT);
+	UNIT_CHECK_RC(heap_free(&f.h, a), 0);
+	UNIT_CHECK_RC(heap_find(&f.h, a, 1, NULL, NULL), -EFAULT);
+	UNIT_CHECK_RC(heap_find(&f.h, b, s, NULL, NULL), 0);
+	UNIT_CHECK_RC(heap_free(&f.h, b), 0);
+	UNIT_CHECK_RC(heap_free(&f.h, big), 0);
+	UNIT_CHECK_RC(heap_find(&f.h, big, 1, NULL, NULL), -EFAULT);
 	fixture_close(&f);
 }
 
@@ -236,35 +236,35 @@ static void test_bad_frees(void)
 	struct fixture f;
 
 	fixture_open(&f, GiB, false);
-	CHECK_RC(heap_alloc(&f.h, 64, &a), 0);
-	CHECK_RC(heap_alloc(&f.h, 64, &b), 0);
-	CHECK_RC(heap_alloc(&f.h, 20000, &odd), 0); /* 24 KiB slots, slab tail */
-	CHECK_RC(heap_alloc(&f.h, 2 * MiB, &big), 0);
+	UNIT_CHECK_RC(heap_alloc(&f.h, 64, &a), 0);
+	UNIT_CHECK_RC(heap_alloc(&f.h, 64, &b), 0);
+	UNIT_CHECK_RC(heap_alloc(&f.h, 20000, &odd), 0); /* 24 KiB slots, slab tail */
+	UNIT_CHECK_RC(heap_alloc(&f.h, 2 * MiB, &big), 0);
 	used = in_use(&f);
 
-	CHECK_RC(heap_free(&f.h, a + 1), -EINVAL);
-	CHECK_RC(heap_free(&f.h, a + 32), -EINVAL);
-	CHECK_RC(heap_free(&f.h, b + 64), -EINVAL);       /* a free slot */
-	CHECK_RC(heap_free(&f.h, odd + 4096), -EINVAL);
-	CHECK_RC(heap_free(&f.h, odd + 10 * 24576), -EINVAL); /* past the slots */
-	CHECK_RC(heap_free(&f.h, big + 64), -EINVAL);
-	CHECK_RC(heap_free(&f.h, big + page), -EINVAL);
-	CHECK_RC(heap_free(&f.h, big + 2 * MiB), -EINVAL);  /* never allocated */
-	CHECK_RC(heap_free(&f.h, GiB - page), -EINVAL);
-	CHECK_RC(heap_free(&f.h, GiB), -EINVAL);            /* out of range */
-	CHECK_RC(heap_free(&f.h, UINT64_MAX), -EINVAL);
-	CHECK(in_use(&f) == used, "bogus frees changed in_use");
+	UNIT_CHECK_RC(heap_free(&f.h, a + 1), -EINVAL);
+	UNIT_CHECK_RC(heap_free(&f.h, a + 32), -EINVAL);
+	UNIT_CHECK_RC(heap_free(&f.h, b + 64), -EINVAL);       /* a free slot */
+	UNIT_CHECK_RC(heap_free(&f.h, odd + 4096), -EINVAL);
+	UNIT_CHECK_RC(heap_free(&f.h, odd + 10 * 24576), -EINVAL); /* past the slots */
+	UNIT_CHECK_RC(heap_free(&f.h, big + 64), -EINVAL);
+	UNIT_CHECK_RC(heap_free(&f.h, big + page), -EINVAL);
+	UNIT_CHECK_RC(heap_free(&f.h, big + 2 * MiB), -EINVAL);  /* never allocated */
+	UNIT_CHECK_RC(heap_free(&f.h, GiB - page), -EINVAL);
+	UNIT_CHECK_RC(heap_free(&f.h, GiB), -EINVAL);            /* out of range */
+	UNIT_CHECK_RC(heap_free(&f.h, UINT64_MAX), -EINVAL);
+	UNIT_CHECK(in_use(&f) == used, "bogus frees changed in_use");
 
-	CHECK_RC(heap_free(&f.h, a), 0);
-	CHECK_RC(heap_free(&f.h, a), -EINVAL);              /* freed twice */
-	CHECK_RC(heap_free(&f.h, big), 0);
-	CHECK_RC(heap_free(&f.h, big), -EINVAL);
-	CHECK_RC(heap_find(&f.h, b, 64, NULL, NULL), 0);    /* b is untouched */
-	CHECK_RC(heap_free(&f.h, b), 0);
-	CHECK_RC(heap_free(&f.h, odd), 0);
-	CHECK_RC(heap_free(&f.h, odd), -EINVAL);
-	CHECK(in_use(&f) == 0, "%llu bytes still in use",
-	      (unsigned long long)in_use(&f));
+	UNIT_CHECK_RC(heap_free(&f.h, a), 0);
+	UNIT_CHECK_RC(heap_free(&f.h, a), -EINVAL);              /* freed twice */
+	UNIT_CHECK_RC(heap_free(&f.h, big), 0);
+	UNIT_CHECK_RC(heap_free(&f.h, big), -EINVAL);
+	UNIT_CHECK_RC(heap_find(&f.h, b, 64, NULL, NULL), 0);    /* b is untouched */
+	UNIT_CHECK_RC(heap_free(&f.h, b), 0);
+	UNIT_CHECK_RC(heap_free(&f.h, odd), 0);
+	UNIT_CHECK_RC(heap_free(&f.h, odd), -EINVAL);
+	UNIT_CHECK(in_use(&f) == 0, "%llu bytes still in use",
+	           (unsigned long long)in_use(&f));
 	fixture_close(&f);
 }
 
@@ -310,21 +310,21 @@ static void test_random_blocks_never_overlap(void)
 			struct block *b = &live[n];
 			uint64_t size = rnd_size(&seed);
 
-			CHECK_RC(heap_alloc(&f.h, size, &b->off), 0);
-			CHECK_RC(heap_find(&f.h, b->off, size, &blk_off, &b->size), 0);
-			CHECK(blk_off == b->off && b->size >= size,
-			      "op %d: asked %llu, got %#llx+%llu", op,
-			      (unsigned long long)size,
-			      (unsigned long long)blk_off,
-			      (unsigned long long)b->size);
+			UNIT_CHECK_RC(heap_alloc(&f.h, size, &b->off), 0);
+			UNIT_CHECK_RC(heap_find(&f.h, b->off, size, &blk_off, &b->size), 0);
+			UNIT_CHECK(blk_off == b->off && b->size >= size,
+			           "op %d: asked %llu, got %#llx+%llu", op,
+			           (unsigned long long)size,
+			           (unsigned long long)blk_off,
+			           (unsigned long long)b->size);
 			for (i = 0; i < n; i++)
-				CHECK(b->off + b->size <= live[i].off ||
-				      live[i].off + live[i].size <= b->off,
-				      "op %d: %#llx+%llu overlaps %#llx+%llu", op,
-				      (unsigned long long)b->off,
-				      (unsigned long long)b->size,
-				      (unsigned long long)live[i].off,
-				      (unsigned long long)live[i].size);
+				UNIT_CHECK(b->off + b->size <= live[i].off ||
+				           live[i].off + live[i].size <= b->off,
+				           "op %d: %#llx+%llu overlaps %#llx+%llu", op,
+				           (unsigned long long)b->off,
+				           (unsigned long long)b->size,
+				           (unsigned long long)live[i].off,
+				           (unsigned long long)live[i].size);
 			b->tag = (unsigned char)(op | 1);
 			block_mark(&f, b);
 			total += b->size;
@@ -335,38 +335,38 @@ static void test_random_blocks_never_overlap(void)
 			i = (int)(rnd(&seed) % (uint64_t)n);
 			b = live[i];
 			live[i] = live[--n];
-			CHECK(block_marked(&f, &b), "op %d: data of %#llx+%llu "
-			      "was overwritten", op, (unsigned long long)b.off,
-			      (unsigned long long)b.size);
-			CHECK_RC(heap_free(&f.h, b.off), 0);
-			CHECK_RC(heap_find(&f.h, b.off, 1, NULL, NULL), -EFAULT);
-			CHECK_RC(heap_free(&f.h, b.off), -EINVAL);
+			UNIT_CHECK(block_marked(&f, &b), "op %d: data of %#llx+%llu "
+			           "was overwritten", op, (unsigned long long)b.off,
+			           (unsigned long long)b.size);
+			UNIT_CHECK_RC(heap_free(&f.h, b.off), 0);
+			UNIT_CHECK_RC(heap_find(&f.h, b.off, 1, NULL, NULL), -EFAULT);
+			UNIT_CHECK_RC(heap_free(&f.h, b.off), -EINVAL);
 			total -= b.size;
 		}
 		if (n > 0) {
 			const struct block *b = &live[rnd(&seed) % (uint64_t)n];
 			uint64_t end = b->off + b->size;
 
-			CHECK_RC(heap_find(&f.h, b->off, b->size, NULL, NULL), 0);
-			CHECK_RC(heap_find(&f.h, b->off + b->size / 2,
-			                   b->size - b->size / 2, NULL, NULL), 0);
-			CHECK_RC(heap_find(&f.h, end - 1, 2, NULL, NULL), -EFAULT);
-			CHECK_RC(heap_find(&f.h, b->off, UINT64_MAX, NULL, NULL),
-			         -EFAULT);
+			UNIT_CHECK_RC(heap_find(&f.h, b->off, b->size, NULL, NULL), 0);
+			UNIT_CHECK_RC(heap_find(&f.h, b->off + b->size / 2,
+			                        b->size - b->size / 2, NULL, NULL), 0);
+			UNIT_CHECK_RC(heap_find(&f.h, end - 1, 2, NULL, NULL), -EFAULT);
+			UNIT_CHECK_RC(heap_find(&f.h, b->off, UINT64_MAX, NULL, NULL),
+			              -EFAULT);
 			if (b->off > 0)
-				CHECK_RC(heap_find(&f.h, b->off - 1, 2, NULL, NULL),
-				         -EFAULT);
+				UNIT_CHECK_RC(heap_find(&f.h, b->off - 1, 2, NULL, NULL),
+				              -EFAULT);
 		}
-		CHECK(in_use(&f) == total, "op %d: in_use %llu, blocks %llu",
-		      op, (unsigned long long)in_use(&f),
-		      (unsigned long long)total);
+		UNIT_CHECK(in_use(&f) == total, "op %d: in_use %llu, blocks %llu",
+		           op, (unsigned long long)in_use(&f),
+		           (unsigned long long)total);
 	}
 	while (n > 0) {
-		CHECK(block_marked(&f, &live[n - 1]), "data overwritten");
-		CHECK_RC(heap_free(&f.h, live[--n].off), 0);
+		UNIT_CHECK(block_marked(&f, &live[n - 1]), "data overwritten");
+		UNIT_CHECK_RC(heap_free(&f.h, live[--n].off), 0);
 	}
-	CHECK(in_use(&f) == 0, "%llu bytes still in use",
-	      (unsigned long long)in_use(&f));
+	UNIT_CHECK(in_use(&f) == 0, "%llu bytes still in use",
+	           (unsigned long long)in_use(&f));
 	fixture_close(&f);
 }
 
@@ -383,40 +383,40 @@ static void test_exhaustion(void)
 	fixture_open(&f, 16 * MiB, false);
 	/* Small blocks of 64 bytes fill it exactly. */
 	while ((rc = heap_alloc(&f.h, 64, &off)) == 0) {
-		CHECK(n < sizeof small / sizeof small[0],
-		      "more 64-byte blocks than fit in 16 MiB");
+		UNIT_CHECK(n < sizeof small / sizeof small[0],
+		           "more 64-byte blocks than fit in 16 MiB");
 		small[n++] = off;
 	}
-	CHECK_RC(rc, -ENOMEM);
-	CHECK(n == 16 * MiB / 64, "only %zu 64-byte blocks fit", n);
-	CHECK_RC(heap_alloc(&f.h, MiB, &off), -ENOMEM);
-	CHECK(committed(&f) == 16 * MiB, "committed %llu",
-	      (unsigned long long)committed(&f));
-	CHECK_RC(heap_free(&f.h, small[n / 2]), 0);
-	CHECK_RC(heap_alloc(&f.h, 64, &off), 0);
-	CHECK(off == small[n / 2], "the freed slot was not reused");
+	UNIT_CHECK_RC(rc, -ENOMEM);
+	UNIT_CHECK(n == 16 * MiB / 64, "only %zu 64-byte blocks fit", n);
+	UNIT_CHECK_RC(heap_alloc(&f.h, MiB, &off), -ENOMEM);
+	UNIT_CHECK(committed(&f) == 16 * MiB, "committed %llu",
+	           (unsigned long long)committed(&f));
+	UNIT_CHECK_RC(heap_free(&f.h, small[n / 2]), 0);
+	UNIT_CHECK_RC(heap_alloc(&f.h, 64, &off), 0);
+	UNIT_CHECK(off == small[n / 2], "the freed slot was not reused");
 	for (i = 0; i < n; i++)
-		CHECK_RC(heap_free(&f.h, small[i]), 0);
-	CHECK(in_use(&f) == 0 && committed(&f) < MiB,
-	      "after freeing all: in_use %llu, committed %llu",
-	      (unsigned long long)in_use(&f), (unsigned long long)committed(&f));
+		UNIT_CHECK_RC(heap_free(&f.h, small[i]), 0);
+	UNIT_CHECK(in_use(&f) == 0 && committed(&f) < MiB,
+	           "after freeing all: in_use %llu, committed %llu",
+	           (unsigned long long)in_use(&f), (unsigned long long)committed(&f));
 
 	/* Large blocks: 15 MiB of 1 MiB blocks fit at least. */
 	n = 0;
 	while ((rc = heap_alloc(&f.h, MiB, &off)) == 0) {
-		CHECK(n < MAX, "more 1 MiB blocks than fit in 16 MiB");
+		UNIT_CHECK(n < MAX, "more 1 MiB blocks than fit in 16 MiB");
 		big[n++] = off;
 	}
-	CHECK_RC(rc, -ENOMEM);
-	CHECK(n >= 15, "only %zu 1 MiB blocks fit", n);
-	CHECK_RC(heap_alloc(&f.h, 16 * MiB + 1, &off), -ENOMEM);
-	CHECK_RC(heap_alloc(&f.h, UINT64_MAX, &off), -ENOMEM);
-	CHECK_RC(heap_free(&f.h, big[3]), 0);
-	CHECK_RC(heap_alloc(&f.h, MiB, &big[3]), 0);
+	UNIT_CHECK_RC(rc, -ENOMEM);
+	UNIT_CHECK(n >= 15, "only %zu 1 MiB blocks fit", n);
+	UNIT_CHECK_RC(heap_alloc(&f.h, 16 * MiB + 1, &off), -ENOMEM);
+	UNIT_CHECK_RC(heap_alloc(&f.h, UINT64_MAX, &off), -ENOMEM);
+	UNIT_CHECK_RC(heap_free(&f.h, big[3]), 0);
+	UNIT_CHECK_RC(heap_alloc(&f.h, MiB, &big[3]), 0);
 	for (i = 0; i < n; i++)
-		CHECK_RC(heap_free(&f.h, big[i]), 0);
-	CHECK_RC(heap_alloc(&f.h, 8 * MiB, &off), 0);
-	CHECK_RC(heap_free(&f.h, off), 0);
+		UNIT_CHECK_RC(heap_free(&f.h, big[i]), 0);
+	UNIT_CHECK_RC(heap_alloc(&f.h, 8 * MiB, &off), 0);
+	UNIT_CHECK_RC(heap_free(&f.h, off), 0);
 	fixture_close(&f);
 }
 
@@ -425,8 +425,8 @@ static void oom_victim_first(void)
 {
 	int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
 
-	CHECK(fd >= 0 && write(fd, "1000", 4) == 4,
-	      "raising oom_score_adj: %s", strerror(errno));
+	UNIT_CHECK(fd >= 0 && write(fd, "1000", 4) == 4,
+	           "raising oom_score_adj: %s", strerror(errno));
 	close(fd);
 }
 
@@ -438,7 +438,7 @@ static void test_request_larger_than_machine(void)
 	uint64_t ram, off, before;
 	struct fixture f;
 
-	CHECK(sysinfo(&si) == 0, "sysinfo: %s", strerror(errno));
+	UNIT_CHECK(sysinfo(&si) == 0, "sysinfo: %s", strerror(errno));
 	ram = (uint64_t)si.totalram * si.mem_unit;
 	/* Should the heap ever let this request through, the kernel would
 	 * fill all memory and the OOM killer would pick a victim: make it
@@ -446,13 +446,13 @@ static void test_request_larger_than_machine(void)
 	oom_victim_first();
 	fixture_open(&f, (2 * ram + GiB) / page * page, false);
 	before = memfd_bytes(&f);
-	CHECK_RC(heap_alloc(&f.h, ram + GiB, &off), -ENOMEM);
-	CHECK(committed(&f) == 0 && memfd_bytes(&f) == before,
-	      "a refused request committed %llu bytes (memfd %llu, was %llu)",
-	      (unsigned long long)committed(&f),
-	      (unsigned long long)memfd_bytes(&f), (unsigned long long)before);
-	CHECK_RC(heap_alloc(&f.h, MiB, &off), 0);
-	CHECK_RC(heap_free(&f.h, off), 0);
+	UNIT_CHECK_RC(heap_alloc(&f.h, ram + GiB, &off), -ENOMEM);
+	UNIT_CHECK(committed(&f) == 0 && memfd_bytes(&f) == before,
+	           "a refused request committed %llu bytes (memfd %llu, was %llu)",
+	           (unsigned long long)committed(&f),
+	           (unsigned long long)memfd_bytes(&f), (unsigned long long)before);
+	UNIT_CHECK_RC(heap_alloc(&f.h, MiB, &off), 0);
+	UNIT_CHECK_RC(heap_free(&f.h, off), 0);
 	fixture_close(&f);
 }
 
@@ -465,23 +465,23 @@ static void test_failed_commit_changes_nothing(void)
 	struct fixture f;
 
 	fixture_open(&f, 16 * MiB, false);
-	CHECK(ftruncate(f.fd, (off_t)(FD_OFFSET + 4 * MiB)) == 0 &&
-	      fcntl(f.fd, F_ADD_SEALS, F_SEAL_GROW) == 0,
-	      "shrinking and sealing the memfd: %s", strerror(errno));
-	CHECK_RC(heap_alloc(&f.h, 100, &a), 0);
+	UNIT_CHECK(ftruncate(f.fd, (off_t)(FD_OFFSET + 4 * MiB)) == 0 &&
+	           fcntl(f.fd, F_ADD_SEALS, F_SEAL_GROW) == 0,
+	           "shrinking and sealing the memfd: %s", strerror(errno));
+	UNIT_CHECK_RC(heap_alloc(&f.h, 100, &a), 0);
 	used = in_use(&f);
 	comm = committed(&f);
-	CHECK_RC(heap_alloc(&f.h, 8 * MiB, &b), -EPERM);
-	CHECK(in_use(&f) == used && committed(&f) == comm,
-	      "a failed commit changed in_use %llu -> %llu, committed %llu -> %llu",
-	      (unsigned long long)used, (unsigned long long)in_use(&f),
-	      (unsigned long long)comm, (unsigned long long)committed(&f));
-	CHECK_RC(heap_alloc(&f.h, 3 * MiB, &b), 0); /* still below the end */
-	CHECK_RC(heap_find(&f.h, a, 100, NULL, NULL), 0);
-	CHECK_RC(heap_free(&f.h, b), 0);
-	CHECK_RC(heap_free(&f.h, a), 0);
-	CHECK(in_use(&f) == 0, "%llu bytes still in use",
-	      (unsigned long long)in_use(&f));
+	UNIT_CHECK_RC(heap_alloc(&f.h, 8 * MiB, &b), -EPERM);
+	UNIT_CHECK(in_use(&f) == used && committed(&f) == comm,
+	           "a failed commit changed in_use %llu -> %llu, committed %llu -> %llu",
+	           (unsigned long long)used, (unsigned long long)in_use(&f),
+	           (unsigned long long)comm, (unsigned long long)committed(&f));
+	UNIT_CHECK_RC(heap_alloc(&f.h, 3 * MiB, &b), 0); /* still below the end */
+	UNIT_CHECK_RC(heap_find(&f.h, a, 100, NULL, NULL), 0);
+	UNIT_CHECK_RC(heap_free(&f.h, b), 0);
+	UNIT_CHECK_RC(heap_free(&f.h, a), 0);
+	UNIT_CHECK(in_use(&f) == 0, "%llu bytes still in use",
+	           (unsigned long long)in_use(&f));
 	fixture_close(&f);
 }
 
@@ -494,65 +494,65 @@ static void test_memory_is_given_back(void)
 
 	fixture_open(&f, GiB, true);
 	before = memfd_bytes(&f);
-	CHECK(committed(&f) == 0, "a new heap has %llu committed",
-	      (unsigned long long)committed(&f));
+	UNIT_CHECK(committed(&f) == 0, "a new heap has %llu committed",
+	           (unsigned long long)committed(&f));
 
-	CHECK_RC(heap_alloc(&f.h, 64 * MiB, &off), 0);
-	CHECK(committed(&f) == 64 * MiB, "committed %llu after 64 MiB",
-	      (unsigned long long)committed(&f));
-	CHECK(memfd_bytes(&f) >= before + 64 * MiB,
-	      "the memfd holds %llu bytes after committing 64 MiB",
-	      (unsigned long long)memfd_bytes(&f));
+	UNIT_CHECK_RC(heap_alloc(&f.h, 64 * MiB, &off), 0);
+	UNIT_CHECK(committed(&f) == 64 * MiB, "committed %llu after 64 MiB",
+	           (unsigned long long)committed(&f));
+	UNIT_CHECK(memfd_bytes(&f) >= before + 64 * MiB,
+	           "the memfd holds %llu bytes after committing 64 MiB",
+	           (unsigned long long)memfd_bytes(&f));
 	memset(f.mem + off, 1, 64 * MiB);
-	CHECK_RC(heap_free(&f.h, off), 0);
-	CHECK(committed(&f) == 0, "committed %llu after the free",
-	      (unsigned long long)committed(&f));
-	CHECK(memfd_bytes(&f) == before, "the memfd holds %llu bytes, not %llu",
-	      (unsigned long long)memfd_bytes(&f), (unsigned long long)before);
+	UNIT_CHECK_RC(heap_free(&f.h, off), 0);
+	UNIT_CHECK(committed(&f) == 0, "committed %llu after the free",
+	           (unsigned long long)committed(&f));
+	UNIT_CHECK(memfd_bytes(&f) == before, "the memfd holds %llu bytes, not %llu",
+	           (unsigned long long)memfd_bytes(&f), (unsigned long long)before);
 
 	/* Punched pages are committed again when reused. */
-	CHECK_RC(heap_alloc(&f.h, 64 * MiB, &off2), 0);
-	CHECK(off2 == off, "the freed run was not reused");
-	CHECK(committed(&f) == 64 * MiB &&
-	      memfd_bytes(&f) >= before + 64 * MiB,
-	      "reuse: committed %llu, memfd %llu",
-	      (unsigned long long)committed(&f),
-	      (unsigned long long)memfd_bytes(&f));
-	CHECK_RC(heap_free(&f.h, off2), 0);
+	UNIT_CHECK_RC(heap_alloc(&f.h, 64 * MiB, &off2), 0);
+	UNIT_CHECK(off2 == off, "the freed run was not reused");
+	UNIT_CHECK(committed(&f) == 64 * MiB &&
+	           memfd_bytes(&f) >= before + 64 * MiB,
+	           "reuse: committed %llu, memfd %llu",
+	           (unsigned long long)committed(&f),
+	           (unsigned long long)memfd_bytes(&f));
+	UNIT_CHECK_RC(heap_free(&f.h, off2), 0);
 
 	/* A 64 KiB hole between live blocks is kept committed, and reused
 	 * without committing more. */
-	CHECK_RC(heap_alloc(&f.h, 64 * KiB, &a), 0);
-	CHECK_RC(heap_alloc(&f.h, 64 * KiB, &b), 0);
-	CHECK_RC(heap_free(&f.h, a), 0);
-	CHECK(committed(&f) == 128 * KiB, "committed %llu",
-	      (unsigned long long)committed(&f));
-	CHECK_RC(heap_alloc(&f.h, 64 * KiB, &c), 0);
-	CHECK(c == a && committed(&f) == 128 * KiB,
-	      "c at %#llx (a at %#llx), committed %llu", (unsigned long long)c,
-	      (unsigned long long)a, (unsigned long long)committed(&f));
-	CHECK_RC(heap_free(&f.h, b), 0);
-	CHECK_RC(heap_free(&f.h, c), 0);
+	UNIT_CHECK_RC(heap_alloc(&f.h, 64 * KiB, &a), 0);
+	UNIT_CHECK_RC(heap_alloc(&f.h, 64 * KiB, &b), 0);
+	UNIT_CHECK_RC(heap_free(&f.h, a), 0);
+	UNIT_CHECK(committed(&f) == 128 * KiB, "committed %llu",
+	           (unsigned long long)committed(&f));
+	UNIT_CHECK_RC(heap_alloc(&f.h, 64 * KiB, &c), 0);
+	UNIT_CHECK(c == a && committed(&f) == 128 * KiB,
+	           "c at %#llx (a at %#llx), committed %llu", (unsigned long long)c,
+	           (unsigned long long)a, (unsigned long long)committed(&f));
+	UNIT_CHECK_RC(heap_free(&f.h, b), 0);
+	UNIT_CHECK_RC(heap_free(&f.h, c), 0);
 	/* Freed blocks of at most 32 MiB stay committed (64 MiB in all) for
 	 * the next allocation of their size, which then commits nothing. */
-	CHECK(committed(&f) == 128 * KiB && in_use(&f) == 0,
-	      "after freeing all: committed %llu, in use %llu",
-	      (unsigned long long)committed(&f), (unsigned long long)in_use(&f));
-	CHECK_RC(heap_alloc(&f.h, 64 * KiB, &a), 0);
-	CHECK(committed(&f) == 128 * KiB, "reusing a kept block committed more: %llu",
-	      (unsigned long long)committed(&f));
-	CHECK_RC(heap_find(&f.h, a, 64 * KiB, NULL, NULL), 0);
-	CHECK_RC(heap_free(&f.h, a), 0);
-	CHECK(heap_find(&f.h, a, 1, NULL, NULL) == -EFAULT, "a kept block is not live");
-	CHECK_RC(heap_free(&f.h, a), -EINVAL);
+	UNIT_CHECK(committed(&f) == 128 * KiB && in_use(&f) == 0,
+	           "after freeing all: committed %llu, in use %llu",
+	           (unsigned long long)committed(&f), (unsigned long long)in_use(&f));
+	UNIT_CHECK_RC(heap_alloc(&f.h, 64 * KiB, &a), 0);
+	UNIT_CHECK(committed(&f) == 128 * KiB, "reusing a kept block committed more: %llu",
+	           (unsigned long long)committed(&f));
+	UNIT_CHECK_RC(heap_find(&f.h, a, 64 * KiB, NULL, NULL), 0);
+	UNIT_CHECK_RC(heap_free(&f.h, a), 0);
+	UNIT_CHECK(heap_find(&f.h, a, 1, NULL, NULL) == -EFAULT, "a kept block is not live");
+	UNIT_CHECK_RC(heap_free(&f.h, a), -EINVAL);
 	/* Kept blocks never exceed 64 MiB: 3 x 30 MiB freed keep at most 2. */
 	uint64_t k[3];
 	for (int i = 0; i < 3; i++)
-		CHECK_RC(heap_alloc(&f.h, 30 * MiB, &k[i]), 0);
+		UNIT_CHECK_RC(heap_alloc(&f.h, 30 * MiB, &k[i]), 0);
 	for (int i = 0; i < 3; i++)
-		CHECK_RC(heap_free(&f.h, k[i]), 0);
-	CHECK(committed(&f) <= 64 * MiB, "kept %llu bytes",
-	      (unsigned long long)committed(&f));
+		UNIT_CHECK_RC(heap_free(&f.h, k[i]), 0);
+	UNIT_CHECK(committed(&f) <= 64 * MiB, "kept %llu bytes",
+	           (unsigned long long)committed(&f));
 	fixture_close(&f);
 }
 
@@ -567,26 +567,26 @@ static void test_data_through_mappings(void)
 	fixture_open(&f, GiB, true);
 	worker = mmap(NULL, FD_OFFSET + GiB, PROT_READ | PROT_WRITE,
 	              MAP_SHARED, f.fd, 0);
-	CHECK(worker != MAP_FAILED, "mmap: %s", strerror(errno));
-	CHECK_RC(heap_alloc(&f.h, 200, &small), 0);
-	CHECK_RC(heap_alloc(&f.h, 3 * MiB, &big), 0);
+	UNIT_CHECK(worker != MAP_FAILED, "mmap: %s", strerror(errno));
+	UNIT_CHECK_RC(heap_alloc(&f.h, 200, &small), 0);
+	UNIT_CHECK_RC(heap_alloc(&f.h, 3 * MiB, &big), 0);
 
 	for (i = 0; i < 200; i++)
 		f.mem[small + i] = (unsigned char)i;
 	for (i = 0; i < 3 * MiB; i += page)
 		f.mem[big + i] = (unsigned char)(i / page);
 	for (i = 0; i < 200; i++)
-		CHECK(worker[FD_OFFSET + small + i] == (unsigned char)i,
-		      "byte %llu of the small block", (unsigned long long)i);
+		UNIT_CHECK(worker[FD_OFFSET + small + i] == (unsigned char)i,
+		           "byte %llu of the small block", (unsigned long long)i);
 	for (i = 0; i < 3 * MiB; i += page)
-		CHECK(worker[FD_OFFSET + big + i] == (unsigned char)(i / page),
-		      "page %llu of the large block", (unsigned long long)(i / page));
+		UNIT_CHECK(worker[FD_OFFSET + big + i] == (unsigned char)(i / page),
+		           "page %llu of the large block", (unsigned long long)(i / page));
 
 	worker[FD_OFFSET + big + 3 * MiB - 1] = 0x5a; /* and back */
-	CHECK(f.mem[big + 3 * MiB - 1] == 0x5a, "the host misses a write");
+	UNIT_CHECK(f.mem[big + 3 * MiB - 1] == 0x5a, "the host misses a write");
 
-	CHECK_RC(heap_free(&f.h, small), 0);
-	CHECK_RC(heap_free(&f.h, big), 0);
+	UNIT_CHECK_RC(heap_free(&f.h, small), 0);
+	UNIT_CHECK_RC(heap_free(&f.h, big), 0);
 	munmap(worker, FD_OFFSET + GiB);
 	fixture_close(&f);
 }
@@ -610,22 +610,22 @@ static void *thread_main(void *p)
 			struct block *b = &live[n++];
 			uint64_t size = rnd_size(&seed) % (512 * KiB) + 1;
 
-			CHECK_RC(heap_alloc(&arg->f->h, size, &b->off), 0);
-			CHECK_RC(heap_find(&arg->f->h, b->off, size, NULL,
-			                   &b->size), 0);
+			UNIT_CHECK_RC(heap_alloc(&arg->f->h, size, &b->off), 0);
+			UNIT_CHECK_RC(heap_find(&arg->f->h, b->off, size, NULL,
+			                        &b->size), 0);
 			b->tag = arg->tag;
 			block_mark(arg->f, b);
 		} else {
 			i = (int)(rnd(&seed) % (uint64_t)n);
-			CHECK(block_marked(arg->f, &live[i]),
-			      "thread %d: another thread wrote into %#llx",
-			      arg->tag, (unsigned long long)live[i].off);
-			CHECK_RC(heap_free(&arg->f->h, live[i].off), 0);
+			UNIT_CHECK(block_marked(arg->f, &live[i]),
+			           "thread %d: another thread wrote into %#llx",
+			           arg->tag, (unsigned long long)live[i].off);
+			UNIT_CHECK_RC(heap_free(&arg->f->h, live[i].off), 0);
 			live[i] = live[--n];
 		}
 	}
 	while (n > 0)
-		CHECK_RC(heap_free(&arg->f->h, live[--n].off), 0);
+		UNIT_CHECK_RC(heap_free(&arg->f->h, live[--n].off), 0);
 	return NULL;
 }
 
@@ -640,13 +640,13 @@ static void test_threads(void)
 	fixture_open(&f, GiB, true);
 	for (i = 0; i < THREADS; i++) {
 		args[i] = (struct thread_arg){ .f = &f, .tag = (unsigned char)(i + 1) };
-		CHECK(pthread_create(&tid[i], NULL, thread_main, &args[i]) == 0,
-		      "pthread_create");
+		UNIT_CHECK(pthread_create(&tid[i], NULL, thread_main, &args[i]) == 0,
+		           "pthread_create");
 	}
 	for (i = 0; i < THREADS; i++)
 		pthread_join(tid[i], NULL);
-	CHECK(in_use(&f) == 0, "%llu bytes still in use",
-	      (unsigned long long)in_use(&f));
+	UNIT_CHECK(in_use(&f) == 0, "%llu bytes still in use",
+	           (unsigned long long)in_use(&f));
 	fixture_close(&f);
 }
 

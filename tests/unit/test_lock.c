@@ -29,7 +29,7 @@ static void section(void)
 	unsigned long v;
 
 	vlock_take(&lock);
-	CHECK(!inside, "two threads inside the lock at once");
+	UNIT_CHECK(!inside, "two threads inside the lock at once");
 	inside = 1;
 	v = counter;
 	for (int i = 0; i < 8; i++)
@@ -64,19 +64,21 @@ static void test_bias_to_first_thread(void)
 	counter = 0;
 	for (int i = 0; i < 100000; i++)
 		section();
-	CHECK(counter == 100000, "counter %lu", counter);
+	UNIT_CHECK(counter == 100000, "counter %lu", counter);
 	can_bias = !atomic_load(&lock.revoked);
 	if (!can_bias) {
 		printf("lock: no biasing here (no membarrier, or ThreadSanitizer): "
 		       "checking exclusion only\n");
-		CHECK(atomic_load(&lock.bias) == 0, "biased, yet revoked from the start");
+		UNIT_CHECK(atomic_load(&lock.bias) == 0,
+		           "biased, yet revoked from the start");
 	}
-	CHECK(!can_bias || atomic_load(&lock.bias) == vlock_self(),
-	      "bias %#lx (self %#lx), revoked %u", (unsigned long)atomic_load(&lock.bias),
-	      (unsigned long)vlock_self(), atomic_load(&lock.revoked));
-	CHECK(!atomic_load(&lock.owner_in) && atomic_load(&lock.word) == 0,
-	      "released lock: owner_in %u, word %u", atomic_load(&lock.owner_in),
-	      atomic_load(&lock.word));
+	UNIT_CHECK(!can_bias || atomic_load(&lock.bias) == vlock_self(),
+	           "bias %#lx (self %#lx), revoked %u",
+	           (unsigned long)atomic_load(&lock.bias), (unsigned long)vlock_self(),
+	           atomic_load(&lock.revoked));
+	UNIT_CHECK(!atomic_load(&lock.owner_in) && atomic_load(&lock.word) == 0,
+	           "released lock: owner_in %u, word %u", atomic_load(&lock.owner_in),
+	           atomic_load(&lock.word));
 }
 
 /* The owner and three other threads take it at once: the first of the
@@ -93,19 +95,20 @@ static void test_revocation_under_load(void)
 	section(); /* biased to us */
 	for (int i = 0; i < 3; i++) {
 		w[i] = (struct worker){ .n = n, .go = &go };
-		CHECK(pthread_create(&w[i].t, NULL, hammer, &w[i]) == 0, "pthread_create");
+		UNIT_CHECK(pthread_create(&w[i].t, NULL, hammer, &w[i]) == 0,
+		           "pthread_create");
 	}
 	atomic_store(&go, 1);
 	for (long i = 0; i < n; i++)
 		section();
 	for (int i = 0; i < 3; i++)
 		pthread_join(w[i].t, NULL);
-	CHECK(counter == 4 * n + 1, "counter %lu, want %ld: sections overlapped", counter,
-	      4 * n + 1);
-	CHECK(atomic_load(&lock.revoked) == 1, "the bias was not revoked");
-	CHECK(!atomic_load(&lock.owner_in) && atomic_load(&lock.word) == 0,
-	      "released lock: owner_in %u, word %u", atomic_load(&lock.owner_in),
-	      atomic_load(&lock.word));
+	UNIT_CHECK(counter == 4 * n + 1, "counter %lu, want %ld: sections overlapped",
+	           counter, 4 * n + 1);
+	UNIT_CHECK(atomic_load(&lock.revoked) == 1, "the bias was not revoked");
+	UNIT_CHECK(!atomic_load(&lock.owner_in) && atomic_load(&lock.word) == 0,
+	           "released lock: owner_in %u, word %u", atomic_load(&lock.owner_in),
+	           atomic_load(&lock.word));
 }
 
 /* A revoker waits for the owner to leave a long critical section. */
@@ -117,7 +120,7 @@ static void *take_once(void *arg)
 	while (!atomic_load(&owner_inside))
 		vp_cpu_relax();
 	vlock_take(&lock);
-	CHECK(atomic_load(&owner_inside) == 2, "took the lock while its owner held it");
+	UNIT_CHECK(atomic_load(&owner_inside) == 2, "took the lock while its owner held it");
 	vlock_give(&lock);
 	return NULL;
 }
@@ -128,7 +131,7 @@ static void test_revoker_waits_for_owner(void)
 
 	vlock_init(&lock);
 	vlock_take(&lock); /* biased to us, held */
-	CHECK(pthread_create(&t, NULL, take_once, NULL) == 0, "pthread_create");
+	UNIT_CHECK(pthread_create(&t, NULL, take_once, NULL) == 0, "pthread_create");
 	atomic_store(&owner_inside, 1);
 	/* Give the other thread time to start revoking; it must not get in
 	 * however long this takes. */
@@ -137,13 +140,15 @@ static void test_revoker_waits_for_owner(void)
 	atomic_store(&owner_inside, 2);
 	vlock_give(&lock);
 	pthread_join(t, NULL);
-	CHECK(atomic_load(&lock.revoked) == 1, "the bias was not revoked");
+	UNIT_CHECK(atomic_load(&lock.revoked) == 1, "the bias was not revoked");
 	/* The former owner takes it the shared way now. */
 	vlock_take(&lock);
-	CHECK(atomic_load(&lock.word) != 0 && !atomic_load(&lock.owner_in),
-	      "word %u, owner_in %u", atomic_load(&lock.word), atomic_load(&lock.owner_in));
+	UNIT_CHECK(atomic_load(&lock.word) != 0 && !atomic_load(&lock.owner_in),
+	           "word %u, owner_in %u", atomic_load(&lock.word),
+	           atomic_load(&lock.owner_in));
 	vlock_give(&lock);
-	CHECK(atomic_load(&lock.word) == 0, "word %u after release", atomic_load(&lock.word));
+	UNIT_CHECK(atomic_load(&lock.word) == 0, "word %u after release",
+	           atomic_load(&lock.word));
 }
 
 /* A lock made anew (a context opened again) is biased to its first user. */
@@ -151,8 +156,8 @@ static void *first_user(void *arg)
 {
 	(void)arg;
 	section();
-	CHECK(!can_bias || atomic_load(&lock.bias) == vlock_self(),
-	      "not biased to its first user");
+	UNIT_CHECK(!can_bias || atomic_load(&lock.bias) == vlock_self(),
+	           "not biased to its first user");
 	return NULL;
 }
 
@@ -161,7 +166,7 @@ static void test_reinit(void)
 	pthread_t t;
 
 	vlock_init(&lock);
-	CHECK(pthread_create(&t, NULL, first_user, NULL) == 0, "pthread_create");
+	UNIT_CHECK(pthread_create(&t, NULL, first_user, NULL) == 0, "pthread_create");
 	pthread_join(t, NULL);
 }
 
