@@ -1,46 +1,9 @@
 /*
- * _veo.c: the core of the `veo` Python package (py-veo's API), a CPython
- * extension written against the public VEO API (ve_offload.h) and nothing
- * else, so it builds against any implementation of that API.
- *
- * How the pieces fit:
- *
- *   VeoProc ──owns── context (list of VeoCtxt), lib (dict of VeoLibrary)
- *     ^                  │                          │
- *     └──── strong ref ──┴──── VeoLibrary ─ func ── VeoFunction
- *                                  │
- *   VEMemPtr ── proc            symbol ── VEMemPtr
- *
- *   VeoFunction(ctx, *args) ──> VeoRequest ── ctx, the buffers it must keep
- *   VeoCtxt.async_*_mem(...) ──> VeoMemRequest (a VeoRequest subclass)
- *
- * Children hold strong references to their parents, so a VeoProc lives as
- * long as anything that could use its handle. The proc's containers make
- * reference cycles; only VeoProc has tp_clear, and clearing it stops the
- * worker first, so a collected cycle ends with the worker stopped and every
- * child marked dead.
- *
- * Invariants (everything below is read and written under the GIL):
- *  - proc->h is non-NULL from a successful __init__ until close; the handle
- *    is usable only while !proc->closing. Contexts likewise (ctx->ctx,
- *    ctx->closing).
- *  - proc->busy counts threads that are inside libveo with the GIL released
- *    (waits, copies, submissions). It is incremented under the GIL after the
- *    usable checks and decremented before the GIL is taken back. Closing sets
- *    `closing` first, then waits for busy == 0, then destroys: no thread is
- *    ever inside libveo with a handle that is being destroyed. Waits run in
- *    slices of WAIT_SLICE_US so that a closer never waits for long and
- *    Ctrl-C is honoured.
- *  - A host buffer a request may still read or write (OnStack objects, the
- *    target of an async read or the source of an async write) is held until
- *    the result is collected, or until the context or the proc is known to
- *    be gone (then nobody writes into it any more). A request dropped before
- *    its result was collected leaves an "orphan" in its context's queue;
- *    orphans are collected (peeked, in submission order) at the next
- *    submission, sync or close of that context and release what they held.
+ * proc.c: VeoProc, a running VE process: starting and stopping its worker,
+ * its libraries, memory and contexts. (For now also the rest of veo._veo.)
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "module.h"
+
 #include <structmember.h>
 
 #include <float.h>
@@ -54,134 +17,20 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ve_offload.h"
-
-/* Longest time a thread waits inside libveo before it looks at signals and
- * at a concurrent close. */
-#define WAIT_SLICE_US 100000L
 /* Copies of at least this many bytes release the GIL. */
 #define GIL_FREE_COPY_BYTES (64 * 1024)
-#define ERRBUF 1024
 
 /* ------------------------------------------------------------------------
  * Module state
  * --------------------------------------------------------------------- */
-static PyObject *VeoError;       /* veo.VeoError(RuntimeError): a VEO call failed */
-static PyObject *VeoException;   /* veo.VeoException(ArithmeticError): a kernel crashed */
-static PyObject *proc_init_hooks; /* list of callables run as f(proc) */
+PyObject *VeoError;
+PyObject *VeoException;
+PyObject *proc_init_hooks;
 /* Set by _shutdown() (atexit): the interpreter is exiting. Threads still
  * waiting for a request of a proc stopped then park quietly instead of
  * raising, so daemon threads print nothing while the process ends. */
 static int interpreter_exiting;
 static unsigned long exiting_thread; /* the thread that runs _shutdown() */
-
-static PyTypeObject VeoProc_Type;
-static PyTypeObject VeoCtxt_Type;
-static PyTypeObject VeoLibrary_Type;
-static PyTypeObject VeoFunction_Type;
-static PyTypeObject VeoRequest_Type;
-static PyTypeObject VeoMemRequest_Type;
-static PyTypeObject VEMemPtr_Type;
-static PyTypeObject OnStack_Type;
-
-#define VeoProc_Check(o) PyObject_TypeCheck(o, &VeoProc_Type)
-#define VeoCtxt_Check(o) PyObject_TypeCheck(o, &VeoCtxt_Type)
-#define VeoLibrary_Check(o) PyObject_TypeCheck(o, &VeoLibrary_Type)
-#define VEMemPtr_Check(o) PyObject_TypeCheck(o, &VEMemPtr_Type)
-#define OnStack_Check(o) PyObject_TypeCheck(o, &OnStack_Type)
-
-/* ------------------------------------------------------------------------
- * Object layouts
- * --------------------------------------------------------------------- */
-typedef struct VeoProcObject {
-	PyObject_HEAD
-	struct veo_proc_handle *h; /* NULL before __init__ and after close */
-	int closing;               /* close in progress: refuse new work */
-	atomic_int busy;           /* threads inside libveo without the GIL */
-	pid_t pid;                 /* the worker's pid, -1 if unknown */
-	PyObject *nodeid;          /* int */
-	PyObject *veorun_bin;      /* str or None */
-	PyObject *context;         /* list of open VeoCtxt */
-	PyObject *lib;             /* dict: name -> VeoLibrary */
-	PyObject *weakreflist;
-	/* registry of live procs, stopped by _shutdown() at interpreter exit */
-	struct VeoProcObject *reg_prev, *reg_next;
-	int registered;
-} VeoProcObject;
-
-/* What a request holds until its result is collected. */
-typedef struct {
-	uint64_t reqid;
-	PyObject *keep;  /* list of OnStack objects, or NULL */
-	Py_buffer view;  /* host buffer of a memory request; view.obj NULL if none */
-} Pending;
-
-typedef struct {
-	PyObject_HEAD
-	VeoProcObject *proc;
-	struct veo_thr_ctxt *ctx; /* NULL when closed */
-	int closing;
-	/* requests dropped before collection, in submission order:
-	 * orphans[o_head .. o_len) */
-	Pending *orphans;
-	size_t o_head, o_len, o_cap;
-} VeoCtxtObject;
-
-typedef struct {
-	PyObject_HEAD
-	VeoProcObject *proc;
-	PyObject *name;   /* str: path, or "__static__" */
-	uint64_t handle;  /* 0 for the static library */
-	int unloaded;
-	PyObject *func;   /* dict: name -> VeoFunction */
-	PyObject *symbol; /* dict: name -> VEMemPtr */
-} VeoLibraryObject;
-
-/* C types an argument or a result may have. */
-enum ckind {
-	K_VOID, K_I8, K_U8, K_I16, K_U16, K_I32, K_U32, K_I64, K_U64,
-	K_FLOAT, K_DOUBLE, K_PTR,
-	K_MEM /* result of a memory request: the raw 64-bit word */
-};
-
-typedef struct {
-	PyObject_HEAD
-	VeoLibraryObject *lib;
-	PyObject *name;      /* str */
-	uint64_t addr;
-	PyObject *args_type; /* tuple of the declared type names, or None */
-	PyObject *ret_type;  /* the declared result type name */
-	int nargs;
-	unsigned char *kinds; /* nargs entries */
-	int ret_kind;
-} VeoFunctionObject;
-
-typedef struct {
-	PyObject_HEAD
-	VeoCtxtObject *ctx;
-	PyObject *fname;   /* function name (str), NULL for memory requests */
-	int kind;          /* how to convert the result */
-	Pending res;       /* released when the result is collected */
-	int done;          /* result collected: result or exc_* is set */
-	int waiting;       /* a thread is waiting for it with the GIL released */
-	PyObject *result;
-	PyObject *exc_type, *exc_msg;
-	PyObject *exc_attrs; /* dict of attributes for the exception, or NULL */
-} VeoRequestObject;
-
-typedef struct {
-	PyObject_HEAD
-	VeoProcObject *proc;
-	uint64_t addr;
-	uint64_t size;
-} VEMemPtrObject;
-
-typedef struct {
-	PyObject_HEAD
-	Py_buffer view; /* held from construction until deallocation */
-	Py_ssize_t size;
-	int inout;
-} OnStackObject;
 
 /* ------------------------------------------------------------------------
  * Small helpers
@@ -209,50 +58,6 @@ raise_with_detail(PyObject *type, const char *detail, const char *fmt, ...)
 	Py_DECREF(msg);
 	return NULL;
 }
-
-static void
-copy_last_error(char *buf, size_t n)
-{
-	const char *e = veo_last_error();
-	snprintf(buf, n, "%s", e ? e : "");
-}
-
-/* "0x..." for a 64-bit value: PyUnicode_FromFormat has no %llx. */
-typedef struct { char s[24]; } hexbuf;
-static hexbuf
-hex64(uint64_t v)
-{
-	hexbuf b;
-	snprintf(b.s, sizeof b.s, "0x%llx", (unsigned long long)v);
-	return b;
-}
-
-static double
-monotonic_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void
-sleep_without_gil(long us)
-{
-	Py_BEGIN_ALLOW_THREADS
-	usleep((useconds_t)us);
-	Py_END_ALLOW_THREADS
-}
-
-/* Brackets a libveo call made with the GIL released; see `busy` above. */
-#define UNLOCKED_BEGIN(p)                          \
-	do {                                       \
-		VeoProcObject *busy_proc_ = (p);   \
-		atomic_fetch_add(&busy_proc_->busy, 1); \
-		Py_BEGIN_ALLOW_THREADS
-#define UNLOCKED_END()                                  \
-		atomic_fetch_sub(&busy_proc_->busy, 1); \
-		Py_END_ALLOW_THREADS                    \
-	} while (0)
 
 static void
 pending_release(Pending *pd)
@@ -337,65 +142,11 @@ get_size(PyObject *o, Py_ssize_t dflt, Py_ssize_t limit, const char *what,
 	return 0;
 }
 
-/* ------------------------------------------------------------------------
- * Usability checks
- * --------------------------------------------------------------------- */
-static void park_if_exiting(void);
-
-static int
-proc_check(VeoProcObject *p)
-{
-	if (p == NULL || p->h == NULL || p->closing)
-		park_if_exiting();
-	if (p == NULL || p->h == NULL) {
-		PyErr_SetString(VeoError, "the VeoProc is closed (its VE process "
-		                          "was stopped or never started)");
-		return -1;
-	}
-	if (p->closing) {
-		PyErr_SetString(VeoError, "the VeoProc is being closed");
-		return -1;
-	}
-	return 0;
-}
-
-static int
-ctxt_check(VeoCtxtObject *c)
-{
-	if (c->proc == NULL) {
-		PyErr_SetString(VeoError, "the VeoCtxt was never opened");
-		return -1;
-	}
-	if (proc_check(c->proc) < 0)
-		return -1;
-	if (c->ctx == NULL) {
-		PyErr_SetString(VeoError, "the VeoCtxt is closed");
-		return -1;
-	}
-	if (c->closing) {
-		PyErr_SetString(VeoError, "the VeoCtxt is being closed");
-		return -1;
-	}
-	return 0;
-}
-
-/* Nothing of this context can run any more: held buffers may be released. */
-static int
-ctxt_dead(VeoCtxtObject *c)
-{
-	return c->proc == NULL || c->ctx == NULL || c->proc->h == NULL;
-}
-
-static int
-ctxt_usable(VeoCtxtObject *c)
-{
-	return !ctxt_dead(c) && !c->closing && !c->proc->closing;
-}
 
 /* A thread other than the exiting one that finds its proc stopped by
  * _shutdown() (a daemon thread at interpreter exit) sleeps until the
  * process ends, rather than raising into a dying interpreter. */
-static void
+void
 park_if_exiting(void)
 {
 	while (interpreter_exiting && PyThread_get_thread_ident() != exiting_thread)
@@ -746,7 +497,7 @@ PyDoc_STRVAR(vemem_doc,
 "(it implements __index__ and __int__). Returned by VeoProc.alloc_mem(),\n"
 "VeoLibrary.get_symbol() and by kernels declared to return a pointer.");
 
-static PyTypeObject VEMemPtr_Type = {
+PyTypeObject VEMemPtr_Type = {
 	PyVarObject_HEAD_INIT(NULL, 0)
 	.tp_name = "veo.VEMemPtr",
 	.tp_basicsize = sizeof(VEMemPtrObject),
@@ -892,7 +643,7 @@ PyDoc_STRVAR(onstack_doc,
 "result is collected. The buffer is held (cannot be resized) while the\n"
 "OnStack object exists.");
 
-static PyTypeObject OnStack_Type = {
+PyTypeObject OnStack_Type = {
 	PyVarObject_HEAD_INIT(NULL, 0)
 	.tp_name = "veo.OnStack",
 	.tp_basicsize = sizeof(OnStackObject),
@@ -1733,7 +1484,7 @@ PyDoc_STRVAR(proc_doc,
 "The worker stops when the object is destroyed (del, garbage collection,\n"
 "interpreter exit), on close(), or at the end of `with VeoProc(0) as p:`.");
 
-static PyTypeObject VeoProc_Type = {
+PyTypeObject VeoProc_Type = {
 	PyVarObject_HEAD_INIT(NULL, 0)
 	.tp_name = "veo.VeoProc",
 	.tp_basicsize = sizeof(VeoProcObject),
@@ -2005,7 +1756,7 @@ PyDoc_STRVAR(ctxt_doc,
 "proc.open_context() (VeoCtxt(proc) is the same) and closed by\n"
 "proc.close_context(ctx). Several Python threads may share a context.");
 
-static PyTypeObject VeoCtxt_Type = {
+PyTypeObject VeoCtxt_Type = {
 	PyVarObject_HEAD_INIT(NULL, 0)
 	.tp_name = "veo.VeoCtxt",
 	.tp_basicsize = sizeof(VeoCtxtObject),
@@ -2240,7 +1991,7 @@ PyDoc_STRVAR(lib_doc,
 "are not attributes are functions: `lib.average` is\n"
 "lib.find_function(\"average\").");
 
-static PyTypeObject VeoLibrary_Type = {
+PyTypeObject VeoLibrary_Type = {
 	PyVarObject_HEAD_INIT(NULL, 0)
 	.tp_name = "veo.VeoLibrary",
 	.tp_basicsize = sizeof(VeoLibraryObject),
@@ -2720,7 +2471,7 @@ PyDoc_STRVAR(func_doc,
 "pointers take a VEMemPtr, an int address, None or an OnStack(buffer).\n"
 "A wrong number of arguments raises TypeError.");
 
-static PyTypeObject VeoFunction_Type = {
+PyTypeObject VeoFunction_Type = {
 	PyVarObject_HEAD_INIT(NULL, 0)
 	.tp_name = "veo.VeoFunction",
 	.tp_basicsize = sizeof(VeoFunctionObject),
@@ -3174,7 +2925,7 @@ PyDoc_STRVAR(req_doc,
 "wait_result() or peek_result(). Dropping an uncollected request is fine:\n"
 "its result is collected and its buffers released later.");
 
-static PyTypeObject VeoRequest_Type = {
+PyTypeObject VeoRequest_Type = {
 	PyVarObject_HEAD_INIT(NULL, 0)
 	.tp_name = "veo.VeoRequest",
 	.tp_basicsize = sizeof(VeoRequestObject),
@@ -3191,7 +2942,7 @@ PyDoc_STRVAR(memreq_doc,
 "A queued memory transfer (VeoCtxt.async_read_mem / async_write_mem). It\n"
 "holds the host buffer until the result (0) is collected.");
 
-static PyTypeObject VeoMemRequest_Type = {
+PyTypeObject VeoMemRequest_Type = {
 	PyVarObject_HEAD_INIT(NULL, 0)
 	.tp_name = "veo.VeoMemRequest",
 	.tp_basicsize = sizeof(VeoRequestObject),
