@@ -284,4 +284,17 @@ ctxt_usable(VeoCtxtObject *c)
 	return !ctxt_dead(c) && !c->closing && !c->proc->closing;
 }
 
+/* ------------------------------------------------------------------------
+ * What each file offers the others
+ * --------------------------------------------------------------------- */
+
+/* memory.c */
+PyObject *vemem_new(VeoProcObject *proc, uint64_t addr, uint64_t size);
+int as_u64(PyObject *o, uint64_t *out, const char *what);
+int ve_address(VeoProcObject *proc, PyObject *o, const char *what, uint64_t *addr,
+               uint64_t *size);
+int prepare_transfer(VeoProcObject *proc, PyObject *host, PyObject *ve, PyObject *size_o,
+                     int to_host, const char *fn, Py_buffer *view, uint64_t *addr,
+                     Py_ssize_t *size);
+
 #endif /* VEO_EXT_MODULE_H */
