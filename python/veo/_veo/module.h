@@ -181,6 +181,11 @@ typedef struct {
  * Small helpers
  * --------------------------------------------------------------------- */
 
+/* Raises `type` with the formatted message, followed by ": <detail>" when
+ * detail (usually libveo's last error) is not empty. Returns NULL. */
+PyObject *raise_with_detail(PyObject *type, const char *detail, const char *fmt, ...);
+
+/* Copies libveo's last error message (of this thread) into buf. */
 static inline void
 copy_last_error(char *buf, size_t n)
 {
@@ -296,5 +301,13 @@ int ve_address(VeoProcObject *proc, PyObject *o, const char *what, uint64_t *add
 int prepare_transfer(VeoProcObject *proc, PyObject *host, PyObject *ve, PyObject *size_o,
                      int to_host, const char *fn, Py_buffer *view, uint64_t *addr,
                      Py_ssize_t *size);
+
+/* ctypes.c */
+int ctype_kind(const char *s);
+int ctype_kind_of(PyObject *t, PyObject *fname, const char *what);
+enum veo_result_type ctype_result_type(int kind);
+int ctype_set_arg(VeoFunctionObject *f, VeoProcObject *proc, struct veo_args *a, int argno,
+                  PyObject *v, PyObject **keep);
+PyObject *ctype_convert_result(int kind, uint64_t ret, VeoProcObject *proc);
 
 #endif /* VEO_EXT_MODULE_H */
