@@ -293,6 +293,19 @@ ctxt_usable(VeoCtxtObject *c)
  * What each file offers the others
  * --------------------------------------------------------------------- */
 
+/* proc.c */
+void proc_wait_idle(VeoProcObject *p);
+void pending_release(Pending *pd);
+PyObject *req_create(PyTypeObject *type, VeoCtxtObject *ctx, uint64_t reqid, int kind,
+                     PyObject *fname, Pending *pd);
+
+/* context.c */
+int ctxt_open(VeoCtxtObject *c, VeoProcObject *proc);
+int ctxt_close(VeoCtxtObject *c);
+int ctxt_push_orphan(VeoCtxtObject *c, Pending *pd);
+void ctxt_reap_orphans(VeoCtxtObject *c);
+void ctxt_mark_dead(VeoCtxtObject *c);
+
 /* memory.c */
 PyObject *vemem_new(VeoProcObject *proc, uint64_t addr, uint64_t size);
 int as_u64(PyObject *o, uint64_t *out, const char *what);
