@@ -295,9 +295,6 @@ ctxt_usable(VeoCtxtObject *c)
 
 /* proc.c */
 void proc_wait_idle(VeoProcObject *p);
-void pending_release(Pending *pd);
-PyObject *req_create(PyTypeObject *type, VeoCtxtObject *ctx, uint64_t reqid, int kind,
-                     PyObject *fname, Pending *pd);
 
 /* context.c */
 int ctxt_open(VeoCtxtObject *c, VeoProcObject *proc);
@@ -322,5 +319,10 @@ enum veo_result_type ctype_result_type(int kind);
 int ctype_set_arg(VeoFunctionObject *f, VeoProcObject *proc, struct veo_args *a, int argno,
                   PyObject *v, PyObject **keep);
 PyObject *ctype_convert_result(int kind, uint64_t ret, VeoProcObject *proc);
+
+/* request.c */
+void pending_release(Pending *pd);
+PyObject *req_create(PyTypeObject *type, VeoCtxtObject *ctx, uint64_t reqid, int kind,
+                     PyObject *fname, Pending *pd);
 
 #endif /* VEO_EXT_MODULE_H */
