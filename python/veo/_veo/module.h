@@ -295,6 +295,7 @@ ctxt_usable(VeoCtxtObject *c)
 
 /* proc.c */
 void proc_wait_idle(VeoProcObject *p);
+int lib_check(VeoLibraryObject *self);
 
 /* context.c */
 int ctxt_open(VeoCtxtObject *c, VeoProcObject *proc);
@@ -311,6 +312,9 @@ int ve_address(VeoProcObject *proc, PyObject *o, const char *what, uint64_t *add
 int prepare_transfer(VeoProcObject *proc, PyObject *host, PyObject *ve, PyObject *size_o,
                      int to_host, const char *fn, Py_buffer *view, uint64_t *addr,
                      Py_ssize_t *size);
+
+/* function.c */
+PyObject *func_create(VeoLibraryObject *lib, PyObject *name, uint64_t addr);
 
 /* ctypes.c */
 int ctype_kind(const char *s);
