@@ -295,7 +295,6 @@ ctxt_usable(VeoCtxtObject *c)
 
 /* proc.c */
 void proc_wait_idle(VeoProcObject *p);
-int lib_check(VeoLibraryObject *self);
 
 /* context.c */
 int ctxt_open(VeoCtxtObject *c, VeoProcObject *proc);
@@ -312,6 +311,10 @@ int ve_address(VeoProcObject *proc, PyObject *o, const char *what, uint64_t *add
 int prepare_transfer(VeoProcObject *proc, PyObject *host, PyObject *ve, PyObject *size_o,
                      int to_host, const char *fn, Py_buffer *view, uint64_t *addr,
                      Py_ssize_t *size);
+
+/* library.c */
+PyObject *lib_create(VeoProcObject *proc, PyObject *name, uint64_t handle);
+int lib_check(VeoLibraryObject *self);
 
 /* function.c */
 PyObject *func_create(VeoLibraryObject *lib, PyObject *name, uint64_t addr);
