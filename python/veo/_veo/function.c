@@ -7,6 +7,7 @@
 
 #include <structmember.h>
 
+#include <stdio.h>
 #include <string.h>
 
 /* ------------------------------------------------------------------------

@@ -7,7 +7,7 @@
 
 #include <structmember.h>
 
-#include <string.h>
+#include <stdio.h>
 
 /* ------------------------------------------------------------------------
  * Host buffers, VE addresses, byte counts

@@ -293,7 +293,12 @@ ctxt_usable(VeoCtxtObject *c)
  * What each file offers the others
  * --------------------------------------------------------------------- */
 
+/* module.c */
+void registry_add(VeoProcObject *p);
+void registry_remove(VeoProcObject *p);
+
 /* proc.c */
+int proc_close(VeoProcObject *p);
 void proc_wait_idle(VeoProcObject *p);
 
 /* context.c */
