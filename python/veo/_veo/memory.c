@@ -172,6 +172,7 @@ prepare_transfer(VeoProcObject *proc, PyObject *host, PyObject *ve, PyObject *si
 /* ------------------------------------------------------------------------
  * VEMemPtr: an address in a proc's VE memory
  * --------------------------------------------------------------------- */
+/* A new VEMemPtr of `proc` at `addr`, of `size` bytes (0: unknown). */
 PyObject *
 vemem_new(VeoProcObject *proc, uint64_t addr, uint64_t size)
 {

@@ -5,7 +5,18 @@
  *
  * veo._veo is the core of the `veo` Python package (py-veo's API), a CPython
  * extension written against the public VEO API (ve_offload.h) and nothing
- * else, so it builds against any implementation of that API.
+ * else, so it builds against any implementation of that API. Its files:
+ *
+ *   module.c    the module: init, VeoError and VeoException, the proc init
+ *               hooks, the registry of live procs that _shutdown() stops
+ *   proc.c      VeoProc: the worker's start and stop, libraries, memory
+ *   context.c   VeoCtxt: open, close, async copies, and its orphan list
+ *   library.c   VeoLibrary: the lookup of functions and symbols
+ *   function.c  VeoFunction: its declared prototype, and the call
+ *   ctypes.c    the C type names, argument and result conversion
+ *   request.c   VeoRequest, VeoMemRequest: waiting, collecting the outcome,
+ *               the crash details a VeoException carries
+ *   memory.c    VEMemPtr, OnStack, the checks of host buffers and VE addresses
  *
  * How the pieces fit:
  *
@@ -63,7 +74,7 @@
 #define ERRBUF 1024
 
 /* ------------------------------------------------------------------------
- * Module state
+ * Module state (module.c); each type object is defined in its type's file
  * --------------------------------------------------------------------- */
 extern PyObject *VeoError;       /* veo.VeoError(RuntimeError): a VEO call failed */
 extern PyObject *VeoException;   /* veo.VeoException(ArithmeticError): a kernel crashed */
@@ -235,7 +246,7 @@ sleep_without_gil(long us)
  * --------------------------------------------------------------------- */
 /* proc_check and ctxt_check return 0 if the object may be used, else -1
  * with VeoError set saying why. A thread that finds its proc stopped at
- * interpreter exit parks instead (park_if_exiting). */
+ * interpreter exit parks instead (park_if_exiting, module.c). */
 void park_if_exiting(void);
 
 static inline int
@@ -308,15 +319,6 @@ int ctxt_push_orphan(VeoCtxtObject *c, Pending *pd);
 void ctxt_reap_orphans(VeoCtxtObject *c);
 void ctxt_mark_dead(VeoCtxtObject *c);
 
-/* memory.c */
-PyObject *vemem_new(VeoProcObject *proc, uint64_t addr, uint64_t size);
-int as_u64(PyObject *o, uint64_t *out, const char *what);
-int ve_address(VeoProcObject *proc, PyObject *o, const char *what, uint64_t *addr,
-               uint64_t *size);
-int prepare_transfer(VeoProcObject *proc, PyObject *host, PyObject *ve, PyObject *size_o,
-                     int to_host, const char *fn, Py_buffer *view, uint64_t *addr,
-                     Py_ssize_t *size);
-
 /* library.c */
 PyObject *lib_create(VeoProcObject *proc, PyObject *name, uint64_t handle);
 int lib_check(VeoLibraryObject *self);
@@ -336,5 +338,14 @@ PyObject *ctype_convert_result(int kind, uint64_t ret, VeoProcObject *proc);
 void pending_release(Pending *pd);
 PyObject *req_create(PyTypeObject *type, VeoCtxtObject *ctx, uint64_t reqid, int kind,
                      PyObject *fname, Pending *pd);
+
+/* memory.c */
+PyObject *vemem_new(VeoProcObject *proc, uint64_t addr, uint64_t size);
+int as_u64(PyObject *o, uint64_t *out, const char *what);
+int ve_address(VeoProcObject *proc, PyObject *o, const char *what, uint64_t *addr,
+               uint64_t *size);
+int prepare_transfer(VeoProcObject *proc, PyObject *host, PyObject *ve, PyObject *size_o,
+                     int to_host, const char *fn, Py_buffer *view, uint64_t *addr,
+                     Py_ssize_t *size);
 
 #endif /* VEO_EXT_MODULE_H */
