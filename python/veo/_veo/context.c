@@ -1,0 +1,335 @@
+/*
+ * context.c: VeoCtxt, a context of a VeoProc (a VE worker thread with an
+ * ordered queue): opening and closing it, queueing copies, and the orphans,
+ * requests dropped before their result was collected.
+ */
+#include "module.h"
+
+#include <string.h>
+
+/* ------------------------------------------------------------------------
+ * Orphans: requests dropped before their result was collected
+ * --------------------------------------------------------------------- */
+
+/* Appends *pd to c's orphans and zeroes *pd. 0, or -1 when out of memory
+ * (then *pd is left as it was). */
+int
+ctxt_push_orphan(VeoCtxtObject *c, Pending *pd)
+{
+	if (c->o_len == c->o_cap) {
+		if (c->o_head > 0) {
+			memmove(c->orphans, c->orphans + c->o_head,
+			        (c->o_len - c->o_head) * sizeof(Pending));
+			c->o_len -= c->o_head;
+			c->o_head = 0;
+		} else {
+			size_t cap = c->o_cap ? 2 * c->o_cap : 16;
+			Pending *n = PyMem_Realloc(c->orphans, cap * sizeof(Pending));
+			if (!n)
+				return -1;
+			c->orphans = n;
+			c->o_cap = cap;
+		}
+	}
+	c->orphans[c->o_len++] = *pd;
+	memset(pd, 0, sizeof *pd);
+	return 0;
+}
+
+/* Collects finished orphans in submission order (all of them once the
+ * context is dead) and releases what they held. Releasing may run Python
+ * code that pushes new orphans, so nothing is cached across a release. */
+void
+ctxt_reap_orphans(VeoCtxtObject *c)
+{
+	while (c->o_head < c->o_len) {
+		if (!ctxt_dead(c)) {
+			if (c->closing || c->proc->closing)
+				return;
+			uint64_t ret;
+			int rc = veo_call_peek_result(c->ctx, c->orphans[c->o_head].reqid, &ret);
+			if (rc == VEO_COMMAND_UNFINISHED)
+				return;
+		}
+		Pending pd = c->orphans[c->o_head++];
+		if (c->o_head == c->o_len)
+			c->o_head = c->o_len = 0;
+		pending_release(&pd);
+	}
+}
+
+/* Marks a context dead after its proc was destroyed and releases what its
+ * orphans held. */
+void
+ctxt_mark_dead(VeoCtxtObject *c)
+{
+	c->ctx = NULL;
+	c->closing = 0;
+	ctxt_reap_orphans(c);
+}
+
+/* ------------------------------------------------------------------------
+ * VeoCtxt
+ * --------------------------------------------------------------------- */
+
+/* Opens a context of `proc` into `c` and appends c to proc.context. */
+int
+ctxt_open(VeoCtxtObject *c, VeoProcObject *proc)
+{
+	if (c->ctx) {
+		PyErr_SetString(VeoError, "VeoCtxt.__init__(): the context is already open");
+		return -1;
+	}
+	if (proc_check(proc) < 0)
+		return -1;
+	struct veo_thr_ctxt *ctx;
+	char err[ERRBUF] = "";
+	UNLOCKED_BEGIN(proc);
+	ctx = veo_context_open(proc->h);
+	if (!ctx)
+		copy_last_error(err, sizeof err);
+	UNLOCKED_END();
+	if (!ctx) {
+		raise_with_detail(VeoError, err, "open_context() failed");
+		return -1;
+	}
+	Py_INCREF(proc);
+	Py_XSETREF(c->proc, proc);
+	c->ctx = ctx;
+	if (proc->context && PyList_Append(proc->context, (PyObject *)c) < 0)
+		return -1;
+	return 0;
+}
+
+/* Waits for the queued requests, closes the context, then releases what
+ * its orphans held. 0, or -1 with VeoError set. */
+int
+ctxt_close(VeoCtxtObject *c)
+{
+	if (c->ctx == NULL)
+		return 0;
+	if (c->closing) {
+		while (c->ctx != NULL && c->proc->h != NULL)
+			sleep_without_gil(1000);
+		return 0;
+	}
+	VeoProcObject *p = c->proc;
+	if (p->h == NULL || p->closing) {
+		/* the proc's close takes care of its contexts */
+		return 0;
+	}
+	c->closing = 1;
+	proc_wait_idle(p);
+	int rc;
+	char err[ERRBUF] = "";
+	UNLOCKED_BEGIN(p);
+	rc = veo_context_close(c->ctx);
+	if (rc != 0)
+		copy_last_error(err, sizeof err);
+	UNLOCKED_END();
+	c->ctx = NULL;
+	c->closing = 0;
+	ctxt_reap_orphans(c);
+	if (rc != 0) {
+		raise_with_detail(VeoError, err, "close_context() failed");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+ctxt_init(VeoCtxtObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = {"proc", NULL};
+	PyObject *proc;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O!:VeoCtxt", kwlist,
+	                                 &VeoProc_Type, &proc))
+		return -1;
+	return ctxt_open(self, (VeoProcObject *)proc);
+}
+
+static int
+ctxt_traverse(VeoCtxtObject *self, visitproc visit, void *arg)
+{
+	Py_VISIT(self->proc);
+	for (size_t i = self->o_head; i < self->o_len; i++)
+		Py_VISIT(self->orphans[i].keep);
+	return 0;
+}
+
+static void
+ctxt_dealloc(VeoCtxtObject *self)
+{
+	PyObject_GC_UnTrack(self);
+	PyObject *et, *ev, *tb;
+	PyErr_Fetch(&et, &ev, &tb);
+	if (self->proc && self->ctx && !ctxt_dead(self)) {
+		if (!self->proc->closing) {
+			if (ctxt_close(self) < 0)
+				PyErr_Clear();
+		} else {
+			/* The proc is being destroyed by another thread right
+			 * now: what the orphans hold may still be written, so
+			 * it is leaked rather than released. */
+			self->o_head = self->o_len = 0;
+		}
+	}
+	self->ctx = NULL;
+	ctxt_reap_orphans(self);
+	PyErr_Restore(et, ev, tb);
+	PyMem_Free(self->orphans);
+	self->orphans = NULL;
+	Py_CLEAR(self->proc);
+	Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+ctxt_repr(VeoCtxtObject *self)
+{
+	if (!self->proc)
+		return PyUnicode_FromString("<VeoCtxt (not open)>");
+	if (ctxt_dead(self))
+		return PyUnicode_FromFormat("<VeoCtxt of VeoProc node %S (closed)>",
+		                            self->proc->nodeid);
+	return PyUnicode_FromFormat("<VeoCtxt %p of VeoProc node %S, worker pid %d>",
+	                            (void *)self->ctx, self->proc->nodeid,
+	                            (int)self->proc->pid);
+}
+
+static PyObject *
+ctxt_async_transfer(VeoCtxtObject *self, PyObject *args, PyObject *kw, int to_host)
+{
+	static char *kwlist[] = {"dst", "src", "size", NULL};
+	const char *fn = to_host ? "async_read_mem()" : "async_write_mem()";
+	PyObject *dst, *src, *size_o = Py_None;
+	Pending pd;
+	uint64_t addr, reqid;
+	Py_ssize_t size;
+	char err[ERRBUF] = "";
+
+	memset(&pd, 0, sizeof pd);
+	if (!PyArg_ParseTupleAndKeywords(args, kw,
+	                                 to_host ? "OO|O:async_read_mem" : "OO|O:async_write_mem",
+	                                 kwlist, &dst, &src, &size_o))
+		return NULL;
+	if (ctxt_check(self) < 0)
+		return NULL;
+	if (prepare_transfer(self->proc, to_host ? dst : src, to_host ? src : dst, size_o,
+	                     to_host, fn, &pd.view, &addr, &size) < 0)
+		return NULL;
+	ctxt_reap_orphans(self);
+	UNLOCKED_BEGIN(self->proc);
+	reqid = to_host ? veo_async_read_mem(self->ctx, pd.view.buf, addr, (size_t)size)
+	                : veo_async_write_mem(self->ctx, addr, pd.view.buf, (size_t)size);
+	if (reqid == VEO_REQUEST_ID_INVALID)
+		copy_last_error(err, sizeof err);
+	UNLOCKED_END();
+	if (reqid == VEO_REQUEST_ID_INVALID) {
+		pending_release(&pd);
+		return raise_with_detail(VeoError, err, "%s of %zd bytes at VE address %s failed",
+		                         fn, size, hex64(addr).s);
+	}
+	pd.reqid = reqid;
+	return req_create(&VeoMemRequest_Type, self, reqid, K_MEM, NULL, &pd);
+}
+
+PyDoc_STRVAR(ctxt_async_read_mem_doc,
+"async_read_mem(dst, src, size=None)\n--\n\n"
+"Queues a copy of `size` bytes (default: the size of dst) from VE memory\n"
+"at `src` (VEMemPtr or int) into the writable host buffer `dst`; returns a\n"
+"VeoMemRequest. `dst` is held until the result is collected and must not\n"
+"be read before.");
+static PyObject *
+ctxt_async_read_mem(VeoCtxtObject *self, PyObject *args, PyObject *kw)
+{
+	return ctxt_async_transfer(self, args, kw, 1);
+}
+
+PyDoc_STRVAR(ctxt_async_write_mem_doc,
+"async_write_mem(dst, src, size=None)\n--\n\n"
+"Queues a copy of `size` bytes (default: the size of src) from the host\n"
+"buffer `src` to VE memory at `dst` (VEMemPtr or int); returns a\n"
+"VeoMemRequest. `src` is held until the result is collected.");
+static PyObject *
+ctxt_async_write_mem(VeoCtxtObject *self, PyObject *args, PyObject *kw)
+{
+	return ctxt_async_transfer(self, args, kw, 0);
+}
+
+PyDoc_STRVAR(ctxt_context_sync_doc,
+"context_sync()\n--\n\n"
+"Returns when every request queued in this context so far has finished\n"
+"(their results can still be collected). Releases the GIL while waiting.");
+static PyObject *
+ctxt_context_sync(VeoCtxtObject *self, PyObject *unused)
+{
+	if (ctxt_check(self) < 0)
+		return NULL;
+	UNLOCKED_BEGIN(self->proc);
+	veo_context_sync(self->ctx);
+	UNLOCKED_END();
+	ctxt_reap_orphans(self);
+	Py_RETURN_NONE;
+}
+
+static PyMethodDef ctxt_methods[] = {
+	{"async_read_mem", (PyCFunction)(void (*)(void))ctxt_async_read_mem,
+	 METH_VARARGS | METH_KEYWORDS, ctxt_async_read_mem_doc},
+	{"async_write_mem", (PyCFunction)(void (*)(void))ctxt_async_write_mem,
+	 METH_VARARGS | METH_KEYWORDS, ctxt_async_write_mem_doc},
+	{"context_sync", (PyCFunction)ctxt_context_sync, METH_NOARGS, ctxt_context_sync_doc},
+	{NULL}
+};
+
+static PyObject *
+ctxt_get_proc(VeoCtxtObject *self, void *closure)
+{
+	PyObject *o = self->proc ? (PyObject *)self->proc : Py_None;
+	Py_INCREF(o);
+	return o;
+}
+
+static PyObject *
+ctxt_get_state(VeoCtxtObject *self, void *closure)
+{
+	if (ctxt_dead(self))
+		return PyLong_FromLong(VEO_STATE_EXIT);
+	return PyLong_FromLong(veo_get_context_state(self->ctx));
+}
+
+static PyObject *
+ctxt_get_closed(VeoCtxtObject *self, void *closure)
+{
+	return PyBool_FromLong(ctxt_dead(self));
+}
+
+static PyGetSetDef ctxt_getset[] = {
+	{"proc", (getter)ctxt_get_proc, NULL, "The VeoProc of this context.", NULL},
+	{"state", (getter)ctxt_get_state, NULL,
+	 "VEO_STATE_RUNNING while open and the worker lives, VEO_STATE_EXIT after.", NULL},
+	{"closed", (getter)ctxt_get_closed, NULL, "True once the context is closed.", NULL},
+	{NULL}
+};
+
+PyDoc_STRVAR(ctxt_doc,
+"VeoCtxt(proc)\n--\n\n"
+"A context of a VeoProc: a VE worker thread with an ordered queue. Requests\n"
+"in one context run one after another in submission order; contexts of\n"
+"one proc run concurrently and share its memory. Usually created by\n"
+"proc.open_context() (VeoCtxt(proc) is the same) and closed by\n"
+"proc.close_context(ctx). Several Python threads may share a context.");
+
+PyTypeObject VeoCtxt_Type = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "veo.VeoCtxt",
+	.tp_basicsize = sizeof(VeoCtxtObject),
+	.tp_dealloc = (destructor)ctxt_dealloc,
+	.tp_repr = (reprfunc)ctxt_repr,
+	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+	.tp_doc = ctxt_doc,
+	.tp_traverse = (traverseproc)ctxt_traverse,
+	.tp_methods = ctxt_methods,
+	.tp_getset = ctxt_getset,
+	.tp_init = (initproc)ctxt_init,
+	.tp_new = PyType_GenericNew,
+};

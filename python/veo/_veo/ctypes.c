@@ -1,0 +1,377 @@
+/*
+ * ctypes.c: the C types a kernel's arguments and result may be declared
+ * with, and the conversions between Python values and those C types: the
+ * arguments of a call (VeoFunction) and the result word of a request.
+ */
+#include "module.h"
+
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------
+ * C type names
+ * --------------------------------------------------------------------- */
+static const struct {
+	const char *name;
+	int kind;
+} ctype_table[] = {
+	{"void", K_VOID},
+	{"char", K_I8}, {"signed char", K_I8}, {"unsigned char", K_U8},
+	{"short", K_I16}, {"short int", K_I16}, {"signed short", K_I16},
+	{"signed short int", K_I16}, {"unsigned short", K_U16},
+	{"unsigned short int", K_U16},
+	{"int", K_I32}, {"signed", K_I32}, {"signed int", K_I32},
+	{"unsigned", K_U32}, {"unsigned int", K_U32},
+	{"long", K_I64}, {"long int", K_I64}, {"signed long", K_I64},
+	{"signed long int", K_I64}, {"long long", K_I64}, {"long long int", K_I64},
+	{"signed long long", K_I64}, {"signed long long int", K_I64},
+	{"unsigned long", K_U64}, {"unsigned long int", K_U64},
+	{"unsigned long long", K_U64}, {"unsigned long long int", K_U64},
+	{"int8_t", K_I8}, {"uint8_t", K_U8}, {"int16_t", K_I16}, {"uint16_t", K_U16},
+	{"int32_t", K_I32}, {"uint32_t", K_U32}, {"int64_t", K_I64}, {"uint64_t", K_U64},
+	{"size_t", K_U64}, {"ssize_t", K_I64}, {"ptrdiff_t", K_I64},
+	{"intptr_t", K_I64}, {"uintptr_t", K_U64}, {"off_t", K_I64},
+	{"bool", K_U8}, {"_Bool", K_U8},
+	{"float", K_FLOAT}, {"double", K_DOUBLE},
+};
+
+/* Parses a C type name ("double *", "unsigned long", "int32_t", ...) into
+ * a kind. Qualifiers (const, volatile, restrict) are ignored; any name
+ * followed by '*' is a pointer. Returns -1 if the name is not known. */
+int
+ctype_kind(const char *s)
+{
+	char norm[128];
+	size_t n = 0;
+	int stars = 0, words = 0, star_then_word = 0;
+	const char *p = s;
+
+	while (*p) {
+		while (*p == ' ' || *p == '\t' || *p == '\n')
+			p++;
+		if (!*p)
+			break;
+		if (*p == '*') {
+			stars++;
+			p++;
+			continue;
+		}
+		const char *w = p;
+		while (*p && *p != ' ' && *p != '\t' && *p != '\n' && *p != '*')
+			p++;
+		size_t len = (size_t)(p - w);
+		if ((len == 5 && !strncmp(w, "const", 5)) ||
+		    (len == 8 && !strncmp(w, "volatile", 8)) ||
+		    (len == 8 && !strncmp(w, "restrict", 8)) ||
+		    (len == 10 && !strncmp(w, "__restrict", 10)))
+			continue;
+		for (size_t i = 0; i < len; i++) {
+			char c = w[i];
+			if (!(c == '_' || (c >= 'a' && c <= 'z') ||
+			      (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
+				return -1;
+		}
+		if (stars)
+			star_then_word = 1;
+		if (n + len + 2 > sizeof norm)
+			return -1;
+		if (n)
+			norm[n++] = ' ';
+		memcpy(norm + n, w, len);
+		n += len;
+		words++;
+	}
+	norm[n] = '\0';
+	if (words == 0 || star_then_word)
+		return -1;
+	if (stars)
+		return K_PTR;
+	for (size_t i = 0; i < sizeof ctype_table / sizeof ctype_table[0]; i++)
+		if (!strcmp(norm, ctype_table[i].name))
+			return ctype_table[i].kind;
+	return -1;
+}
+
+/* A type name given as str or bytes: its kind, or -1 with ValueError set
+ * naming `what` of function `fname`. */
+int
+ctype_kind_of(PyObject *t, PyObject *fname, const char *what)
+{
+	const char *s;
+	if (PyUnicode_Check(t)) {
+		s = PyUnicode_AsUTF8(t);
+		if (!s)
+			return -1;
+	} else if (PyBytes_Check(t)) {
+		s = PyBytes_AS_STRING(t);
+	} else {
+		PyErr_Format(PyExc_TypeError,
+		             "%U(): the type of %s must be a C type name (str), not %.100s",
+		             fname, what, Py_TYPE(t)->tp_name);
+		return -1;
+	}
+	int k = ctype_kind(s);
+	if (k < 0)
+		PyErr_Format(PyExc_ValueError,
+		             "%U(): unknown C type %R for %s; use a C type name such "
+		             "as \"int\", \"unsigned long\", \"int32_t\", \"size_t\", "
+		             "\"float\", \"double\", \"double *\" or \"void *\"",
+		             fname, t, what);
+	return k;
+}
+
+/* The veo_args result type that delivers a result of kind `kind`. */
+enum veo_result_type
+ctype_result_type(int kind)
+{
+	switch (kind) {
+	case K_VOID: return VEO_RESULT_VOID;
+	case K_I8: return VEO_RESULT_I8;
+	case K_U8: return VEO_RESULT_U8;
+	case K_I16: return VEO_RESULT_I16;
+	case K_U16: return VEO_RESULT_U16;
+	case K_I32: return VEO_RESULT_I32;
+	case K_U32: return VEO_RESULT_U32;
+	case K_I64: return VEO_RESULT_I64;
+	case K_FLOAT: return VEO_RESULT_FLOAT;
+	case K_DOUBLE: return VEO_RESULT_DOUBLE;
+	case K_PTR: return VEO_RESULT_POINTER;
+	default: return VEO_RESULT_U64;
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * Arguments
+ * --------------------------------------------------------------------- */
+
+/* Converts Python value v to integer kind k (range-checked). */
+static int
+arg_to_int(VeoFunctionObject *f, int argno, int k, PyObject *v, int64_t *s_out,
+           uint64_t *u_out)
+{
+	static const long long lo[] = {[K_I8] = INT8_MIN, [K_I16] = INT16_MIN,
+	                               [K_I32] = INT32_MIN, [K_I64] = INT64_MIN};
+	static const long long hi[] = {[K_I8] = INT8_MAX, [K_I16] = INT16_MAX,
+	                               [K_I32] = INT32_MAX, [K_I64] = INT64_MAX};
+	static const unsigned long long uhi[] = {[K_U8] = UINT8_MAX, [K_U16] = UINT16_MAX,
+	                                         [K_U32] = UINT32_MAX, [K_U64] = UINT64_MAX};
+	PyObject *tname = PyTuple_GET_ITEM(f->args_type, argno);
+	int is_signed = k == K_I8 || k == K_I16 || k == K_I32 || k == K_I64;
+	PyObject *n;
+
+	if ((k == K_I8 || k == K_U8) && (PyBytes_Check(v) || PyByteArray_Check(v)) &&
+	    PyObject_Length(v) == 1) {
+		unsigned char c = (unsigned char)(PyBytes_Check(v) ? PyBytes_AS_STRING(v)[0]
+		                                                  : PyByteArray_AS_STRING(v)[0]);
+		*s_out = k == K_I8 ? (int8_t)c : c;
+		*u_out = c;
+		return 0;
+	}
+	if (PyFloat_Check(v) || PyUnicode_Check(v) || PyBytes_Check(v) || !PyIndex_Check(v)) {
+		PyErr_Format(PyExc_TypeError, "%U(): argument %d (%S) must be an integer, not %.100s",
+		             f->name, argno + 1, tname, Py_TYPE(v)->tp_name);
+		return -1;
+	}
+	n = PyNumber_Index(v);
+	if (!n) {
+		if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+			PyErr_Clear();
+			PyErr_Format(PyExc_TypeError,
+			             "%U(): argument %d (%S) must be an integer, not %.100s",
+			             f->name, argno + 1, tname, Py_TYPE(v)->tp_name);
+		}
+		return -1;
+	}
+	int overflow;
+	long long s = PyLong_AsLongLongAndOverflow(n, &overflow);
+	if (s == -1 && PyErr_Occurred()) {
+		Py_DECREF(n);
+		return -1;
+	}
+	if (is_signed) {
+		if (overflow || s < lo[k] || s > hi[k]) {
+			PyErr_Format(PyExc_OverflowError,
+			             "%U(): argument %d (%S) out of range: %S is not in [%lld, %lld]",
+			             f->name, argno + 1, tname, n, lo[k], hi[k]);
+			Py_DECREF(n);
+			return -1;
+		}
+		*s_out = s;
+		*u_out = (uint64_t)s;
+	} else {
+		unsigned long long u;
+		if (overflow > 0 && k == K_U64) {
+			u = PyLong_AsUnsignedLongLong(n);
+			if (u == (unsigned long long)-1 && PyErr_Occurred()) {
+				PyErr_Clear();
+				overflow = 2;
+			}
+		} else {
+			u = (unsigned long long)s;
+		}
+		if (overflow < 0 || overflow == 2 || (overflow > 0 && k != K_U64) ||
+		    (!overflow && (s < 0 || u > uhi[k]))) {
+			PyErr_Format(PyExc_OverflowError,
+			             "%U(): argument %d (%S) out of range: %S is not in [0, %llu]",
+			             f->name, argno + 1, tname, n, uhi[k]);
+			Py_DECREF(n);
+			return -1;
+		}
+		*u_out = u;
+		*s_out = (int64_t)u;
+	}
+	Py_DECREF(n);
+	return 0;
+}
+
+/* Sets argument argno of `a` from v as declared; OnStack objects are
+ * appended to *keep. 0, or -1 with an exception set. */
+int
+ctype_set_arg(VeoFunctionObject *f, VeoProcObject *proc, struct veo_args *a, int argno,
+              PyObject *v, PyObject **keep)
+{
+	int k = f->kinds[argno];
+	PyObject *tname = PyTuple_GET_ITEM(f->args_type, argno);
+	int rc = 0;
+
+	if (OnStack_Check(v)) {
+		/* As in py-veo, an OnStack is passed by reference whatever the
+		 * declared type (scripts declare "void *", "double *", even "long"). */
+		OnStackObject *os = (OnStackObject *)v;
+		if (!os->view.obj) {
+			PyErr_Format(PyExc_ValueError, "%U(): argument %d: the OnStack is empty",
+			             f->name, argno + 1);
+			return -1;
+		}
+		if (!*keep && !(*keep = PyList_New(0)))
+			return -1;
+		if (PyList_Append(*keep, v) < 0)
+			return -1;
+		rc = veo_args_set_stack(a, (enum veo_args_intent)os->inout, argno,
+		                        (char *)os->view.buf, (size_t)os->size);
+		goto done;
+	}
+	switch (k) {
+	case K_FLOAT:
+	case K_DOUBLE: {
+		if (PyUnicode_Check(v) || PyBytes_Check(v) ||
+		    !(PyFloat_Check(v) || PyIndex_Check(v) || Py_TYPE(v)->tp_as_number)) {
+			PyErr_Format(PyExc_TypeError, "%U(): argument %d (%S) must be a real number, not %.100s",
+			             f->name, argno + 1, tname, Py_TYPE(v)->tp_name);
+			return -1;
+		}
+		double d = PyFloat_AsDouble(v);
+		if (d == -1.0 && PyErr_Occurred()) {
+			PyObject *et, *ev, *tb;
+			PyErr_Fetch(&et, &ev, &tb);
+			PyErr_NormalizeException(&et, &ev, &tb);
+			PyErr_Format(PyErr_GivenExceptionMatches(et, PyExc_OverflowError)
+			                     ? PyExc_OverflowError : PyExc_TypeError,
+			             "%U(): argument %d (%S): %S", f->name, argno + 1, tname,
+			             ev ? ev : Py_None);
+			Py_XDECREF(et);
+			Py_XDECREF(ev);
+			Py_XDECREF(tb);
+			return -1;
+		}
+		if (k == K_FLOAT) {
+			if (isfinite(d) && fabs(d) > FLT_MAX) {
+				PyErr_Format(PyExc_OverflowError,
+				             "%U(): argument %d (%S) out of range: %R does not fit in a float",
+				             f->name, argno + 1, tname, v);
+				return -1;
+			}
+			rc = veo_args_set_float(a, argno, (float)d);
+		} else {
+			rc = veo_args_set_double(a, argno, d);
+		}
+		break;
+	}
+	case K_PTR: {
+		uint64_t addr = 0;
+		if (v == Py_None) {
+			addr = 0;
+		} else if (VEMemPtr_Check(v)) {
+			VEMemPtrObject *m = (VEMemPtrObject *)v;
+			if (m->proc != proc) {
+				PyErr_Format(PyExc_ValueError,
+				             "%U(): argument %d (%S) is a VEMemPtr of another VeoProc",
+				             f->name, argno + 1, tname);
+				return -1;
+			}
+			addr = m->addr;
+		} else if (PyLong_Check(v) || (PyIndex_Check(v) && !PyObject_CheckBuffer(v))) {
+			int64_t s;
+			if (arg_to_int(f, argno, K_U64, v, &s, &addr) < 0)
+				return -1;
+		} else {
+			PyErr_Format(PyExc_TypeError,
+			             "%U(): argument %d (%S) must be a VEMemPtr, an int address, "
+			             "None or an OnStack(buffer), not %.100s",
+			             f->name, argno + 1, tname, Py_TYPE(v)->tp_name);
+			return -1;
+		}
+		rc = veo_args_set_u64(a, argno, addr);
+		break;
+	}
+	default: {
+		int64_t s;
+		uint64_t u;
+		if (arg_to_int(f, argno, k, v, &s, &u) < 0)
+			return -1;
+		switch (k) {
+		case K_I8: rc = veo_args_set_i8(a, argno, (int8_t)s); break;
+		case K_U8: rc = veo_args_set_u8(a, argno, (uint8_t)u); break;
+		case K_I16: rc = veo_args_set_i16(a, argno, (int16_t)s); break;
+		case K_U16: rc = veo_args_set_u16(a, argno, (uint16_t)u); break;
+		case K_I32: rc = veo_args_set_i32(a, argno, (int32_t)s); break;
+		case K_U32: rc = veo_args_set_u32(a, argno, (uint32_t)u); break;
+		case K_I64: rc = veo_args_set_i64(a, argno, s); break;
+		case K_U64: rc = veo_args_set_u64(a, argno, u); break;
+		}
+	}
+	}
+done:
+	if (rc != 0) {
+		raise_with_detail(VeoError, veo_last_error(), "%U(): cannot set argument %d",
+		                  f->name, argno + 1);
+		return -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Results
+ * --------------------------------------------------------------------- */
+
+/* The Python value of the result word `ret` of a request whose result is
+ * of kind `kind`; a pointer becomes a VEMemPtr of `proc`. */
+PyObject *
+ctype_convert_result(int kind, uint64_t ret, VeoProcObject *proc)
+{
+	switch (kind) {
+	case K_VOID: Py_RETURN_NONE;
+	case K_I8: return PyLong_FromLong((int8_t)ret);
+	case K_U8: return PyLong_FromLong((uint8_t)ret);
+	case K_I16: return PyLong_FromLong((int16_t)ret);
+	case K_U16: return PyLong_FromLong((uint16_t)ret);
+	case K_I32: return PyLong_FromLong((int32_t)ret);
+	case K_U32: return PyLong_FromUnsignedLong((uint32_t)ret);
+	case K_I64: return PyLong_FromLongLong((int64_t)ret);
+	case K_FLOAT: {
+		/* a float comes back in the upper 32 bits, as on the VE */
+		uint32_t bits = (uint32_t)(ret >> 32);
+		float f;
+		memcpy(&f, &bits, sizeof f);
+		return PyFloat_FromDouble((double)f);
+	}
+	case K_DOUBLE: {
+		double d;
+		memcpy(&d, &ret, sizeof d);
+		return PyFloat_FromDouble(d);
+	}
+	case K_PTR: return vemem_new(proc, ret, 0);
+	default: return PyLong_FromUnsignedLongLong(ret);
+	}
+}

@@ -1,0 +1,298 @@
+/*
+ * function.c: VeoFunction, a kernel of a VeoLibrary: declaring its
+ * prototype (args_type, ret_type) and calling it, which queues the call in
+ * a context and returns a VeoRequest. The conversions are in ctypes.c.
+ */
+#include "module.h"
+
+#include <structmember.h>
+
+#include <stdio.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------
+ * VeoFunction
+ * --------------------------------------------------------------------- */
+
+/* A new VeoFunction `name` at VE address `addr` of `lib`, stored in
+ * lib.func; declared as py-veo does: no argument types yet, result int. */
+PyObject *
+func_create(VeoLibraryObject *lib, PyObject *name, uint64_t addr)
+{
+	VeoFunctionObject *f = PyObject_GC_New(VeoFunctionObject, &VeoFunction_Type);
+	if (!f)
+		return NULL;
+	Py_INCREF(lib);
+	f->lib = lib;
+	Py_INCREF(name);
+	f->name = name;
+	f->addr = addr;
+	Py_INCREF(Py_None);
+	f->args_type = Py_None;
+	f->ret_type = PyUnicode_FromString("int"); /* py-veo's default */
+	f->nargs = 0;
+	f->kinds = NULL;
+	f->ret_kind = K_I32;
+	PyObject_GC_Track(f);
+	if (!f->ret_type || PyDict_SetItem(lib->func, name, (PyObject *)f) < 0) {
+		Py_DECREF(f);
+		return NULL;
+	}
+	return (PyObject *)f;
+}
+
+PyDoc_STRVAR(func_args_type_doc,
+"args_type(*types)\n--\n\n"
+"Declares the C types of the arguments, e.g. args_type(\"double *\", \"int\").\n"
+"Known: char, short, int, long, long long (each also unsigned), int8_t ..\n"
+"uint64_t, size_t, ssize_t, float, double, and pointers (any name followed\n"
+"by '*'). args_type() or args_type(\"void\") declares no arguments.");
+static PyObject *
+func_args_type(VeoFunctionObject *self, PyObject *args)
+{
+	if (PyTuple_GET_SIZE(args) == 1 &&
+	    (PyList_Check(PyTuple_GET_ITEM(args, 0)) || PyTuple_Check(PyTuple_GET_ITEM(args, 0))))
+		args = PyTuple_GET_ITEM(args, 0);
+	PyObject *types = PySequence_Tuple(args);
+	if (!types)
+		return NULL;
+	Py_ssize_t n = PyTuple_GET_SIZE(types);
+	if (n > VEO_MAX_NUM_ARGS) {
+		PyErr_Format(PyExc_ValueError, "%U(): at most %d arguments, not %zd",
+		             self->name, VEO_MAX_NUM_ARGS, n);
+		Py_DECREF(types);
+		return NULL;
+	}
+	unsigned char *kinds = PyMem_Malloc(n ? (size_t)n : 1);
+	if (!kinds) {
+		Py_DECREF(types);
+		return PyErr_NoMemory();
+	}
+	int nargs = 0;
+	for (Py_ssize_t i = 0; i < n; i++) {
+		char what[48];
+		snprintf(what, sizeof what, "argument %zd", i + 1);
+		int k = ctype_kind_of(PyTuple_GET_ITEM(types, i), self->name, what);
+		if (k < 0)
+			goto fail;
+		if (k == K_VOID) {
+			if (n == 1)
+				break; /* args_type("void"): no arguments */
+			PyErr_Format(PyExc_ValueError,
+			             "%U(): \"void\" is not an argument type (argument %zd); "
+			             "use \"void *\" for a pointer",
+			             self->name, i + 1);
+			goto fail;
+		}
+		kinds[nargs++] = (unsigned char)k;
+	}
+	PyMem_Free(self->kinds);
+	self->kinds = kinds;
+	self->nargs = nargs;
+	Py_SETREF(self->args_type, types);
+	Py_RETURN_NONE;
+fail:
+	PyMem_Free(kinds);
+	Py_DECREF(types);
+	return NULL;
+}
+
+PyDoc_STRVAR(func_ret_type_doc,
+"ret_type(type)\n--\n\n"
+"Declares the C type of the result: an integer type, \"float\", \"double\",\n"
+"a pointer (the result is a VEMemPtr) or \"void\" (the result is None).\n"
+"The default is \"int\".");
+static PyObject *
+func_ret_type(VeoFunctionObject *self, PyObject *t)
+{
+	int k = ctype_kind_of(t, self->name, "the result");
+	if (k < 0)
+		return NULL;
+	PyObject *name = PyBytes_Check(t) ? PyUnicode_DecodeUTF8(PyBytes_AS_STRING(t),
+	                                                         PyBytes_GET_SIZE(t), "replace")
+	                                  : (Py_INCREF(t), t);
+	if (!name)
+		return NULL;
+	Py_SETREF(self->ret_type, name);
+	self->ret_kind = k;
+	Py_RETURN_NONE;
+}
+
+static PyObject *
+func_call(VeoFunctionObject *self, PyObject *args, PyObject *kw)
+{
+	Py_ssize_t n = PyTuple_GET_SIZE(args);
+	PyObject *keep = NULL;
+	struct veo_args *a = NULL;
+	VeoCtxtObject *ctx;
+	uint64_t reqid;
+	char err[ERRBUF] = "";
+
+	if (kw && PyDict_GET_SIZE(kw)) {
+		PyErr_Format(PyExc_TypeError, "%U() takes no keyword arguments", self->name);
+		return NULL;
+	}
+	if (n < 1 || !VeoCtxt_Check(PyTuple_GET_ITEM(args, 0))) {
+		PyErr_Format(PyExc_TypeError,
+		             "%U(): the first argument must be the VeoCtxt to run in, "
+		             "then the kernel's arguments", self->name);
+		return NULL;
+	}
+	ctx = (VeoCtxtObject *)PyTuple_GET_ITEM(args, 0);
+	if (self->args_type == Py_None) {
+		PyErr_Format(VeoError, "%U(): declare the argument types with "
+		             "args_type(...) before calling", self->name);
+		return NULL;
+	}
+	if (n - 1 != self->nargs) {
+		PyErr_Format(PyExc_TypeError, "%U() takes %d argument%s (%zd given)",
+		             self->name, self->nargs, self->nargs == 1 ? "" : "s", n - 1);
+		return NULL;
+	}
+	if (lib_check(self->lib) < 0 || ctxt_check(ctx) < 0)
+		return NULL;
+	if (ctx->proc != self->lib->proc) {
+		PyErr_Format(PyExc_ValueError, "%U(): the VeoCtxt belongs to another VeoProc "
+		             "than the function's library", self->name);
+		return NULL;
+	}
+	a = veo_args_alloc();
+	if (!a)
+		return raise_with_detail(VeoError, veo_last_error(), "veo_args_alloc() failed");
+	for (int i = 0; i < self->nargs; i++)
+		if (ctype_set_arg(self, ctx->proc, a, i, PyTuple_GET_ITEM(args, i + 1), &keep) < 0)
+			goto fail;
+	if (veo_args_set_result_type(a, ctype_result_type(self->ret_kind)) != 0) {
+		raise_with_detail(VeoError, veo_last_error(), "%U(): cannot declare the result type",
+		                  self->name);
+		goto fail;
+	}
+	ctxt_reap_orphans(ctx);
+	UNLOCKED_BEGIN(ctx->proc);
+	reqid = veo_call_async(ctx->ctx, self->addr, a);
+	if (reqid == VEO_REQUEST_ID_INVALID)
+		copy_last_error(err, sizeof err);
+	UNLOCKED_END();
+	veo_args_free(a);
+	a = NULL;
+	if (reqid == VEO_REQUEST_ID_INVALID) {
+		raise_with_detail(VeoError, err, "%U(): the call could not be queued", self->name);
+		goto fail;
+	}
+	Pending pd;
+	memset(&pd, 0, sizeof pd);
+	pd.reqid = reqid;
+	pd.keep = keep;
+	return req_create(&VeoRequest_Type, ctx, reqid, self->ret_kind, self->name, &pd);
+fail:
+	if (a)
+		veo_args_free(a);
+	Py_XDECREF(keep);
+	return NULL;
+}
+
+static int
+func_traverse(VeoFunctionObject *self, visitproc visit, void *arg)
+{
+	Py_VISIT(self->lib);
+	Py_VISIT(self->args_type);
+	return 0;
+}
+
+static void
+func_dealloc(VeoFunctionObject *self)
+{
+	PyObject_GC_UnTrack(self);
+	Py_CLEAR(self->lib);
+	Py_CLEAR(self->name);
+	Py_CLEAR(self->args_type);
+	Py_CLEAR(self->ret_type);
+	PyMem_Free(self->kinds);
+	PyObject_GC_Del(self);
+}
+
+static PyObject *
+func_repr(VeoFunctionObject *self)
+{
+	PyObject *sig, *r;
+	if (self->args_type == Py_None) {
+		sig = PyUnicode_FromString("?");
+	} else {
+		PyObject *sep = PyUnicode_FromString(", ");
+		if (!sep)
+			return NULL;
+		PyObject *strs = PyList_New(0);
+		for (Py_ssize_t i = 0; strs && i < PyTuple_GET_SIZE(self->args_type); i++) {
+			PyObject *s = PyObject_Str(PyTuple_GET_ITEM(self->args_type, i));
+			if (!s || PyList_Append(strs, s) < 0) {
+				Py_XDECREF(s);
+				Py_CLEAR(strs);
+				break;
+			}
+			Py_DECREF(s);
+		}
+		sig = strs ? PyUnicode_Join(sep, strs) : NULL;
+		Py_DECREF(sep);
+		Py_XDECREF(strs);
+	}
+	if (!sig)
+		return NULL;
+	r = PyUnicode_FromFormat("<VeoFunction %U(%U) -> %U at VE address %s in %R>",
+	                         self->name, sig, self->ret_type,
+	                         hex64(self->addr).s, self->lib->name);
+	Py_DECREF(sig);
+	return r;
+}
+
+static PyMethodDef func_methods[] = {
+	{"args_type", (PyCFunction)func_args_type, METH_VARARGS, func_args_type_doc},
+	{"ret_type", (PyCFunction)func_ret_type, METH_O, func_ret_type_doc},
+	{NULL}
+};
+
+static PyObject *
+func_get_lib(VeoFunctionObject *self, void *closure)
+{
+	Py_INCREF(self->lib);
+	return (PyObject *)self->lib;
+}
+
+static PyGetSetDef func_getset[] = {
+	{"lib", (getter)func_get_lib, NULL, "The VeoLibrary of the function.", NULL},
+	{NULL}
+};
+
+static PyMemberDef func_members[] = {
+	{"name", T_OBJECT, offsetof(VeoFunctionObject, name), READONLY, "The function's name."},
+	{"addr", T_ULONGLONG, offsetof(VeoFunctionObject, addr), READONLY,
+	 "The function's VE address."},
+	{"_args_type", T_OBJECT, offsetof(VeoFunctionObject, args_type), READONLY,
+	 "Tuple of the declared argument types, None before args_type()."},
+	{"_ret_type", T_OBJECT, offsetof(VeoFunctionObject, ret_type), READONLY,
+	 "The declared result type (default \"int\")."},
+	{NULL}
+};
+
+PyDoc_STRVAR(func_doc,
+"A kernel of a VeoLibrary (lib.find_function(name) or lib.name).\n\n"
+"Declare its prototype with args_type(...) and ret_type(...), then call\n"
+"f(ctx, *args): the call is queued in VeoCtxt `ctx` and a VeoRequest is\n"
+"returned. Each argument is converted as its declared C type: integers are\n"
+"range-checked (OverflowError), floats and doubles reach the kernel as such,\n"
+"pointers take a VEMemPtr, an int address, None or an OnStack(buffer).\n"
+"A wrong number of arguments raises TypeError.");
+
+PyTypeObject VeoFunction_Type = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "veo.VeoFunction",
+	.tp_basicsize = sizeof(VeoFunctionObject),
+	.tp_dealloc = (destructor)func_dealloc,
+	.tp_repr = (reprfunc)func_repr,
+	.tp_call = (ternaryfunc)func_call,
+	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+	.tp_doc = func_doc,
+	.tp_traverse = (traverseproc)func_traverse,
+	.tp_methods = func_methods,
+	.tp_members = func_members,
+	.tp_getset = func_getset,
+};

@@ -1,0 +1,247 @@
+/*
+ * library.c: VeoLibrary, a kernel library loaded into a VeoProc (or the
+ * kernels linked into its worker): looking up its functions and symbols,
+ * which it caches in its `func` and `symbol` dicts.
+ */
+#include "module.h"
+
+#include <structmember.h>
+
+#include <string.h>
+
+/* ------------------------------------------------------------------------
+ * VeoLibrary
+ * --------------------------------------------------------------------- */
+
+/* A new VeoLibrary `name` of `proc` with the C library's handle (0 for the
+ * static library), stored in proc.lib. */
+PyObject *
+lib_create(VeoProcObject *proc, PyObject *name, uint64_t handle)
+{
+	VeoLibraryObject *lib = PyObject_GC_New(VeoLibraryObject, &VeoLibrary_Type);
+	if (!lib)
+		return NULL;
+	Py_INCREF(proc);
+	lib->proc = proc;
+	Py_INCREF(name);
+	lib->name = name;
+	lib->handle = handle;
+	lib->unloaded = 0;
+	lib->func = PyDict_New();
+	lib->symbol = PyDict_New();
+	PyObject_GC_Track(lib);
+	if (!lib->func || !lib->symbol ||
+	    PyDict_SetItem(proc->lib, name, (PyObject *)lib) < 0) {
+		Py_DECREF(lib);
+		return NULL;
+	}
+	return (PyObject *)lib;
+}
+
+/* 0 if the library may be used, else -1 with VeoError set. */
+int
+lib_check(VeoLibraryObject *self)
+{
+	if (proc_check(self->proc) < 0)
+		return -1;
+	if (self->unloaded) {
+		PyErr_Format(VeoError, "the library %R was unloaded", self->name);
+		return -1;
+	}
+	return 0;
+}
+
+/* Looks `name` up in the library: its address, 0 if not found (with the
+ * reason in err). -1 with an exception set for a bad name or library. */
+static int
+lib_lookup(VeoLibraryObject *self, PyObject *name, const char *fn, uint64_t *addr,
+           char *err, size_t errlen)
+{
+	if (!PyUnicode_Check(name)) {
+		PyErr_Format(PyExc_TypeError, "%s: the name must be a str, not %.100s",
+		             fn, Py_TYPE(name)->tp_name);
+		return -1;
+	}
+	Py_ssize_t len;
+	const char *s = PyUnicode_AsUTF8AndSize(name, &len);
+	if (!s)
+		return -1;
+	if (len == 0 || len > VEO_SYMNAME_LEN_MAX || (Py_ssize_t)strlen(s) != len) {
+		PyErr_Format(PyExc_ValueError, "%s: %R is not a valid symbol name", fn, name);
+		return -1;
+	}
+	if (lib_check(self) < 0)
+		return -1;
+	*addr = veo_get_sym(self->proc->h, self->handle, s);
+	err[0] = '\0';
+	if (*addr == 0)
+		copy_last_error(err, errlen);
+	return 0;
+}
+
+PyDoc_STRVAR(lib_find_function_doc,
+"find_function(name)\n--\n\n"
+"The VeoFunction `name` of this library, cached in `func` (a second call\n"
+"returns the same object, with its declared types). Raises VeoError (a\n"
+"RuntimeError) if the library has no such symbol.");
+static PyObject *
+lib_find_function(VeoLibraryObject *self, PyObject *name)
+{
+	PyObject *f = PyDict_GetItemWithError(self->func, name);
+	if (f) {
+		Py_INCREF(f);
+		return f;
+	}
+	if (PyErr_Occurred())
+		return NULL;
+	uint64_t addr;
+	char err[ERRBUF];
+	if (lib_lookup(self, name, "find_function()", &addr, err, sizeof err) < 0)
+		return NULL;
+	if (addr == 0)
+		return raise_with_detail(VeoError, err, "find_function(): no function %R in %R",
+		                         name, self->name);
+	return func_create(self, name, addr);
+}
+
+PyDoc_STRVAR(lib_get_symbol_doc,
+"get_symbol(name)\n--\n\n"
+"The address of the variable or function `name` as a VEMemPtr (size 0),\n"
+"cached in `symbol`. Raises VeoError (a RuntimeError) if not found.");
+static PyObject *
+lib_get_symbol(VeoLibraryObject *self, PyObject *name)
+{
+	PyObject *s = PyDict_GetItemWithError(self->symbol, name);
+	if (s) {
+		Py_INCREF(s);
+		return s;
+	}
+	if (PyErr_Occurred())
+		return NULL;
+	uint64_t addr;
+	char err[ERRBUF];
+	if (lib_lookup(self, name, "get_symbol()", &addr, err, sizeof err) < 0)
+		return NULL;
+	if (addr == 0)
+		return raise_with_detail(VeoError, err, "get_symbol(): no symbol %R in %R",
+		                         name, self->name);
+	s = vemem_new(self->proc, addr, 0);
+	if (!s)
+		return NULL;
+	if (PyDict_SetItem(self->symbol, name, s) < 0) {
+		Py_DECREF(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* lib.average: attributes that are not attributes are functions (py-veo). */
+static PyObject *
+lib_getattro(VeoLibraryObject *self, PyObject *name)
+{
+	PyObject *r = PyObject_GenericGetAttr((PyObject *)self, name);
+	if (r || !PyErr_ExceptionMatches(PyExc_AttributeError) || !PyUnicode_Check(name))
+		return r;
+	Py_ssize_t n = PyUnicode_GET_LENGTH(name);
+	if (n >= 4 && PyUnicode_READ_CHAR(name, 0) == '_' && PyUnicode_READ_CHAR(name, 1) == '_' &&
+	    PyUnicode_READ_CHAR(name, n - 1) == '_' && PyUnicode_READ_CHAR(name, n - 2) == '_')
+		return NULL; /* dunder names are never kernels */
+	PyErr_Clear();
+	r = PyDict_GetItemWithError(self->func, name);
+	if (!r && !PyErr_Occurred())
+		r = PyDict_GetItemWithError(self->symbol, name);
+	if (r) {
+		Py_INCREF(r);
+		return r;
+	}
+	if (PyErr_Occurred())
+		return NULL;
+	uint64_t addr;
+	char err[ERRBUF];
+	if (lib_lookup(self, name, "VeoLibrary attribute", &addr, err, sizeof err) < 0)
+		return NULL;
+	if (addr == 0)
+		return raise_with_detail(PyExc_AttributeError, err,
+		                         "VeoLibrary %R has no attribute or function %R",
+		                         self->name, name);
+	return func_create(self, name, addr);
+}
+
+static int
+lib_traverse(VeoLibraryObject *self, visitproc visit, void *arg)
+{
+	Py_VISIT(self->proc);
+	Py_VISIT(self->func);
+	Py_VISIT(self->symbol);
+	return 0;
+}
+
+static void
+lib_dealloc(VeoLibraryObject *self)
+{
+	PyObject_GC_UnTrack(self);
+	Py_CLEAR(self->proc);
+	Py_CLEAR(self->name);
+	Py_CLEAR(self->func);
+	Py_CLEAR(self->symbol);
+	PyObject_GC_Del(self);
+}
+
+static PyObject *
+lib_repr(VeoLibraryObject *self)
+{
+	return PyUnicode_FromFormat("<VeoLibrary %R%s, handle %s, of VeoProc node %S>",
+	                            self->name, self->unloaded ? " (unloaded)" : "",
+	                            hex64(self->handle).s, self->proc->nodeid);
+}
+
+static PyMethodDef lib_methods[] = {
+	{"find_function", (PyCFunction)lib_find_function, METH_O, lib_find_function_doc},
+	{"get_symbol", (PyCFunction)lib_get_symbol, METH_O, lib_get_symbol_doc},
+	{NULL}
+};
+
+static PyObject *
+lib_get_proc(VeoLibraryObject *self, void *closure)
+{
+	Py_INCREF(self->proc);
+	return (PyObject *)self->proc;
+}
+
+static PyGetSetDef lib_getset[] = {
+	{"proc", (getter)lib_get_proc, NULL, "The VeoProc the library is loaded in.", NULL},
+	{NULL}
+};
+
+static PyMemberDef lib_members[] = {
+	{"name", T_OBJECT, offsetof(VeoLibraryObject, name), READONLY,
+	 "The path the library was loaded from, or \"__static__\"."},
+	{"func", T_OBJECT, offsetof(VeoLibraryObject, func), READONLY,
+	 "Dict of the functions found so far: name -> VeoFunction."},
+	{"symbol", T_OBJECT, offsetof(VeoLibraryObject, symbol), READONLY,
+	 "Dict of the symbols found so far: name -> VEMemPtr."},
+	{"handle", T_ULONGLONG, offsetof(VeoLibraryObject, handle), READONLY,
+	 "The C library's handle (0 for the static library)."},
+	{NULL}
+};
+
+PyDoc_STRVAR(lib_doc,
+"A kernel library loaded into a VeoProc (proc.load_library(path)), or the\n"
+"kernels linked into the worker (proc.static_library()). Attributes that\n"
+"are not attributes are functions: `lib.average` is\n"
+"lib.find_function(\"average\").");
+
+PyTypeObject VeoLibrary_Type = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "veo.VeoLibrary",
+	.tp_basicsize = sizeof(VeoLibraryObject),
+	.tp_dealloc = (destructor)lib_dealloc,
+	.tp_repr = (reprfunc)lib_repr,
+	.tp_getattro = (getattrofunc)lib_getattro,
+	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+	.tp_doc = lib_doc,
+	.tp_traverse = (traverseproc)lib_traverse,
+	.tp_methods = lib_methods,
+	.tp_members = lib_members,
+	.tp_getset = lib_getset,
+};

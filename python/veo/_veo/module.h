@@ -1,0 +1,351 @@
+/*
+ * module.h: what the files of veo._veo share: the layouts of its Python
+ * objects, the checks every entry point makes, and the functions one file
+ * offers the others. Each file includes it first.
+ *
+ * veo._veo is the core of the `veo` Python package (py-veo's API), a CPython
+ * extension written against the public VEO API (ve_offload.h) and nothing
+ * else, so it builds against any implementation of that API. Its files:
+ *
+ *   module.c    the module: init, VeoError and VeoException, the proc init
+ *               hooks, the registry of live procs that _shutdown() stops
+ *   proc.c      VeoProc: the worker's start and stop, libraries, memory
+ *   context.c   VeoCtxt: open, close, async copies, and its orphan list
+ *   library.c   VeoLibrary: the lookup of functions and symbols
+ *   function.c  VeoFunction: its declared prototype, and the call
+ *   ctypes.c    the C type names, argument and result conversion
+ *   request.c   VeoRequest, VeoMemRequest: waiting, collecting the outcome,
+ *               the crash details a VeoException carries
+ *   memory.c    VEMemPtr, OnStack, the checks of host buffers and VE addresses
+ *
+ * How the pieces fit:
+ *
+ *   VeoProc ──owns── context (list of VeoCtxt), lib (dict of VeoLibrary)
+ *     ^                  │                          │
+ *     └──── strong ref ──┴──── VeoLibrary ─ func ── VeoFunction
+ *                                  │
+ *   VEMemPtr ── proc            symbol ── VEMemPtr
+ *
+ *   VeoFunction(ctx, *args) ──> VeoRequest ── ctx, the buffers it must keep
+ *   VeoCtxt.async_*_mem(...) ──> VeoMemRequest (a VeoRequest subclass)
+ *
+ * Children hold strong references to their parents, so a VeoProc lives as
+ * long as anything that could use its handle. The proc's containers make
+ * reference cycles; only VeoProc has tp_clear, and clearing it stops the
+ * worker first, so a collected cycle ends with the worker stopped and every
+ * child marked dead.
+ *
+ * Invariants (everything below is read and written under the GIL):
+ *  - proc->h is non-NULL from a successful __init__ until close; the handle
+ *    is usable only while !proc->closing. Contexts likewise (ctx->ctx,
+ *    ctx->closing).
+ *  - proc->busy counts threads that are inside libveo with the GIL released
+ *    (waits, copies, submissions). It is incremented under the GIL after the
+ *    usable checks and decremented before the GIL is taken back. Closing sets
+ *    `closing` first, then waits for busy == 0, then destroys: no thread is
+ *    ever inside libveo with a handle that is being destroyed. Waits run in
+ *    slices of WAIT_SLICE_US so that a closer never waits for long and
+ *    Ctrl-C is honoured.
+ *  - A host buffer a request may still read or write (OnStack objects, the
+ *    target of an async read or the source of an async write) is held until
+ *    the result is collected, or until the context or the proc is known to
+ *    be gone (then nobody writes into it any more). A request dropped before
+ *    its result was collected leaves an "orphan" in its context's queue;
+ *    orphans are collected (peeked, in submission order) at the next
+ *    submission, sync or close of that context and release what they held.
+ */
+#ifndef VEO_EXT_MODULE_H
+#define VEO_EXT_MODULE_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ve_offload.h"
+
+/* Longest time a thread waits inside libveo before it looks at signals and
+ * at a concurrent close. */
+#define WAIT_SLICE_US 100000L
+#define ERRBUF 1024
+
+/* ------------------------------------------------------------------------
+ * Module state (module.c); each type object is defined in its type's file
+ * --------------------------------------------------------------------- */
+extern PyObject *VeoError;       /* veo.VeoError(RuntimeError): a VEO call failed */
+extern PyObject *VeoException;   /* veo.VeoException(ArithmeticError): a kernel crashed */
+extern PyObject *proc_init_hooks; /* list of callables run as f(proc) */
+
+extern PyTypeObject VeoProc_Type;
+extern PyTypeObject VeoCtxt_Type;
+extern PyTypeObject VeoLibrary_Type;
+extern PyTypeObject VeoFunction_Type;
+extern PyTypeObject VeoRequest_Type;
+extern PyTypeObject VeoMemRequest_Type;
+extern PyTypeObject VEMemPtr_Type;
+extern PyTypeObject OnStack_Type;
+
+#define VeoProc_Check(o) PyObject_TypeCheck(o, &VeoProc_Type)
+#define VeoCtxt_Check(o) PyObject_TypeCheck(o, &VeoCtxt_Type)
+#define VeoLibrary_Check(o) PyObject_TypeCheck(o, &VeoLibrary_Type)
+#define VEMemPtr_Check(o) PyObject_TypeCheck(o, &VEMemPtr_Type)
+#define OnStack_Check(o) PyObject_TypeCheck(o, &OnStack_Type)
+
+/* ------------------------------------------------------------------------
+ * Object layouts
+ * --------------------------------------------------------------------- */
+typedef struct VeoProcObject {
+	PyObject_HEAD
+	struct veo_proc_handle *h; /* NULL before __init__ and after close */
+	int closing;               /* close in progress: refuse new work */
+	atomic_int busy;           /* threads inside libveo without the GIL */
+	pid_t pid;                 /* the worker's pid, -1 if unknown */
+	PyObject *nodeid;          /* int */
+	PyObject *veorun_bin;      /* str or None */
+	PyObject *context;         /* list of open VeoCtxt */
+	PyObject *lib;             /* dict: name -> VeoLibrary */
+	PyObject *weakreflist;
+	/* registry of live procs, stopped by _shutdown() at interpreter exit */
+	struct VeoProcObject *reg_prev, *reg_next;
+	int registered;
+} VeoProcObject;
+
+/* What a request holds until its result is collected. */
+typedef struct {
+	uint64_t reqid;
+	PyObject *keep;  /* list of OnStack objects, or NULL */
+	Py_buffer view;  /* host buffer of a memory request; view.obj NULL if none */
+} Pending;
+
+typedef struct {
+	PyObject_HEAD
+	VeoProcObject *proc;
+	struct veo_thr_ctxt *ctx; /* NULL when closed */
+	int closing;
+	/* requests dropped before collection, in submission order:
+	 * orphans[o_head .. o_len) */
+	Pending *orphans;
+	size_t o_head, o_len, o_cap;
+} VeoCtxtObject;
+
+typedef struct {
+	PyObject_HEAD
+	VeoProcObject *proc;
+	PyObject *name;   /* str: path, or "__static__" */
+	uint64_t handle;  /* 0 for the static library */
+	int unloaded;
+	PyObject *func;   /* dict: name -> VeoFunction */
+	PyObject *symbol; /* dict: name -> VEMemPtr */
+} VeoLibraryObject;
+
+/* C types an argument or a result may have. */
+enum ckind {
+	K_VOID, K_I8, K_U8, K_I16, K_U16, K_I32, K_U32, K_I64, K_U64,
+	K_FLOAT, K_DOUBLE, K_PTR,
+	K_MEM /* result of a memory request: the raw 64-bit word */
+};
+
+typedef struct {
+	PyObject_HEAD
+	VeoLibraryObject *lib;
+	PyObject *name;      /* str */
+	uint64_t addr;
+	PyObject *args_type; /* tuple of the declared type names, or None */
+	PyObject *ret_type;  /* the declared result type name */
+	int nargs;
+	unsigned char *kinds; /* nargs entries */
+	int ret_kind;
+} VeoFunctionObject;
+
+typedef struct {
+	PyObject_HEAD
+	VeoCtxtObject *ctx;
+	PyObject *fname;   /* function name (str), NULL for memory requests */
+	int kind;          /* how to convert the result */
+	Pending res;       /* released when the result is collected */
+	int done;          /* result collected: result or exc_* is set */
+	int waiting;       /* a thread is waiting for it with the GIL released */
+	PyObject *result;
+	PyObject *exc_type, *exc_msg;
+	PyObject *exc_attrs; /* dict of attributes for the exception, or NULL */
+} VeoRequestObject;
+
+typedef struct {
+	PyObject_HEAD
+	VeoProcObject *proc;
+	uint64_t addr;
+	uint64_t size;
+} VEMemPtrObject;
+
+typedef struct {
+	PyObject_HEAD
+	Py_buffer view; /* held from construction until deallocation */
+	Py_ssize_t size;
+	int inout;
+} OnStackObject;
+
+/* ------------------------------------------------------------------------
+ * Small helpers
+ * --------------------------------------------------------------------- */
+
+/* Raises `type` with the formatted message, followed by ": <detail>" when
+ * detail (usually libveo's last error) is not empty. Returns NULL. */
+PyObject *raise_with_detail(PyObject *type, const char *detail, const char *fmt, ...);
+
+/* Copies libveo's last error message (of this thread) into buf. */
+static inline void
+copy_last_error(char *buf, size_t n)
+{
+	const char *e = veo_last_error();
+	snprintf(buf, n, "%s", e ? e : "");
+}
+
+/* "0x..." for a 64-bit value: PyUnicode_FromFormat has no %llx. */
+typedef struct { char s[24]; } hexbuf;
+static inline hexbuf
+hex64(uint64_t v)
+{
+	hexbuf b;
+	snprintf(b.s, sizeof b.s, "0x%llx", (unsigned long long)v);
+	return b;
+}
+
+static inline double
+monotonic_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static inline void
+sleep_without_gil(long us)
+{
+	Py_BEGIN_ALLOW_THREADS
+	usleep((useconds_t)us);
+	Py_END_ALLOW_THREADS
+}
+
+/* Brackets a libveo call made with the GIL released; see `busy` above. */
+#define UNLOCKED_BEGIN(p)                          \
+	do {                                       \
+		VeoProcObject *busy_proc_ = (p);   \
+		atomic_fetch_add(&busy_proc_->busy, 1); \
+		Py_BEGIN_ALLOW_THREADS
+#define UNLOCKED_END()                                  \
+		atomic_fetch_sub(&busy_proc_->busy, 1); \
+		Py_END_ALLOW_THREADS                    \
+	} while (0)
+
+/* ------------------------------------------------------------------------
+ * Usability checks
+ * --------------------------------------------------------------------- */
+/* proc_check and ctxt_check return 0 if the object may be used, else -1
+ * with VeoError set saying why. A thread that finds its proc stopped at
+ * interpreter exit parks instead (park_if_exiting, module.c). */
+void park_if_exiting(void);
+
+static inline int
+proc_check(VeoProcObject *p)
+{
+	if (p == NULL || p->h == NULL || p->closing)
+		park_if_exiting();
+	if (p == NULL || p->h == NULL) {
+		PyErr_SetString(VeoError, "the VeoProc is closed (its VE process "
+		                          "was stopped or never started)");
+		return -1;
+	}
+	if (p->closing) {
+		PyErr_SetString(VeoError, "the VeoProc is being closed");
+		return -1;
+	}
+	return 0;
+}
+
+static inline int
+ctxt_check(VeoCtxtObject *c)
+{
+	if (c->proc == NULL) {
+		PyErr_SetString(VeoError, "the VeoCtxt was never opened");
+		return -1;
+	}
+	if (proc_check(c->proc) < 0)
+		return -1;
+	if (c->ctx == NULL) {
+		PyErr_SetString(VeoError, "the VeoCtxt is closed");
+		return -1;
+	}
+	if (c->closing) {
+		PyErr_SetString(VeoError, "the VeoCtxt is being closed");
+		return -1;
+	}
+	return 0;
+}
+
+/* Nothing of this context can run any more: held buffers may be released. */
+static inline int
+ctxt_dead(VeoCtxtObject *c)
+{
+	return c->proc == NULL || c->ctx == NULL || c->proc->h == NULL;
+}
+
+/* Open, and neither it nor its proc is being closed. */
+static inline int
+ctxt_usable(VeoCtxtObject *c)
+{
+	return !ctxt_dead(c) && !c->closing && !c->proc->closing;
+}
+
+/* ------------------------------------------------------------------------
+ * What each file offers the others
+ * --------------------------------------------------------------------- */
+
+/* module.c */
+void registry_add(VeoProcObject *p);
+void registry_remove(VeoProcObject *p);
+
+/* proc.c */
+int proc_close(VeoProcObject *p);
+void proc_wait_idle(VeoProcObject *p);
+
+/* context.c */
+int ctxt_open(VeoCtxtObject *c, VeoProcObject *proc);
+int ctxt_close(VeoCtxtObject *c);
+int ctxt_push_orphan(VeoCtxtObject *c, Pending *pd);
+void ctxt_reap_orphans(VeoCtxtObject *c);
+void ctxt_mark_dead(VeoCtxtObject *c);
+
+/* library.c */
+PyObject *lib_create(VeoProcObject *proc, PyObject *name, uint64_t handle);
+int lib_check(VeoLibraryObject *self);
+
+/* function.c */
+PyObject *func_create(VeoLibraryObject *lib, PyObject *name, uint64_t addr);
+
+/* ctypes.c */
+int ctype_kind(const char *s);
+int ctype_kind_of(PyObject *t, PyObject *fname, const char *what);
+enum veo_result_type ctype_result_type(int kind);
+int ctype_set_arg(VeoFunctionObject *f, VeoProcObject *proc, struct veo_args *a, int argno,
+                  PyObject *v, PyObject **keep);
+PyObject *ctype_convert_result(int kind, uint64_t ret, VeoProcObject *proc);
+
+/* request.c */
+void pending_release(Pending *pd);
+PyObject *req_create(PyTypeObject *type, VeoCtxtObject *ctx, uint64_t reqid, int kind,
+                     PyObject *fname, Pending *pd);
+
+/* memory.c */
+PyObject *vemem_new(VeoProcObject *proc, uint64_t addr, uint64_t size);
+int as_u64(PyObject *o, uint64_t *out, const char *what);
+int ve_address(VeoProcObject *proc, PyObject *o, const char *what, uint64_t *addr,
+               uint64_t *size);
+int prepare_transfer(VeoProcObject *proc, PyObject *host, PyObject *ve, PyObject *size_o,
+                     int to_host, const char *fn, Py_buffer *view, uint64_t *addr,
+                     Py_ssize_t *size);
+
+#endif /* VEO_EXT_MODULE_H */

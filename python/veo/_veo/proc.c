@@ -1,0 +1,769 @@
+/*
+ * proc.c: VeoProc, a running VE process: starting and stopping its worker,
+ * its libraries, memory and contexts.
+ */
+#include "module.h"
+
+#include <structmember.h>
+
+#include <signal.h>
+
+/* Copies of at least this many bytes release the GIL. */
+#define GIL_FREE_COPY_BYTES (64 * 1024)
+
+/* ------------------------------------------------------------------------
+ * Closing: waiting for the threads inside libveo, stopping the worker
+ * --------------------------------------------------------------------- */
+
+/* Waits (GIL released) until no thread is inside libveo for this proc. */
+void
+proc_wait_idle(VeoProcObject *p)
+{
+	while (atomic_load(&p->busy) > 0)
+		sleep_without_gil(500);
+}
+
+/* The same, for closing the proc: waits leave libveo within WAIT_SLICE_US,
+ * but a thread can be held there for ever by a kernel that never returns
+ * (closing its context waits for it) or a library constructor that never
+ * ends. After CLOSE_GRACE_US the worker is killed; every call on it then
+ * returns within a few ms, and the proc is destroyed as usual. */
+#define CLOSE_GRACE_US 500000L
+static void
+proc_wait_idle_for_close(VeoProcObject *p)
+{
+	double give_up = monotonic_s() + CLOSE_GRACE_US * 1e-6;
+	int killed = 0;
+	while (atomic_load(&p->busy) > 0) {
+		if (!killed && monotonic_s() > give_up && p->pid > 0) {
+			kill(p->pid, SIGKILL);
+			killed = 1;
+		}
+		sleep_without_gil(500);
+	}
+}
+
+/* Stops the worker: refuses new work, waits until no thread is inside
+ * libveo for this proc, destroys the proc, then marks its contexts dead.
+ * Returns 0, or -1 with VeoError set if veo_proc_destroy failed (the proc
+ * counts as closed either way). */
+int
+proc_close(VeoProcObject *p)
+{
+	if (p->h == NULL)
+		return 0;
+	if (p->closing) {
+		/* another thread is closing it: wait for that to finish */
+		while (p->h != NULL)
+			sleep_without_gil(1000);
+		return 0;
+	}
+	p->closing = 1;
+	proc_wait_idle_for_close(p);
+
+	struct veo_proc_handle *h = p->h;
+	char err[ERRBUF] = "";
+	int rc;
+	Py_BEGIN_ALLOW_THREADS
+	rc = veo_proc_destroy(h);
+	if (rc != 0)
+		copy_last_error(err, sizeof err);
+	Py_END_ALLOW_THREADS
+	p->h = NULL;
+	p->closing = 0;
+	registry_remove(p);
+
+	/* The contexts died with the worker. */
+	if (p->context && PyList_Check(p->context)) {
+		for (Py_ssize_t i = 0; i < PyList_GET_SIZE(p->context); i++) {
+			PyObject *c = PyList_GET_ITEM(p->context, i);
+			if (VeoCtxt_Check(c) && ((VeoCtxtObject *)c)->proc == p) {
+				Py_INCREF(c);
+				ctxt_mark_dead((VeoCtxtObject *)c);
+				Py_DECREF(c);
+			}
+		}
+		PyList_SetSlice(p->context, 0, PyList_GET_SIZE(p->context), NULL);
+	}
+	if (p->lib && PyDict_Check(p->lib)) {
+		PyObject *key, *value;
+		Py_ssize_t pos = 0;
+		while (PyDict_Next(p->lib, &pos, &key, &value))
+			if (VeoLibrary_Check(value))
+				((VeoLibraryObject *)value)->unloaded = 1;
+	}
+	if (rc != 0) {
+		raise_with_detail(VeoError, err, "veo_proc_destroy() failed");
+		return -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * VeoProc
+ * --------------------------------------------------------------------- */
+static int
+parse_nodeid(PyObject *o, int *out)
+{
+	PyObject *num = NULL;
+	if (PyUnicode_Check(o)) {
+		PyObject *s = PyObject_CallMethod(o, "strip", NULL);
+		if (!s)
+			return -1;
+		int ok = PyUnicode_GET_LENGTH(s) > 0;
+		for (Py_ssize_t i = 0; ok && i < PyUnicode_GET_LENGTH(s); i++) {
+			Py_UCS4 ch = PyUnicode_READ_CHAR(s, i);
+			ok = ch >= '0' && ch <= '9';
+		}
+		if (!ok) {
+			PyErr_Format(PyExc_ValueError,
+			             "VeoProc(): nodeid must be an int or a string of "
+			             "digits, not %R", o);
+			Py_DECREF(s);
+			return -1;
+		}
+		num = PyLong_FromUnicodeObject(s, 10);
+		Py_DECREF(s);
+	} else if (PyFloat_Check(o)) {
+		PyErr_SetString(PyExc_TypeError,
+		                "VeoProc(): nodeid must be an int or a string of digits, not float");
+		return -1;
+	} else {
+		num = PyNumber_Index(o);
+		if (!num && PyErr_ExceptionMatches(PyExc_TypeError)) {
+			PyErr_Clear();
+			PyErr_Format(PyExc_TypeError,
+			             "VeoProc(): nodeid must be an int or a string of "
+			             "digits, not %.100s", Py_TYPE(o)->tp_name);
+		}
+	}
+	if (!num)
+		return -1;
+	int overflow;
+	long v = PyLong_AsLongAndOverflow(num, &overflow);
+	Py_DECREF(num);
+	if (overflow || v < -1 || v > 0xffff) {
+		PyErr_Format(PyExc_ValueError,
+		             "VeoProc(): nodeid %R is not a VE node number "
+		             "(0, 1, ..., or -1 for $VE_NODE_NUMBER)", o);
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
+}
+
+static PyObject *
+proc_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+	VeoProcObject *self = (VeoProcObject *)type->tp_alloc(type, 0);
+	if (!self)
+		return NULL;
+	atomic_init(&self->busy, 0);
+	self->pid = -1;
+	self->context = PyList_New(0);
+	self->lib = PyDict_New();
+	Py_INCREF(Py_None);
+	self->nodeid = Py_None;
+	Py_INCREF(Py_None);
+	self->veorun_bin = Py_None;
+	if (!self->context || !self->lib) {
+		Py_DECREF(self);
+		return NULL;
+	}
+	return (PyObject *)self;
+}
+
+static int
+proc_init(VeoProcObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = {"nodeid", "veorun_bin", NULL};
+	PyObject *nodeid_o, *bin_o = Py_None, *bin_bytes = NULL;
+	int node;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O:VeoProc", kwlist,
+	                                 &nodeid_o, &bin_o))
+		return -1;
+	if (self->h) {
+		PyErr_SetString(VeoError, "VeoProc.__init__(): the proc is already running");
+		return -1;
+	}
+	if (parse_nodeid(nodeid_o, &node) < 0)
+		return -1;
+	if (bin_o != Py_None && !PyUnicode_FSConverter(bin_o, &bin_bytes))
+		return -1;
+
+	struct veo_proc_handle *h;
+	char err[ERRBUF] = "";
+	Py_BEGIN_ALLOW_THREADS
+	if (bin_bytes)
+		h = veo_proc_create_static(node, PyBytes_AS_STRING(bin_bytes));
+	else
+		h = veo_proc_create(node);
+	if (!h)
+		copy_last_error(err, sizeof err);
+	Py_END_ALLOW_THREADS
+	if (!h) {
+		if (bin_bytes)
+			raise_with_detail(VeoError, err,
+			                  "VeoProc(): cannot start the VE process %R on node %d",
+			                  bin_o, node);
+		else
+			raise_with_detail(VeoError, err,
+			                  "VeoProc(): cannot start a VE process on node %d", node);
+		Py_XDECREF(bin_bytes);
+		return -1;
+	}
+	self->h = h;
+	self->pid = veo_proc_pid(h);
+	registry_add(self);
+
+	PyObject *nid = PyLong_FromLong(node);
+	if (!nid) {
+		Py_XDECREF(bin_bytes);
+		return -1;
+	}
+	Py_SETREF(self->nodeid, nid);
+	if (bin_bytes) {
+		PyObject *s = PyUnicode_DecodeFSDefault(PyBytes_AS_STRING(bin_bytes));
+		Py_DECREF(bin_bytes);
+		if (!s)
+			return -1;
+		Py_SETREF(self->veorun_bin, s);
+	}
+
+	/* Init hooks run last, on a copy: a hook may (un)register hooks. */
+	PyObject *hooks = PySequence_List(proc_init_hooks);
+	if (!hooks)
+		return -1;
+	for (Py_ssize_t i = 0; i < PyList_GET_SIZE(hooks); i++) {
+		PyObject *r = PyObject_CallOneArg(PyList_GET_ITEM(hooks, i), (PyObject *)self);
+		if (!r) {
+			Py_DECREF(hooks);
+			return -1;
+		}
+		Py_DECREF(r);
+	}
+	Py_DECREF(hooks);
+	return 0;
+}
+
+static int
+proc_traverse(VeoProcObject *self, visitproc visit, void *arg)
+{
+	Py_VISIT(self->context);
+	Py_VISIT(self->lib);
+	return 0;
+}
+
+/* Breaking a cycle that holds a proc: stop the worker first, then drop the
+ * containers, so that contexts and requests find it dead. */
+static int
+proc_clear(VeoProcObject *self)
+{
+	if (self->h && proc_close(self) < 0)
+		PyErr_Clear();
+	Py_CLEAR(self->context);
+	Py_CLEAR(self->lib);
+	return 0;
+}
+
+static void
+proc_dealloc(VeoProcObject *self)
+{
+	PyObject_GC_UnTrack(self);
+	if (self->h) {
+		PyObject *et, *ev, *tb;
+		PyErr_Fetch(&et, &ev, &tb);
+		if (proc_close(self) < 0)
+			PyErr_Clear();
+		PyErr_Restore(et, ev, tb);
+	}
+	registry_remove(self);
+	if (self->weakreflist)
+		PyObject_ClearWeakRefs((PyObject *)self);
+	Py_CLEAR(self->context);
+	Py_CLEAR(self->lib);
+	Py_CLEAR(self->nodeid);
+	Py_CLEAR(self->veorun_bin);
+	Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+proc_repr(VeoProcObject *self)
+{
+	if (!self->h)
+		return PyUnicode_FromFormat("<VeoProc node %S (closed)>", self->nodeid);
+	Py_ssize_t nctx = self->context ? PyList_Size(self->context) : 0;
+	Py_ssize_t nlib = self->lib ? PyDict_Size(self->lib) : 0;
+	return PyUnicode_FromFormat("<VeoProc node %S, worker pid %d, %zd context%s, "
+	                            "%zd librar%s>",
+	                            self->nodeid, (int)self->pid, nctx,
+	                            nctx == 1 ? "" : "s", nlib, nlib == 1 ? "y" : "ies");
+}
+
+PyDoc_STRVAR(proc_load_library_doc,
+"load_library(path)\n--\n\n"
+"Loads the kernel library at `path` (str, bytes or os.PathLike) into the\n"
+"VE process and returns a VeoLibrary, also stored in `lib[path]`. Loading\n"
+"a path that is already loaded returns the same VeoLibrary.");
+static PyObject *
+proc_load_library(VeoProcObject *self, PyObject *path)
+{
+	PyObject *name = NULL, *bytes = NULL, *lib;
+	if (proc_check(self) < 0)
+		return NULL;
+	if (!PyUnicode_FSDecoder(path, &name))
+		return NULL;
+	lib = PyDict_GetItemWithError(self->lib, name);
+	if (lib && VeoLibrary_Check(lib) && !((VeoLibraryObject *)lib)->unloaded) {
+		Py_DECREF(name);
+		Py_INCREF(lib);
+		return lib;
+	}
+	if (PyErr_Occurred() || !PyUnicode_FSConverter(name, &bytes)) {
+		Py_DECREF(name);
+		return NULL;
+	}
+	uint64_t handle;
+	char err[ERRBUF] = "";
+	UNLOCKED_BEGIN(self);
+	handle = veo_load_library(self->h, PyBytes_AS_STRING(bytes));
+	if (!handle)
+		copy_last_error(err, sizeof err);
+	UNLOCKED_END();
+	Py_DECREF(bytes);
+	if (!handle) {
+		raise_with_detail(VeoError, err, "load_library(%R) failed", name);
+		Py_DECREF(name);
+		return NULL;
+	}
+	lib = lib_create(self, name, handle);
+	Py_DECREF(name);
+	return lib;
+}
+
+PyDoc_STRVAR(proc_unload_library_doc,
+"unload_library(lib)\n--\n\n"
+"Unloads a VeoLibrary from the VE process and removes it from `lib`. Its\n"
+"functions and symbols cannot be used afterwards.");
+static PyObject *
+proc_unload_library(VeoProcObject *self, PyObject *arg)
+{
+	if (!VeoLibrary_Check(arg)) {
+		PyErr_Format(PyExc_TypeError,
+		             "unload_library(): expected a VeoLibrary, not %.100s",
+		             Py_TYPE(arg)->tp_name);
+		return NULL;
+	}
+	VeoLibraryObject *lib = (VeoLibraryObject *)arg;
+	if (lib->proc != self) {
+		PyErr_SetString(PyExc_ValueError,
+		                "unload_library(): the library belongs to another VeoProc");
+		return NULL;
+	}
+	if (proc_check(self) < 0)
+		return NULL;
+	if (lib->unloaded) {
+		PyErr_Format(VeoError, "unload_library(): %R is already unloaded", lib->name);
+		return NULL;
+	}
+	if (lib->handle == 0) {
+		PyErr_SetString(PyExc_ValueError,
+		                "unload_library(): the static library (the kernels "
+		                "linked into the worker) cannot be unloaded");
+		return NULL;
+	}
+	if (veo_unload_library(self->h, lib->handle) != 0)
+		return raise_with_detail(VeoError, veo_last_error(),
+		                         "unload_library(%R) failed", lib->name);
+	lib->unloaded = 1;
+	PyObject *cur = PyDict_GetItemWithError(self->lib, lib->name);
+	if (cur == (PyObject *)lib && PyDict_DelItem(self->lib, lib->name) < 0)
+		return NULL;
+	if (PyErr_Occurred())
+		return NULL;
+	Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(proc_static_library_doc,
+"static_library()\n--\n\n"
+"The VeoLibrary named \"__static__\" for the kernels linked into the worker\n"
+"(see VeBuild.build_veorun and VeoProc(node, veorun_bin)); its symbols are\n"
+"looked up in the worker executable itself.");
+static PyObject *
+proc_static_library(VeoProcObject *self, PyObject *unused)
+{
+	if (proc_check(self) < 0)
+		return NULL;
+	PyObject *name = PyUnicode_FromString("__static__");
+	if (!name)
+		return NULL;
+	PyObject *lib = PyDict_GetItemWithError(self->lib, name);
+	if (lib && VeoLibrary_Check(lib)) {
+		Py_DECREF(name);
+		Py_INCREF(lib);
+		return lib;
+	}
+	if (PyErr_Occurred()) {
+		Py_DECREF(name);
+		return NULL;
+	}
+	lib = lib_create(self, name, 0);
+	Py_DECREF(name);
+	return lib;
+}
+
+PyDoc_STRVAR(proc_alloc_mem_doc,
+"alloc_mem(size)\n--\n\n"
+"Allocates `size` bytes of VE memory; returns a VEMemPtr.");
+static PyObject *
+proc_alloc_mem(VeoProcObject *self, PyObject *size_o)
+{
+	uint64_t size, addr = 0;
+	if (as_u64(size_o, &size, "alloc_mem(): size") < 0)
+		return NULL;
+	if (proc_check(self) < 0)
+		return NULL;
+	if (veo_alloc_mem(self->h, &addr, (size_t)size) != 0)
+		return raise_with_detail(VeoError, veo_last_error(),
+		                         "alloc_mem(%llu) failed", (unsigned long long)size);
+	return vemem_new(self, addr, size);
+}
+
+PyDoc_STRVAR(proc_free_mem_doc,
+"free_mem(ptr)\n--\n\n"
+"Frees VE memory from alloc_mem (a VEMemPtr of this proc, or its address).");
+static PyObject *
+proc_free_mem(VeoProcObject *self, PyObject *ptr)
+{
+	uint64_t addr;
+	if (ve_address(self, ptr, "free_mem(): ptr", &addr, NULL) < 0)
+		return NULL;
+	if (proc_check(self) < 0)
+		return NULL;
+	if (veo_free_mem(self->h, addr) != 0)
+		return raise_with_detail(VeoError, veo_last_error(),
+		                         "free_mem(%s) failed", hex64(addr).s);
+	Py_RETURN_NONE;
+}
+
+static PyObject *
+proc_transfer(VeoProcObject *self, PyObject *args, PyObject *kw, int to_host)
+{
+	static char *kwlist_r[] = {"dst", "src", "size", NULL};
+	const char *fn = to_host ? "read_mem()" : "write_mem()";
+	PyObject *dst, *src, *size_o = Py_None;
+	Py_buffer view;
+	uint64_t addr;
+	Py_ssize_t size;
+	int rc;
+	char err[ERRBUF] = "";
+
+	if (!PyArg_ParseTupleAndKeywords(args, kw, to_host ? "OO|O:read_mem" : "OO|O:write_mem",
+	                                 kwlist_r, &dst, &src, &size_o))
+		return NULL;
+	if (proc_check(self) < 0)
+		return NULL;
+	if (prepare_transfer(self, to_host ? dst : src, to_host ? src : dst, size_o,
+	                     to_host, fn, &view, &addr, &size) < 0)
+		return NULL;
+	if (size >= GIL_FREE_COPY_BYTES) {
+		UNLOCKED_BEGIN(self);
+		rc = to_host ? veo_read_mem(self->h, view.buf, addr, (size_t)size)
+		             : veo_write_mem(self->h, addr, view.buf, (size_t)size);
+		if (rc != 0)
+			copy_last_error(err, sizeof err);
+		UNLOCKED_END();
+	} else {
+		rc = to_host ? veo_read_mem(self->h, view.buf, addr, (size_t)size)
+		             : veo_write_mem(self->h, addr, view.buf, (size_t)size);
+		if (rc != 0)
+			copy_last_error(err, sizeof err);
+	}
+	PyBuffer_Release(&view);
+	if (rc != 0)
+		return raise_with_detail(VeoError, err, "%s of %zd bytes at VE address %s failed",
+		                         fn, size, hex64(addr).s);
+	Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(proc_read_mem_doc,
+"read_mem(dst, src, size=None)\n--\n\n"
+"Copies `size` bytes (default: the size of dst) from VE memory at `src`\n"
+"(a VEMemPtr of this proc or an int address) into `dst`, a writable\n"
+"contiguous buffer (bytearray, numpy array, ...). Synchronous; the GIL is\n"
+"released during large copies.");
+static PyObject *
+proc_read_mem(VeoProcObject *self, PyObject *args, PyObject *kw)
+{
+	return proc_transfer(self, args, kw, 1);
+}
+
+PyDoc_STRVAR(proc_write_mem_doc,
+"write_mem(dst, src, size=None)\n--\n\n"
+"Copies `size` bytes (default: the size of src) from the contiguous host\n"
+"buffer `src` to VE memory at `dst` (a VEMemPtr of this proc or an int\n"
+"address). Synchronous; the GIL is released during large copies.");
+static PyObject *
+proc_write_mem(VeoProcObject *self, PyObject *args, PyObject *kw)
+{
+	return proc_transfer(self, args, kw, 0);
+}
+
+PyDoc_STRVAR(proc_open_context_doc,
+"open_context()\n--\n\n"
+"Opens a context (a VE worker thread with an ordered queue of requests);\n"
+"returns a VeoCtxt, also appended to `context`.");
+static PyObject *
+proc_open_context(VeoProcObject *self, PyObject *unused)
+{
+	VeoCtxtObject *c = (VeoCtxtObject *)VeoCtxt_Type.tp_alloc(&VeoCtxt_Type, 0);
+	if (!c)
+		return NULL;
+	if (ctxt_open(c, self) < 0) {
+		Py_DECREF(c);
+		return NULL;
+	}
+	return (PyObject *)c;
+}
+
+PyDoc_STRVAR(proc_close_context_doc,
+"close_context(ctx)\n--\n\n"
+"Waits for the requests queued in `ctx`, closes it and removes it from\n"
+"`context`. Results not collected before are lost.");
+static PyObject *
+proc_close_context(VeoProcObject *self, PyObject *arg)
+{
+	if (!VeoCtxt_Check(arg)) {
+		PyErr_Format(PyExc_TypeError,
+		             "close_context(): expected a VeoCtxt, not %.100s",
+		             Py_TYPE(arg)->tp_name);
+		return NULL;
+	}
+	VeoCtxtObject *c = (VeoCtxtObject *)arg;
+	if (c->proc != self) {
+		PyErr_SetString(PyExc_ValueError,
+		                "close_context(): the context belongs to another VeoProc");
+		return NULL;
+	}
+	if (proc_check(self) < 0)
+		return NULL;
+	if (c->ctx == NULL) {
+		PyErr_SetString(VeoError, "close_context(): the context is already closed");
+		return NULL;
+	}
+	Py_INCREF(c);
+	int rc = ctxt_close(c);
+	if (self->context) {
+		Py_ssize_t i;
+		for (i = 0; i < PyList_GET_SIZE(self->context); i++)
+			if (PyList_GET_ITEM(self->context, i) == arg) {
+				PyObject *err_t, *err_v, *err_tb;
+				PyErr_Fetch(&err_t, &err_v, &err_tb);
+				PyList_SetSlice(self->context, i, i + 1, NULL);
+				PyErr_Restore(err_t, err_v, err_tb);
+				break;
+			}
+	}
+	Py_DECREF(c);
+	if (rc < 0)
+		return NULL;
+	Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(proc_get_function_doc,
+"get_function(name)\n--\n\n"
+"The VeoFunction `name` already found (find_function or attribute access)\n"
+"in one of the loaded libraries, or None.");
+static PyObject *
+proc_get_function(VeoProcObject *self, PyObject *name)
+{
+	PyObject *key, *value;
+	Py_ssize_t pos = 0;
+	if (!self->lib)
+		Py_RETURN_NONE;
+	while (PyDict_Next(self->lib, &pos, &key, &value)) {
+		if (!VeoLibrary_Check(value))
+			continue;
+		PyObject *f = PyDict_GetItemWithError(((VeoLibraryObject *)value)->func, name);
+		if (f) {
+			Py_INCREF(f);
+			return f;
+		}
+		if (PyErr_Occurred())
+			return NULL;
+	}
+	Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(proc_alloc_hmem_doc,
+"alloc_hmem(size)\n--\n\n"
+"Heterogeneous memory is not offered by this C library (ve_offload.h has\n"
+"no veo_alloc_hmem): raises NotImplementedError. Use alloc_mem().");
+static PyObject *
+proc_alloc_hmem(VeoProcObject *self, PyObject *size)
+{
+	PyErr_SetString(PyExc_NotImplementedError,
+	                "alloc_hmem(): this VEO C library has no heterogeneous "
+	                "memory (veo_alloc_hmem); use alloc_mem() and VEMemPtr");
+	return NULL;
+}
+
+PyDoc_STRVAR(proc_free_hmem_doc,
+"free_hmem(addr)\n--\n\n"
+"Raises NotImplementedError, as alloc_hmem().");
+static PyObject *
+proc_free_hmem(VeoProcObject *self, PyObject *addr)
+{
+	PyErr_SetString(PyExc_NotImplementedError,
+	                "free_hmem(): this VEO C library has no heterogeneous "
+	                "memory (veo_free_hmem)");
+	return NULL;
+}
+
+PyDoc_STRVAR(proc_proc_identifier_doc,
+"proc_identifier()\n--\n\n"
+"The small integer naming this proc in the C library (veo_proc_identifier).");
+static PyObject *
+proc_proc_identifier(VeoProcObject *self, PyObject *unused)
+{
+	if (proc_check(self) < 0)
+		return NULL;
+	int id = veo_proc_identifier(self->h);
+	if (id < 0)
+		return raise_with_detail(VeoError, veo_last_error(), "veo_proc_identifier() failed");
+	return PyLong_FromLong(id);
+}
+
+PyDoc_STRVAR(proc_close_doc,
+"close()\n--\n\n"
+"Stops the VE process now (as `del proc` or leaving a `with` block do).\n"
+"Waits for threads inside the library, then destroys the proc: its\n"
+"contexts, libraries, memory and uncollected results are gone. Closing a\n"
+"closed proc does nothing.");
+static PyObject *
+proc_close_meth(VeoProcObject *self, PyObject *unused)
+{
+	if (proc_close(self) < 0)
+		return NULL;
+	Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(proc_enter_doc, "__enter__()\n--\n\nReturns the proc itself.");
+static PyObject *
+proc_enter(VeoProcObject *self, PyObject *unused)
+{
+	if (proc_check(self) < 0)
+		return NULL;
+	Py_INCREF(self);
+	return (PyObject *)self;
+}
+
+PyDoc_STRVAR(proc_exit_doc, "__exit__(*exc_info)\n--\n\nCloses the proc.");
+static PyObject *
+proc_exit(VeoProcObject *self, PyObject *args)
+{
+	if (proc_close(self) < 0)
+		return NULL;
+	Py_RETURN_FALSE;
+}
+
+static PyMethodDef proc_methods[] = {
+	{"load_library", (PyCFunction)proc_load_library, METH_O, proc_load_library_doc},
+	{"unload_library", (PyCFunction)proc_unload_library, METH_O, proc_unload_library_doc},
+	{"static_library", (PyCFunction)proc_static_library, METH_NOARGS, proc_static_library_doc},
+	{"alloc_mem", (PyCFunction)proc_alloc_mem, METH_O, proc_alloc_mem_doc},
+	{"free_mem", (PyCFunction)proc_free_mem, METH_O, proc_free_mem_doc},
+	{"read_mem", (PyCFunction)(void (*)(void))proc_read_mem, METH_VARARGS | METH_KEYWORDS,
+	 proc_read_mem_doc},
+	{"write_mem", (PyCFunction)(void (*)(void))proc_write_mem, METH_VARARGS | METH_KEYWORDS,
+	 proc_write_mem_doc},
+	{"open_context", (PyCFunction)proc_open_context, METH_NOARGS, proc_open_context_doc},
+	{"close_context", (PyCFunction)proc_close_context, METH_O, proc_close_context_doc},
+	{"get_function", (PyCFunction)proc_get_function, METH_O, proc_get_function_doc},
+	{"alloc_hmem", (PyCFunction)proc_alloc_hmem, METH_O, proc_alloc_hmem_doc},
+	{"free_hmem", (PyCFunction)proc_free_hmem, METH_O, proc_free_hmem_doc},
+	{"proc_identifier", (PyCFunction)proc_proc_identifier, METH_NOARGS,
+	 proc_proc_identifier_doc},
+	{"close", (PyCFunction)proc_close_meth, METH_NOARGS, proc_close_doc},
+	{"__enter__", (PyCFunction)proc_enter, METH_NOARGS, proc_enter_doc},
+	{"__exit__", (PyCFunction)proc_exit, METH_VARARGS, proc_exit_doc},
+	{NULL}
+};
+
+static PyObject *
+proc_get_context(VeoProcObject *self, void *closure)
+{
+	PyObject *o = self->context ? self->context : Py_None;
+	Py_INCREF(o);
+	return o;
+}
+
+static PyObject *
+proc_get_lib(VeoProcObject *self, void *closure)
+{
+	PyObject *o = self->lib ? self->lib : Py_None;
+	Py_INCREF(o);
+	return o;
+}
+
+static PyObject *
+proc_get_closed(VeoProcObject *self, void *closure)
+{
+	return PyBool_FromLong(self->h == NULL);
+}
+
+static PyObject *
+proc_get_pid(VeoProcObject *self, void *closure)
+{
+	return PyLong_FromLong((long)self->pid);
+}
+
+static PyGetSetDef proc_getset[] = {
+	{"context", (getter)proc_get_context, NULL,
+	 "List of the open contexts (VeoCtxt).", NULL},
+	{"lib", (getter)proc_get_lib, NULL,
+	 "Dict of the loaded libraries: name -> VeoLibrary.", NULL},
+	{"closed", (getter)proc_get_closed, NULL,
+	 "True once the VE process was stopped.", NULL},
+	{"pid", (getter)proc_get_pid, NULL,
+	 "Process id of the worker (veorun) process.", NULL},
+	{NULL}
+};
+
+static PyMemberDef proc_members[] = {
+	{"nodeid", T_OBJECT, offsetof(VeoProcObject, nodeid), READONLY,
+	 "The VE node number (an int)."},
+	{"veorun_bin", T_OBJECT, offsetof(VeoProcObject, veorun_bin), READONLY,
+	 "The worker binary given to the constructor, or None."},
+	{NULL}
+};
+
+PyDoc_STRVAR(proc_doc,
+"VeoProc(nodeid, veorun_bin=None)\n--\n\n"
+"A running VE process on node `nodeid` (an int, or a string of digits such\n"
+"as os.environ.get(\"VE_NODE_NUMBER\", 0); -1 means $VE_NODE_NUMBER).\n"
+"`veorun_bin` is a worker with kernels linked in (VeBuild.build_veorun);\n"
+"its kernels are in static_library(). Init hooks registered with\n"
+"set_proc_init_hook(f) run as f(proc) at the end of the constructor.\n\n"
+"The worker stops when the object is destroyed (del, garbage collection,\n"
+"interpreter exit), on close(), or at the end of `with VeoProc(0) as p:`.");
+
+PyTypeObject VeoProc_Type = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "veo.VeoProc",
+	.tp_basicsize = sizeof(VeoProcObject),
+	.tp_dealloc = (destructor)proc_dealloc,
+	.tp_repr = (reprfunc)proc_repr,
+	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+	.tp_doc = proc_doc,
+	.tp_traverse = (traverseproc)proc_traverse,
+	.tp_clear = (inquiry)proc_clear,
+	.tp_weaklistoffset = offsetof(VeoProcObject, weakreflist),
+	.tp_methods = proc_methods,
+	.tp_members = proc_members,
+	.tp_getset = proc_getset,
+	.tp_init = (initproc)proc_init,
+	.tp_new = proc_new,
+};
+
