@@ -73,10 +73,12 @@ static int block_start(struct veo_proc_handle *p, uint64_t addr, uint64_t *off,
 	uint64_t blk;
 
 	if (!proc_heap_off(p, addr, 0, off) ||
-	    heap_find(&p->heap, *off, 0, &blk, NULL) != 0 || blk != *off)
-		return error_set("%s: 0x%llx is not VE memory from veo_alloc_mem "
-		                "(never allocated, already freed, or not the start of a block)",
-		                who, (unsigned long long)addr);
+	    heap_find(&p->heap, *off, 0, &blk, NULL) != 0 || blk != *off) {
+		error_set("%s: 0x%llx is not VE memory from veo_alloc_mem "
+		          "(never allocated, already freed, or not the start of a block)",
+		          who, (unsigned long long)addr);
+		return -1; /* not error_set's value: the compiler then sees *off is set on 0 */
+	}
 	return 0;
 }
 

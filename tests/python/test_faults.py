@@ -39,9 +39,13 @@ def test_a_crash_carries_signal_address_kernel_and_backtrace(kernels_so):
         assert e.signo == signal.SIGSEGV
         assert e.address == 0xdead0000
         assert e.kernel == "crash_at"
+        assert e.library == os.path.basename(kernels_so)
         assert e.exit_status is None
         assert isinstance(e.backtrace, list) and len(e.backtrace) >= 2
         assert e.backtrace[0].startswith("#0 0x") and "crash_at" in e.backtrace[0]
+        # The frames are the report's lines, in its order.
+        assert e.report.split("\nbacktrace:\n", 1)[1].split("\n") == [
+            "  " + f for f in e.backtrace]
         assert e.report.startswith("kernel crash_at")
         # The message says it all too.
         text = str(e)
@@ -88,6 +92,9 @@ def test_a_kernel_calling_exit_raises_with_its_status(kernels_so):
         with pytest.raises(veo.VeoException, match=r"exit\(3\)") as info:
             exit_with(ctx, 3).wait_result()
         assert info.value.exit_status == 3
+        assert info.value.kernel == "exit_with"
+        assert info.value.library == os.path.basename(kernels_so)
+        assert info.value.backtrace == [] and info.value.signal is None
         assert info.value.kernel == "exit_with"
         assert info.value.signal is None and info.value.address is None
 

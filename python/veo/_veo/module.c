@@ -223,9 +223,9 @@ PyInit__veo(void)
 		PyExc_RuntimeError, NULL);
 	/* The attributes default to None; a crash report fills them in. */
 	PyObject *exc_defaults = Py_BuildValue(
-		"{s:O,s:O,s:O,s:O,s:O,s:O,s:O}", "signal", Py_None, "signo", Py_None,
-		"address", Py_None, "kernel", Py_None, "exit_status", Py_None,
-		"backtrace", Py_None, "report", Py_None);
+		"{s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O}", "signal", Py_None, "signo", Py_None,
+		"address", Py_None, "kernel", Py_None, "library", Py_None,
+		"exit_status", Py_None, "backtrace", Py_None, "report", Py_None);
 	if (!exc_defaults)
 		goto fail;
 	VeoException = PyErr_NewExceptionWithDoc(
@@ -235,6 +235,7 @@ PyInit__veo(void)
 		"The message is the worker's report. Attributes (None when unknown):\n"
 		"signal -- the signal's name, e.g. 'SIGSEGV'; signo -- its number;\n"
 		"address -- the fault address (int); kernel -- the kernel's name;\n"
+		"library -- the file name of the kernel's library;\n"
 		"exit_status -- the status the kernel gave exit(); backtrace -- the\n"
 		"frames, a list of str; report -- the whole report.",
 		PyExc_ArithmeticError, exc_defaults);

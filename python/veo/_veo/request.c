@@ -53,9 +53,30 @@ none_ref(void)
 	return Py_None;
 }
 
-/* What the worker's report says (veo_proc_death_info), as the attributes
- * of a VeoException: signal ("SIGSEGV") and signo, address (the fault
- * address), kernel, exit_status, backtrace (a list of frame lines) and
+/* A backtrace frame as the report writes it: "#0 0x... name+0x10 (lib)". */
+static PyObject *
+frame_line(int i, const struct veo_death_frame *f)
+{
+	char line[sizeof f->symbol + sizeof f->library + 64];
+	int n = snprintf(line, sizeof line, "#%d 0x%llx ", i, (unsigned long long)f->pc);
+
+	if (!f->symbol[0])
+		n += snprintf(line + n, sizeof line - n, "?");
+	else if (f->offset)
+		n += snprintf(line + n, sizeof line - n, "%.*s+0x%llx", (int)sizeof f->symbol,
+		              f->symbol, (unsigned long long)f->offset);
+	else
+		n += snprintf(line + n, sizeof line - n, "%.*s", (int)sizeof f->symbol, f->symbol);
+	if (f->library[0])
+		n += snprintf(line + n, sizeof line - n, " (%.*s)", (int)sizeof f->library,
+		              f->library);
+	return PyUnicode_DecodeUTF8(line, (Py_ssize_t)strlen(line), "replace");
+}
+
+/* What the worker's report says (veo_proc_death_info), read from its
+ * fields, as the attributes of a VeoException: signal ("SIGSEGV") and
+ * signo, address (the fault address), kernel, library (the kernel's),
+ * exit_status, backtrace (a list of frame lines, as in the report) and
  * report (the whole text). A new dict, or NULL (no error set) when there
  * is no report. */
 static PyObject *
@@ -72,23 +93,17 @@ death_attrs(VeoProcObject *p)
 	if (veo_proc_death_info(p->h, info) != 1)
 		goto done;
 	bt = PyList_New(0);
-	const char *frames = strstr(info->report, "\nbacktrace:");
-	if (bt && frames) {
-		for (const char *line = strchr(frames + 1, '\n'); line; line = strchr(line, '\n')) {
-			line++;
-			while (*line == ' ')
-				line++;
-			size_t n = strcspn(line, "\n");
-			PyObject *f = PyUnicode_DecodeUTF8(line, (Py_ssize_t)n, "replace");
-			if (!f || PyList_Append(bt, f) < 0) {
-				Py_XDECREF(f);
-				goto done;
-			}
-			Py_DECREF(f);
+	for (int i = 0; bt && i < info->nframes && i < VEO_DEATH_FRAMES_MAX; i++) {
+		PyObject *f = frame_line(i, &info->frames[i]);
+
+		if (!f || PyList_Append(bt, f) < 0) {
+			Py_XDECREF(f);
+			goto done;
 		}
+		Py_DECREF(f);
 	}
 	int sig = info->cause == VEO_DEATH_SIGNAL || info->cause == VEO_DEATH_KILLED;
-	d = Py_BuildValue("{s:N,s:N,s:N,s:N,s:N,s:O,s:N}",
+	d = Py_BuildValue("{s:N,s:N,s:N,s:N,s:N,s:N,s:O,s:N}",
 	                  "signal", sig && info->signame[0]
 	                                ? PyUnicode_FromString(info->signame)
 	                                : none_ref(),
@@ -98,6 +113,8 @@ death_attrs(VeoProcObject *p)
 	                                 : none_ref(),
 	                  "kernel", info->kernel[0] ? PyUnicode_FromString(info->kernel)
 	                                            : none_ref(),
+	                  "library", info->library[0] ? PyUnicode_FromString(info->library)
+	                                              : none_ref(),
 	                  "exit_status", info->cause == VEO_DEATH_EXIT
 	                                     ? PyLong_FromLong(info->exit_status)
 	                                     : none_ref(),
