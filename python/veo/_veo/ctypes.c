@@ -121,24 +121,12 @@ ctype_kind_of(PyObject *t, PyObject *fname, const char *what)
 	return k;
 }
 
-/* The veo_args result type that delivers a result of kind `kind`. */
+/* The veo_args result type that delivers a result of kind `kind`: the kind
+ * itself, but for a pointer's and a memory request's 64-bit word. */
 enum veo_result_type
 ctype_result_type(int kind)
 {
-	switch (kind) {
-	case K_VOID: return VEO_RESULT_VOID;
-	case K_I8: return VEO_RESULT_I8;
-	case K_U8: return VEO_RESULT_U8;
-	case K_I16: return VEO_RESULT_I16;
-	case K_U16: return VEO_RESULT_U16;
-	case K_I32: return VEO_RESULT_I32;
-	case K_U32: return VEO_RESULT_U32;
-	case K_I64: return VEO_RESULT_I64;
-	case K_FLOAT: return VEO_RESULT_FLOAT;
-	case K_DOUBLE: return VEO_RESULT_DOUBLE;
-	case K_PTR: return VEO_RESULT_POINTER;
-	default: return VEO_RESULT_U64;
-	}
+	return kind == K_PTR || kind == K_MEM ? VEO_RESULT_POINTER : (enum veo_result_type)kind;
 }
 
 /* ------------------------------------------------------------------------

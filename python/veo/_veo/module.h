@@ -142,11 +142,16 @@ typedef struct {
 	PyObject *symbol; /* dict: name -> VEMemPtr */
 } VeoLibraryObject;
 
-/* C types an argument or a result may have. */
+/* C types an argument or a result may have: the API's result types
+ * (ve_offload.h's enum veo_result_type, which are also the protocol's type
+ * codes), and two kinds of the binding's own beyond them. */
 enum ckind {
-	K_VOID, K_I8, K_U8, K_I16, K_U16, K_I32, K_U32, K_I64, K_U64,
-	K_FLOAT, K_DOUBLE, K_PTR,
-	K_MEM /* result of a memory request: the raw 64-bit word */
+	K_U64 = VEO_RESULT_U64, K_I64 = VEO_RESULT_I64, K_I32 = VEO_RESULT_I32,
+	K_U32 = VEO_RESULT_U32, K_I16 = VEO_RESULT_I16, K_U16 = VEO_RESULT_U16,
+	K_I8 = VEO_RESULT_I8, K_U8 = VEO_RESULT_U8, K_FLOAT = VEO_RESULT_FLOAT,
+	K_DOUBLE = VEO_RESULT_DOUBLE, K_VOID = VEO_RESULT_VOID,
+	K_PTR,  /* a pointer: the result word is a VE address (VEMemPtr) */
+	K_MEM   /* result of a memory request: the raw 64-bit word */
 };
 
 typedef struct {
