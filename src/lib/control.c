@@ -19,7 +19,7 @@
 #include "wait.h"
 
 /* The message of a control answer that is not a success: short ones come
- * in the note (protocol.h), long ones in s->msg. Takes the note. */
+ * in the note (ring.h), long ones in s->msg. Takes the note. */
 static void control_note(struct vp_slot *s, uint64_t id, char *msg, size_t msglen)
 {
 	char m[VP_MSG_MAX];
@@ -53,10 +53,10 @@ int control_call(struct veo_proc_handle *p, struct vp_rec *rec, uint32_t len,
 	d = (const struct vp_answer *)ring_push(s, &tail, rec, len);
 
 	for (;;) {
-		/* The head before the answer: it moves when the answer comes. */
+		/* The head before the answer: it moves when the answer comes
+		 * (pairs with the release in ring_sq_publish). */
 		uint32_t head = atomic_load_explicit(&s->sq.head, memory_order_acquire);
-
-		uint32_t stamp = atomic_load_explicit(&d->stamp, memory_order_acquire);
+		uint32_t stamp = ring_answer_stamp(d);
 
 		if (vp_answer_for(stamp, id)) {
 			uint32_t st = vp_answer_status(stamp);

@@ -10,7 +10,7 @@
 #include "handle.h"
 
 /* ---- live handles --------------------------------------------------------
- * Procs and contexts are slots of static pools (proc.c); veo_args and
+ * Procs and contexts are slots of static pools (proc.h); veo_args and
  * veo_thr_ctxt_attr are malloc'ed, so a freed one cannot be checked by
  * looking at it. Their addresses are kept in an open-addressing hash set:
  * a handle is dereferenced only once it is found there.

@@ -176,7 +176,7 @@ int req_ctx_init(struct veo_proc_handle *p, struct veo_thr_ctxt *c, unsigned idx
 	atomic_store(&c->block_gen, 0);
 	atomic_store(&c->block_sleepers, 0);
 	/* No worker thread serves this slot now: reset its rings (the SQ is
-	 * zero past its tail, protocol.h). */
+	 * zero past its tail, ring.h). */
 	atomic_store(&s->sq.tail, 0);
 	atomic_store(&s->sq.head, 0);
 	atomic_store(&s->host_cpu, UINT32_MAX); /* no CPU yet */
@@ -280,10 +280,10 @@ static void complete(struct veo_thr_ctxt *c, struct req *r, uint32_t vp_status,
 	req_finish(c, r, status, result, msg[0] ? msg : NULL);
 }
 
-/* Where the answer of request r goes (protocol.h). */
+/* Where the answer of request r comes (ring.h). */
 static const struct vp_answer *answer_of(const struct veo_thr_ctxt *c, const struct req *r)
 {
-	return (const struct vp_answer *)(c->slot->sq_data + (r->pos & (VP_SQ_BYTES - 1)));
+	return ring_answer_at(c->slot, r->pos);
 }
 
 /* The answer in place of pending request r, if the worker has written it
@@ -411,7 +411,8 @@ static void wait_answer(struct veo_thr_ctxt *c, uint64_t slice, int spin)
 		return;
 	}
 	/* The head first, then the answer once more: an answer written after
-	 * that look moves the head (protocol.h), so the sleep ends at once. */
+	 * that look moves the head (ring.h), so the sleep ends at once. The
+	 * head's acquire pairs with the release in ring_sq_publish. */
 	head = atomic_load_explicit(&c->slot->sq.head, memory_order_acquire);
 	if (vp_answer_for(ring_answer_stamp(d), id))
 		return;
