@@ -26,6 +26,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "veo_hmem.h"
+
 #define VEO_API_VERSION 16
 #define VEO_SYMNAME_LEN_MAX (255)
 #define VEO_MAX_NUM_ARGS (256)
@@ -78,11 +80,18 @@ struct veo_thr_ctxt;
 struct veo_thr_ctxt_attr;
 
 /* ---- API hooks ---------------------------------------------------------
- * A hook registered for veo_alloc_mem / veo_free_mem runs after the call
- * succeeds as hook(payload, proc, addr, size) / hook(payload, proc, addr);
- * for veo_alloc_mem_async / veo_free_mem_async as
- * hook(payload, ctx, addr, size) / hook(payload, ctx, addr). addr is a
- * uint64_t, size a size_t. Hooks are process-wide.
+ * A hook runs after the call it is registered for succeeds, with these
+ * arguments after the payload (as AVEO passes them):
+ *   veo_alloc_mem        (proc, uint64_t *addr, size_t size): addr points
+ *                        at the caller's variable holding the new address;
+ *   veo_free_mem         (proc, uint64_t addr);
+ *   veo_alloc_hmem       (proc, void *hmem, size_t size);
+ *   veo_free_hmem        (proc, void *hmem);
+ *   veo_alloc_mem_async  (ctx, uint64_t addr, size_t size), and
+ *   veo_free_mem_async   (ctx, uint64_t addr): when the request completes,
+ *                        in the waiting thread, before the wait returns.
+ * Hooks are process-wide. A hook of an async request runs with the
+ * context's lock held: it must not submit to or wait on that context.
  */
 void veo_register_hook(void *api_func, void (*hook)(void *, ...), void *payload);
 void *veo_get_hook(void *api_func);
@@ -100,7 +109,9 @@ struct veo_proc_handle *veo_proc_create(int venode);
 struct veo_proc_handle *veo_proc_create_static(int venode, char *veorun_bin);
 /* Stops the worker and frees everything the proc owned. 0 or -1. */
 int veo_proc_destroy(struct veo_proc_handle *proc);
-/* Small integer (0, 1, ...) naming a live proc; -1 for a bad handle. */
+/* Small integer naming a live proc: the lowest not taken by another live
+ * proc (0, 1, ...), the identifier hmem pointers carry; -1 for a bad
+ * handle. */
 int veo_proc_identifier(struct veo_proc_handle *proc);
 /* Architecture number of a node: openveo reports 1 (it behaves as a VE1:
  * the host's vector units run the kernels). -1 for a node that does not
@@ -138,6 +149,39 @@ int veo_free_mem(struct veo_proc_handle *proc, uint64_t addr);
 int veo_read_mem(struct veo_proc_handle *proc, void *dst, uint64_t src, size_t size);
 int veo_write_mem(struct veo_proc_handle *proc, uint64_t dst, const void *src,
                   size_t size);
+
+/* ---- Heterogeneous memory (hmem, veo_hmem.h) ---------------------------
+ * veo_alloc_hmem allocates VE memory of proc (as veo_alloc_mem) and gives
+ * its hmem pointer: the VE address tagged with the proc's identifier; with
+ * proc NULL it allocates host memory (malloc) instead. Only procs whose
+ * identifier is below veo_get_max_proc_identifier() (16) can have hmem.
+ * veo_free_hmem frees either kind. veo_hmemcpy copies size bytes and tells
+ * the direction from the tags: host -> VE, VE -> host, host -> host, and
+ * VE -> VE (within a proc, and, an openveo extension, between two procs).
+ * A pointer that names no live proc, memory that is not allocated, or a
+ * bad host buffer is an error return with a message, never a crash.
+ */
+int veo_alloc_hmem(struct veo_proc_handle *proc, void **hmem, const size_t size);
+int veo_free_hmem(void *hmem);
+int veo_hmemcpy(void *dst, const void *src, size_t size);
+/* Passes an hmem pointer to a kernel as it is (the kernel removes the tag
+ * with veo_get_hmem_addr). */
+int veo_args_set_hmem(struct veo_args *args, int argnum, void *hmem);
+/* addr (a VE address, tagged or not) tagged with proc identifier ident;
+ * NULL if ident is not 0..15. */
+void *veo_set_proc_identifier(void *addr, int ident);
+/* The live proc, its worker's pid and its VE node, of an hmem pointer:
+ * NULL / -1 for a host pointer or one that names no live proc. */
+struct veo_proc_handle *veo_get_proc_handle_from_hmem(const void *hmem);
+pid_t veo_get_pid_from_hmem(const void *hmem);
+int veo_get_venum_from_hmem(const void *hmem);
+/* Registers callbacks that get the hmem pointer of every block allocated
+ * (alloc(hmem, size)) or freed (free(hmem)) by veo_alloc_mem, veo_free_mem
+ * and their async forms (as hooks of those four calls, replacing hooks
+ * registered for them); unregistering removes those four hooks. */
+void veo_register_hmem_hook_functions(void (*alloc)(void *hmem, size_t size),
+                                      void (*free)(uint64_t hmem));
+void veo_unregister_hmem_hook_functions(void);
 
 /* ---- Contexts ----------------------------------------------------------
  * A context is a worker thread with an ordered queue: its requests run one
@@ -225,8 +269,9 @@ uint64_t veo_call_async_by_name(struct veo_thr_ctxt *ctx, uint64_t libhdl,
  * by a host thread that waits on, peeks or syncs the context; its return
  * value is the request's result. */
 uint64_t veo_call_async_vh(struct veo_thr_ctxt *ctx, uint64_t (*func)(void *), void *arg);
-/* Calls and waits, without an opened context. Returns VEO_COMMAND_OK (0) or
- * another veo_command_state; -1 for bad arguments. */
+/* Calls and waits, without an opened context (on the proc's hidden one).
+ * Returns 0 with *result set, or -1 on any failure: bad arguments, a call
+ * that could not run, a kernel that crashed (veo_last_error says which). */
 int veo_call_sync(struct veo_proc_handle *proc, uint64_t addr,
                   struct veo_args *args, uint64_t *result);
 
@@ -266,6 +311,14 @@ const char *veo_last_error(void);
 void veo_set_error_print(int on);
 /* Process id of the proc's worker; -1 for a bad handle. */
 pid_t veo_proc_pid(struct veo_proc_handle *proc);
+/* A host pointer to VE memory: the VE heap is mapped by host and worker
+ * alike, so [addr, addr + size) of a block from veo_alloc_mem (or an hmem
+ * pointer of this proc) can be read and written by the host in place, with
+ * no copy, as CUDA's mapped memory is. Valid until the block is freed or
+ * the proc destroyed. NULL, with a message, for a range that is not inside
+ * one allocated block (library variables and memory a kernel allocated
+ * live outside the heap: use veo_read_mem / veo_write_mem for those). */
+void *veo_host_view(struct veo_proc_handle *proc, uint64_t addr, size_t size);
 
 /* Why a proc's worker is gone. A kernel that crashes ends the worker, as
  * on the VE: the request it ran completes with VEO_COMMAND_EXCEPTION and

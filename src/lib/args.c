@@ -88,6 +88,11 @@ int veo_args_set_i16(struct veo_args *args, int n, int16_t v) { return set(args,
 int veo_args_set_u16(struct veo_args *args, int n, uint16_t v) { return set(args, n, VP_T_U16, v); }
 int veo_args_set_i8(struct veo_args *args, int n, int8_t v) { return set(args, n, VP_T_I8, (uint64_t)(int64_t)v); }
 int veo_args_set_u8(struct veo_args *args, int n, uint8_t v) { return set(args, n, VP_T_U8, v); }
+/* An hmem pointer goes to the kernel as it is, tag and all (veo_hmem.h). */
+int veo_args_set_hmem(struct veo_args *args, int n, void *hmem)
+{
+	return set(args, n, VP_T_U64, (uint64_t)(uintptr_t)hmem);
+}
 
 int veo_args_set_double(struct veo_args *args, int n, double v)
 {

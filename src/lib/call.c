@@ -105,5 +105,7 @@ int veo_call_sync(struct veo_proc_handle *p, uint64_t addr, struct veo_args *a,
 	id = veo_call_async(c, addr, a);
 	if (id == VEO_REQUEST_ID_INVALID)
 		return -1;
-	return req_wait(c, id, result, -1, 0);
+	/* AVEO's convention: 0, or negative for any failure (the message says
+	 * whether the kernel crashed or could not run). */
+	return req_wait(c, id, result, -1, 0) == VEO_COMMAND_OK ? 0 : -1;
 }

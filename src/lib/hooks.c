@@ -73,22 +73,20 @@ void veo_unregister_hook(void *api_func)
 	pthread_mutex_unlock(&hooks_lock);
 }
 
-void hooks_run(void *api_func, void *obj, uint64_t addr, size_t size, int with_size)
+int hooks_get(void *api_func, struct hook_call *h)
 {
-	struct hook h = { 0 };
 	int i;
 
+	h->fn = NULL;
+	h->payload = NULL;
 	if (atomic_load_explicit(&nhooks, memory_order_relaxed) == 0)
-		return; /* the common case, without a lock */
+		return 0; /* the common case, without a lock */
 	pthread_mutex_lock(&hooks_lock);
 	i = find(api_func);
-	if (i >= 0)
-		h = hooks[i];
+	if (i >= 0) {
+		h->fn = hooks[i].fn;
+		h->payload = hooks[i].payload;
+	}
 	pthread_mutex_unlock(&hooks_lock);
-	if (!h.fn)
-		return;
-	if (with_size)
-		h.fn(h.payload, obj, addr, size);
-	else
-		h.fn(h.payload, obj, addr);
+	return h->fn != NULL;
 }

@@ -14,6 +14,7 @@
 #include "control.h"
 #include "death.h"
 #include "error.h"
+#include "hmem.h"
 #include "hooks.h"
 #include "mem.h"
 #include "proc.h"
@@ -51,6 +52,7 @@ void mem_heap_free(struct veo_proc_handle *p, uint64_t off)
 
 int veo_alloc_mem(struct veo_proc_handle *p, uint64_t *addr, const size_t size)
 {
+	struct hook_call h;
 	uint64_t off;
 
 	if (!proc_check(p))
@@ -62,7 +64,8 @@ int veo_alloc_mem(struct veo_proc_handle *p, uint64_t *addr, const size_t size)
 	if (mem_heap_alloc(p, size, &off) != 0)
 		return -1;
 	*addr = p->heap_ve + off;
-	hooks_run((void *)veo_alloc_mem, p, *addr, size, 1);
+	if (hooks_get((void *)veo_alloc_mem, &h))
+		h.fn(h.payload, p, addr, size); /* the address through a pointer, as AVEO */
 	return 0;
 }
 
@@ -84,6 +87,7 @@ static int block_start(struct veo_proc_handle *p, uint64_t addr, uint64_t *off,
 
 int veo_free_mem(struct veo_proc_handle *p, uint64_t addr)
 {
+	struct hook_call h;
 	uint64_t off;
 
 	if (!proc_check(p))
@@ -96,8 +100,33 @@ int veo_free_mem(struct veo_proc_handle *p, uint64_t addr)
 	if (heap_free(&p->heap, off) != 0)
 		return error_set("veo_free_mem: 0x%llx was freed meanwhile",
 		                (unsigned long long)addr);
-	hooks_run((void *)veo_free_mem, p, addr, 0, 0);
+	if (hooks_get((void *)veo_free_mem, &h))
+		h.fn(h.payload, p, addr);
 	return 0;
+}
+
+void *veo_host_view(struct veo_proc_handle *p, uint64_t addr, size_t size)
+{
+	uint64_t off;
+
+	if (!proc_check(p))
+		return NULL;
+	if (hmem_is_ve(addr)) {
+		if (hmem_ident(addr) != p->ident) {
+			error_set("veo_host_view: hmem pointer 0x%llx names proc identifier %d, "
+			          "not this proc's (%d)", (unsigned long long)addr, hmem_ident(addr),
+			          p->ident);
+			return NULL;
+		}
+		addr = hmem_addr(addr);
+	}
+	if (!proc_heap_off(p, addr, 0, &off) ||
+	    heap_find(&p->heap, off, size ? size : 1, NULL, NULL) != 0) {
+		error_set("veo_host_view: 0x%llx (%zu bytes) is not inside VE memory from "
+		          "veo_alloc_mem", (unsigned long long)addr, size);
+		return NULL;
+	}
+	return p->heap_host + off;
 }
 
 /* Does [addr, addr+len) lie in one live heap block? 1 yes (off set), 0 it
@@ -332,9 +361,23 @@ uint64_t veo_async_write_mem(struct veo_thr_ctxt *c, uint64_t dst, const void *s
 	return async_copy(c, (char *)src, dst, size, 0, "veo_async_write_mem");
 }
 
+/* The end of veo_alloc_mem_async when a hook was registered (request.h's
+ * finish): the hook runs as the request completes, as in AVEO. */
+static int alloc_finish(struct veo_thr_ctxt *c, struct req_extra *x, char *msg)
+{
+	struct hook_call h;
+
+	(void)msg;
+	if (hooks_get((void *)veo_alloc_mem_async, &h))
+		h.fn(h.payload, c, x->u.mem.addr, (size_t)x->u.mem.size);
+	return VEO_COMMAND_OK;
+}
+
 uint64_t veo_alloc_mem_async(struct veo_thr_ctxt *c, const size_t size)
 {
 	struct vp_complete rec = { .rec = { .len = sizeof rec, .op = VP_OP_COMPLETE } };
+	struct req_extra x = { .block = ~0ull, .finish = alloc_finish };
+	struct hook_call h;
 	uint64_t off, id;
 
 	if (!ctx_check(c))
@@ -342,12 +385,12 @@ uint64_t veo_alloc_mem_async(struct veo_thr_ctxt *c, const size_t size)
 	if (mem_heap_alloc(c->proc, size, &off) != 0)
 		return VEO_REQUEST_ID_INVALID;
 	rec.result = c->proc->heap_ve + off;
-	id = req_submit(c, REQ_ALLOC, NULL, &rec, sizeof rec);
-	if (id == VEO_REQUEST_ID_INVALID) {
+	x.u.mem.addr = rec.result;
+	x.u.mem.size = size;
+	id = req_submit(c, REQ_ALLOC, hooks_get((void *)veo_alloc_mem_async, &h) ? &x : NULL,
+	                &rec, sizeof rec);
+	if (id == VEO_REQUEST_ID_INVALID)
 		mem_heap_free(c->proc, off);
-		return id;
-	}
-	hooks_run((void *)veo_alloc_mem_async, c, rec.result, size, 1);
 	return id;
 }
 
@@ -357,9 +400,11 @@ static int free_finish(struct veo_thr_ctxt *c, struct req_extra *x, char *msg)
 {
 	struct veo_proc_handle *p = c->proc;
 	uint64_t off, addr = x->u.mem.addr;
+	struct hook_call h;
 
 	if (proc_heap_off(p, addr, 0, &off) && heap_free(&p->heap, off) == 0) {
-		hooks_run((void *)veo_free_mem_async, c, addr, 0, 0);
+		if (hooks_get((void *)veo_free_mem_async, &h))
+			h.fn(h.payload, c, addr);
 		return VEO_COMMAND_OK;
 	}
 	snprintf(msg, VP_NOTE_MSG + 1, "0x%llx is not allocated VE memory",

@@ -318,6 +318,30 @@ static void proc_teardown(struct veo_proc_handle *p)
 	memset(p, 0, sizeof *p);
 }
 
+/* The lowest identifier that no proc in use holds (pool_lock held): the
+ * first 16 live procs can have hmem pointers (hmem.h), whichever slots of
+ * the pool they occupy. There are fewer procs than identifiers. */
+static int free_ident(void)
+{
+	uint64_t taken = 0;
+	int id = 0;
+
+	for (int i = 0; i < VEO_MAX_PROCS; i++)
+		if (proc_pool[i].magic != 0)
+			taken |= 1ull << proc_pool[i].ident;
+	while (taken >> id & 1)
+		id++;
+	return id;
+}
+
+struct veo_proc_handle *proc_by_ident(int ident)
+{
+	for (int i = 0; i < VEO_MAX_PROCS; i++)
+		if (proc_pool[i].magic == PROC_MAGIC && proc_pool[i].ident == ident)
+			return &proc_pool[i];
+	return NULL;
+}
+
 static struct veo_proc_handle *create(int venode, const char *bin)
 {
 	struct veo_proc_handle *p = NULL;
@@ -349,7 +373,7 @@ static struct veo_proc_handle *create(int venode, const char *bin)
 
 		if (proc_pool[k].magic == 0 && proc_pool[k].pid == 0 && !proc_pool[k].base) {
 			p = &proc_pool[k];
-			p->ident = k;
+			p->ident = free_ident();
 			p->magic = 1; /* reserved, not yet live */
 			pool_next = k + 1;
 			break;

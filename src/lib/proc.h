@@ -28,7 +28,7 @@
 
 struct veo_proc_handle {
 	uint32_t magic;
-	int ident;                      /* veo_proc_identifier */
+	int ident;                      /* veo_proc_identifier: lowest free */
 	int node;
 	pid_t pid;
 	int pidfd;
@@ -97,6 +97,9 @@ static inline int proc_heap_off(struct veo_proc_handle *p, uint64_t addr,
 	*off = addr - p->heap_ve;
 	return 1;
 }
+
+/* The live proc with identifier ident (veo_proc_identifier), or NULL. */
+struct veo_proc_handle *proc_by_ident(int ident);
 
 /* Kills the worker (SIGKILL), through its pidfd when there is one. */
 void proc_kill(struct veo_proc_handle *p);

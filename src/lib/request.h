@@ -68,7 +68,7 @@ struct req_extra {
 		struct { uint32_t nout; struct out_copy *outs; } call;
 		struct { char *host; uint64_t heap_off; uint64_t len; } xfer;
 		struct { uint64_t (*fn)(void *); void *arg; } vh;
-		struct { uint64_t addr; } mem;
+		struct { uint64_t addr; uint64_t size; } mem;
 	} u;
 };
 

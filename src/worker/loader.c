@@ -41,6 +41,23 @@ static ssize_t find_dl(void *dl)
 	return -1;
 }
 
+/* On the VE the math library and the OpenMP runtime are part of every
+ * program, and kernel libraries rely on it: a kernel built with
+ * `-shared -fopenmp` and no -lm that calls sqrt loads there. So they are
+ * put in the global scope here before the first kernel library is, if the
+ * system has them (an OpenMP runtime is optional). */
+static void load_runtimes(void)
+{
+	static const char *const runtimes[] = { "libm.so.6", "libgomp.so.1" };
+	static int done;
+
+	if (done)
+		return;
+	done = 1;
+	for (size_t i = 0; i < sizeof runtimes / sizeof runtimes[0]; i++)
+		dlopen(runtimes[i], RTLD_NOW | RTLD_GLOBAL); /* kept for the process's life */
+}
+
 int loader_load(const char *path, uint64_t *handle, char *msg, size_t msglen)
 {
 	ssize_t i;
@@ -57,8 +74,11 @@ int loader_load(const char *path, uint64_t *handle, char *msg, size_t msglen)
 		libs = n;
 		caplibs = cap;
 	}
+	load_runtimes();
 	dlerror();
-	h = dlopen(path, RTLD_NOW);
+	/* RTLD_GLOBAL, as AVEO loads them: a library loaded earlier supplies
+	 * symbols to later ones. */
+	h = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
 	if (!h) {
 		const char *e = dlerror();
 

@@ -293,6 +293,7 @@ void slot_serve(unsigned idx)
 		}
 		if (st == VP_ST_ERROR && !msg[0])
 			snprintf(msg, sizeof msg, "malformed request (op %u)", r->op);
+		history_record(idx, result);
 		slot_answer(s, &cur, r->reqid, (uint32_t)st, result, msg);
 	}
 }
@@ -303,6 +304,8 @@ static void *context_thread(void *arg)
 	struct vp_slot *s = worker_slot(idx);
 
 	faults_thread_init((int)idx);
+	worker_current_slot = (int)idx;
+	worker_history[idx].n = 0; /* a new context: no requests yet */
 	atomic_store(&s->state, VP_SLOT_RUNNING);
 	slot_serve(idx);
 	faults_thread_fini();

@@ -3,7 +3,7 @@
  * the shared memfd and serves the control slot; slot.c is the loop every
  * context thread runs; dispatch.c calls kernels through libffi; loader.c
  * keeps the loaded libraries; faults.c turns a crashing kernel into a
- * crash record the host can read.
+ * crash record the host can read; kernel_api.c is what kernels can call.
  */
 #ifndef OPENVEO_WORKER_H
 #define OPENVEO_WORKER_H
@@ -94,6 +94,23 @@ int loader_load(const char *path, uint64_t *handle, char *msg, size_t msglen);
 int loader_unload(uint64_t handle, char *msg, size_t msglen);
 int loader_sym(uint64_t handle, const char *name, uint64_t *addr, char *msg,
                size_t msglen);
+
+/* kernel_api.c: the results of the last requests each context ran, for
+ * veo_prev_req_result (veo_ve.h). Written and read only by the slot's own
+ * thread (and the kernels it runs); reset when a context thread starts. */
+#define RESULT_HISTORY 16
+struct result_history {
+	uint64_t r[RESULT_HISTORY];
+	uint32_t n;               /* requests recorded so far */
+};
+extern struct result_history worker_history[VP_MAX_SLOTS];
+extern _Thread_local int worker_current_slot; /* the context thread's slot, else -1 */
+static inline void history_record(unsigned idx, uint64_t result)
+{
+	struct result_history *h = &worker_history[idx];
+
+	h->r[h->n++ % RESULT_HISTORY] = result;
+}
 
 /* faults.c */
 void faults_install(void);

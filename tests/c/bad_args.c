@@ -74,7 +74,7 @@ int main(void)
 		CHECK_CONTAINS(veo_last_error(), "is not code of a loaded library");
 	}
 	uint64_t r = 0;
-	CHECK_FAILS(veo_call_sync(proc, counter, args, &r), VEO_COMMAND_ERROR, "not code");
+	CHECK_FAILS(veo_call_sync(proc, counter, args, &r), -1, "not code");
 	CHECK_FAILS(veo_call_async_vh(ctx, NULL, NULL), VEO_REQUEST_ID_INVALID, "NULL function");
 	veo_set_error_print(1);
 

@@ -1,11 +1,13 @@
 /*
- * hooks.c: API hooks. A hook registered for veo_alloc_mem, veo_free_mem,
- * veo_alloc_mem_async or veo_free_mem_async runs after the call succeeds,
- * as hook(payload, proc, addr, size) / hook(payload, proc, addr) for the
- * synchronous calls and with the context instead of the proc for the
- * asynchronous ones (addr a uint64_t, size a size_t). veo_get_hook returns
- * it; after veo_unregister_hook it no longer runs. A failed call runs no
- * hook.
+ * hooks.c: API hooks, with the arguments AVEO gives them. A hook registered
+ * for veo_alloc_mem runs after the call succeeds as
+ * hook(payload, proc, uint64_t *addr, size): addr points at the caller's
+ * variable, which holds the new address; for veo_free_mem as
+ * hook(payload, proc, addr). The asynchronous ones get the context and
+ * the address itself, hook(payload, ctx, addr, size) / hook(payload, ctx,
+ * addr), when the request completes, before the wait returns. veo_get_hook
+ * returns it; after veo_unregister_hook it no longer runs. A failed call
+ * runs no hook.
  */
 #include "testlib.h"
 
@@ -18,6 +20,20 @@ struct hook_log {
 };
 
 static struct hook_log alloc_log, free_log, alloc_async_log, free_async_log;
+
+/* veo_alloc_mem's hook: the address through a pointer. */
+static void alloc_ptr_hook(void *payload, ...)
+{
+	struct hook_log *log = payload;
+	va_list ap;
+	va_start(ap, payload);
+	log->payload = payload;
+	log->handle = va_arg(ap, void *);
+	log->addr = *va_arg(ap, uint64_t *);
+	log->size = va_arg(ap, size_t);
+	va_end(ap);
+	log->calls++;
+}
 
 static void alloc_hook(void *payload, ...)
 {
@@ -53,16 +69,16 @@ int main(void)
 
 	CHECK(veo_get_hook((void *)veo_alloc_mem) == NULL);
 
-	veo_register_hook((void *)veo_alloc_mem, alloc_hook, &alloc_log);
+	veo_register_hook((void *)veo_alloc_mem, alloc_ptr_hook, &alloc_log);
 	veo_register_hook((void *)veo_free_mem, free_hook, &free_log);
 	veo_register_hook((void *)veo_alloc_mem_async, alloc_hook, &alloc_async_log);
 	veo_register_hook((void *)veo_free_mem_async, free_hook, &free_async_log);
-	CHECK(veo_get_hook((void *)veo_alloc_mem) == (void *)alloc_hook);
+	CHECK(veo_get_hook((void *)veo_alloc_mem) == (void *)alloc_ptr_hook);
 	CHECK(veo_get_hook((void *)veo_free_mem) == (void *)free_hook);
 	CHECK(veo_get_hook((void *)veo_alloc_mem_async) == (void *)alloc_hook);
 	CHECK(veo_get_hook((void *)veo_free_mem_async) == (void *)free_hook);
 
-	/* veo_alloc_mem: hook(payload, proc, addr, size). */
+	/* veo_alloc_mem: hook(payload, proc, &addr, size). */
 	uint64_t addr = 0;
 	REQUIRE(veo_alloc_mem(proc, &addr, 1234) == 0);
 	CHECK_EQ_I64(alloc_log.calls, 1);
@@ -133,8 +149,8 @@ int main(void)
 
 	/* Registering again replaces the hook (one hook per function). */
 	veo_register_hook((void *)veo_alloc_mem, free_hook, &free_log);
-	veo_register_hook((void *)veo_alloc_mem, alloc_hook, &alloc_log);
-	CHECK(veo_get_hook((void *)veo_alloc_mem) == (void *)alloc_hook);
+	veo_register_hook((void *)veo_alloc_mem, alloc_ptr_hook, &alloc_log);
+	CHECK(veo_get_hook((void *)veo_alloc_mem) == (void *)alloc_ptr_hook);
 	REQUIRE(veo_alloc_mem(proc, &addr, 99) == 0);
 	CHECK_EQ_I64(alloc_log.calls, 2);
 	CHECK_EQ_U64(alloc_log.size, 99);
