@@ -18,6 +18,10 @@
 #define TK_LIB_FORTRAN "libfortrankernels.so"
 #define TK_LIB_USESLIB "libuseshelper.so"
 #define TK_LIB_CRASHCTOR "libcrashctor.so"
+#define TK_LIB_HMEM     "libhmemkernels.so"
+#define TK_LIB_RUNTIME  "libruntimekernels.so"
+#define TK_LIB_GLOBAL_A "libglobala.so"
+#define TK_LIB_GLOBAL_B "libglobalb.so"
 
 /* What empty() returns. */
 #define TK_EMPTY_RESULT 42u
