@@ -1,8 +1,9 @@
 /*
  * hmem.c: the functions of veo_hmem.h, which only look at a pointer's bits
- * (hmem.h). Built into libveo, into the worker (so kernels that call them
- * load without linking anything) and into libveohmem.a (for kernels linked
- * with -lveohmem, as AVEO's Makefiles do).
+ * (hmem.h). Built into libveo and into libveohmem.a (for kernels linked
+ * with -lveohmem, as AVEO's Makefiles do); in a VE process the worker's own
+ * versions, which also know its heap, take their place
+ * (src/worker/kernel_api.c).
  */
 #include <stdint.h>
 

@@ -193,6 +193,8 @@ struct vp_shm_header {
 	uint64_t heap_offset;
 	uint64_t heap_size;
 	uint64_t total_size;
+	int32_t proc_ident;            /* veo_proc_identifier, for hmem (hmem.h) */
+	uint32_t pad;
 	/* written by the worker */
 	uint64_t worker_heap_base;     /* VE address of heap offset 0 */
 	_Atomic uint32_t worker_state; /* enum vp_worker_state; futex word */

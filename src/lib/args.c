@@ -9,6 +9,7 @@
 #include "args.h"
 #include "error.h"
 #include "handle.h"
+#include "hmem.h"
 
 /* ---- argument lists ------------------------------------------------------ */
 
@@ -88,10 +89,16 @@ int veo_args_set_i16(struct veo_args *args, int n, int16_t v) { return set(args,
 int veo_args_set_u16(struct veo_args *args, int n, uint16_t v) { return set(args, n, VP_T_U16, v); }
 int veo_args_set_i8(struct veo_args *args, int n, int8_t v) { return set(args, n, VP_T_I8, (uint64_t)(int64_t)v); }
 int veo_args_set_u8(struct veo_args *args, int n, uint8_t v) { return set(args, n, VP_T_U8, v); }
-/* An hmem pointer goes to the kernel as it is, tag and all (veo_hmem.h). */
+/* An hmem pointer goes to the kernel without its tag: on the VE the
+ * hardware ignores the tag's bits, so kernels use such a pointer directly;
+ * a host CPU faults on them. In the worker a heap address still counts as
+ * a VE address (veo_is_ve_addr), so kernels that test and strip the tag
+ * work too (src/worker/kernel_api.c). */
 int veo_args_set_hmem(struct veo_args *args, int n, void *hmem)
 {
-	return set(args, n, VP_T_U64, (uint64_t)(uintptr_t)hmem);
+	uint64_t p = (uint64_t)(uintptr_t)hmem;
+
+	return set(args, n, VP_T_U64, hmem_is_ve(p) ? hmem_addr(p) : p);
 }
 
 int veo_args_set_double(struct veo_args *args, int n, double v)

@@ -194,6 +194,7 @@ static int map_shared(struct veo_proc_handle *p)
 	h->heap_offset = heap_off;
 	h->heap_size = p->heap_size;
 	h->total_size = p->size;
+	h->proc_ident = p->ident;
 	h->crash.slot = -1;
 	/* No spinner of the control slot has a CPU yet (wait.h); a context's
 	 * are reset when it opens (ctx_init). */

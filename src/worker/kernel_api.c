@@ -1,15 +1,65 @@
 /*
  * kernel_api.c: what a kernel can ask of the VE process it runs in, the
- * functions of veo_ve.h. The worker exports them (and those of veo_hmem.h,
- * src/common/hmem.c), so a kernel library that calls them loads without
- * linking anything; kernels linked with -laveoVE get the same functions
- * from libaveoVE.a, whose copies the worker's interpose.
+ * functions of veo_ve.h and veo_hmem.h. The worker exports them, so a
+ * kernel library that calls them loads without linking anything, and a
+ * kernel linked with -lveohmem or -laveoVE carries copies that these
+ * interpose (the executable's symbols come first).
+ *
+ * In the VE process, an address of the VE heap is a VE address whether or
+ * not it carries its tag: veo_args_set_hmem passes hmem pointers without
+ * it (a host CPU faults on the tag's bits, which the VE ignores), and a
+ * kernel that tests veo_is_ve_addr and strips the tag still works.
  */
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hmem.h"
+#include "veo_hmem.h"
 #include "veo_ve.h"
 #include "worker.h"
+
+static int in_heap(uint64_t p)
+{
+	return p >= W.heap_base && p - W.heap_base < W.heap_size;
+}
+
+int veo_is_ve_addr(const void *addr)
+{
+	uint64_t p = (uint64_t)(uintptr_t)addr;
+
+	return hmem_is_ve(p) || in_heap(p);
+}
+
+void *veo_get_hmem_addr(void *addr)
+{
+	uint64_t p = (uint64_t)(uintptr_t)addr;
+
+	return hmem_is_ve(p) ? (void *)(uintptr_t)hmem_addr(p) : addr;
+}
+
+int veo_get_max_proc_identifier(void)
+{
+	return HMEM_MAX_PROCS;
+}
+
+int veo_get_proc_identifier_from_hmem(const void *addr)
+{
+	uint64_t p = (uint64_t)(uintptr_t)addr;
+
+	if (hmem_is_ve(p))
+		return hmem_ident(p);
+	return in_heap(p) ? W.proc_ident : -1;
+}
+
+void *veo_get_virt_addr_ve(void *addr)
+{
+	return veo_get_hmem_addr(addr);
+}
+
+void *veo_get_virt_addr_vh(void *addr)
+{
+	return addr;
+}
 
 struct result_history worker_history[VP_MAX_SLOTS];
 _Thread_local int worker_current_slot = -1;

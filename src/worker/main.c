@@ -77,6 +77,7 @@ static int layout_read(const struct vp_shm_header *shared, uint64_t file_size)
 	W.slot_stride = h.slot_stride;
 	W.heap_offset = h.heap_offset;
 	W.heap_size = h.heap_size;
+	W.proc_ident = h.proc_ident;
 	return 0;
 }
 

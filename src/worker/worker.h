@@ -27,6 +27,7 @@ struct worker {
 	uint64_t heap_offset;
 	uint64_t heap_base;           /* VE address of heap offset 0 */
 	uint64_t heap_size;
+	int proc_ident;               /* the proc's identifier, for hmem */
 	pid_t host_pid;
 };
 extern struct worker W;

@@ -4,8 +4,10 @@
  * host memory for a NULL proc; veo_hmemcpy tells the direction from the
  * tags and moves the right bytes in all four directions (and between two
  * procs); the getters find the proc, its pid and node again; a kernel gets
- * the pointer as it is and strips the tag itself; the hmem hook functions
- * see tagged pointers. Bad and freed pointers are errors with a message.
+ * the pointer without its tag (the VE hardware ignores it; a host CPU
+ * would fault), still recognises it as VE memory of its proc, and can use
+ * it directly or strip the tag itself; the hmem hook functions see tagged
+ * pointers. Bad and freed pointers are errors with a message.
  */
 #include "testlib.h"
 
@@ -104,6 +106,13 @@ int main(void)
 	CHECK_EQ_U64(r, (uint64_t)(uintptr_t)veo_get_hmem_addr(ve));
 	CHECK_EQ_I64(veo_hmemcpy(back, ve, sizeof back), 0);
 	CHECK(same(back, 100));
+	/* A kernel that uses the pointer as it came, as on the VE hardware. */
+	veo_args_set_i32(args, 1, 200);
+	CHECK_EQ_U64(test_call(ctx, test_sym(proc, lib, "hmem_fill_direct"), args),
+	             (uint64_t)(uintptr_t)veo_get_hmem_addr(ve));
+	CHECK_EQ_I64(veo_hmemcpy(back, ve, sizeof back), 0);
+	CHECK(same(back, 200));
+	/* In the kernel, the pointer still names this proc. */
 	veo_args_clear(args);
 	REQUIRE(veo_args_set_hmem(args, 0, ve) == 0);
 	CHECK_EQ_U64(test_call(ctx, test_sym(proc, lib, "hmem_ident_of"), args),
@@ -119,7 +128,7 @@ int main(void)
 	CHECK_EQ_I64(veo_hmemcpy(ve_other, ve2, N * sizeof(int)), 0);
 	memset(back, 0, sizeof back);
 	CHECK_EQ_I64(veo_hmemcpy(back, ve_other, sizeof back), 0);
-	CHECK(same(back, 100));
+	CHECK(same(back, 200));
 
 	/* host -> host, with host memory from veo_alloc_hmem(NULL, ...). */
 	void *h = NULL;

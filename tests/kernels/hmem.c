@@ -26,6 +26,15 @@ uint64_t hmem_fill(int *p, int v, int n)
 	return (uint64_t)(uintptr_t)p;
 }
 
+/* The same, as kernels written for the VE hardware do it: the pointer used
+ * as it came, no tag test or strip (the VE ignores the tag's bits). */
+uint64_t hmem_fill_direct(int *p, int v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = v + i;
+	return (uint64_t)(uintptr_t)p;
+}
+
 /* The identifier the pointer carries, and the proc count hmem can name. */
 int64_t hmem_ident_of(void *p)
 {
