@@ -234,7 +234,12 @@ static int spawn_worker(struct veo_proc_handle *p, const char *bin)
 	sigemptyset(&none);
 	posix_spawnattr_setsigdefault(&sa, &all);
 	posix_spawnattr_setsigmask(&sa, &none);
-	posix_spawnattr_setflags(&sa, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+	/* A session of its own: the signals a terminal sends to the host's
+	 * process group (Ctrl-C, Ctrl-\, Ctrl-Z, a hang-up), and a notebook's
+	 * interrupt of the group, are the host's, not the worker's. The worker
+	 * still notices the host's death by its pipe and pidfd (main.c). */
+	posix_spawnattr_setflags(&sa, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK |
+	                              POSIX_SPAWN_SETSID);
 	err = posix_spawn(&p->pid, bin, &fa, &sa, argv, env);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&sa);
