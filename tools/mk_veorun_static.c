@@ -354,6 +354,13 @@ static void parse(int argc, char **argv, struct request *rq)
 
 enum kind { INPUT_ARCHIVE, INPUT_OTHER };
 
+/* e_machine of an ELF header (at byte 18 in both classes), in its byte order. */
+static unsigned elf_machine(const unsigned char *h)
+{
+	return h[EI_DATA] == ELFDATA2MSB ? (unsigned)h[18] << 8 | h[19]
+	                                 : (unsigned)h[19] << 8 | h[18];
+}
+
 /* This program's ELF class and machine: the kernels must be the same. */
 static void host_machine(unsigned *elf_class, unsigned *machine)
 {
@@ -365,8 +372,7 @@ static void host_machine(unsigned *elf_class, unsigned *machine)
 		return;
 	if (read(fd, h, sizeof h) == (ssize_t)sizeof h && memcmp(h, ELFMAG, SELFMAG) == 0) {
 		*elf_class = h[EI_CLASS];
-		*machine = h[EI_DATA] == ELFDATA2MSB ? (unsigned)h[18] << 8 | h[19]
-		                                     : (unsigned)h[19] << 8 | h[18];
+		*machine = elf_machine(h);
 	}
 	close(fd);
 }
@@ -410,8 +416,7 @@ static enum kind check_input(const char *path, const char *what)
 		return INPUT_OTHER;
 	}
 	elf_class = h[EI_CLASS];
-	mach = h[EI_DATA] == ELFDATA2MSB ? (unsigned)h[18] << 8 | h[19]
-	                                 : (unsigned)h[19] << 8 | h[18];
+	mach = elf_machine(h);
 	host_machine(&host_class, &host_mach);
 	if (mach == EM_VE && host_mach != EM_VE)
 		fail_exit("%s '%s' was compiled for the NEC Vector Engine (ncc, nc++, "
