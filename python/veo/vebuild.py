@@ -424,20 +424,22 @@ class VeBuild:
 
         flags and libs are passed to the link (e.g. flags="-fopenmp",
         libs=["-lm"]); linker is the program mk_veorun_static links with
-        (its $CC; default as for build_so). mk_veorun_static is the one
-        installed in the veo package, else the one on PATH.
+        (its $CC, the whole argument list quoted as one command line;
+        default as for build_so). mk_veorun_static is the one installed in
+        the veo package, else the one on PATH.
         """
         out = self._output_label(label) + ".veorun"
         self._compile_all(verbose)
         mk = _find_mk_veorun_static()
         link = self._linker(linker)
-        env = dict(os.environ, CC=link[0])
+        # mk_veorun_static splits $CC like a command line ("ccache gcc").
+        env = dict(os.environ, CC=shlex.join(link))
         if flags is not None:
             extra = _as_args(flags, "flags")
         else:
             extra = ["-fopenmp"] if any(s.uses_openmp() for s in self._src.values()) else []
-        cmd = ([mk, out] + [lbl + ".o" for lbl in self._src] +
-               (_as_args(libs, "libs") or []) + link[1:] + extra)
+        cmd = ([mk, "-o", out] + [lbl + ".o" for lbl in self._src] +
+               (_as_args(libs, "libs") or []) + extra)
         _run(cmd, self._dir(), verbose, env=env, what="linking %s" % self._path(out))
         path = self._path(out)
         if path not in self._built:

@@ -185,6 +185,30 @@ def test_build_veorun_links_kernels_into_a_worker(tmp_path):
         veo.del_proc_init_hook(init)
 
 
+def test_build_veorun_with_c_cpp_fortran_and_a_linker_of_several_words(tmp_path):
+    # The C compiler links (through `env`, a linker of two words); the
+    # worker still gets libstdc++ and libgfortran, which mk_veorun_static
+    # adds as needed.
+    bld = veo.VeBuild()
+    bld.set_build_dir(str(tmp_path))
+    bld.set_c_src("sq", SQUARE_C)
+    bld.set_cpp_src("cu", CUBE_CPP)
+    bld.set_ftn_src("tw", TWICE_F90)
+    cc = veo.vebuild.default_compiler("C")
+    path = bld.build_veorun("mixed", linker=["env", "OPENVEO_UNUSED=a b"] + cc)
+    with veo.VeoProc(0, veorun_bin=path) as p:
+        ctx = p.open_context()
+        lib = p.static_library()
+        for name, args, arg, expect in [("square", ["long"], 7, 49),
+                                        ("cube", ["long"], 3, 27),
+                                        ("twice_", ["int *"],
+                                         veo.OnStack(np.array([21], np.int32)), 42)]:
+            f = lib.find_function(name)
+            f.args_type(*args)
+            f.ret_type("long" if name != "twice_" else "int")
+            assert f(ctx, arg).wait_result() == expect
+
+
 def test_clean_clear_realclean(tmp_path):
     d = tmp_path / "bd"
     bld = veo.VeBuild()
