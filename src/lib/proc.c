@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysinfo.h>
@@ -134,11 +135,37 @@ static char **worker_env(void)
 
 /* ---- start-up ---------------------------------------------------------- */
 
-static uint64_t default_heap_size(void)
+/* Bytes of address space this process may still map under RLIMIT_AS
+ * (`ulimit -v`, batch schedulers), or UINT64_MAX without a limit. */
+static uint64_t address_space_left(void)
+{
+	struct rlimit rl;
+	unsigned long long pages = 0;
+	uint64_t used;
+	FILE *f;
+
+	if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+		return UINT64_MAX;
+	f = fopen("/proc/self/statm", "re");
+	if (f) {
+		if (fscanf(f, "%llu", &pages) != 1)
+			pages = 0;
+		fclose(f);
+	}
+	used = (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE);
+	return rl.rlim_cur > used ? rl.rlim_cur - used : 0;
+}
+
+/* The VE heap's size: $VEO_HEAP_SIZE, else the machine's memory (reserved,
+ * not committed). Under an address-space limit the default is what fits:
+ * half of what the host may still map, less the rings (fixed bytes); the
+ * worker inherits the limit and maps as much, and kernels need room for
+ * their own memory there. 0, with a message, if no heap fits. */
+static uint64_t heap_size_for(uint64_t fixed)
 {
 	const char *s = getenv("VEO_HEAP_SIZE");
+	uint64_t left = address_space_left(), size;
 	struct sysinfo si;
-	uint64_t ram;
 
 	if (s && *s) {
 		char *end;
@@ -152,9 +179,23 @@ static uint64_t default_heap_size(void)
 			return vp_align_up(v, 2u << 20);
 	}
 	if (sysinfo(&si) != 0)
-		return 16ull << 30;
-	ram = (uint64_t)si.totalram * si.mem_unit;
-	return vp_align_up(ram, 1ull << 30);
+		size = 16ull << 30;
+	else
+		size = vp_align_up((uint64_t)si.totalram * si.mem_unit, 1ull << 30);
+	if (left != UINT64_MAX) {
+		uint64_t fits = left / 2 > fixed ? (left / 2 - fixed) & ~((2ull << 20) - 1) : 0;
+
+		if (fits < (64u << 20)) {
+			error_set("no VE heap fits under the address-space limit (RLIMIT_AS, "
+			          "`ulimit -v`): %llu MiB left to map; raise the limit, or set "
+			          "VEO_HEAP_SIZE (at least 64M) to what the program needs",
+			          (unsigned long long)(left >> 20));
+			return 0;
+		}
+		if (size > fits)
+			size = fits;
+	}
+	return size;
 }
 
 static int fd_high(int fd)
@@ -171,7 +212,9 @@ static int map_shared(struct veo_proc_handle *p)
 	uint64_t heap_off = vp_align_up(VP_HEADER_BYTES + stride * VP_MAX_SLOTS, 2u << 20);
 	struct vp_shm_header *h;
 
-	p->heap_size = default_heap_size();
+	p->heap_size = heap_size_for(heap_off);
+	if (p->heap_size == 0)
+		return -1;
 	p->size = heap_off + p->heap_size;
 	p->memfd = (int)syscall(SYS_memfd_create, "openveo", MFD_CLOEXEC);
 	if (p->memfd < 0 || (p->memfd = fd_high(p->memfd)) < 0)
@@ -182,8 +225,10 @@ static int map_shared(struct veo_proc_handle *p)
 	               MAP_SHARED | MAP_NORESERVE, p->memfd, 0);
 	if (p->base == MAP_FAILED) {
 		p->base = NULL;
-		return error_set("cannot map %llu bytes of shared memory: %s",
-		                (unsigned long long)p->size, strerror(errno));
+		return error_set("cannot map %llu bytes of shared memory: %s%s",
+		                (unsigned long long)p->size, strerror(errno),
+		                errno == ENOMEM ? " (an address-space limit, `ulimit -v`? "
+		                                  "VEO_HEAP_SIZE sets the VE heap's size)" : "");
 	}
 	h = p->hdr = (struct vp_shm_header *)p->base;
 	h->magic = VP_MAGIC;
