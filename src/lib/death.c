@@ -26,26 +26,45 @@
 
 static pthread_mutex_t death_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* A worker killed from outside: which kernel was it running, if any?
- * Appends " while running kernel NAME" to buf. */
-static void append_running(struct veo_proc_handle *p, char *buf, size_t n,
-                           struct veo_death_info *d)
+/* The request a context was running when the worker ended without a crash
+ * record (killed, or a kernel that blocked the fault signals or called
+ * _exit): the first slot with one. Returns its function, 0 if none. */
+static uint64_t find_running(struct veo_proc_handle *p, int *slot, uint64_t *reqid)
 {
 	for (unsigned i = VP_SLOT_SYNC; i < VP_MAX_SLOTS; i++) {
 		struct vp_slot *s = proc_slot(p, i);
-		uint64_t fn;
-		size_t len = strlen(buf);
+		uint64_t id = atomic_load(&s->running_reqid);
 
-		if (atomic_load(&s->running_reqid) == 0)
+		if (id == 0)
 			continue;
-		fn = atomic_load(&s->running_fn);
-		if (syms_name_of(&p->syms, fn, d->kernel, sizeof d->kernel))
-			snprintf(buf + len, n - len, " while running kernel %s", d->kernel);
-		else
-			snprintf(buf + len, n - len, " while running the kernel at 0x%llx",
-			         (unsigned long long)fn);
-		return;
+		*slot = (int)i;
+		*reqid = id;
+		return atomic_load(&s->running_fn);
 	}
+	return 0;
+}
+
+/* Appends " while running kernel NAME" (the name the host found it by, or
+ * its address) to buf, and fills d->kernel. */
+static void append_kernel(struct veo_proc_handle *p, uint64_t fn, char *buf, size_t n,
+                          struct veo_death_info *d)
+{
+	size_t len = strlen(buf);
+
+	if (syms_name_of(&p->syms, fn, d->kernel, sizeof d->kernel))
+		snprintf(buf + len, n - len, " while running kernel %s", d->kernel);
+	else
+		snprintf(buf + len, n - len, " while running the kernel at 0x%llx",
+		         (unsigned long long)fn);
+}
+
+/* The signals a kernel's own fault raises: a worker they killed without
+ * its crash handler (the kernel blocked them, or the handler could not
+ * run) died of the kernel, not of someone outside. */
+static int fault_signal(int sig)
+{
+	return sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL ||
+	       sig == SIGABRT || sig == SIGTRAP || sig == SIGSYS;
 }
 
 /* ---- a crash, from the worker's crash record (protocol.h) ---- */
@@ -98,6 +117,8 @@ static void describe_crash(struct veo_proc_handle *p, struct veo_death_info *d)
 
 	memcpy(&c, (const void *)&p->hdr->crash, sizeof c);
 	c.kernel[sizeof c.kernel - 1] = c.library[sizeof c.library - 1] = '\0';
+	p->death_slot = c.slot;
+	p->death_reqid = c.reqid;
 	if (c.nframes > VP_FRAMES_MAX)
 		c.nframes = VP_FRAMES_MAX;
 	memcpy(d->kernel, c.kernel, sizeof d->kernel);
@@ -152,14 +173,72 @@ static void describe_crash(struct veo_proc_handle *p, struct veo_death_info *d)
 	}
 }
 
+/* A worker that ended with no word from itself: its exit status says how
+ * (the pidfd lets the host see it before anyone reaps it), and the request
+ * a context was running is the one that ended it, unless someone outside
+ * killed it. */
+static void describe_end(struct veo_proc_handle *p, struct veo_death_info *d)
+{
+	int slot = -1;
+	uint64_t reqid = 0, fn = find_running(p, &slot, &reqid);
+	char *r = d->report;
+	size_t n = sizeof d->report;
+	siginfo_t si;
+
+	memset(&si, 0, sizeof si);
+	if (waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0 ||
+	    si.si_pid != p->pid) {
+		/* Reaped already, by a SIGCHLD handler's waitpid(-1) or because
+		 * SIGCHLD is ignored: how it ended is not known. */
+		d->cause = VEO_DEATH_OTHER;
+		snprintf(r, n, "the VE process (pid %d) ended; its exit status was collected "
+		         "elsewhere (a SIGCHLD handler or SIGCHLD ignored), so how is not known",
+		         (int)p->pid);
+		if (fn)
+			append_kernel(p, fn, r, n, d);
+	} else if (si.si_code == CLD_EXITED) {
+		d->cause = fn ? VEO_DEATH_EXIT : VEO_DEATH_OTHER;
+		d->exit_status = si.si_status;
+		if (fn) {
+			append(r, n, "kernel ");
+			if (!syms_name_of(&p->syms, fn, d->kernel, sizeof d->kernel))
+				snprintf(d->kernel, sizeof d->kernel, "at 0x%llx", (unsigned long long)fn);
+			append(r, n, "%s ended the VE process (pid %d) with status %d (_exit?)",
+			       d->kernel, (int)p->pid, si.si_status);
+			p->death_slot = slot;
+			p->death_reqid = reqid;
+		} else {
+			snprintf(r, n, "the VE process (pid %d) exited with status %d", (int)p->pid,
+			         si.si_status);
+		}
+	} else {
+		const char *name = vp_signal_name(si.si_status);
+
+		d->cause = fn && fault_signal(si.si_status) ? VEO_DEATH_SIGNAL : VEO_DEATH_KILLED;
+		d->signo = si.si_status;
+		snprintf(r, n, "the VE process (pid %d) was killed by signal %d (%s)", (int)p->pid,
+		         si.si_status, *name ? name : strsignal(si.si_status));
+		if (fn) {
+			append_kernel(p, fn, r, n, d);
+			if (d->cause == VEO_DEATH_SIGNAL) {
+				/* Its own fault, which its crash handler did not see. */
+				append(r, n, " (the kernel's own fault: it had blocked the "
+				             "signal, or the crash handler could not run)");
+				p->death_slot = slot;
+				p->death_reqid = reqid;
+			}
+		}
+	}
+}
+
 /* Fills p->death (death_lock held). */
 static void describe_death(struct veo_proc_handle *p, uint32_t state)
 {
 	struct veo_death_info *d = &p->death;
-	siginfo_t si;
 
 	memset(d, 0, sizeof *d);
-	memset(&si, 0, sizeof si);
+	p->death_slot = -1;
+	p->death_reqid = 0;
 	if (state == VP_WORKER_CRASHED) {
 		describe_crash(p, d);
 	} else if (state == VP_WORKER_FAILED) {
@@ -174,24 +253,8 @@ static void describe_death(struct veo_proc_handle *p, uint32_t state)
 		d->cause = VEO_DEATH_OTHER;
 		snprintf(d->report, sizeof d->report, "the VE process (pid %d) has exited",
 		         (int)p->pid);
-	} else if (waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-	           si.si_pid == p->pid && si.si_code != CLD_EXITED) {
-		d->cause = VEO_DEATH_KILLED;
-		d->signo = si.si_status;
-		snprintf(d->report, sizeof d->report,
-		         "the VE process (pid %d) was killed by signal %d (%s)", (int)p->pid,
-		         si.si_status, *vp_signal_name(si.si_status) ? vp_signal_name(si.si_status)
-		                                                 : strsignal(si.si_status));
-		append_running(p, d->report, sizeof d->report, d);
-	} else if (si.si_pid == p->pid) {
-		d->cause = VEO_DEATH_OTHER;
-		snprintf(d->report, sizeof d->report,
-		         "the VE process (pid %d) exited with status %d", (int)p->pid,
-		         si.si_status);
 	} else {
-		d->cause = VEO_DEATH_OTHER;
-		snprintf(d->report, sizeof d->report, "the VE process (pid %d) is gone",
-		         (int)p->pid);
+		describe_end(p, d);
 	}
 	if (d->signo)
 		snprintf(d->signame, sizeof d->signame, "%s", vp_signal_name(d->signo));

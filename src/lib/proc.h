@@ -48,6 +48,8 @@ struct veo_proc_handle {
 	 * before dead is set, read only after dead was seen set (acquire). */
 	struct veo_death_info death;    /* the report, taken apart */
 	char death_summary[VP_MSG_MAX]; /* its first line, for later failing calls */
+	int death_slot;                 /* the request charged with the death: its */
+	uint64_t death_reqid;           /* slot and id (-1, 0: none) */
 	pthread_mutex_t lock;           /* ctl slot, contexts list */
 	uint64_t ctl_seq;
 	struct veo_thr_ctxt *order[VP_MAX_SLOTS]; /* user contexts, open order */

@@ -367,9 +367,8 @@ static void drain(struct veo_thr_ctxt *c)
 static void fail_pending(struct veo_thr_ctxt *c)
 {
 	struct veo_proc_handle *p = c->proc;
-	uint32_t st = atomic_load(&p->hdr->worker_state);
-	int slot = p->hdr->crash.slot;
-	uint64_t crashed = p->hdr->crash.reqid;
+	int slot = p->death_slot;       /* set before p->dead (death.c) */
+	uint64_t crashed = p->death_reqid;
 	char msg[VP_MSG_MAX + 64];
 
 	drain(c); /* what it finished before dying still counts */
@@ -378,8 +377,7 @@ static void fail_pending(struct veo_thr_ctxt *c)
 
 		if (!r || r->state != REQ_PENDING)
 			continue;
-		if (st == VP_WORKER_CRASHED && slot == (int)c->slot_idx &&
-		    crashed == req_id_of(c, id)) {
+		if (slot == (int)c->slot_idx && crashed == req_id_of(c, id)) {
 			req_finish(c, r, VEO_COMMAND_EXCEPTION, 0, death_report(p));
 		} else {
 			snprintf(msg, sizeof msg, "request not run: %s", death_msg(p));

@@ -87,3 +87,23 @@ int crash_segv_at(uint64_t addr)
 	*p = 1;
 	return 0;
 }
+
+/* A fault the crash handler cannot see: every signal blocked first, so the
+ * kernel kills the process with SIGSEGV without running any handler. */
+static volatile uintptr_t unmapped = 8;
+
+int crash_segv_blocked(void)
+{
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	*(volatile int *)unmapped = 1;
+	return 0;
+}
+
+/* The process ends without its exit handlers (on_exit, atexit). */
+int crash_underscore_exit(int code)
+{
+	_exit(code);
+}
