@@ -4,14 +4,16 @@
  * listing contexts is context.c's; what happens to their requests,
  * request.c's.
  *
- * Request ids: the caller sees tag | seq, where seq counts the context's
- * requests from 1 and tag (the top REQ_TAG_SHIFT.. bits) is drawn afresh
- * each time a context is opened, so an id of another context, or of an
- * earlier context in the same slot, is recognised instead of naming one
- * of this context's requests. The worker echoes the whole id. Inside
- * request.c, the request table, oldest, next_id, last_sent and drain_seq
- * count seq only. A tag is never 0xffff, so no id is
- * VEO_REQUEST_ID_INVALID, and seq starts at 1, so no id is 0.
+ * Request ids: the caller sees tag | seq, where tag (the top
+ * REQ_TAG_SHIFT.. bits) is taken when a context is opened, from the tags
+ * no open context holds, and seq counts its requests from first_seq, where
+ * the tag's last holder stopped (request.c): no id is issued twice in the
+ * life of the process, so an id of another context, or of an earlier
+ * opening, is recognised instead of naming one of this context's
+ * requests. The worker echoes the whole id. Inside request.c, the request
+ * table, oldest, next_id, last_sent and drain_seq count seq only. A tag is
+ * never 0xffff, so no id is VEO_REQUEST_ID_INVALID, and seq starts at 1 or
+ * more, so no id is 0.
  */
 #ifndef OPENVEO_CONTEXT_H
 #define OPENVEO_CONTEXT_H
@@ -40,6 +42,7 @@ struct veo_thr_ctxt {
 	int in_use;                    /* slot taken (under proc->lock) */
 	unsigned slot_idx;
 	uint64_t tag;                  /* top bits of this opening's request ids */
+	uint64_t first_seq;            /* its first seq: ids below are not its */
 	struct veo_proc_handle *proc;
 	struct vp_slot *slot;          /* host mapping of the slot */
 	struct vlock lock;             /* everything below */

@@ -15,6 +15,7 @@
  * then releases the worker through slot->action_ack.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,12 +34,44 @@
 
 /* ---- request ids (see context.h) -------------------------------------- */
 
-static _Atomic uint32_t tag_counter;
+/* Tags, 1..REQ_TAGS: each context holds one while it is open; its ids are
+ * tag | seq. So that an id is never issued twice in the life of the
+ * process, a tag's sequence numbers go on where its last holder stopped:
+ * tag_seq[t] is the first seq the next holder of t may issue, with
+ * TAG_LIVE set while a context holds it. Taken and given back when a
+ * context opens and closes, under tag_lock; not on any call's path. */
+#define REQ_TAGS 0xfffe
+#define TAG_LIVE (1ull << 63)
+static uint64_t tag_seq[REQ_TAGS + 1];
+static uint32_t tag_cursor;
+static pthread_mutex_t tag_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* A tag for a context being opened: 1..0xfffe, in turn. */
-static uint64_t tag_next(void)
+static int tag_take(struct veo_thr_ctxt *c)
 {
-	return ((uint64_t)(atomic_fetch_add(&tag_counter, 1) % 0xfffe) + 1) << REQ_TAG_SHIFT;
+	pthread_mutex_lock(&tag_lock);
+	for (unsigned i = 0; i < REQ_TAGS; i++) {
+		uint64_t t = tag_cursor++ % REQ_TAGS + 1, first = tag_seq[t];
+
+		/* In use, or (after 2^47 requests) too near the end of its ids. */
+		if (first & TAG_LIVE || first > REQ_SEQ_MASK / 2)
+			continue;
+		if (first == 0)
+			first = 1;
+		tag_seq[t] = TAG_LIVE | first;
+		c->tag = t << REQ_TAG_SHIFT;
+		c->first_seq = first;
+		pthread_mutex_unlock(&tag_lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&tag_lock);
+	return error_set("no request-id tag is free (%d contexts are open)", REQ_TAGS);
+}
+
+static void tag_give_back(const struct veo_thr_ctxt *c)
+{
+	pthread_mutex_lock(&tag_lock);
+	tag_seq[c->tag >> REQ_TAG_SHIFT] = c->next_id;
+	pthread_mutex_unlock(&tag_lock);
 }
 
 /* The seq of an id a caller gives, or 0 with a message when the id was not
@@ -49,9 +82,9 @@ static uint64_t seq_of(const struct veo_thr_ctxt *c, uint64_t id)
 		error_set("request id VEO_REQUEST_ID_INVALID: the submission had failed");
 		return 0;
 	}
-	if ((id & ~REQ_SEQ_MASK) != c->tag || (id & REQ_SEQ_MASK) == 0) {
+	if ((id & ~REQ_SEQ_MASK) != c->tag || (id & REQ_SEQ_MASK) < c->first_seq) {
 		error_set("request id %llu (0x%llx) was not issued by this context "
-		         "(an id of another context, or a made-up one)",
+		         "(an id of another context or of an earlier opening, or a made-up one)",
 		         (unsigned long long)id, (unsigned long long)id);
 		return 0;
 	}
@@ -163,12 +196,18 @@ int req_ctx_init(struct veo_proc_handle *p, struct veo_thr_ctxt *c, unsigned idx
 		c->extra = NULL;
 		return error_set("out of memory");
 	}
+	if (tag_take(c) != 0) {
+		free(c->reqs);
+		free(c->extra);
+		c->reqs = NULL;
+		c->extra = NULL;
+		return -1;
+	}
 	c->cap = INITIAL_CAP;
-	c->tag = tag_next();
 	c->proc = p;
 	c->slot_idx = idx;
 	c->slot = s;
-	c->next_id = c->oldest = 1;
+	c->next_id = c->oldest = c->first_seq;
 	c->npending = 0;
 	c->last_sent = 0;
 	c->block_held = 0;
@@ -190,7 +229,7 @@ int req_ctx_init(struct veo_proc_handle *p, struct veo_thr_ctxt *c, unsigned idx
 	atomic_store(&s->running_reqid, 0);
 	c->sq_tail = 0;
 	c->sq_free = 0;
-	c->drain_seq = 1;
+	c->drain_seq = c->first_seq;
 	return 0;
 }
 
@@ -198,6 +237,7 @@ void req_ctx_release(struct veo_thr_ctxt *c)
 {
 	if (!c->reqs)
 		return;
+	tag_give_back(c);
 	for (uint64_t i = 0; i < c->cap; i++)
 		if (c->reqs[i].state != REQ_UNUSED)
 			req_release(c, &c->reqs[i]);
