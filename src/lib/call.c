@@ -10,6 +10,7 @@
 #include "args.h"
 #include "context.h"
 #include "error.h"
+#include "inside.h"
 #include "mem.h"
 #include "proc.h"
 #include "request.h"
@@ -25,6 +26,7 @@ uint64_t veo_call_async(struct veo_thr_ctxt *c, uint64_t addr, struct veo_args *
 	struct vp_rec *rec;
 	uint32_t len;
 
+	INSIDE(c);
 	if (!ctx_check(c) || !args_check(a))
 		return VEO_REQUEST_ID_INVALID;
 	p = c->proc;
@@ -67,6 +69,7 @@ uint64_t veo_call_async_by_name(struct veo_thr_ctxt *c, uint64_t lib,
 {
 	uint64_t addr;
 
+	INSIDE(c);
 	if (!ctx_check(c))
 		return VEO_REQUEST_ID_INVALID;
 	addr = veo_get_sym(c->proc, lib, name);
@@ -80,6 +83,7 @@ uint64_t veo_call_async_vh(struct veo_thr_ctxt *c, uint64_t (*fn)(void *), void 
 	struct req_extra x = { .block = ~0ull };
 	struct vp_rec rec = { .len = sizeof rec, .op = VP_OP_HOST_ACTION };
 
+	INSIDE(c);
 	if (!ctx_check(c))
 		return VEO_REQUEST_ID_INVALID;
 	if (!fn) {
@@ -97,6 +101,7 @@ int veo_call_sync(struct veo_proc_handle *p, uint64_t addr, struct veo_args *a,
 	struct veo_thr_ctxt *c;
 	uint64_t id;
 
+	INSIDE(p);
 	if (!proc_check(p))
 		return -1;
 	c = ctx_sync_context(p);

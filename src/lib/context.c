@@ -14,8 +14,10 @@
 #include "death.h"
 #include "error.h"
 #include "handle.h"
+#include "inside.h"
 #include "proc.h"
 #include "request.h"
+#include "wait.h"
 
 static struct veo_thr_ctxt_attr *attr_check(struct veo_thr_ctxt_attr *a);
 
@@ -60,6 +62,7 @@ struct veo_thr_ctxt *veo_context_open_with_attr(struct veo_proc_handle *p,
 	size_t stack = 0;
 	unsigned idx;
 
+	INSIDE(p);
 	if (!proc_check(p))
 		return NULL;
 	if (attr) {
@@ -110,13 +113,26 @@ struct veo_thr_ctxt *ctx_sync_context(struct veo_proc_handle *p)
 	return c;
 }
 
+/* Other threads may be inside the context while it closes: the handle goes
+ * invalid first (new calls fail at their check); the close runs after what
+ * was queued, and then whatever is still pending (submitted after it)
+ * fails with "its context was closed"; the tables are freed only once
+ * every other thread inside has left (inside.h). */
 int veo_context_close(struct veo_thr_ctxt *c)
 {
 	struct veo_proc_handle *p;
 	struct vp_rec rec = { .len = sizeof rec, .op = VP_OP_CLOSE };
+	uint32_t live = CTX_MAGIC;
 
+	INSIDE(c);
 	if (!ctx_check(c))
 		return -1;
+	/* One thread closes; another racing it finds a bad handle. */
+	if (!__atomic_compare_exchange_n(&c->magic, &live, 0, 0, __ATOMIC_SEQ_CST,
+	                                 __ATOMIC_SEQ_CST)) {
+		ctx_check_fail(c);
+		return -1;
+	}
 	p = c->proc;
 	if (!death_check(p, 0)) {
 		/* Runs after everything queued; if the worker dies meanwhile the
@@ -126,6 +142,11 @@ int veo_context_close(struct veo_thr_ctxt *c)
 		if (id != VEO_REQUEST_ID_INVALID)
 			req_wait(c, id, &r, -1, 0);
 	}
+	/* The worker's thread is gone: nothing more is answered. */
+	atomic_store(&c->closed, 1);
+	vp_futex_wake_all(&c->slot->sq.head);
+	vp_futex_wake_all(&c->block_gen);
+	inside_wait_ctx(c);
 	pthread_mutex_lock(&p->lock);
 	for (int i = 0; i < p->nctx_open; i++) {
 		if (p->order[i] == c) {
@@ -135,7 +156,6 @@ int veo_context_close(struct veo_thr_ctxt *c)
 			break;
 		}
 	}
-	c->magic = 0;
 	req_ctx_release(c);
 	c->in_use = 0;
 	pthread_mutex_unlock(&p->lock);
@@ -146,6 +166,7 @@ int veo_num_contexts(struct veo_proc_handle *p)
 {
 	int n;
 
+	INSIDE(p);
 	if (!proc_check(p))
 		return -1;
 	pthread_mutex_lock(&p->lock);
@@ -158,6 +179,7 @@ struct veo_thr_ctxt *veo_get_context(struct veo_proc_handle *p, int idx)
 {
 	struct veo_thr_ctxt *c = NULL;
 
+	INSIDE(p);
 	if (!proc_check(p))
 		return NULL;
 	pthread_mutex_lock(&p->lock);
@@ -171,6 +193,7 @@ struct veo_thr_ctxt *veo_get_context(struct veo_proc_handle *p, int idx)
 
 int veo_get_context_state(struct veo_thr_ctxt *c)
 {
+	INSIDE(c);
 	if (!ctx_check(c))
 		return VEO_STATE_UNKNOWN;
 	return death_check(c->proc, 1) ? VEO_STATE_EXIT : VEO_STATE_RUNNING;

@@ -52,6 +52,7 @@ struct veo_thr_ctxt {
 	_Atomic uint32_t block_sleepers;
 	uint64_t next_id;
 	uint32_t npending;             /* submitted to the worker, not done */
+	_Atomic int closed;            /* its worker thread has gone (closing) */
 	struct req *reqs;              /* ring indexed by id & (cap - 1) */
 	struct req_extra *extra;       /* beside it, same index */
 	uint64_t cap;

@@ -19,6 +19,7 @@
 
 #include "death.h"
 #include "error.h"
+#include "inside.h"
 #include "proc.h"
 #include "signame.h"
 #include "syms.h"
@@ -272,6 +273,31 @@ static void mark_dead(struct veo_proc_handle *p, uint32_t state)
 	pthread_mutex_unlock(&death_lock);
 }
 
+void death_destroyed(struct veo_proc_handle *p)
+{
+	pthread_mutex_lock(&death_lock);
+	if (!atomic_load_explicit(&p->dead, memory_order_relaxed)) {
+		memset(&p->death, 0, sizeof p->death);
+		p->death.cause = VEO_DEATH_OTHER;
+		snprintf(p->death.report, sizeof p->death.report,
+		         "the proc was destroyed (veo_proc_destroy)");
+		snprintf(p->death_summary, sizeof p->death_summary,
+		         "the proc was destroyed (veo_proc_destroy)");
+		p->death_slot = -1;
+		p->death_reqid = 0;
+		atomic_store_explicit(&p->dead, 1, memory_order_release);
+	}
+	pthread_mutex_unlock(&death_lock);
+	/* Every sleeper of the proc's words (wait.h): answers, notes, the
+	 * worker's state, request blocks. A spinner sees p->dead within its
+	 * spin. */
+	vp_futex_wake_all(&p->hdr->worker_state);
+	for (unsigned i = 0; i < VP_MAX_SLOTS; i++) {
+		vp_futex_wake_all(&proc_slot(p, i)->sq.head);
+		vp_futex_wake_all(&p->ctx_store[i].block_gen);
+	}
+}
+
 int death_check(struct veo_proc_handle *p, int thorough)
 {
 	uint32_t st;
@@ -324,6 +350,7 @@ const char *death_report(struct veo_proc_handle *p)
 
 int veo_proc_death_info(struct veo_proc_handle *p, struct veo_death_info *info)
 {
+	INSIDE(p);
 	if (!proc_check(p))
 		return -1;
 	if (!info)

@@ -28,6 +28,9 @@ static inline int death_now(struct veo_proc_handle *p)
 		return 0;
 	return death_check(p, 0);
 }
+/* veo_proc_destroy: the proc ends for every thread still inside it, as if
+ * its worker had died ("the proc was destroyed"), and each is woken. */
+void death_destroyed(struct veo_proc_handle *p);
 /* Why the proc died, in one line (for calls made after the death). */
 const char *death_msg(struct veo_proc_handle *p);
 /* The whole report: the line above, then the backtrace of a crash (for

@@ -21,6 +21,7 @@
 #include "handle.h"
 #include "hmem.h"
 #include "hooks.h"
+#include "inside.h"
 #include "mem.h"
 #include "proc.h"
 #include "ve_offload.h"
@@ -59,6 +60,7 @@ int veo_alloc_hmem(struct veo_proc_handle *p, void **hmem, const size_t size)
 		*hmem = m;
 		return 0;
 	}
+	INSIDE(p);
 	if (!proc_check(p))
 		return -1;
 	if (p->ident >= HMEM_MAX_PROCS)

@@ -30,6 +30,7 @@
 
 #include "death.h"
 #include "error.h"
+#include "inside.h"
 #include "proc.h"
 #include "request.h"
 #include "ring.h"
@@ -461,15 +462,29 @@ struct veo_proc_handle *veo_proc_create_static(int venode, char *veorun_bin)
 	return create(venode, veorun_bin);
 }
 
+/* Threads may be inside the proc while it is destroyed (waiting for a
+ * result, calling in a loop): the handle goes invalid first (new calls
+ * fail at their check), then the proc ends for every thread inside ("the
+ * proc was destroyed", each woken), and only once they have all left
+ * (inside.h) is the worker stopped and the memory unmapped and freed. */
 int veo_proc_destroy(struct veo_proc_handle *p)
 {
+	uint32_t live = PROC_MAGIC;
+	int worker_alive;
+
 	if (!proc_check(p))
 		return -1;
-	pthread_mutex_lock(&p->lock);
-	p->magic = 0; /* no new calls from here on */
+	/* One thread destroys; another racing it finds a bad handle. */
+	if (!__atomic_compare_exchange_n(&p->magic, &live, 0, 0, __ATOMIC_SEQ_CST,
+	                                 __ATOMIC_SEQ_CST))
+		return error_set("bad proc handle %p (destroyed by another thread)", (void *)p);
 	for (unsigned i = 0; i < VP_MAX_SLOTS; i++)
-		p->ctx_store[i].magic = 0;
-	if (!death_check(p, 0)) {
+		__atomic_store_n(&p->ctx_store[i].magic, 0, __ATOMIC_SEQ_CST);
+	worker_alive = !death_check(p, 0);
+	death_destroyed(p);
+	inside_wait_proc(p);
+	pthread_mutex_lock(&p->lock);
+	if (worker_alive && atomic_load(&p->hdr->worker_state) == VP_WORKER_READY) {
 		struct vp_rec exit_rec = { .len = sizeof exit_rec, .op = VP_OP_EXIT };
 		struct vp_slot *s = proc_slot(p, VP_SLOT_CTL);
 		uint32_t tail = atomic_load(&s->sq.tail);
@@ -484,10 +499,12 @@ int veo_proc_destroy(struct veo_proc_handle *p)
 
 int veo_proc_identifier(struct veo_proc_handle *p)
 {
+	INSIDE(p);
 	return proc_check(p) ? p->ident : -1;
 }
 
 pid_t veo_proc_pid(struct veo_proc_handle *p)
 {
+	INSIDE(p);
 	return proc_check(p) ? p->pid : -1;
 }

@@ -24,6 +24,7 @@
 #include "death.h"
 #include "error.h"
 #include "heap.h"
+#include "inside.h"
 #include "proc.h"
 #include "request.h"
 #include "ring.h"
@@ -209,6 +210,7 @@ int req_ctx_init(struct veo_proc_handle *p, struct veo_thr_ctxt *c, unsigned idx
 	c->slot = s;
 	c->next_id = c->oldest = c->first_seq;
 	c->npending = 0;
+	atomic_store(&c->closed, 0);
 	c->last_sent = 0;
 	c->block_held = 0;
 	vlock_init(&c->lock);
@@ -402,11 +404,21 @@ static void drain(struct veo_thr_ctxt *c)
 	c->sq_free = seq < c->next_id ? c->reqs[seq & (c->cap - 1)].pos : c->sq_tail;
 }
 
-/* The worker died: every pending request ends. The one it died running
- * gets the crash report. */
+/* Whether the context's requests can no longer be answered: its worker is
+ * dead (or the proc destroyed), or the context was closed, its worker
+ * thread gone (veo_context_close). */
+static inline int ctx_gone(struct veo_thr_ctxt *c, int recheck)
+{
+	return (recheck ? death_recheck(c->proc) : death_now(c->proc)) ||
+	       atomic_load_explicit(&c->closed, memory_order_relaxed);
+}
+
+/* The worker died, or the context closed: every pending request ends. The
+ * one the worker died running gets the crash report. */
 static void fail_pending(struct veo_thr_ctxt *c)
 {
 	struct veo_proc_handle *p = c->proc;
+	int dead = atomic_load_explicit(&p->dead, memory_order_acquire);
 	int slot = p->death_slot;       /* set before p->dead (death.c) */
 	uint64_t crashed = p->death_reqid;
 	char msg[VP_MSG_MAX + 64];
@@ -417,10 +429,11 @@ static void fail_pending(struct veo_thr_ctxt *c)
 
 		if (!r || r->state != REQ_PENDING)
 			continue;
-		if (slot == (int)c->slot_idx && crashed == req_id_of(c, id)) {
+		if (dead && slot == (int)c->slot_idx && crashed == req_id_of(c, id)) {
 			req_finish(c, r, VEO_COMMAND_EXCEPTION, 0, death_report(p));
 		} else {
-			snprintf(msg, sizeof msg, "request not run: %s", death_msg(p));
+			snprintf(msg, sizeof msg, "request not run: %s",
+			         dead ? death_msg(p) : "its context was closed (veo_context_close)");
 			req_finish(c, r, VEO_COMMAND_ERROR, 0, msg);
 		}
 	}
@@ -463,7 +476,8 @@ static void wait_answer(struct veo_thr_ctxt *c, uint64_t slice, int spin)
 
 void req_wait_block_end(struct veo_thr_ctxt *c)
 {
-	while (c->block_held && !pthread_equal(c->block_owner, pthread_self())) {
+	while (c->block_held && !pthread_equal(c->block_owner, pthread_self()) &&
+	       !ctx_gone(c, 1)) {
 		uint32_t gen = atomic_load_explicit(&c->block_gen, memory_order_relaxed);
 
 		vlock_give(&c->lock);
@@ -482,9 +496,10 @@ struct vp_rec *req_submit_wait_room(struct veo_thr_ctxt *c, uint32_t len)
 	for (;;) {
 		/* A crash is seen here at once (the worker's state word); a
 		 * worker killed from outside, by the next wait. */
-		if (death_now(p)) {
+		if (ctx_gone(c, 0)) {
 			vlock_give(&c->lock);
-			error_set("cannot submit: %s", death_msg(p));
+			error_set("cannot submit: %s", atomic_load(&p->dead) ? death_msg(p)
+			          : "the context was closed (veo_context_close)");
 			return NULL;
 		}
 		if (req_sq_room(c, len, more))
@@ -575,7 +590,6 @@ static int collect(struct veo_thr_ctxt *c, struct req *r, uint64_t *ret)
 int req_wait(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret,
              int64_t timeout_us, int peek)
 {
-	struct veo_proc_handle *p = c->proc;
 	uint64_t deadline = timeout_us >= 0 ? vp_now_ns() + (uint64_t)timeout_us * 1000 : 0;
 	uint64_t seq = seq_of(c, id);
 	int spin = !peek;
@@ -608,7 +622,7 @@ int req_wait(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret,
 		}
 		/* A peek asks the kernel too (at most every SLICE_NS), so that
 		 * peeking alone notices a worker killed from outside. */
-		if (peek ? death_recheck(p) : death_now(p)) {
+		if (ctx_gone(c, peek)) {
 			fail_pending(c);
 			continue;
 		}
@@ -636,6 +650,7 @@ int req_wait(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret,
 
 int veo_call_wait_result(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret)
 {
+	INSIDE(c);
 	if (!ctx_check(c))
 		return -1;
 	return req_wait(c, id, ret, -1, 0);
@@ -644,6 +659,7 @@ int veo_call_wait_result(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret)
 int veo_call_wait_result_timeout(struct veo_thr_ctxt *c, uint64_t id,
                                  uint64_t *ret, long timeout_us)
 {
+	INSIDE(c);
 	if (!ctx_check(c))
 		return -1;
 	return req_wait(c, id, ret, timeout_us < 0 ? -1 : timeout_us, 0);
@@ -651,6 +667,7 @@ int veo_call_wait_result_timeout(struct veo_thr_ctxt *c, uint64_t id,
 
 int veo_call_peek_result(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret)
 {
+	INSIDE(c);
 	if (!ctx_check(c))
 		return -1;
 	return req_wait(c, id, ret, 0, 1);
@@ -658,20 +675,19 @@ int veo_call_peek_result(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret)
 
 void veo_context_sync(struct veo_thr_ctxt *c)
 {
-	struct veo_proc_handle *p;
 	uint64_t target;
 	int spin = 1;
 
+	INSIDE(c);
 	if (!ctx_check(c))
 		return;
-	p = c->proc;
 	vlock_take(&c->lock);
 	target = c->last_sent;
 	for (;;) {
 		drain(c);
 		if (c->drain_seq > target) /* nothing up to target is pending */
 			break;
-		if (death_now(p)) {
+		if (ctx_gone(c, 0)) {
 			fail_pending(c);
 			break;
 		}
@@ -684,6 +700,7 @@ void veo_context_sync(struct veo_thr_ctxt *c)
 
 void veo_req_block_begin(struct veo_thr_ctxt *c)
 {
+	INSIDE(c);
 	if (!ctx_check(c))
 		return;
 	req_lock_for_submit(c);
@@ -694,6 +711,7 @@ void veo_req_block_begin(struct veo_thr_ctxt *c)
 
 void veo_req_block_end(struct veo_thr_ctxt *c)
 {
+	INSIDE(c);
 	if (!ctx_check(c))
 		return;
 	vlock_take(&c->lock);
