@@ -26,7 +26,7 @@ uint64_t veo_call_async(struct veo_thr_ctxt *c, uint64_t addr, struct veo_args *
 	struct vp_rec *rec;
 	uint32_t len;
 
-	INSIDE(c);
+	INSIDE(ctx_inside(c));
 	if (!ctx_check(c) || !args_check(a))
 		return VEO_REQUEST_ID_INVALID;
 	p = c->proc;
@@ -69,7 +69,7 @@ uint64_t veo_call_async_by_name(struct veo_thr_ctxt *c, uint64_t lib,
 {
 	uint64_t addr;
 
-	INSIDE(c);
+	INSIDE(ctx_inside(c));
 	if (!ctx_check(c))
 		return VEO_REQUEST_ID_INVALID;
 	addr = veo_get_sym(c->proc, lib, name);
@@ -83,7 +83,7 @@ uint64_t veo_call_async_vh(struct veo_thr_ctxt *c, uint64_t (*fn)(void *), void 
 	struct req_extra x = { .block = ~0ull };
 	struct vp_rec rec = { .len = sizeof rec, .op = VP_OP_HOST_ACTION };
 
-	INSIDE(c);
+	INSIDE(ctx_inside(c));
 	if (!ctx_check(c))
 		return VEO_REQUEST_ID_INVALID;
 	if (!fn) {
@@ -101,7 +101,7 @@ int veo_call_sync(struct veo_proc_handle *p, uint64_t addr, struct veo_args *a,
 	struct veo_thr_ctxt *c;
 	uint64_t id;
 
-	INSIDE(p);
+	INSIDE(proc_inside(p));
 	if (!proc_check(p))
 		return -1;
 	c = ctx_sync_context(p);

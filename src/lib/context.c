@@ -62,7 +62,7 @@ struct veo_thr_ctxt *veo_context_open_with_attr(struct veo_proc_handle *p,
 	size_t stack = 0;
 	unsigned idx;
 
-	INSIDE(p);
+	INSIDE(proc_inside(p));
 	if (!proc_check(p))
 		return NULL;
 	if (attr) {
@@ -124,7 +124,7 @@ int veo_context_close(struct veo_thr_ctxt *c)
 	struct vp_rec rec = { .len = sizeof rec, .op = VP_OP_CLOSE };
 	uint32_t live = CTX_MAGIC;
 
-	INSIDE(c);
+	INSIDE(ctx_inside(c));
 	if (!ctx_check(c))
 		return -1;
 	/* One thread closes; another racing it finds a bad handle. */
@@ -146,7 +146,7 @@ int veo_context_close(struct veo_thr_ctxt *c)
 	atomic_store(&c->closed, 1);
 	vp_futex_wake_all(&c->slot->sq.head);
 	vp_futex_wake_all(&c->block_gen);
-	inside_wait_ctx(c);
+	inside_wait(&c->inside, 1); /* but for this call itself */
 	pthread_mutex_lock(&p->lock);
 	for (int i = 0; i < p->nctx_open; i++) {
 		if (p->order[i] == c) {
@@ -166,7 +166,7 @@ int veo_num_contexts(struct veo_proc_handle *p)
 {
 	int n;
 
-	INSIDE(p);
+	INSIDE(proc_inside(p));
 	if (!proc_check(p))
 		return -1;
 	pthread_mutex_lock(&p->lock);
@@ -179,7 +179,7 @@ struct veo_thr_ctxt *veo_get_context(struct veo_proc_handle *p, int idx)
 {
 	struct veo_thr_ctxt *c = NULL;
 
-	INSIDE(p);
+	INSIDE(proc_inside(p));
 	if (!proc_check(p))
 		return NULL;
 	pthread_mutex_lock(&p->lock);
@@ -193,7 +193,7 @@ struct veo_thr_ctxt *veo_get_context(struct veo_proc_handle *p, int idx)
 
 int veo_get_context_state(struct veo_thr_ctxt *c)
 {
-	INSIDE(c);
+	INSIDE(ctx_inside(c));
 	if (!ctx_check(c))
 		return VEO_STATE_UNKNOWN;
 	return death_check(c->proc, 1) ? VEO_STATE_EXIT : VEO_STATE_RUNNING;

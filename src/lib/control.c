@@ -89,7 +89,7 @@ uint64_t veo_load_library(struct veo_proc_handle *p, const char *path)
 	uint64_t handle = 0;
 	size_t n;
 
-	INSIDE(p);
+	INSIDE(proc_inside(p));
 	if (!proc_check(p))
 		return 0;
 	if (!path || !*path)
@@ -116,7 +116,7 @@ int veo_unload_library(struct veo_proc_handle *p, const uint64_t handle)
 	char msg[VP_MSG_MAX];
 	uint64_t r;
 
-	INSIDE(p);
+	INSIDE(proc_inside(p));
 	if (!proc_check(p))
 		return -1;
 	if (control_call(p, &rec.rec, sizeof rec, &r, msg, sizeof msg) != VP_ST_OK)
@@ -132,7 +132,7 @@ uint64_t veo_get_sym(struct veo_proc_handle *p, uint64_t lib, const char *name)
 	uint64_t addr = 0;
 	size_t n;
 
-	INSIDE(p);
+	INSIDE(proc_inside(p));
 	if (!proc_check(p))
 		return 0;
 	if (!name || !*name)

@@ -350,7 +350,7 @@ const char *death_report(struct veo_proc_handle *p)
 
 int veo_proc_death_info(struct veo_proc_handle *p, struct veo_death_info *info)
 {
-	INSIDE(p);
+	INSIDE(proc_inside(p));
 	if (!proc_check(p))
 		return -1;
 	if (!info)

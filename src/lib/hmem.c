@@ -60,7 +60,7 @@ int veo_alloc_hmem(struct veo_proc_handle *p, void **hmem, const size_t size)
 		*hmem = m;
 		return 0;
 	}
-	INSIDE(p);
+	INSIDE(proc_inside(p));
 	if (!proc_check(p))
 		return -1;
 	if (p->ident >= HMEM_MAX_PROCS)

@@ -1,82 +1,97 @@
 /*
- * inside.h: which threads are inside libveo, and for which handle, so that
- * veo_proc_destroy and veo_context_close free a proc's or a context's
- * memory only once every other thread working on it has left.
+ * inside.h: how many threads are inside libveo on a handle, so that
+ * veo_proc_destroy and veo_context_close unmap and free a proc's or a
+ * context's memory only once every other thread working on it has left.
  *
- * Every API call that takes a proc or context handle marks it in the
- * calling thread's record before checking the handle (INSIDE_PROC,
- * INSIDE_CTX), and unmarks it when it returns (a cleanup attribute, so no
- * return path forgets). That is two stores to the thread's own cache line
- * and no fence: the closing thread first makes the handle invalid (its
+ * Every API call that takes a proc or context handle counts itself in
+ * the handle's count before checking the handle (INSIDE), and out when it
+ * returns (a cleanup attribute, so no return path forgets). The count is
+ * biased, like the context lock (lock.h): the first thread to use a handle
+ * owns the count and counts with plain loads and stores on its own word,
+ * no locked instruction and no fence; any other thread uses an atomic add
+ * on a second word. A count lives as long as the pool slot of its handle
+ * and is never reset: it is balanced whenever nobody is inside, and a
+ * thread that reuses an exited owner's thread pointer owns it harmlessly. The closing thread first makes the handle invalid (its
  * magic cleared), then runs membarrier(), which orders every other
- * thread's marking store before its own look at the records: a thread
- * that marked before is seen and waited for, one that marks after finds
- * the handle invalid at its check and leaves (the asymmetric Dekker the
- * context lock uses too, lock.h). Where membarrier is not available (or
- * under ThreadSanitizer, which does not know it) the marking store is
- * followed by a full fence instead.
+ * thread's counting store before its own look at the words: a thread that
+ * counted itself before is seen and waited for, one that counts after
+ * finds the handle invalid at its check and leaves. Where membarrier is
+ * not available (or under ThreadSanitizer, which does not know it), the
+ * owner's store is followed by a full fence instead.
  */
 #ifndef OPENVEO_INSIDE_H
 #define OPENVEO_INSIDE_H
 
 #include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
 
-struct veo_proc_handle;
-struct veo_thr_ctxt;
+#include "lock.h"
 
-/* A thread's record: the handle it is inside (a proc or a context), or
- * NULL. Records live for the process; a thread's is reused by a later
- * thread once it has ended. */
-struct inside_rec {
-	_Atomic(const void *) handle;
-	_Atomic int free;              /* its thread has ended */
-	struct inside_rec *next;       /* the list of all records */
+struct inside_count {
+	_Atomic uintptr_t owner;        /* the owning thread (vlock_self), 0: none yet */
+	_Atomic uint32_t owner_depth;   /* the owner's calls inside; written by it only */
+	_Atomic uint32_t others;        /* everyone else's */
 };
 
-extern _Thread_local struct inside_rec *inside_mine;
-extern int inside_fenceless;     /* membarrier is there: no fence on entry */
-struct inside_rec *inside_register(void);
+extern int inside_fenceless;   /* membarrier orders the owner's store */
+void inside_init(void);        /* once, before the first count is used */
 
-/* What a call saves to restore when it leaves (calls nest: veo_call_sync
- * calls veo_call_async). */
+/* What a call undoes when it leaves (NULL: it counted nothing). */
 struct inside_mark {
-	struct inside_rec *rec;
-	const void *prev;
+	struct inside_count *count;
+	int owner;
 };
 
-static inline struct inside_mark inside_enter(const void *handle)
+static inline struct inside_mark inside_enter(struct inside_count *n)
 {
-	struct inside_rec *r = inside_mine ? inside_mine : inside_register();
-	struct inside_mark m = { r, NULL };
+	struct inside_mark m = { n, 0 };
+	uintptr_t self = vlock_self(), owner;
 
-	if (r) {
-		m.prev = atomic_load_explicit(&r->handle, memory_order_relaxed);
-		atomic_store_explicit(&r->handle, handle, memory_order_relaxed);
+	if (!n)
+		return m;
+	owner = atomic_load_explicit(&n->owner, memory_order_relaxed);
+	if (owner == 0 && atomic_compare_exchange_strong(&n->owner, &owner, self))
+		owner = self; /* the first thread: once in a handle's life */
+	if (owner == self) {
+		m.owner = 1;
+		atomic_store_explicit(&n->owner_depth,
+		                      atomic_load_explicit(&n->owner_depth, memory_order_relaxed) + 1,
+		                      memory_order_relaxed);
 		if (inside_fenceless)
 			atomic_signal_fence(memory_order_seq_cst); /* membarrier orders it */
 		else
 			atomic_thread_fence(memory_order_seq_cst);
+	} else {
+		atomic_fetch_add_explicit(&n->others, 1, memory_order_seq_cst);
 	}
 	return m;
 }
 
 /* Release: what the call did with the handle happens before the closing
- * thread, which reads the record with acquire, frees it. */
+ * thread, which reads the words with acquire, frees its memory. */
 static inline void inside_leave(struct inside_mark *m)
 {
-	if (m->rec)
-		atomic_store_explicit(&m->rec->handle, m->prev, memory_order_release);
+	struct inside_count *n = m->count;
+
+	if (!n)
+		return;
+	if (m->owner)
+		atomic_store_explicit(&n->owner_depth,
+		                      atomic_load_explicit(&n->owner_depth, memory_order_relaxed) - 1,
+		                      memory_order_release);
+	else
+		atomic_fetch_sub_explicit(&n->others, 1, memory_order_release);
 }
 
-/* Marks the handle for the rest of the calling scope. */
-#define INSIDE(h) \
+/* Counts the calling scope in n (NULL: nothing). */
+#define INSIDE(n) \
 	struct inside_mark inside_mark_ __attribute__((cleanup(inside_leave))) = \
-		inside_enter(h)
+		inside_enter(n)
 
 /* For the closing thread, once the handle is invalid for new calls: waits
- * until no other thread is inside the proc (itself or any of its
- * contexts), or inside the context. */
-void inside_wait_proc(const struct veo_proc_handle *p);
-void inside_wait_ctx(const struct veo_thr_ctxt *c);
+ * until no thread but itself (mine: the calls it is inside n itself, 0 or
+ * more) is counted in n. */
+void inside_wait(struct inside_count *n, uint32_t mine);
 
 #endif

@@ -56,7 +56,7 @@ int veo_alloc_mem(struct veo_proc_handle *p, uint64_t *addr, const size_t size)
 	struct hook_call h;
 	uint64_t off;
 
-	INSIDE(p);
+	INSIDE(proc_inside(p));
 	if (!proc_check(p))
 		return -1;
 	if (!addr)
@@ -92,7 +92,7 @@ int veo_free_mem(struct veo_proc_handle *p, uint64_t addr)
 	struct hook_call h;
 	uint64_t off;
 
-	INSIDE(p);
+	INSIDE(proc_inside(p));
 	if (!proc_check(p))
 		return -1;
 	if (death_recheck(p))
@@ -112,7 +112,7 @@ void *veo_host_view(struct veo_proc_handle *p, uint64_t addr, size_t size)
 {
 	uint64_t off;
 
-	INSIDE(p);
+	INSIDE(proc_inside(p));
 	if (!proc_check(p))
 		return NULL;
 	if (hmem_is_ve(addr)) {
@@ -230,7 +230,7 @@ int veo_read_mem(struct veo_proc_handle *p, void *dst, uint64_t src, size_t size
 	uint64_t off;
 	int in;
 
-	INSIDE(p);
+	INSIDE(proc_inside(p));
 	if (!proc_check(p))
 		return -1;
 	if (copy_args_ok(p, dst, src, size, "veo_read_mem") != 0)
@@ -251,7 +251,7 @@ int veo_write_mem(struct veo_proc_handle *p, uint64_t dst, const void *src, size
 	uint64_t off;
 	int in;
 
-	INSIDE(p);
+	INSIDE(proc_inside(p));
 	if (!proc_check(p))
 		return -1;
 	if (copy_args_ok(p, src, dst, size, "veo_write_mem") != 0)
@@ -343,7 +343,7 @@ static uint64_t async_copy(struct veo_thr_ctxt *c, char *host, uint64_t addr,
 	uint64_t off;
 	int in;
 
-	INSIDE(c);
+	INSIDE(ctx_inside(c));
 	if (!ctx_check(c))
 		return VEO_REQUEST_ID_INVALID;
 	if (copy_args_ok(c->proc, host, addr, len, who) != 0)
@@ -387,7 +387,7 @@ uint64_t veo_alloc_mem_async(struct veo_thr_ctxt *c, const size_t size)
 	struct hook_call h;
 	uint64_t off, id;
 
-	INSIDE(c);
+	INSIDE(ctx_inside(c));
 	if (!ctx_check(c))
 		return VEO_REQUEST_ID_INVALID;
 	if (mem_heap_alloc(c->proc, size, &off) != 0)
@@ -426,7 +426,7 @@ uint64_t veo_free_mem_async(struct veo_thr_ctxt *c, uint64_t addr)
 	struct vp_complete rec = { .rec = { .len = sizeof rec, .op = VP_OP_COMPLETE } };
 	uint64_t off;
 
-	INSIDE(c);
+	INSIDE(ctx_inside(c));
 	if (!ctx_check(c))
 		return VEO_REQUEST_ID_INVALID;
 	if (block_start(c->proc, addr, &off, "veo_free_mem_async") != 0)

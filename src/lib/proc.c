@@ -438,6 +438,7 @@ static struct veo_proc_handle *create(int venode, const char *bin)
 	}
 	p->node = venode;
 	p->memfd = p->pidfd = p->pipe_wr = -1;
+	inside_init();
 	pthread_mutex_init(&p->lock, NULL);
 	syms_init(&p->syms);
 	if (map_shared(p) != 0 || spawn_worker(p, path) != 0 || wait_ready(p) != 0) {
@@ -482,7 +483,9 @@ int veo_proc_destroy(struct veo_proc_handle *p)
 		__atomic_store_n(&p->ctx_store[i].magic, 0, __ATOMIC_SEQ_CST);
 	worker_alive = !death_check(p, 0);
 	death_destroyed(p);
-	inside_wait_proc(p);
+	inside_wait(&p->inside, 0);
+	for (unsigned i = 0; i < VP_MAX_SLOTS; i++)
+		inside_wait(&p->ctx_store[i].inside, 0);
 	pthread_mutex_lock(&p->lock);
 	if (worker_alive && atomic_load(&p->hdr->worker_state) == VP_WORKER_READY) {
 		struct vp_rec exit_rec = { .len = sizeof exit_rec, .op = VP_OP_EXIT };
@@ -499,12 +502,12 @@ int veo_proc_destroy(struct veo_proc_handle *p)
 
 int veo_proc_identifier(struct veo_proc_handle *p)
 {
-	INSIDE(p);
+	INSIDE(proc_inside(p));
 	return proc_check(p) ? p->ident : -1;
 }
 
 pid_t veo_proc_pid(struct veo_proc_handle *p)
 {
-	INSIDE(p);
+	INSIDE(proc_inside(p));
 	return proc_check(p) ? p->pid : -1;
 }

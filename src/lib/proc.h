@@ -28,6 +28,7 @@
 
 struct veo_proc_handle {
 	uint32_t magic;
+	struct inside_count inside;     /* threads inside libveo on it (inside.h) */
 	int ident;                      /* veo_proc_identifier: lowest free */
 	int node;
 	pid_t pid;
@@ -79,6 +80,25 @@ static inline struct veo_thr_ctxt *ctx_check(struct veo_thr_ctxt *c)
 		return c;
 	ctx_check_fail(c);
 	return NULL;
+}
+
+/* The counts of threads inside a handle (inside.h), for a pointer that is
+ * a proc slot of the pool or an opened context's slot (a context names
+ * itself once opened): pool memory, never freed, so looking is safe; NULL
+ * for anything else, whose check then fails. */
+static inline struct inside_count *proc_inside(struct veo_proc_handle *p)
+{
+	uintptr_t a = (uintptr_t)p, lo = (uintptr_t)proc_pool;
+
+	return a - lo < sizeof proc_pool && (a - lo) % sizeof *p == 0 ? &p->inside : NULL;
+}
+
+static inline struct inside_count *ctx_inside(struct veo_thr_ctxt *c)
+{
+	uintptr_t a = (uintptr_t)c, lo = (uintptr_t)proc_pool;
+
+	return a - lo <= sizeof proc_pool - sizeof *c && a % _Alignof(struct veo_thr_ctxt) == 0 &&
+	       c->self == c ? &c->inside : NULL;
 }
 
 /* The host mapping of slot idx. The layout is the host's own copy: the

@@ -650,7 +650,7 @@ int req_wait(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret,
 
 int veo_call_wait_result(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret)
 {
-	INSIDE(c);
+	INSIDE(ctx_inside(c));
 	if (!ctx_check(c))
 		return -1;
 	return req_wait(c, id, ret, -1, 0);
@@ -659,7 +659,7 @@ int veo_call_wait_result(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret)
 int veo_call_wait_result_timeout(struct veo_thr_ctxt *c, uint64_t id,
                                  uint64_t *ret, long timeout_us)
 {
-	INSIDE(c);
+	INSIDE(ctx_inside(c));
 	if (!ctx_check(c))
 		return -1;
 	return req_wait(c, id, ret, timeout_us < 0 ? -1 : timeout_us, 0);
@@ -667,7 +667,7 @@ int veo_call_wait_result_timeout(struct veo_thr_ctxt *c, uint64_t id,
 
 int veo_call_peek_result(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret)
 {
-	INSIDE(c);
+	INSIDE(ctx_inside(c));
 	if (!ctx_check(c))
 		return -1;
 	return req_wait(c, id, ret, 0, 1);
@@ -678,7 +678,7 @@ void veo_context_sync(struct veo_thr_ctxt *c)
 	uint64_t target;
 	int spin = 1;
 
-	INSIDE(c);
+	INSIDE(ctx_inside(c));
 	if (!ctx_check(c))
 		return;
 	vlock_take(&c->lock);
@@ -700,7 +700,7 @@ void veo_context_sync(struct veo_thr_ctxt *c)
 
 void veo_req_block_begin(struct veo_thr_ctxt *c)
 {
-	INSIDE(c);
+	INSIDE(ctx_inside(c));
 	if (!ctx_check(c))
 		return;
 	req_lock_for_submit(c);
@@ -711,7 +711,7 @@ void veo_req_block_begin(struct veo_thr_ctxt *c)
 
 void veo_req_block_end(struct veo_thr_ctxt *c)
 {
-	INSIDE(c);
+	INSIDE(ctx_inside(c));
 	if (!ctx_check(c))
 		return;
 	vlock_take(&c->lock);
