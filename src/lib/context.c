@@ -146,7 +146,7 @@ int veo_context_close(struct veo_thr_ctxt *c)
 	atomic_store(&c->closed, 1);
 	vp_futex_wake_all(&c->slot->sq.head);
 	vp_futex_wake_all(&c->block_gen);
-	inside_wait(&c->inside, 1); /* but for this call itself */
+	inside_wait(ctx_inside(c), 1); /* but for this call itself */
 	pthread_mutex_lock(&p->lock);
 	for (int i = 0; i < p->nctx_open; i++) {
 		if (p->order[i] == c) {

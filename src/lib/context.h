@@ -23,7 +23,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "inside.h"
 #include "lock.h"
 #include "ring.h"
 
@@ -46,7 +45,6 @@ struct veo_thr_ctxt {
 	uint64_t first_seq;            /* its first seq: ids below are not its */
 	struct veo_proc_handle *proc;
 	struct vp_slot *slot;          /* host mapping of the slot */
-	struct inside_count inside;    /* threads inside libveo on it (inside.h) */
 	struct vlock lock;             /* everything below */
 	pthread_t block_owner;         /* veo_req_block_begin holder */
 	int block_held;

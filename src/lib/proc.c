@@ -39,6 +39,8 @@
 extern char **environ;
 
 struct veo_proc_handle proc_pool[VEO_MAX_PROCS];
+struct inside_count proc_counts[VEO_MAX_PROCS];
+struct inside_count ctx_counts[VEO_MAX_PROCS][VP_MAX_SLOTS];
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static int pool_next;
 
@@ -483,9 +485,9 @@ int veo_proc_destroy(struct veo_proc_handle *p)
 		__atomic_store_n(&p->ctx_store[i].magic, 0, __ATOMIC_SEQ_CST);
 	worker_alive = !death_check(p, 0);
 	death_destroyed(p);
-	inside_wait(&p->inside, 0);
+	inside_wait(proc_inside(p), 0);
 	for (unsigned i = 0; i < VP_MAX_SLOTS; i++)
-		inside_wait(&p->ctx_store[i].inside, 0);
+		inside_wait(&ctx_counts[p - proc_pool][i], 0);
 	pthread_mutex_lock(&p->lock);
 	if (worker_alive && atomic_load(&p->hdr->worker_state) == VP_WORKER_READY) {
 		struct vp_rec exit_rec = { .len = sizeof exit_rec, .op = VP_OP_EXIT };

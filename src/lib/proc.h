@@ -16,6 +16,7 @@
 
 #include "context.h"
 #include "heap.h"
+#include "inside.h"
 #include "protocol.h"
 #include "ring.h"
 #include "syms.h"
@@ -28,7 +29,6 @@
 
 struct veo_proc_handle {
 	uint32_t magic;
-	struct inside_count inside;     /* threads inside libveo on it (inside.h) */
 	int ident;                      /* veo_proc_identifier: lowest free */
 	int node;
 	pid_t pid;
@@ -82,23 +82,34 @@ static inline struct veo_thr_ctxt *ctx_check(struct veo_thr_ctxt *c)
 	return NULL;
 }
 
-/* The counts of threads inside a handle (inside.h), for a pointer that is
- * a proc slot of the pool or an opened context's slot (a context names
- * itself once opened): pool memory, never freed, so looking is safe; NULL
- * for anything else, whose check then fails. */
+/* The counts of threads inside a handle (inside.h), beside the pool: a
+ * proc slot is zeroed when it is torn down, and a count must outlive that
+ * (a late caller counts itself in and out of a dead handle). */
+extern struct inside_count proc_counts[VEO_MAX_PROCS];
+extern struct inside_count ctx_counts[VEO_MAX_PROCS][VP_MAX_SLOTS];
+
+/* The count of a pointer that is a proc slot of the pool, or an opened
+ * context's slot (a context names itself once opened); NULL for anything
+ * else, whose check then fails. Only pool memory is read. */
 static inline struct inside_count *proc_inside(struct veo_proc_handle *p)
 {
 	uintptr_t a = (uintptr_t)p, lo = (uintptr_t)proc_pool;
 
-	return a - lo < sizeof proc_pool && (a - lo) % sizeof *p == 0 ? &p->inside : NULL;
+	return a - lo < sizeof proc_pool && (a - lo) % sizeof *p == 0
+	       ? &proc_counts[(a - lo) / sizeof *p] : NULL;
 }
 
 static inline struct inside_count *ctx_inside(struct veo_thr_ctxt *c)
 {
 	uintptr_t a = (uintptr_t)c, lo = (uintptr_t)proc_pool;
+	size_t pi, ci;
 
-	return a - lo <= sizeof proc_pool - sizeof *c && a % _Alignof(struct veo_thr_ctxt) == 0 &&
-	       c->self == c ? &c->inside : NULL;
+	if (a - lo > sizeof proc_pool - sizeof *c || a % _Alignof(struct veo_thr_ctxt) != 0 ||
+	    c->self != c)
+		return NULL;
+	pi = (a - lo) / sizeof(struct veo_proc_handle);
+	ci = (size_t)(c - proc_pool[pi].ctx_store);
+	return ci < VP_MAX_SLOTS ? &ctx_counts[pi][ci] : NULL;
 }
 
 /* The host mapping of slot idx. The layout is the host's own copy: the
