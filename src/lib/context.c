@@ -122,9 +122,16 @@ int veo_context_close(struct veo_thr_ctxt *c)
 {
 	struct veo_proc_handle *p;
 	struct vp_rec rec = { .len = sizeof rec, .op = VP_OP_CLOSE };
-	uint32_t live = CTX_MAGIC;
+	uint32_t live = CTX_MAGIC, inherited = CTX_INHERITED;
 
 	INSIDE(ctx_inside(c));
+	if (ctx_inside(c) && __atomic_compare_exchange_n(&c->magic, &inherited, 0, 0,
+	                                                 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+		/* A forked child closes its copy: the parent's worker goes on. */
+		req_ctx_forget(c);
+		c->in_use = 0;
+		return 0;
+	}
 	if (!ctx_check(c))
 		return -1;
 	/* One thread closes; another racing it finds a bad handle. */

@@ -27,6 +27,7 @@
 #include "ring.h"
 
 #define CTX_MAGIC  0x63747874u  /* live context */
+#define CTX_INHERITED 0x69637478u /* a context of the parent, in a forked child */
 #define ATTR_MAGIC 0x61747472u
 
 #define REQ_TAG_SHIFT 48

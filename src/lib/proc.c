@@ -42,23 +42,87 @@ struct veo_proc_handle proc_pool[VEO_MAX_PROCS];
 struct inside_count proc_counts[VEO_MAX_PROCS];
 struct inside_count ctx_counts[VEO_MAX_PROCS][VP_MAX_SLOTS];
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t forks_once = PTHREAD_ONCE_INIT;
 static int pool_next;
 
-struct veo_proc_handle *proc_check(struct veo_proc_handle *p)
+static int in_pool(const struct veo_proc_handle *p)
 {
 	uintptr_t a = (uintptr_t)p, lo = (uintptr_t)proc_pool;
 
-	if (!p || a < lo || a >= (uintptr_t)(proc_pool + VEO_MAX_PROCS) ||
-	    (a - lo) % sizeof *p != 0 || p->magic != PROC_MAGIC) {
+	return p && a >= lo && a < (uintptr_t)(proc_pool + VEO_MAX_PROCS) &&
+	       (a - lo) % sizeof *p == 0;
+}
+
+struct veo_proc_handle *proc_check(struct veo_proc_handle *p)
+{
+	if (in_pool(p) && p->magic == PROC_MAGIC)
+		return p;
+	if (in_pool(p) && p->magic == PROC_INHERITED)
+		error_set("this proc belongs to process %d (inherited across fork): a child "
+		          "can only destroy its copy, or create procs of its own", (int)p->creator);
+	else
 		error_set("bad proc handle %p (NULL, destroyed or not a proc)", (void *)p);
-		return NULL;
-	}
-	return p;
+	return NULL;
 }
 
 void ctx_check_fail(const struct veo_thr_ctxt *c)
 {
-	error_set("bad context handle %p (NULL, closed or not a context)", (const void *)c);
+	if (ctx_inside((struct veo_thr_ctxt *)c) && c->magic == CTX_INHERITED)
+		error_set("this context belongs to process %d (inherited across fork): a "
+		          "child can only close its copy", (int)c->proc->creator);
+	else
+		error_set("bad context handle %p (NULL, closed or not a context)",
+		          (const void *)c);
+}
+
+/* ---- fork ----------------------------------------------------------------
+ * A child inherits the parent's procs: their handles, descriptors and
+ * mappings. It must never act on the parent's workers: in the child every
+ * inherited proc and context is marked as such (their magic, so that every
+ * call fails at its handle check, at no cost to the parent's calls), and
+ * the pipe that tells the worker its host lives is closed, so that the
+ * parent's death is still noticed. Destroying or closing one in the child
+ * releases the child's copies only. */
+static void after_fork_in_child(void)
+{
+	for (int i = 0; i < VEO_MAX_PROCS; i++) {
+		struct veo_proc_handle *p = &proc_pool[i];
+
+		if (p->magic != PROC_MAGIC)
+			continue;
+		p->magic = PROC_INHERITED;
+		for (unsigned k = 0; k < VP_MAX_SLOTS; k++)
+			if (p->ctx_store[k].magic == CTX_MAGIC)
+				p->ctx_store[k].magic = CTX_INHERITED;
+		if (p->pipe_wr >= 0) {
+			close(p->pipe_wr);
+			p->pipe_wr = -1;
+		}
+	}
+}
+
+static void watch_forks(void)
+{
+	pthread_atfork(NULL, NULL, after_fork_in_child);
+}
+
+/* The child's copy of an inherited proc, let go: descriptors, mapping and
+ * tables; nothing the worker or the parent shares is touched (no record,
+ * no signal, no wait, no hole punched in the heap). */
+static void release_inherited(struct veo_proc_handle *p)
+{
+	for (unsigned i = 0; i < VP_MAX_SLOTS; i++)
+		req_ctx_forget(&p->ctx_store[i]);
+	if (p->pidfd >= 0)
+		close(p->pidfd);
+	if (p->base) {
+		heap_destroy(&p->heap);
+		munmap(p->base, p->size);
+	}
+	if (p->memfd >= 0)
+		close(p->memfd);
+	syms_free(&p->syms);
+	memset(p, 0, sizeof *p);
 }
 
 /* ---- finding the worker ------------------------------------------------ */
@@ -439,8 +503,10 @@ static struct veo_proc_handle *create(int venode, const char *bin)
 		return NULL;
 	}
 	p->node = venode;
+	p->creator = getpid();
 	p->memfd = p->pidfd = p->pipe_wr = -1;
 	inside_init();
+	pthread_once(&forks_once, watch_forks);
 	pthread_mutex_init(&p->lock, NULL);
 	syms_init(&p->syms);
 	if (map_shared(p) != 0 || spawn_worker(p, path) != 0 || wait_ready(p) != 0) {
@@ -472,9 +538,14 @@ struct veo_proc_handle *veo_proc_create_static(int venode, char *veorun_bin)
  * (inside.h) is the worker stopped and the memory unmapped and freed. */
 int veo_proc_destroy(struct veo_proc_handle *p)
 {
-	uint32_t live = PROC_MAGIC;
+	uint32_t live = PROC_MAGIC, inherited = PROC_INHERITED;
 	int worker_alive;
 
+	if (in_pool(p) && __atomic_compare_exchange_n(&p->magic, &inherited, 0, 0,
+	                                              __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+		release_inherited(p);
+		return 0;
+	}
 	if (!proc_check(p))
 		return -1;
 	/* One thread destroys; another racing it finds a bad handle. */

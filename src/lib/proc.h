@@ -26,10 +26,12 @@
 #define VEO_MAX_NODES 8
 
 #define PROC_MAGIC 0x70726f63u  /* live proc */
+#define PROC_INHERITED 0x696e6872u /* a proc of the parent, in a forked child */
 
 struct veo_proc_handle {
 	uint32_t magic;
 	int ident;                      /* veo_proc_identifier: lowest free */
+	pid_t creator;                  /* the process that created it */
 	int node;
 	pid_t pid;
 	int pidfd;

@@ -235,6 +235,25 @@ int req_ctx_init(struct veo_proc_handle *p, struct veo_thr_ctxt *c, unsigned idx
 	return 0;
 }
 
+void req_ctx_forget(struct veo_thr_ctxt *c)
+{
+	if (!c->reqs)
+		return;
+	for (uint64_t i = 0; i < c->cap; i++) {
+		if (c->reqs[i].state != REQ_UNUSED && c->reqs[i].has_extra) {
+			struct req_extra *x = &c->extra[i];
+
+			free(x->msg);
+			if (c->reqs[i].kind == REQ_CALL)
+				free(x->u.call.outs);
+		}
+	}
+	free(c->reqs);
+	free(c->extra);
+	c->reqs = NULL;
+	c->extra = NULL;
+}
+
 void req_ctx_release(struct veo_thr_ctxt *c)
 {
 	if (!c->reqs)

@@ -76,6 +76,9 @@ struct req_extra {
  * an empty table, a fresh tag) and when it is closed. */
 int req_ctx_init(struct veo_proc_handle *p, struct veo_thr_ctxt *c, unsigned idx);
 void req_ctx_release(struct veo_thr_ctxt *c);
+/* In a forked child: the tables of an inherited context freed, and nothing
+ * else (no heap block given back: the heap is the parent's). */
+void req_ctx_forget(struct veo_thr_ctxt *c);
 
 /* Submits a request of a kind (enum req_kind): a table entry, with x as
  * its extra part (NULL: none), and a copy of the record rec (len bytes,
