@@ -38,6 +38,7 @@ static struct veo_thr_ctxt *open_slot(struct veo_proc_handle *p, unsigned idx,
 		error_set("cannot open a context: %s", msg);
 		return NULL;
 	}
+	c->inside = &ctx_counts[p - proc_pool][idx];
 	c->self = c;
 	c->magic = CTX_MAGIC;
 	return c;

@@ -33,6 +33,7 @@
 #define REQ_TAG_SHIFT 48
 #define REQ_SEQ_MASK ((1ull << REQ_TAG_SHIFT) - 1)
 
+struct inside_count;
 struct veo_proc_handle;
 struct req;
 struct req_extra;
@@ -46,6 +47,7 @@ struct veo_thr_ctxt {
 	uint64_t first_seq;            /* its first seq: ids below are not its */
 	struct veo_proc_handle *proc;
 	struct vp_slot *slot;          /* host mapping of the slot */
+	struct inside_count *inside;   /* its count (inside.h), once opened */
 	struct vlock lock;             /* everything below */
 	pthread_t block_owner;         /* veo_req_block_begin holder */
 	int block_held;

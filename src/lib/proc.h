@@ -91,7 +91,8 @@ extern struct inside_count proc_counts[VEO_MAX_PROCS];
 extern struct inside_count ctx_counts[VEO_MAX_PROCS][VP_MAX_SLOTS];
 
 /* The count of a pointer that is a proc slot of the pool, or an opened
- * context's slot (a context names itself once opened); NULL for anything
+ * context's slot (a context names itself once opened, and keeps its
+ * count's address until its proc slot is torn down); NULL for anything
  * else, whose check then fails. Only pool memory is read. */
 static inline struct inside_count *proc_inside(struct veo_proc_handle *p)
 {
@@ -104,14 +105,9 @@ static inline struct inside_count *proc_inside(struct veo_proc_handle *p)
 static inline struct inside_count *ctx_inside(struct veo_thr_ctxt *c)
 {
 	uintptr_t a = (uintptr_t)c, lo = (uintptr_t)proc_pool;
-	size_t pi, ci;
 
-	if (a - lo > sizeof proc_pool - sizeof *c || a % _Alignof(struct veo_thr_ctxt) != 0 ||
-	    c->self != c)
-		return NULL;
-	pi = (a - lo) / sizeof(struct veo_proc_handle);
-	ci = (size_t)(c - proc_pool[pi].ctx_store);
-	return ci < VP_MAX_SLOTS ? &ctx_counts[pi][ci] : NULL;
+	return a - lo <= sizeof proc_pool - sizeof *c && a % _Alignof(struct veo_thr_ctxt) == 0 &&
+	       c->self == c ? c->inside : NULL;
 }
 
 /* The host mapping of slot idx. The layout is the host's own copy: the
