@@ -11,6 +11,7 @@
 #include "context.h"
 #include "error.h"
 #include "mem.h"
+#include "output.h"
 #include "proc.h"
 #include "request.h"
 
@@ -27,6 +28,8 @@ uint64_t veo_call_async(struct veo_thr_ctxt *c, uint64_t addr, struct veo_args *
 
 	if (!ctx_check(c) || !args_check(a))
 		return VEO_REQUEST_ID_INVALID;
+	/* What the host printed comes before what the kernel prints. */
+	vp_output_flush();
 	p = c->proc;
 	if (addr == 0) {
 		error_set("veo_call_async: function address is 0 (symbol not found?)");
