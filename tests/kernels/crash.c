@@ -87,3 +87,29 @@ int crash_segv_at(uint64_t addr)
 	*p = 1;
 	return 0;
 }
+
+/* A line to stdout and one to stderr, not flushed, then death: what the
+ * kernel printed must still reach the host's files. */
+static void print_before(const char *how)
+{
+	printf("crashing kernel: printf before %s\n", how);
+	fprintf(stderr, "crashing kernel: fprintf(stderr) before %s\n", how);
+}
+
+int crash_print_segv(void)
+{
+	print_before("SIGSEGV");
+	return crash_segv();
+}
+
+int crash_print_abort(void)
+{
+	print_before("abort()");
+	abort();
+}
+
+int crash_print_exit(int code)
+{
+	print_before("exit()");
+	exit(code);
+}

@@ -18,6 +18,7 @@
 #define TK_LIB_FORTRAN "libfortrankernels.so"
 #define TK_LIB_USESLIB "libuseshelper.so"
 #define TK_LIB_CRASHCTOR "libcrashctor.so"
+#define TK_LIB_OUTPUT  "liboutputkernels.so"
 
 /* What empty() returns. */
 #define TK_EMPTY_RESULT 42u
