@@ -9,11 +9,14 @@
  * worker writes the kernel's after the call, before answering (it comes
  * before what the host prints once the wait returns).
  *
- * This is on the call path of both sides. __fpending reads two pointers
- * of the FILE without its lock; only when something is pending does
- * fflush, with the lock, write it out. A stream some other thread is
- * writing to just then may be seen as empty: its output is that thread's,
- * not ordered with the call.
+ * This is on the call path of both sides, so the test is a few loads, no
+ * call: glibc's FILE is public (its putc_unlocked reads the same fields),
+ * and a narrow stream holds output when its put pointer is past the start
+ * of its put area. A wide-oriented stream (wprintf), and other C
+ * libraries, ask __fpending. Only when something is pending does fflush,
+ * with the stream's lock, write it out. The test reads without the lock:
+ * a stream another thread is writing to just then may look empty, and
+ * that thread's output is not ordered with the call anyway.
  */
 #ifndef OPENVEO_OUTPUT_H
 #define OPENVEO_OUTPUT_H
@@ -21,12 +24,25 @@
 #include <stdio.h>
 #include <stdio_ext.h>
 
+/* Whether f may hold output not yet written (no false "no"). */
+static inline int vp_output_maybe_pending(FILE *f)
+{
+#ifdef __GLIBC__
+	return f->_IO_write_ptr != f->_IO_write_base || f->_mode > 0;
+#else
+	return __fpending(f) != 0;
+#endif
+}
+
 static inline void vp_output_flush(void)
 {
-	if (__builtin_expect(__fpending(stdout) != 0, 0))
-		fflush(stdout);
-	if (__builtin_expect(__fpending(stderr) != 0, 0))
-		fflush(stderr);
+	if (__builtin_expect(vp_output_maybe_pending(stdout) |
+	                     vp_output_maybe_pending(stderr), 0)) {
+		if (__fpending(stdout))
+			fflush(stdout);
+		if (__fpending(stderr))
+			fflush(stderr);
+	}
 }
 
 #endif
