@@ -34,15 +34,20 @@ static inline int vp_output_maybe_pending(FILE *f)
 #endif
 }
 
+/* Out of line, so that the call path holds only the test. */
+static __attribute__((noinline, cold, unused)) void vp_output_flush_pending(void)
+{
+	if (__fpending(stdout))
+		fflush(stdout);
+	if (__fpending(stderr))
+		fflush(stderr);
+}
+
 static inline void vp_output_flush(void)
 {
 	if (__builtin_expect(vp_output_maybe_pending(stdout) |
-	                     vp_output_maybe_pending(stderr), 0)) {
-		if (__fpending(stdout))
-			fflush(stdout);
-		if (__fpending(stderr))
-			fflush(stderr);
-	}
+	                     vp_output_maybe_pending(stderr), 0))
+		vp_output_flush_pending();
 }
 
 #endif
