@@ -12,6 +12,7 @@
 #include "error.h"
 #include "inside.h"
 #include "mem.h"
+#include "output.h"
 #include "proc.h"
 #include "request.h"
 
@@ -29,6 +30,8 @@ uint64_t veo_call_async(struct veo_thr_ctxt *c, uint64_t addr, struct veo_args *
 	INSIDE(ctx_inside(c));
 	if (!ctx_check(c) || !args_check(a))
 		return VEO_REQUEST_ID_INVALID;
+	/* What the host printed comes before what the kernel prints. */
+	vp_output_flush();
 	p = c->proc;
 	if (addr == 0) {
 		error_set("veo_call_async: function address is 0 (symbol not found?)");

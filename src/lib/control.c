@@ -14,6 +14,7 @@
 #include "death.h"
 #include "error.h"
 #include "inside.h"
+#include "output.h"
 #include "proc.h"
 #include "ring.h"
 #include "syms.h"
@@ -42,6 +43,7 @@ int control_call(struct veo_proc_handle *p, struct vp_rec *rec, uint32_t len,
 	uint64_t id;
 	int spin = 1;
 
+	vp_output_flush(); /* before a library's constructors print */
 	pthread_mutex_lock(&p->lock);
 	if (death_check(p, 0)) {
 		pthread_mutex_unlock(&p->lock);

@@ -31,6 +31,7 @@
 #include "death.h"
 #include "error.h"
 #include "inside.h"
+#include "output.h"
 #include "proc.h"
 #include "request.h"
 #include "ring.h"
@@ -167,16 +168,25 @@ static int find_worker(char *out, size_t n)
 
 /* ---- environment ------------------------------------------------------- */
 
+/* gfortran buffers units 6 and 0 when they are files, and writes them
+ * out only when its runtime ends; unbuffered, a WRITE statement is one
+ * write(), as on a terminal or a pipe, and kernel output arrives call by
+ * call without the worker asking gfortran for anything. A user's own
+ * setting (or VE_GFORTRAN_UNBUFFERED_PRECONNECTED) is kept. */
+#define GFORTRAN_UNBUFFERED "GFORTRAN_UNBUFFERED_PRECONNECTED="
+
 /* The host's environment, where VE_NAME=value also gives NAME=value (and
- * replaces the host's NAME), as VEOS does for VE programs. */
+ * replaces the host's NAME), as VEOS does for VE programs; and
+ * GFORTRAN_UNBUFFERED_PRECONNECTED=y unless that is set. */
 static char **worker_env(void)
 {
 	size_t n = 0, k = 0;
+	int fortran_set = 0;
 	char **env;
 
 	while (environ && environ[n])
 		n++;
-	env = calloc(2 * n + 1, sizeof *env);
+	env = calloc(2 * n + 2, sizeof *env);
 	if (!env)
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
@@ -196,6 +206,11 @@ static char **worker_env(void)
 		if (strncmp(e, "VE_", 3) == 0 && eq > e + 3)
 			env[k++] = (char *)e + 3;
 	}
+	for (size_t i = 0; i < k; i++)
+		fortran_set |= strncmp(env[i], GFORTRAN_UNBUFFERED,
+		                       sizeof GFORTRAN_UNBUFFERED - 1) == 0;
+	if (!fortran_set)
+		env[k++] = GFORTRAN_UNBUFFERED "y";
 	env[k] = NULL;
 	return env;
 }
@@ -400,16 +415,19 @@ static int wait_ready(struct veo_proc_handle *p)
 	return 0;
 }
 
-static void proc_teardown(struct veo_proc_handle *p)
+/* exit_sent: a VP_OP_EXIT was pushed to the worker. */
+static void proc_teardown(struct veo_proc_handle *p, int exit_sent)
 {
 	if (p->pid > 0) {
 		struct pollfd pf = { .fd = p->pidfd, .events = POLLIN };
 		int status;
 
 		/* The worker exits on VP_OP_EXIT (served by its main thread, so a
-		 * kernel that never returns does not hold it up) or on seeing the
-		 * pipe close; give it half a second, then make sure. */
-		if (p->pipe_wr >= 0) {
+		 * kernel that never returns does not hold it up), through exit()
+		 * and the kernels' exit handlers; or, at once, on seeing the pipe
+		 * close, which therefore stays open while it leaves. Give it half
+		 * a second, then make sure. */
+		if (!exit_sent && p->pipe_wr >= 0) {
 			close(p->pipe_wr);
 			p->pipe_wr = -1;
 		}
@@ -510,7 +528,7 @@ static struct veo_proc_handle *create(int venode, const char *bin)
 	pthread_mutex_init(&p->lock, NULL);
 	syms_init(&p->syms);
 	if (map_shared(p) != 0 || spawn_worker(p, path) != 0 || wait_ready(p) != 0) {
-		proc_teardown(p);
+		proc_teardown(p, 0);
 		return NULL;
 	}
 	p->magic = PROC_MAGIC;
@@ -539,7 +557,7 @@ struct veo_proc_handle *veo_proc_create_static(int venode, char *veorun_bin)
 int veo_proc_destroy(struct veo_proc_handle *p)
 {
 	uint32_t live = PROC_MAGIC, inherited = PROC_INHERITED;
-	int worker_alive;
+	int worker_alive, exit_sent = 0;
 
 	if (in_pool(p) && __atomic_compare_exchange_n(&p->magic, &inherited, 0, 0,
 	                                              __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
@@ -552,6 +570,7 @@ int veo_proc_destroy(struct veo_proc_handle *p)
 	if (!__atomic_compare_exchange_n(&p->magic, &live, 0, 0, __ATOMIC_SEQ_CST,
 	                                 __ATOMIC_SEQ_CST))
 		return error_set("bad proc handle %p (destroyed by another thread)", (void *)p);
+	vp_output_flush(); /* before what the kernels' exit handlers print */
 	for (unsigned i = 0; i < VP_MAX_SLOTS; i++)
 		__atomic_store_n(&p->ctx_store[i].magic, 0, __ATOMIC_SEQ_CST);
 	worker_alive = !death_check(p, 0);
@@ -567,9 +586,10 @@ int veo_proc_destroy(struct veo_proc_handle *p)
 
 		/* The control slot is idle (we hold its lock): there is room. */
 		ring_push(s, &tail, &exit_rec, sizeof exit_rec);
+		exit_sent = 1;
 	}
 	pthread_mutex_unlock(&p->lock);
-	proc_teardown(p);
+	proc_teardown(p, exit_sent);
 	return 0;
 }
 

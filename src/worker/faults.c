@@ -13,11 +13,20 @@
  * process without a report, and the host says which signal killed it).
  * Naming symbols uses dladdr() and backtrace(), which are not
  * async-signal-safe; an alarm bounds the time the handler may take, so a
- * handler stuck on a lock still ends the process.
+ * handler stuck on a lock still ends the process. Before the host is told,
+ * what the kernels printed and stdio still holds is written out
+ * (flush_output), so that it comes before anything the host prints then.
+ *
+ * The worker's own way out, on veo_proc_destroy, is exit() (faults_exit):
+ * the kernels' atexit handlers, C++ static destructors and library
+ * destructors run, and gfortran's runtime writes out its units.
  */
 #include <dlfcn.h>
 #include <execinfo.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -32,6 +41,7 @@
 
 static _Thread_local int my_slot = -1;
 static _Atomic int crashing;
+static _Atomic int leaving; /* faults_exit: the worker itself calls exit() */
 
 /* ---- names, without malloc ---- */
 
@@ -153,15 +163,41 @@ static void blame(struct vp_crash *c, int slot)
 		        &c->kernel_offset);
 }
 
+/* ---- output still in stdio's buffers ---- */
+
+/* Writes out what stdout and stderr hold, as far as that can be done
+ * without waiting long: a stream another thread has locked (it crashed
+ * inside printf, or prints right now) is left alone, and so is one whose
+ * file cannot take more within FLUSH_WAIT_MS (a pipe nobody reads). A
+ * buffer holds at most a page or so, which a pipe that polls writable
+ * takes. The lock is recursive: the crashing thread may hold it. */
+#define FLUSH_WAIT_MS 100
+
+static void flush_output(void)
+{
+	FILE *const streams[] = { stdout, stderr };
+
+	for (size_t i = 0; i < sizeof streams / sizeof streams[0]; i++) {
+		FILE *f = streams[i];
+		struct pollfd p = { .fd = fileno(f), .events = POLLOUT };
+
+		if (!__fpending(f) || ftrylockfile(f) != 0)
+			continue;
+		if (poll(&p, 1, FLUSH_WAIT_MS) == 1 && (p.revents & POLLOUT))
+			fflush_unlocked(f);
+		funlockfile(f);
+	}
+}
+
 /* A kernel called exit(): the VE process ends as it would on the VE, and
- * the request that called it gets a report. (The worker itself leaves with
- * _exit, which does not come here.) */
+ * the request that called it gets a report. Not when the worker itself
+ * leaves (faults_exit). */
 static void on_exit_handler(int status, void *arg)
 {
 	struct vp_crash *c = &W.hdr->crash;
 
 	(void)arg;
-	if (atomic_exchange(&crashing, 1))
+	if (atomic_load(&leaving) || atomic_exchange(&crashing, 1))
 		return;
 	blame(c, my_slot);
 	c->cause = VP_CRASH_EXIT;
@@ -169,7 +205,14 @@ static void on_exit_handler(int status, void *arg)
 	c->fault_addr = 0;
 	c->exit_status = status;
 	c->nframes = 0;
+	flush_output(); /* exit() would, but only after the host was told */
 	faults_publish(VP_WORKER_CRASHED, c->slot);
+}
+
+void faults_exit(int status)
+{
+	atomic_store(&leaving, 1);
+	exit(status);
 }
 
 static void on_fault(int sig, siginfo_t *si, void *uc_)
@@ -212,6 +255,7 @@ static void on_fault(int sig, siginfo_t *si, void *uc_)
 		        sizeof f->library, &f->offset);
 	}
 
+	flush_output();
 	faults_publish(VP_WORKER_CRASHED, c->slot);
 
 	/* Die of the signal itself, so the exit status tells the truth. */

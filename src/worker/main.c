@@ -135,5 +135,8 @@ int main(int argc, char **argv)
 	slot_serve(VP_SLOT_CTL); /* returns on VP_OP_EXIT */
 	atomic_store(&W.hdr->worker_state, VP_WORKER_EXITED);
 	vp_futex_wake_all(&W.hdr->worker_state);
-	_exit(0); /* do not run the kernels' destructors on the way out */
+	/* Through exit(): the kernels' destructors and atexit handlers run and
+	 * print, stdio and gfortran flush. Context threads may still be in a
+	 * kernel; one that holds things up is ended by the host (proc.c). */
+	faults_exit(0);
 }

@@ -15,6 +15,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "output.h"
 #include "ring.h"
 #include "wait.h"
 #include "worker.h"
@@ -268,6 +269,8 @@ void slot_serve(unsigned idx)
 			atomic_store_explicit(&s->running_reqid, r->reqid, memory_order_release);
 			st = dispatch_call((const struct vp_call *)buf, len, &result, msg,
 			                   sizeof msg);
+			/* What the kernel printed, before the host learns it returned. */
+			vp_output_flush();
 			atomic_store_explicit(&s->running_reqid, 0, memory_order_release);
 			break;
 		case VP_OP_COMPLETE:
@@ -288,6 +291,7 @@ void slot_serve(unsigned idx)
 			return;
 		default: /* the control requests */
 			st = control(s, buf, &result);
+			vp_output_flush(); /* a library's constructors or destructors */
 			slot_answer(s, &cur, r->reqid, (uint32_t)st, result, NULL);
 			continue;
 		}

@@ -3,7 +3,8 @@
  * the shared memfd and serves the control slot; slot.c is the loop every
  * context thread runs; dispatch.c calls kernels through libffi; loader.c
  * keeps the loaded libraries; faults.c turns a crashing kernel into a
- * crash record the host can read; kernel_api.c is what kernels can call.
+ * crash record the host can read, and leaves through exit() at the end;
+ * kernel_api.c is what kernels can call.
  */
 #ifndef OPENVEO_WORKER_H
 #define OPENVEO_WORKER_H
@@ -115,6 +116,10 @@ static inline void history_record(unsigned idx, uint64_t result)
 
 /* faults.c */
 void faults_install(void);
+/* The worker's normal end (VP_OP_EXIT): exit(status), which runs the
+ * kernels' exit handlers and destructors and flushes stdio and gfortran's
+ * units, without the report of a kernel that called exit(). */
+_Noreturn void faults_exit(int status);
 /* The worker is ending (state VP_WORKER_CRASHED with the crash record
  * filled in, or VP_WORKER_FAILED with hdr->crash.msg saying why): publishes the state and wakes every host
  * thread that waits, also one that was still spinning; slot is the slot

@@ -107,3 +107,29 @@ int crash_underscore_exit(int code)
 {
 	_exit(code);
 }
+
+/* A line to stdout and one to stderr, not flushed, then death: what the
+ * kernel printed must still reach the host's files. */
+static void print_before(const char *how)
+{
+	printf("crashing kernel: printf before %s\n", how);
+	fprintf(stderr, "crashing kernel: fprintf(stderr) before %s\n", how);
+}
+
+int crash_print_segv(void)
+{
+	print_before("SIGSEGV");
+	return crash_segv();
+}
+
+int crash_print_abort(void)
+{
+	print_before("abort()");
+	abort();
+}
+
+int crash_print_exit(int code)
+{
+	print_before("exit()");
+	exit(code);
+}

@@ -2,10 +2,17 @@
 // They use the C++ standard library and exceptions inside the worker.
 #include <algorithm>
 #include <cstdint>
+#include <iostream>
 #include <numeric>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+namespace {
+struct PrintsAtExit {
+	~PrintsAtExit() { std::cout << "C++ kernel: static destructor\n"; }
+};
+}
 
 extern "C" {
 
@@ -35,6 +42,24 @@ static const std::string greeting = std::string("hello from ") + "openveo";
 uint64_t cxx_static_len(void)
 {
 	return greeting.size();
+}
+
+// Prints a line through std::cout and one through std::cerr, without
+// std::endl or std::flush.
+int cxx_print(int n)
+{
+	std::cout << "C++ kernel: std::cout line " << n << '\n';
+	std::cerr << "C++ kernel: std::cerr line " << n << '\n';
+	return n;
+}
+
+// Builds a function-local static PrintsAtExit: its destructor prints when
+// the VE process ends (C++ static destructors run at exit).
+int cxx_arm_static_destructor(void)
+{
+	static PrintsAtExit p;
+	(void)p;
+	return 1;
 }
 
 }

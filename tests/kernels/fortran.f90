@@ -25,3 +25,13 @@ real(8) function fsum(a, n)
   integer, intent(in) :: a(n)
   fsum = dble(sum(a))
 end function fsum
+
+! A line to unit 6 (stdout) and one to unit 0 (stderr), without FLUSH
+! (symbol fortran_print; n by value)
+subroutine fortran_print(n) bind(C, name="fortran_print")
+  use iso_c_binding, only: c_int
+  implicit none
+  integer(c_int), value :: n
+  write(6, '(a,i0)') 'Fortran kernel: WRITE(6) line ', n
+  write(0, '(a,i0)') 'Fortran kernel: WRITE(0) line ', n
+end subroutine fortran_print

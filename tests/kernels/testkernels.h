@@ -22,6 +22,7 @@
 #define TK_LIB_RUNTIME  "libruntimekernels.so"
 #define TK_LIB_GLOBAL_A "libglobala.so"
 #define TK_LIB_GLOBAL_B "libglobalb.so"
+#define TK_LIB_OUTPUT  "liboutputkernels.so"
 
 /* What empty() returns. */
 #define TK_EMPTY_RESULT 42u
