@@ -40,7 +40,7 @@ static struct veo_thr_ctxt *open_slot(struct veo_proc_handle *p, unsigned idx,
 	}
 	c->inside = &ctx_counts[p - proc_pool][idx];
 	c->self = c;
-	c->magic = CTX_MAGIC;
+	__atomic_store_n(&c->magic, CTX_MAGIC, __ATOMIC_RELEASE);
 	return c;
 }
 
@@ -108,7 +108,7 @@ struct veo_thr_ctxt *ctx_sync_context(struct veo_proc_handle *p)
 	static pthread_mutex_t once = PTHREAD_MUTEX_INITIALIZER;
 
 	pthread_mutex_lock(&once);
-	if (c->magic != CTX_MAGIC)
+	if (__atomic_load_n(&c->magic, __ATOMIC_RELAXED) != CTX_MAGIC)
 		c = open_slot(p, VP_SLOT_SYNC, 0);
 	pthread_mutex_unlock(&once);
 	return c;

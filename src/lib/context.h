@@ -39,7 +39,8 @@ struct req;
 struct req_extra;
 
 struct veo_thr_ctxt {
-	uint32_t magic;
+	uint32_t magic;                /* CTX_MAGIC while open; __atomic loads and
+	                                * stores: checked while it is cleared */
 	struct veo_thr_ctxt *self;     /* set when opened (ctx_check) */
 	int in_use;                    /* slot taken (under proc->lock) */
 	unsigned slot_idx;

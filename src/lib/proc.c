@@ -56,9 +56,9 @@ static int in_pool(const struct veo_proc_handle *p)
 
 struct veo_proc_handle *proc_check(struct veo_proc_handle *p)
 {
-	if (in_pool(p) && p->magic == PROC_MAGIC)
+	if (in_pool(p) && __atomic_load_n(&p->magic, __ATOMIC_RELAXED) == PROC_MAGIC)
 		return p;
-	if (in_pool(p) && p->magic == PROC_INHERITED)
+	if (in_pool(p) && __atomic_load_n(&p->magic, __ATOMIC_RELAXED) == PROC_INHERITED)
 		error_set("this proc belongs to process %d (inherited across fork): a child "
 		          "can only destroy its copy, or create procs of its own", (int)p->creator);
 	else
@@ -68,7 +68,8 @@ struct veo_proc_handle *proc_check(struct veo_proc_handle *p)
 
 void ctx_check_fail(const struct veo_thr_ctxt *c)
 {
-	if (ctx_inside((struct veo_thr_ctxt *)c) && c->magic == CTX_INHERITED)
+	if (ctx_inside((struct veo_thr_ctxt *)c) &&
+	    __atomic_load_n(&c->magic, __ATOMIC_RELAXED) == CTX_INHERITED)
 		error_set("this context belongs to process %d (inherited across fork): a "
 		          "child can only close its copy", (int)c->proc->creator);
 	else
@@ -463,7 +464,7 @@ static int free_ident(void)
 	int id = 0;
 
 	for (int i = 0; i < VEO_MAX_PROCS; i++)
-		if (proc_pool[i].magic != 0)
+		if (__atomic_load_n(&proc_pool[i].magic, __ATOMIC_RELAXED) != 0)
 			taken |= 1ull << proc_pool[i].ident;
 	while (taken >> id & 1)
 		id++;
@@ -473,7 +474,8 @@ static int free_ident(void)
 struct veo_proc_handle *proc_by_ident(int ident)
 {
 	for (int i = 0; i < VEO_MAX_PROCS; i++)
-		if (proc_pool[i].magic == PROC_MAGIC && proc_pool[i].ident == ident)
+		if (__atomic_load_n(&proc_pool[i].magic, __ATOMIC_ACQUIRE) == PROC_MAGIC &&
+		    proc_pool[i].ident == ident)
 			return &proc_pool[i];
 	return NULL;
 }
@@ -531,7 +533,7 @@ static struct veo_proc_handle *create(int venode, const char *bin)
 		proc_teardown(p, 0);
 		return NULL;
 	}
-	p->magic = PROC_MAGIC;
+	__atomic_store_n(&p->magic, PROC_MAGIC, __ATOMIC_RELEASE);
 	return p;
 }
 

@@ -29,7 +29,8 @@
 #define PROC_INHERITED 0x696e6872u /* a proc of the parent, in a forked child */
 
 struct veo_proc_handle {
-	uint32_t magic;
+	uint32_t magic;                 /* PROC_MAGIC while live; __atomic loads and
+	                                 * stores: checked while it is cleared */
 	int ident;                      /* veo_proc_identifier: lowest free */
 	pid_t creator;                  /* the process that created it */
 	int node;
@@ -78,7 +79,7 @@ static inline struct veo_thr_ctxt *ctx_check(struct veo_thr_ctxt *c)
 	uintptr_t a = (uintptr_t)c, lo = (uintptr_t)proc_pool;
 
 	if (a - lo <= sizeof proc_pool - sizeof *c && a % _Alignof(struct veo_thr_ctxt) == 0 &&
-	    c->magic == CTX_MAGIC && c->self == c)
+	    __atomic_load_n(&c->magic, __ATOMIC_RELAXED) == CTX_MAGIC && c->self == c)
 		return c;
 	ctx_check_fail(c);
 	return NULL;
