@@ -42,6 +42,9 @@
 static _Thread_local int my_slot = -1;
 static _Atomic int crashing;
 static _Atomic int leaving; /* faults_exit: the worker itself calls exit() */
+/* The worker's pid: a process a kernel forked runs these handlers too (and
+ * its exit handlers), and only the worker may report. */
+static pid_t worker_pid;
 
 /* ---- names, without malloc ---- */
 
@@ -197,8 +200,8 @@ static void on_exit_handler(int status, void *arg)
 	struct vp_crash *c = &W.hdr->crash;
 
 	(void)arg;
-	if (atomic_load(&leaving) || atomic_exchange(&crashing, 1))
-		return;
+	if (getpid() != worker_pid || atomic_load(&leaving) || atomic_exchange(&crashing, 1))
+		return; /* a kernel's forked helper ending, or the worker leaving */
 	blame(c, my_slot);
 	c->cause = VP_CRASH_EXIT;
 	c->signo = 0;
@@ -215,12 +218,29 @@ void faults_exit(int status)
 	exit(status);
 }
 
+/* Dies of the signal itself, so the exit status tells the truth: the
+ * default action, and the signal unblocked (the handler runs with every
+ * signal blocked). */
+static _Noreturn void die_of(int sig)
+{
+	sigset_t only;
+
+	signal(sig, SIG_DFL);
+	sigemptyset(&only);
+	sigaddset(&only, sig);
+	sigprocmask(SIG_UNBLOCK, &only, NULL);
+	raise(sig);
+	_exit(128 + sig);
+}
+
 static void on_fault(int sig, siginfo_t *si, void *uc_)
 {
 	struct vp_crash *c = &W.hdr->crash;
 	void *frames[VP_FRAMES_MAX];
 	int n, first = 0;
 
+	if (getpid() != worker_pid)
+		die_of(sig); /* a process a kernel forked: not the worker's report */
 	if (atomic_exchange(&crashing, 1)) {
 		/* Another thread crashes too: let the first one report. */
 		for (;;)
@@ -258,10 +278,7 @@ static void on_fault(int sig, siginfo_t *si, void *uc_)
 	flush_output();
 	faults_publish(VP_WORKER_CRASHED, c->slot);
 
-	/* Die of the signal itself, so the exit status tells the truth. */
-	signal(sig, SIG_DFL);
-	raise(sig);
-	_exit(128 + sig);
+	die_of(sig);
 }
 
 void faults_install(void)
@@ -271,6 +288,7 @@ void faults_install(void)
 	struct sigaction sa;
 	void *warm[2];
 
+	worker_pid = getpid();
 	backtrace(warm, 2); /* load the unwinder now, not inside a handler */
 	memset(&sa, 0, sizeof sa);
 	sa.sa_sigaction = on_fault;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* SIGSEGV: a write through a null pointer. */
@@ -132,4 +133,30 @@ int crash_print_exit(int code)
 {
 	print_before("exit()");
 	exit(code);
+}
+
+/* A kernel that forks a helper, as third-party code does, and waits for it:
+ * how 0: the helper exits with exit(5) (running the exit handlers it
+ * inherited), 1: it dies of SIGSEGV, 2: it calls _exit(6). Returns the
+ * helper's wait status; the worker must not take the helper's end for its
+ * own. */
+int fork_helper(int how)
+{
+	int status = -1;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		if (how == 1)
+			*(volatile int *)unmapped = 1;
+		if (how == 2)
+			_exit(6);
+		exit(5);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		;
+	return status;
 }
