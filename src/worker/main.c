@@ -6,6 +6,7 @@
  * host goes away (the pipe reports hang-up, or we are re-parented).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -29,25 +30,82 @@ void *worker_heap_ptr(uint64_t off, uint64_t len)
 	return W.base + W.heap_offset + off;
 }
 
+/* A descriptor the watchdog watches, and what it was when it was opened:
+ * kernels close descriptors (daemonising code closes 3..63, some all of
+ * them), and the number may then name something else. */
+struct watched {
+	int fd;
+	dev_t dev;
+	ino_t ino;
+	const char *what;
+};
+
+/* Moves fd high, out of the range kernels usually close, and records it. */
+static void watch(struct watched *w, int fd, const char *what)
+{
+	struct rlimit rl;
+	struct stat st;
+	int high = 900, moved;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur > 16 && (rlim_t)high > rl.rlim_cur - 16)
+		high = (int)(rl.rlim_cur - 16);
+	moved = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, high) : -1;
+	if (moved >= 0) {
+		close(fd);
+		fd = moved;
+	}
+	w->fd = fd;
+	w->what = what;
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		w->fd = -1;
+		return;
+	}
+	w->dev = st.st_dev;
+	w->ino = st.st_ino;
+}
+
+/* Whether w still names what it was opened as; if a kernel closed it (or
+ * it now names something else), says so once and stops watching it. */
+static int still_watched(struct watched *w)
+{
+	struct stat st;
+
+	if (w->fd < 0)
+		return 0;
+	if (fstat(w->fd, &st) == 0 && st.st_dev == w->dev && st.st_ino == w->ino)
+		return 1;
+	fprintf(stderr, "veorun: a kernel closed descriptor %d, the VE process's %s; the "
+	        "host's death is still noticed, by its process id\n", w->fd, w->what);
+	w->fd = -1;
+	return 0;
+}
+
 /* The host is gone when the pipe reports hang-up (every copy of its write
  * end closed), or when the host process itself ended (its pidfd turns
  * readable: a host that forked without exec leaves copies of the pipe in
- * its children), or, where there are no pidfds, when we are re-parented. */
+ * its children), or, where there are no pidfds or a kernel closed them,
+ * when we are re-parented. A closed or replaced descriptor is not a dead
+ * host. */
 static void *watchdog(void *arg)
 {
-	int host_fd = (int)syscall(SYS_pidfd_open, W.host_pid, 0);
+	struct watched pipe_w, host_w;
 
 	(void)arg;
+	watch(&pipe_w, VP_WORKER_PIPE_FD, "pipe to the host");
+	watch(&host_w, (int)syscall(SYS_pidfd_open, W.host_pid, 0), "pidfd of the host");
 	/* Still our parent after the pidfd was made: it names the host. */
 	if (getppid() != W.host_pid)
 		_exit(0);
 	for (;;) {
-		struct pollfd p[2] = { { .fd = VP_WORKER_PIPE_FD, .events = POLLIN },
-		                       { .fd = host_fd, .events = POLLIN } };
-		int n = poll(p, host_fd >= 0 ? 2 : 1, 500);
+		struct pollfd p[2] = { { .fd = pipe_w.fd, .events = POLLIN },
+		                       { .fd = host_w.fd, .events = POLLIN } };
+		int n = poll(p, 2, 500); /* a negative fd is not polled */
 
-		if (n > 0 && ((p[0].revents & (POLLHUP | POLLERR | POLLIN | POLLNVAL)) ||
-		              p[1].revents))
+		if (n > 0 && (p[0].revents & (POLLHUP | POLLERR | POLLIN | POLLNVAL)) &&
+		    still_watched(&pipe_w))
+			_exit(0);
+		if (n > 0 && p[1].revents && still_watched(&host_w))
 			_exit(0);
 		if (getppid() != W.host_pid)
 			_exit(0);

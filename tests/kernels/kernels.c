@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "testkernels.h"
 
@@ -351,4 +352,19 @@ uint64_t wait_flag(const volatile uint64_t *flag, uint64_t *started)
 	while (__atomic_load_n(flag, __ATOMIC_ACQUIRE) == 0)
 		nanosleep(&ts, NULL);
 	return *flag;
+}
+
+/* What daemonising code does: close descriptors lo..hi (a kernel has no
+ * business with the VE process's own), then keep running for ms
+ * milliseconds, while the worker's watchdog looks at its descriptors.
+ * Returns how many were open. */
+int close_fds(int lo, int hi, int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	int closed = 0;
+
+	for (int fd = lo; fd <= hi; fd++)
+		closed += close(fd) == 0;
+	nanosleep(&ts, NULL);
+	return closed;
 }
