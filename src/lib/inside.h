@@ -16,8 +16,8 @@
  * thread's counting store before its own look at the words: a thread that
  * counted itself before is seen and waited for, one that counts after
  * finds the handle invalid at its check and leaves. Where membarrier is
- * not available (or under ThreadSanitizer, which does not know it), the
- * owner's store is followed by a full fence instead.
+ * not available (or under ThreadSanitizer, which does not know it), no
+ * thread owns a count: everyone takes the atomic add.
  */
 #ifndef OPENVEO_INSIDE_H
 #define OPENVEO_INSIDE_H
@@ -51,20 +51,19 @@ static inline struct inside_mark inside_enter(struct inside_count *n)
 	if (!n)
 		return m;
 	owner = atomic_load_explicit(&n->owner, memory_order_relaxed);
-	if (owner == 0 && atomic_compare_exchange_strong(&n->owner, &owner, self))
-		owner = self; /* the first thread: once in a handle's life */
-	if (owner == self) {
-		m.owner = 1;
-		atomic_store_explicit(&n->owner_depth,
-		                      atomic_load_explicit(&n->owner_depth, memory_order_relaxed) + 1,
-		                      memory_order_relaxed);
-		if (inside_fenceless)
-			atomic_signal_fence(memory_order_seq_cst); /* membarrier orders it */
-		else
-			atomic_thread_fence(memory_order_seq_cst);
-	} else {
+	/* The first thread owns the count, where membarrier can order its
+	 * stores (else nobody does, and everyone takes the ordered path). */
+	if (__builtin_expect(owner != self, 0) &&
+	    !(owner == 0 && inside_fenceless &&
+	      atomic_compare_exchange_strong(&n->owner, &owner, self))) {
 		atomic_fetch_add_explicit(&n->others, 1, memory_order_seq_cst);
+		return m;
 	}
+	m.owner = 1;
+	atomic_store_explicit(&n->owner_depth,
+	                      atomic_load_explicit(&n->owner_depth, memory_order_relaxed) + 1,
+	                      memory_order_relaxed);
+	atomic_signal_fence(memory_order_seq_cst); /* membarrier orders it */
 	return m;
 }
 
