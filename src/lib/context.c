@@ -38,8 +38,10 @@ static struct veo_thr_ctxt *open_slot(struct veo_proc_handle *p, unsigned idx,
 		error_set("cannot open a context: %s", msg);
 		return NULL;
 	}
-	c->inside = &ctx_counts[p - proc_pool][idx];
-	c->self = c;
+	/* Read by late callers of a closed context too (ctx_inside): atomic,
+	 * and never cleared, not even when the proc is torn down. */
+	__atomic_store_n(&c->inside, &ctx_counts[p - proc_pool][idx], __ATOMIC_RELAXED);
+	__atomic_store_n(&c->self, c, __ATOMIC_RELAXED);
 	__atomic_store_n(&c->magic, CTX_MAGIC, __ATOMIC_RELEASE);
 	return c;
 }

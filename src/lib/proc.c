@@ -17,6 +17,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -452,7 +453,12 @@ static void proc_teardown(struct veo_proc_handle *p, int exit_sent)
 		close(p->memfd);
 	syms_free(&p->syms);
 	pthread_mutex_destroy(&p->lock);
-	memset(p, 0, sizeof *p);
+	/* All but the contexts, which late callers of a destroyed handle may
+	 * still look at (their magic, self and count, ctx_check): each is
+	 * freed already and set up afresh when it is opened again. */
+	memset(p, 0, offsetof(struct veo_proc_handle, ctx_store));
+	for (unsigned i = 0; i < VP_MAX_SLOTS; i++)
+		p->ctx_store[i].in_use = 0;
 }
 
 /* The lowest identifier that no proc in use holds (pool_lock held): the

@@ -79,7 +79,8 @@ static inline struct veo_thr_ctxt *ctx_check(struct veo_thr_ctxt *c)
 	uintptr_t a = (uintptr_t)c, lo = (uintptr_t)proc_pool;
 
 	if (a - lo <= sizeof proc_pool - sizeof *c && a % _Alignof(struct veo_thr_ctxt) == 0 &&
-	    __atomic_load_n(&c->magic, __ATOMIC_RELAXED) == CTX_MAGIC && c->self == c)
+	    __atomic_load_n(&c->magic, __ATOMIC_RELAXED) == CTX_MAGIC &&
+	    __atomic_load_n(&c->self, __ATOMIC_RELAXED) == c)
 		return c;
 	ctx_check_fail(c);
 	return NULL;
@@ -108,7 +109,8 @@ static inline struct inside_count *ctx_inside(struct veo_thr_ctxt *c)
 	uintptr_t a = (uintptr_t)c, lo = (uintptr_t)proc_pool;
 
 	return a - lo <= sizeof proc_pool - sizeof *c && a % _Alignof(struct veo_thr_ctxt) == 0 &&
-	       c->self == c ? c->inside : NULL;
+	       __atomic_load_n(&c->self, __ATOMIC_RELAXED) == c
+	       ? __atomic_load_n(&c->inside, __ATOMIC_RELAXED) : NULL;
 }
 
 /* The host mapping of slot idx. The layout is the host's own copy: the

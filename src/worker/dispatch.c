@@ -87,6 +87,9 @@ static int search_code(struct dl_phdr_info *info, size_t size, void *arg)
 	struct code_search *cs = arg;
 
 	(void)size;
+	/* A library being unloaded is code no longer (loader.c). */
+	if (info->dlpi_addr && info->dlpi_addr == atomic_load(&loader_unloading))
+		return 0;
 	for (unsigned i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		uint64_t lo = (uint64_t)info->dlpi_addr + ph->p_vaddr;

@@ -7,6 +7,7 @@
  * in here.
  */
 #include <dlfcn.h>
+#include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,9 +96,37 @@ int loader_load(const char *path, uint64_t *handle, char *msg, size_t msglen)
 	return VP_ST_OK;
 }
 
+/* The load address of a library being unloaded, 0 if none: calls into it
+ * are refused from the moment it is set (dispatch.c's code search skips
+ * it), so that none starts while the library goes. */
+_Atomic uintptr_t loader_unloading;
+
+/* A context running a kernel of the library whose link map is lm: its
+ * slot, or -1. Called once loader_unloading and a new loader_generation
+ * are visible to every context thread (membarrier): a call that started
+ * before is seen here, one that starts after fails the code check. */
+static int running_in(const struct link_map *lm)
+{
+	for (unsigned i = VP_SLOT_SYNC; i < VP_MAX_SLOTS; i++) {
+		struct vp_slot *s = worker_slot(i);
+		struct link_map *fm = NULL;
+		Dl_info di;
+		uint64_t fn;
+
+		if (atomic_load_explicit(&s->running_reqid, memory_order_acquire) == 0)
+			continue;
+		fn = atomic_load_explicit(&s->running_fn, memory_order_relaxed);
+		if (dladdr1((void *)(uintptr_t)fn, &di, (void **)&fm, RTLD_DL_LINKMAP) && fm == lm)
+			return (int)i;
+	}
+	return -1;
+}
+
 int loader_unload(uint64_t handle, char *msg, size_t msglen)
 {
 	ssize_t i = find_handle(handle);
+	struct link_map *lm = NULL;
+	int busy;
 	void *dl;
 
 	if (i < 0) {
@@ -106,15 +135,30 @@ int loader_unload(uint64_t handle, char *msg, size_t msglen)
 		return VP_ST_ERROR;
 	}
 	dl = libs[i].dl;
+	/* Unmapping the code of a running kernel would kill the VE process. */
+	if (dlinfo(dl, RTLD_DI_LINKMAP, &lm) == 0 && lm) {
+		atomic_store(&loader_unloading, (uintptr_t)lm->l_addr);
+		atomic_fetch_add_explicit(&loader_generation, 1, memory_order_release);
+		worker_order_all();
+		busy = running_in(lm);
+		if (busy >= 0) {
+			atomic_store(&loader_unloading, 0);
+			snprintf(msg, msglen, "library in use by a running call (context slot %d): "
+			         "unload it once the call has returned", busy);
+			return VP_ST_ERROR;
+		}
+	}
 	libs[i] = libs[--nlibs];
 	/* Calls check function addresses again from now on (dispatch.c). */
 	atomic_fetch_add_explicit(&loader_generation, 1, memory_order_release);
 	if (dlclose(dl) != 0) {
 		const char *e = dlerror();
 
+		atomic_store(&loader_unloading, 0);
 		snprintf(msg, msglen, "%s", e ? e : "dlclose failed");
 		return VP_ST_ERROR;
 	}
+	atomic_store(&loader_unloading, 0);
 	return VP_ST_OK;
 }
 

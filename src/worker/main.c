@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/membarrier.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -22,6 +23,15 @@
 #include "worker.h"
 
 struct worker W;
+
+static int can_membarrier;
+
+void worker_order_all(void)
+{
+	if (!can_membarrier ||
+	    syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
+		atomic_thread_fence(memory_order_seq_cst);
+}
 
 void *worker_heap_ptr(uint64_t off, uint64_t len)
 {
@@ -182,6 +192,8 @@ int main(int argc, char **argv)
 	W.heap_base = (uint64_t)(uintptr_t)(W.base + W.heap_offset);
 	W.hdr->worker_heap_base = W.heap_base;
 
+	can_membarrier = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0)
+	                 == 0;
 	faults_install();
 	faults_thread_init(VP_SLOT_CTL);
 	if (pthread_create(&wd, NULL, watchdog, NULL) != 0)

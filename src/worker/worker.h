@@ -39,6 +39,11 @@ static inline struct vp_slot *worker_slot(unsigned idx)
 	return vp_slot_at(W.base, W.slots_offset, W.slot_stride, idx);
 }
 
+/* Makes every thread of the VE process execute a full barrier
+ * (membarrier; a fence of our own where it is missing): what we stored
+ * before is seen by their loads after, without a fence on their side. */
+void worker_order_all(void);
+
 /* Heap offset range check: returns a pointer or NULL. */
 void *worker_heap_ptr(uint64_t off, uint64_t len);
 
@@ -92,6 +97,7 @@ int dispatch_call(const struct vp_call *c, uint32_t len, uint64_t *result,
 /* loader.c. Handles are numbers the loader hands out, never reused, so a
  * stale handle is an error even when dlopen() reuses an address. */
 extern _Atomic unsigned loader_generation; /* bumped by every unload */
+extern _Atomic uintptr_t loader_unloading;  /* load address of one going, or 0 */
 int loader_load(const char *path, uint64_t *handle, char *msg, size_t msglen);
 int loader_unload(uint64_t handle, char *msg, size_t msglen);
 int loader_sym(uint64_t handle, const char *name, uint64_t *addr, char *msg,

@@ -26,6 +26,11 @@ void *worker_heap_ptr(uint64_t off, uint64_t len)
 	acted("worker_heap_ptr");
 }
 
+void worker_order_all(void)
+{
+	acted("worker_order_all");
+}
+
 void __wrap_ffi_call(void);
 void __wrap_dlopen(void);
 void __wrap_process_vm_readv(void);
