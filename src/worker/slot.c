@@ -8,6 +8,7 @@
  * so the host cannot change it under our feet; anything malformed is
  * answered with an error, never trusted.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -237,19 +238,66 @@ static _Noreturn void ring_corrupt(unsigned idx, uint64_t reqid)
 	_exit(3);
 }
 
+/* A slot's serving state, where the thread's end (serve_ended) finds it. */
+struct serving {
+	unsigned idx;
+	struct ring_cursor cur;
+};
+
+static uint64_t slot_stack_size[VP_MAX_SLOTS]; /* as the context was opened */
+
+/* A kernel ended its context's thread (pthread_exit): the thread unwinds
+ * through here. The request it ran is answered, naming the kernel, and a
+ * new thread takes the slot over where this one stopped, so the context
+ * stays usable. */
+static void serve_ended(void *arg)
+{
+	struct serving *sv = arg;
+	struct vp_slot *s = worker_slot(sv->idx);
+	uint64_t reqid = atomic_load(&s->running_reqid);
+	char msg[VP_NOTE_MSG];
+	Dl_info di;
+
+	if (sv->idx == VP_SLOT_CTL || reqid == 0)
+		return;
+	uint64_t fn = atomic_load(&s->running_fn);
+	snprintf(msg, sizeof msg, "kernel %s ended its thread (pthread_exit); the context "
+	         "goes on in a new one",
+	         dladdr((void *)(uintptr_t)fn, &di) && di.dli_sname ? di.dli_sname : "?");
+	atomic_store(&s->running_reqid, 0);
+	slot_answer(s, &sv->cur, reqid, VP_ST_ERROR, 0, msg);
+	faults_thread_fini();
+	if (slot_start_context(sv->idx | SLOT_TAKE_OVER, slot_stack_size[sv->idx]) != 0)
+		atomic_store(&s->state, VP_SLOT_CLOSED);
+}
+
+static void serve_loop(struct serving *sv);
+
 void slot_serve(unsigned idx)
 {
 	struct vp_slot *s = worker_slot(idx);
-	struct ring_cursor cur;
+	struct serving sv = { .idx = idx };
+
+	/* The host reset the rings before asking for this slot (or this
+	 * thread takes over from one a kernel ended, serve_ended). */
+	sv.cur.head = atomic_load(&s->sq.head) & ~(uint32_t)(VP_REC_ALIGN - 1);
+	sv.cur.rec = sv.cur.head;
+	sv.cur.cq_head_seen = atomic_load(&s->cq.head);
+	pthread_cleanup_push(serve_ended, &sv);
+	serve_loop(&sv);
+	pthread_cleanup_pop(0);
+}
+
+static void serve_loop(struct serving *sv)
+{
+	unsigned idx = sv->idx;
+	struct vp_slot *s = worker_slot(idx);
+	struct ring_cursor *cur = &sv->cur;
 	_Alignas(16) uint8_t buf[SLOT_REC_MAX];
 
-	/* The host reset the rings before asking for this slot. */
-	cur.head = atomic_load(&s->sq.head) & ~(uint32_t)(VP_REC_ALIGN - 1);
-	cur.rec = cur.head;
-	cur.cq_head_seen = atomic_load(&s->cq.head);
 	for (;;) {
 		uint64_t bad = 0, result = 0;
-		uint32_t len = sq_take(s, &cur, buf, &bad);
+		uint32_t len = sq_take(s, cur, buf, &bad);
 		const struct vp_rec *r = (const struct vp_rec *)buf;
 		char msg[VP_NOTE_MSG];
 		int st = VP_ST_ERROR;
@@ -259,7 +307,7 @@ void slot_serve(unsigned idx)
 		if (len == 0)
 			ring_corrupt(idx, bad);
 		if (check_record(buf, len, idx) != 0) {
-			reject(s, &cur, idx, buf);
+			reject(s, cur, idx, buf);
 			continue;
 		}
 		switch (r->op) {
@@ -278,38 +326,39 @@ void slot_serve(unsigned idx)
 			st = VP_ST_OK;
 			break;
 		case VP_OP_HOST_ACTION:
-			host_action(s, &cur, r->reqid);
+			host_action(s, cur, r->reqid);
 			continue; /* the host completes the request itself */
 		case VP_OP_READ:
 		case VP_OP_WRITE:
 			st = xfer((const struct vp_xfer *)buf, r->op == VP_OP_READ, msg, sizeof msg);
 			break;
 		case VP_OP_CLOSE:
-			slot_answer(s, &cur, r->reqid, VP_ST_OK, 0, NULL);
+			slot_answer(s, cur, r->reqid, VP_ST_OK, 0, NULL);
 			return;
 		case VP_OP_EXIT:
 			return;
 		default: /* the control requests */
 			st = control(s, buf, &result);
 			vp_output_flush(); /* a library's constructors or destructors */
-			slot_answer(s, &cur, r->reqid, (uint32_t)st, result, NULL);
+			slot_answer(s, cur, r->reqid, (uint32_t)st, result, NULL);
 			continue;
 		}
 		if (st == VP_ST_ERROR && !msg[0])
 			snprintf(msg, sizeof msg, "malformed request (op %u)", r->op);
 		history_record(idx, result);
-		slot_answer(s, &cur, r->reqid, (uint32_t)st, result, msg);
+		slot_answer(s, cur, r->reqid, (uint32_t)st, result, msg);
 	}
 }
 
 static void *context_thread(void *arg)
 {
-	unsigned idx = (unsigned)(uintptr_t)arg;
+	unsigned idx = (unsigned)(uintptr_t)arg & ~SLOT_TAKE_OVER;
 	struct vp_slot *s = worker_slot(idx);
 
 	faults_thread_init((int)idx);
 	worker_current_slot = (int)idx;
-	worker_history[idx].n = 0; /* a new context: no requests yet */
+	if (!((unsigned)(uintptr_t)arg & SLOT_TAKE_OVER))
+		worker_history[idx].n = 0; /* a new context: no requests yet */
 	atomic_store(&s->state, VP_SLOT_RUNNING);
 	slot_serve(idx);
 	faults_thread_fini();
@@ -323,6 +372,7 @@ int slot_start_context(unsigned idx, uint64_t stack_size)
 	pthread_t t;
 	int err;
 
+	slot_stack_size[idx & ~SLOT_TAKE_OVER] = stack_size;
 	if (stack_size == 0)
 		stack_size = 8u << 20;
 	if (stack_size < (256u << 10))

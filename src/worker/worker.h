@@ -67,7 +67,9 @@ void slot_serve(unsigned idx);
 int slot_sq_poll(struct vp_slot *s, struct ring_cursor *cur, uint8_t *buf,
                  uint64_t *bad_reqid);
 int slot_check_record(const uint8_t *buf, uint32_t len, unsigned idx);
-/* Start a context thread for slot idx. 0 or an errno. */
+/* Start a context thread for slot idx (with SLOT_TAKE_OVER: to go on
+ * serving it after a kernel ended the thread before). 0 or an errno. */
+#define SLOT_TAKE_OVER 0x80000000u
 int slot_start_context(unsigned idx, uint64_t stack_size);
 
 /* Answers the record taken last: ring_answer (ring.h), out of line for
