@@ -109,15 +109,14 @@ static void watch_forks(void)
 	pthread_atfork(NULL, NULL, after_fork_in_child);
 }
 
-/* The child's copy of an inherited proc, let go: descriptors, mapping and
- * tables; nothing the worker or the parent shares is touched (no record,
- * no signal, no wait, no hole punched in the heap). */
-static void release_inherited(struct veo_proc_handle *p)
+/* What the host holds of a proc besides its contexts' tables: the
+ * descriptors, the mapping and the heap's and symbol cache's memory. */
+static void release_host_side(struct veo_proc_handle *p)
 {
-	for (unsigned i = 0; i < VP_MAX_SLOTS; i++)
-		req_ctx_forget(&p->ctx_store[i]);
 	if (p->pidfd >= 0)
 		close(p->pidfd);
+	if (p->pipe_wr >= 0)
+		close(p->pipe_wr);
 	if (p->base) {
 		heap_destroy(&p->heap);
 		munmap(p->base, p->size);
@@ -125,6 +124,16 @@ static void release_inherited(struct veo_proc_handle *p)
 	if (p->memfd >= 0)
 		close(p->memfd);
 	syms_free(&p->syms);
+}
+
+/* The child's copy of an inherited proc, let go: descriptors, mapping and
+ * tables; nothing the worker or the parent shares is touched (no record,
+ * no signal, no wait, no hole punched in the heap). */
+static void release_inherited(struct veo_proc_handle *p)
+{
+	for (unsigned i = 0; i < VP_MAX_SLOTS; i++)
+		req_ctx_forget(&p->ctx_store[i]);
+	release_host_side(p);
 	memset(p, 0, sizeof *p);
 }
 
@@ -438,20 +447,10 @@ static void proc_teardown(struct veo_proc_handle *p, int exit_sent)
 		while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR)
 			;
 	}
-	if (p->pidfd >= 0)
-		close(p->pidfd);
-	if (p->pipe_wr >= 0)
-		close(p->pipe_wr);
 	for (unsigned i = 0; i < VP_MAX_SLOTS; i++)
 		if (p->ctx_store[i].reqs)
 			req_ctx_release(&p->ctx_store[i]);
-	if (p->base) {
-		heap_destroy(&p->heap);
-		munmap(p->base, p->size);
-	}
-	if (p->memfd >= 0)
-		close(p->memfd);
-	syms_free(&p->syms);
+	release_host_side(p);
 	pthread_mutex_destroy(&p->lock);
 	/* All but the contexts, which late callers of a destroyed handle may
 	 * still look at (their magic, self and count, ctx_check): each is
