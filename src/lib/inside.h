@@ -11,8 +11,10 @@
  * no locked instruction and no fence; any other thread uses an atomic add
  * on a second word. A count lives as long as the pool slot of its handle
  * and is never reset: it is balanced whenever nobody is inside, and a
- * thread that reuses an exited owner's thread pointer owns it harmlessly. The closing thread first makes the handle invalid (its
- * magic cleared), then runs membarrier(), which orders every other
+ * thread that reuses an exited owner's thread pointer owns it harmlessly.
+ *
+ * The closing thread first makes the handle invalid (its magic cleared),
+ * then runs membarrier(), which orders every other
  * thread's counting store before its own look at the words: a thread that
  * counted itself before is seen and waited for, one that counts after
  * finds the handle invalid at its check and leaves. Where membarrier is
