@@ -8,7 +8,8 @@
  * In the VE process, an address of the VE heap is a VE address whether or
  * not it carries its tag: veo_args_set_hmem passes hmem pointers without
  * it (a host CPU faults on the tag's bits, which the VE ignores), and a
- * kernel that tests veo_is_ve_addr and strips the tag still works.
+ * kernel that tests veo_is_ve_addr and strips the tag still works. The
+ * rest of veo_hmem.h is src/common/hmem.c's.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -30,18 +31,6 @@ int veo_is_ve_addr(const void *addr)
 	return hmem_is_ve(p) || in_heap(p);
 }
 
-void *veo_get_hmem_addr(void *addr)
-{
-	uint64_t p = (uint64_t)(uintptr_t)addr;
-
-	return hmem_is_ve(p) ? (void *)(uintptr_t)hmem_addr(p) : addr;
-}
-
-int veo_get_max_proc_identifier(void)
-{
-	return HMEM_MAX_PROCS;
-}
-
 int veo_get_proc_identifier_from_hmem(const void *addr)
 {
 	uint64_t p = (uint64_t)(uintptr_t)addr;
@@ -51,15 +40,6 @@ int veo_get_proc_identifier_from_hmem(const void *addr)
 	return in_heap(p) ? W.proc_ident : -1;
 }
 
-void *veo_get_virt_addr_ve(void *addr)
-{
-	return veo_get_hmem_addr(addr);
-}
-
-void *veo_get_virt_addr_vh(void *addr)
-{
-	return addr;
-}
 
 struct result_history worker_history[VP_MAX_SLOTS];
 _Thread_local int worker_current_slot = -1;

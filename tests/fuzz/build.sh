@@ -38,7 +38,7 @@ cflags=(-g -O1 -fno-omit-frame-pointer -std=c11 -D_GNU_SOURCE -fno-strict-aliasi
 # is ever done.
 worker=("$root/src/worker/slot.c" "$root/src/worker/dispatch.c" "$root/src/worker/loader.c"
 	"$root/src/worker/faults.c" "$root/src/worker/kernel_api.c" "$root/src/common/wait.c"
-	"$here/worker_stubs.c")
+	"$root/src/common/hmem.c" "$here/worker_stubs.c")
 libs=(-Wl,--wrap=ffi_call,--wrap=dlopen,--wrap=process_vm_readv,--wrap=process_vm_writev
 	$(pkg-config --libs libffi 2>/dev/null || echo -lffi) -ldl -lpthread)
 
