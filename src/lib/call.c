@@ -16,41 +16,62 @@
 #include "proc.h"
 #include "request.h"
 
-/* Stack arguments are copied into one heap block now (IN, INOUT) and
- * remembered for the copy back (OUT, INOUT); the record is encoded in the
- * ring (submit_begin). */
+/* The stack arguments of a call, copied into one heap block now (IN,
+ * INOUT) and remembered for the copy back (OUT, INOUT) in x. The call does
+ * not count itself in its context (request.h, "Late callers"), so this
+ * part, which uses the heap outside the context's lock, counts itself in
+ * the proc. Returns the block's VE address, or 0 with the error set. */
+static uint64_t stack_args(struct veo_thr_ctxt *c, struct veo_args *a, struct req_extra *x)
+{
+	struct veo_proc_handle *p = c->proc;
+	uint64_t block;
+
+	INSIDE(proc_inside(p));
+	if (!proc_check(p))
+		return 0;
+	if (mem_heap_alloc(p, args_stack_size(a), &block) != 0)
+		return 0;
+	*x = (struct req_extra){ .block = block };
+	x->u.call.outs = calloc((size_t)a->nstack, sizeof(struct out_copy));
+	if (!x->u.call.outs) {
+		mem_heap_free(p, block);
+		error_set("out of memory");
+		return 0;
+	}
+	x->u.call.nout = args_stack_fill(a, p->heap_host + block, block, x->u.call.outs);
+	return p->heap_ve + block;
+}
+
+/* A call that could not be submitted gives its stack block back. */
+static void stack_args_drop(struct veo_thr_ctxt *c, struct req_extra *x)
+{
+	struct veo_proc_handle *p = c->proc;
+
+	INSIDE(proc_inside(p));
+	free(x->u.call.outs);
+	if (__atomic_load_n(&p->magic, __ATOMIC_RELAXED) == PROC_MAGIC)
+		mem_heap_free(p, x->block);
+}
+
 uint64_t veo_call_async(struct veo_thr_ctxt *c, uint64_t addr, struct veo_args *a)
 {
 	struct req_extra x, *xp = NULL;
-	struct veo_proc_handle *p;
 	uint64_t id, stack_ve = 0;
 	struct vp_rec *rec;
 	uint32_t len;
 
-	INSIDE(ctx_inside(c));
 	if (!ctx_check(c) || !args_check(a))
 		return VEO_REQUEST_ID_INVALID;
 	/* What the host printed comes before what the kernel prints. */
 	vp_output_flush();
-	p = c->proc;
 	if (addr == 0) {
 		error_set("veo_call_async: function address is 0 (symbol not found?)");
 		return VEO_REQUEST_ID_INVALID;
 	}
 	if (a->nstack) {
-		uint64_t block;
-
-		if (mem_heap_alloc(p, args_stack_size(a), &block) != 0)
+		stack_ve = stack_args(c, a, &x);
+		if (!stack_ve)
 			return VEO_REQUEST_ID_INVALID;
-		x = (struct req_extra){ .block = block };
-		x.u.call.outs = calloc((size_t)a->nstack, sizeof(struct out_copy));
-		if (!x.u.call.outs) {
-			mem_heap_free(p, block);
-			error_set("out of memory");
-			return VEO_REQUEST_ID_INVALID;
-		}
-		x.u.call.nout = args_stack_fill(a, p->heap_host + block, block, x.u.call.outs);
-		stack_ve = p->heap_ve + block;
 		xp = &x;
 	}
 	len = args_record_len(a);
@@ -60,10 +81,8 @@ uint64_t veo_call_async(struct veo_thr_ctxt *c, uint64_t addr, struct veo_args *
 		args_encode(a, addr, stack_ve, rec);
 		id = req_submit_end(c, REQ_CALL, xp, rec, len);
 	}
-	if (id == VEO_REQUEST_ID_INVALID && xp) {
-		free(x.u.call.outs);
-		mem_heap_free(p, x.block);
-	}
+	if (id == VEO_REQUEST_ID_INVALID && xp)
+		stack_args_drop(c, &x);
 	return id;
 }
 

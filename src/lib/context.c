@@ -41,6 +41,7 @@ static struct veo_thr_ctxt *open_slot(struct veo_proc_handle *p, unsigned idx,
 	/* Read by late callers of a closed context too (ctx_inside): atomic,
 	 * and never cleared, not even when the proc is torn down. */
 	__atomic_store_n(&c->inside, &ctx_counts[p - proc_pool][idx], __ATOMIC_RELAXED);
+	req_ctx_live(c);
 	__atomic_store_n(&c->self, c, __ATOMIC_RELAXED);
 	__atomic_store_n(&c->magic, CTX_MAGIC, __ATOMIC_RELEASE);
 	return c;
@@ -156,6 +157,7 @@ int veo_context_close(struct veo_thr_ctxt *c)
 	atomic_store(&c->closed, 1);
 	vp_futex_wake_all(&c->slot->sq.head);
 	vp_futex_wake_all(&c->block_gen);
+	req_ctx_retire(c, "the context was closed (veo_context_close)");
 	inside_wait(ctx_inside(c), 1); /* but for this call itself */
 	pthread_mutex_lock(&p->lock);
 	for (int i = 0; i < p->nctx_open; i++) {

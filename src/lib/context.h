@@ -49,7 +49,16 @@ struct veo_thr_ctxt {
 	struct veo_proc_handle *proc;
 	struct vp_slot *slot;          /* host mapping of the slot */
 	struct inside_count *inside;   /* its count (inside.h), once opened */
-	struct vlock lock;             /* everything below */
+	struct vlock lock;             /* everything below; type-stable: set up
+	                                * once (zero is a free lock), never again
+	                                * but in a forked child (proc.c) */
+	/* Whether the tables and the proc's mapping may be used: 1 from open
+	 * until close or destroy retire the context (request.h, "Late
+	 * callers"); written under the lock, read under it (and by destroy,
+	 * relaxed, once nobody can open a context). */
+	_Atomic int live;
+	const char *gone_why;          /* once live is 0: why, for late callers */
+	uint32_t pins;                 /* calls that dropped the lock meanwhile */
 	pthread_t block_owner;         /* veo_req_block_begin holder */
 	int block_held;
 	_Atomic uint32_t block_gen;    /* bumped when a block ends: futex word */

@@ -5,7 +5,10 @@
  *
  * Every API call that takes a proc or context handle counts itself in
  * the handle's count before checking the handle (INSIDE), and out when it
- * returns (a cleanup attribute, so no return path forgets). The count is
+ * returns (a cleanup attribute, so no return path forgets); all but the
+ * hot path's calls, veo_call_async and the waits for a result, which are
+ * kept safe by the context's lock instead (request.h, "Late callers"):
+ * a count cost them a fifth of their instructions. The count is
  * biased, like the context lock (lock.h): the first thread to use a handle
  * owns the count and counts with plain loads and stores on its own word,
  * no locked instruction and no fence; any other thread uses an atomic add

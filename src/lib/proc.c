@@ -91,6 +91,13 @@ static void after_fork_in_child(void)
 	for (int i = 0; i < VEO_MAX_PROCS; i++) {
 		struct veo_proc_handle *p = &proc_pool[i];
 
+		/* A lock the parent's other threads held stays held in the
+		 * copy: every context lock starts afresh (they are never set up
+		 * again, context.h). */
+		for (unsigned k = 0; k < VP_MAX_SLOTS; k++) {
+			vlock_init(&p->ctx_store[k].lock);
+			p->ctx_store[k].pins = 0;
+		}
 		if (p->magic != PROC_MAGIC)
 			continue;
 		p->magic = PROC_INHERITED;
@@ -583,6 +590,16 @@ int veo_proc_destroy(struct veo_proc_handle *p)
 	worker_alive = !death_check(p, 0);
 	death_destroyed(p);
 	inside_wait(proc_inside(p), 0);
+	/* No context opens now: one that opened meanwhile is closed too, and
+	 * every context retired before its tables and the mapping go
+	 * (request.h, "Late callers"). */
+	for (unsigned i = 0; i < VP_MAX_SLOTS; i++) {
+		struct veo_thr_ctxt *c = &p->ctx_store[i];
+
+		__atomic_store_n(&c->magic, 0, __ATOMIC_SEQ_CST);
+		if (atomic_load_explicit(&c->live, memory_order_relaxed))
+			req_ctx_retire(c, "the proc was destroyed (veo_proc_destroy)");
+	}
 	for (unsigned i = 0; i < VP_MAX_SLOTS; i++)
 		inside_wait(&ctx_counts[p - proc_pool][i], 0);
 	pthread_mutex_lock(&p->lock);

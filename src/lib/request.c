@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "context.h"
 #include "death.h"
@@ -213,7 +214,6 @@ int req_ctx_init(struct veo_proc_handle *p, struct veo_thr_ctxt *c, unsigned idx
 	atomic_store(&c->closed, 0);
 	c->last_sent = 0;
 	c->block_held = 0;
-	vlock_init(&c->lock);
 	atomic_store(&c->block_gen, 0);
 	atomic_store(&c->block_sleepers, 0);
 	/* No worker thread serves this slot now: reset its rings (the SQ is
@@ -268,6 +268,57 @@ void req_ctx_release(struct veo_thr_ctxt *c)
 	c->extra = NULL;
 }
 
+/* ---- late callers (request.h) -------------------------------------------- */
+
+/* Dropping the lock while the tables or the mapping are still in use: the
+ * pin keeps a retiring close or destroy waiting (req_ctx_retire). */
+static inline void unlock_pinned(struct veo_thr_ctxt *c)
+{
+	c->pins++;
+	vlock_give(&c->lock);
+}
+
+static inline void relock_pinned(struct veo_thr_ctxt *c)
+{
+	vlock_take(&c->lock);
+	c->pins--;
+}
+
+void req_gone(struct veo_thr_ctxt *c)
+{
+	const char *why = c->gone_why;
+
+	vlock_give(&c->lock);
+	error_set("%s", why ? why : "the context is not open");
+}
+
+void req_ctx_live(struct veo_thr_ctxt *c)
+{
+	vlock_take(&c->lock);
+	c->gone_why = NULL;
+	atomic_store_explicit(&c->live, 1, memory_order_relaxed);
+	vlock_give(&c->lock);
+}
+
+void req_ctx_retire(struct veo_thr_ctxt *c, const char *why)
+{
+	long nap = 1000;
+
+	vlock_take(&c->lock);
+	c->gone_why = why;
+	atomic_store_explicit(&c->live, 0, memory_order_relaxed);
+	while (c->pins) {
+		struct timespec ts = { 0, nap };
+
+		vlock_give(&c->lock);
+		nanosleep(&ts, NULL);
+		if (nap < 1000000)
+			nap *= 2;
+		vlock_take(&c->lock);
+	}
+	vlock_give(&c->lock);
+}
+
 /* ---- taking answers ------------------------------------------------------ */
 
 /* Lets the worker go on after it stopped at request seq (HOST_ACTION). */
@@ -291,7 +342,7 @@ static void run_action(struct veo_thr_ctxt *c, struct req *r, uint64_t seq)
 	int kind = r->kind;
 	uint64_t result = 0;
 
-	vlock_give(&c->lock);
+	unlock_pinned(c);
 	switch (kind) {
 	case REQ_HEAP_READ:
 		memcpy(x.u.xfer.host, p->heap_host + x.u.xfer.heap_off, x.u.xfer.len);
@@ -305,7 +356,7 @@ static void run_action(struct veo_thr_ctxt *c, struct req *r, uint64_t seq)
 	default:
 		break;
 	}
-	vlock_take(&c->lock);
+	relock_pinned(c);
 	r = req_find(c, seq);
 	if (r && r->state == REQ_PENDING)
 		req_finish(c, r, VEO_COMMAND_OK, result, NULL);
@@ -472,7 +523,7 @@ static void wait_answer(struct veo_thr_ctxt *c, uint64_t slice, int spin)
 	uint64_t id = req_id_of(c, c->drain_seq);
 	uint32_t head;
 
-	vlock_give(&c->lock);
+	unlock_pinned(c);
 	if (spin) {
 		vp_cpu_publish(&c->slot->host_cpu);
 		vp_spin_until_or((_Atomic uint32_t *)&d->stamp, VP_ANSWER_WHO_MASK,
@@ -499,9 +550,9 @@ void req_wait_block_end(struct veo_thr_ctxt *c)
 	       !ctx_gone(c, 1)) {
 		uint32_t gen = atomic_load_explicit(&c->block_gen, memory_order_relaxed);
 
-		vlock_give(&c->lock);
+		unlock_pinned(c);
 		vp_wait_change(&c->block_gen, gen, &c->block_sleepers, 0, 0);
-		vlock_take(&c->lock);
+		relock_pinned(c);
 	}
 }
 
@@ -532,7 +583,9 @@ struct vp_rec *req_submit_wait_room(struct veo_thr_ctxt *c, uint32_t len)
 		more = VP_SQ_BYTES / 4;
 		wait_answer(c, SLICE_NS, spin);
 		spin = 0;
-		req_lock_for_submit(c);
+		relock_pinned(c);
+		if (c->block_held)
+			req_wait_block_end(c);
 	}
 	return ring_reserve(c->slot, &c->sq_tail, len);
 }
@@ -551,7 +604,8 @@ uint64_t req_submit(struct veo_thr_ctxt *c, int kind, const struct req_extra *x,
 
 int req_lock_if_idle(struct veo_thr_ctxt *c)
 {
-	req_lock_for_submit(c);
+	if (!req_lock_for_submit(c))
+		return 0;
 	drain(c);
 	if (c->npending == 0 && !death_check(c->proc, 0))
 		return 1;
@@ -610,12 +664,16 @@ int req_wait(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret,
              int64_t timeout_us, int peek)
 {
 	uint64_t deadline = timeout_us >= 0 ? vp_now_ns() + (uint64_t)timeout_us * 1000 : 0;
-	uint64_t seq = seq_of(c, id);
+	uint64_t seq;
 	int spin = !peek;
 
-	if (!seq)
+	if (!req_lock_live(c))
 		return VEO_COMMAND_ERROR;
-	vlock_take(&c->lock);
+	seq = seq_of(c, id);
+	if (!seq) {
+		vlock_give(&c->lock);
+		return VEO_COMMAND_ERROR;
+	}
 	for (;;) {
 		struct req *r = req_find(c, seq);
 		uint64_t slice = SLICE_NS;
@@ -661,7 +719,7 @@ int req_wait(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret,
 		}
 		wait_answer(c, slice, spin);
 		spin = 0;
-		vlock_take(&c->lock);
+		relock_pinned(c);
 	}
 }
 
@@ -669,7 +727,6 @@ int req_wait(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret,
 
 int veo_call_wait_result(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret)
 {
-	INSIDE(ctx_inside(c));
 	if (!ctx_check(c))
 		return -1;
 	return req_wait(c, id, ret, -1, 0);
@@ -678,7 +735,6 @@ int veo_call_wait_result(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret)
 int veo_call_wait_result_timeout(struct veo_thr_ctxt *c, uint64_t id,
                                  uint64_t *ret, long timeout_us)
 {
-	INSIDE(ctx_inside(c));
 	if (!ctx_check(c))
 		return -1;
 	return req_wait(c, id, ret, timeout_us < 0 ? -1 : timeout_us, 0);
@@ -686,7 +742,6 @@ int veo_call_wait_result_timeout(struct veo_thr_ctxt *c, uint64_t id,
 
 int veo_call_peek_result(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret)
 {
-	INSIDE(ctx_inside(c));
 	if (!ctx_check(c))
 		return -1;
 	return req_wait(c, id, ret, 0, 1);
@@ -712,7 +767,7 @@ void veo_context_sync(struct veo_thr_ctxt *c)
 		}
 		wait_answer(c, SLICE_NS, spin);
 		spin = 0;
-		vlock_take(&c->lock);
+		relock_pinned(c);
 	}
 	vlock_give(&c->lock);
 }
@@ -722,7 +777,8 @@ void veo_req_block_begin(struct veo_thr_ctxt *c)
 	INSIDE(ctx_inside(c));
 	if (!ctx_check(c))
 		return;
-	req_lock_for_submit(c);
+	if (!req_lock_for_submit(c))
+		return;
 	c->block_owner = pthread_self();
 	c->block_held = 1;
 	vlock_give(&c->lock);

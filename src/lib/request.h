@@ -76,6 +76,22 @@ struct req_extra {
  * an empty table, a fresh tag) and when it is closed. */
 int req_ctx_init(struct veo_proc_handle *p, struct veo_thr_ctxt *c, unsigned idx);
 void req_ctx_release(struct veo_thr_ctxt *c);
+
+/* Late callers. The calls of the hot path (veo_call_async and the waits
+ * for results) do not count themselves in the context (inside.h): a count
+ * costs them more than the rest of their checks. Instead they use the
+ * context's tables and its proc's mapping only while holding the context
+ * lock, and check `live` right after their first take of it; wherever they
+ * drop the lock and take it again (waiting for an answer, a host action),
+ * they hold a pin meanwhile. Close and destroy first set why the context
+ * ends (c->closed, or the proc's dead), then retire it: live = 0 under the
+ * lock, and wait until no pin is held; only then are its tables freed and
+ * the mapping unmapped. A late caller that takes the lock after that finds
+ * live 0 and fails with gone_why, touching nothing else; one that held
+ * the lock or a pin before sees the reason and fails its requests as any
+ * waiter does. The context's memory itself is a pool slot: it stays. */
+void req_ctx_live(struct veo_thr_ctxt *c);
+void req_ctx_retire(struct veo_thr_ctxt *c, const char *why);
 /* In a forked child: the tables of an inherited context freed, and nothing
  * else (no heap block given back: the heap is the parent's). */
 void req_ctx_forget(struct veo_thr_ctxt *c);
@@ -134,15 +150,32 @@ OPENVEO_INLINE struct req *req_new(struct veo_thr_ctxt *c, int kind, const struc
 	return r;
 }
 
+/* Unlocks c, retired (live 0): the error says why. */
+void req_gone(struct veo_thr_ctxt *c);
+
+/* Takes the lock of c for a call that did not count itself in (Late
+ * callers, above): 1 with it held if c may be used, 0 unlocked with the
+ * error set if not. */
+OPENVEO_INLINE int req_lock_live(struct veo_thr_ctxt *c)
+{
+	vlock_take(&c->lock);
+	if (__builtin_expect(atomic_load_explicit(&c->live, memory_order_relaxed), 1))
+		return 1;
+	req_gone(c);
+	return 0;
+}
+
 /* With the lock held: waits, dropping it meanwhile, until no other thread
  * holds a request block (veo_req_block_begin). */
 void req_wait_block_end(struct veo_thr_ctxt *c);
 
-OPENVEO_INLINE void req_lock_for_submit(struct veo_thr_ctxt *c)
+OPENVEO_INLINE int req_lock_for_submit(struct veo_thr_ctxt *c)
 {
-	vlock_take(&c->lock);
+	if (!req_lock_live(c))
+		return 0;
 	if (c->block_held)
 		req_wait_block_end(c);
+	return 1;
 }
 
 /* Whether the SQ has room for a record of len bytes and `more` besides.
@@ -167,7 +200,8 @@ struct vp_rec *req_submit_wait_room(struct veo_thr_ctxt *c, uint32_t len);
 
 OPENVEO_INLINE struct vp_rec *req_submit_begin(struct veo_thr_ctxt *c, uint32_t len)
 {
-	req_lock_for_submit(c);
+	if (!req_lock_for_submit(c))
+		return NULL;
 	if (!death_now(c->proc) && req_sq_room(c, len, 0))
 		return ring_reserve(c->slot, &c->sq_tail, len);
 	return req_submit_wait_room(c, len);
