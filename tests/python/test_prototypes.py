@@ -1,0 +1,93 @@
+"""Prototypes: a kernel's types from its C declaration (veo.prototypes)."""
+import numpy as np
+import pytest
+
+import veo
+from veo.prototypes import PrototypeError, parse, read_library, scan_c, scan_fortran
+
+
+@pytest.mark.parametrize("decl, ret, params", [
+    ("double average(double *a, int n)", "double", [("double *", "a"), ("int", "n")]),
+    ("void tick(void);", "void", []),
+    ("unsigned long sum(const unsigned char *restrict p, size_t n)", "unsigned long",
+     [("unsigned char *", "p"), ("size_t", "n")]),
+    ("int8_t f(int8_t, uint64_t x, struct abc *s, float v[10], int (*cb)(int))", "int8_t",
+     [("int8_t", None), ("uint64_t", "x"), ("struct abc *", "s"), ("float *", "v"),
+      ("void *", "cb")]),
+    ("static inline long long g(long long int x, unsigned y)", "long long",
+     [("long long int", "x"), ("unsigned", "y")]),
+    ("char *dup(const char *s)", "char *", [("char *", "s")]),
+    ("struct node *next(enum color c)", "struct node *", [("int", "c")]),
+    ("my_t *opaque(my_t *h)", "my_t *", [("my_t *", "h")]),
+])
+def test_declarations_parse(decl, ret, params):
+    p = parse(decl)
+    assert (p.ret, p.params) == (ret, params)
+    again = parse(p.declaration())  # what VeBuild records reads back the same
+    assert (again.name, again.ret, again.arg_types) == (p.name, p.ret, p.arg_types)
+    assert again.arg_names == p.arg_names
+
+
+@pytest.mark.parametrize("decl, token", [
+    ("int f(my_int x)", "'my_int'"),
+    ("int f(int n, ...)", "'...'"),
+    ("int f(struct abc s)", "struct abc is passed by value"),
+    ("int f(int x @)", "'@'"),
+    ("int x", "not a function declaration"),
+])
+def test_what_cannot_be_read_is_named(decl, token):
+    with pytest.raises(PrototypeError, match=token.replace("(", r"\(").replace(".", r"\.")):
+        parse(decl)
+    assert issubclass(PrototypeError, ValueError)
+
+
+def test_the_functions_a_c_source_defines():
+    src = r'''
+    #include <stdio.h>
+    /* not code: int fake(int x) { } */
+    static int helper(int x) { return x; }
+    double average(double *a, int n) { double s = 0; for (int i = 0; i < n; i++) { s += a[i]; } return s / n; }
+    struct abc { int a, b; };
+    int first(const struct abc *p) { return p->a; }
+    void hello(void) { printf("{ not a block }\n"); }
+    int declared_only(int);
+    '''
+    assert [p.declaration() for p in scan_c(src)] == [
+        "double average(double * a, int n)", "int first(struct abc * p)", "void hello(void)"]
+
+
+def test_cplusplus_declares_only_c_linkage():
+    src = r'''
+    int mangled(int x) { return x; }
+    extern "C" int one(int x) { return x; }
+    extern "C" {
+        double two(double *a, long n) { return a[n - 1]; }
+    }
+    '''
+    assert [p.name for p in scan_c(src, cplusplus=True)] == ["one", "two"]
+
+
+def test_fortran_declarations():
+    src = """
+    function isum(a, n) result(s)
+      integer, intent(in) :: n
+      integer, dimension(n), intent(in) :: a
+      double precision :: s
+      s = sum(a)
+    end function
+    integer(8) function plus_one(x) bind(c)
+      integer(8), value :: x
+      plus_one = x + 1
+    end function
+    subroutine greet(name)
+      character(len=*) :: name
+    end subroutine
+    """
+    assert [p.declaration() for p in scan_fortran(src)] == [
+        "double isum_(int * a, int * n)", "long plus_one(long x)"]
+
+
+def test_a_library_not_built_by_vebuild_has_none(tmp_path):
+    assert read_library(str(tmp_path / "missing.so")) == []
+    (tmp_path / "text.so").write_text("not ELF")
+    assert read_library(str(tmp_path / "text.so")) == []
