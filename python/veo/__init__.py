@@ -90,3 +90,9 @@ __all__ = [
 # Workers still running at interpreter exit are stopped here, before module
 # teardown, whatever reference cycles still hold their VeoProc objects.
 atexit.register(_veo._shutdown)
+
+
+def load_ipython_extension(ipython):
+    """%load_ext veo: the %%veo cell magic (veo.magic)."""
+    from veo import magic
+    magic.load_ipython_extension(ipython)
