@@ -231,6 +231,11 @@ prepare_transfer(VeoProcObject *proc, PyObject *host, PyObject *ve, PyObject *si
 	snprintf(what, sizeof what, "%s: %s", fn, to_host ? "dst" : "src");
 	if (get_host_buffer(host, view, to_host, what) < 0)
 		return -1;
+	/* a VeoWarning's handler runs Python code, which may close the proc */
+	if (view->readonly && to_host && proc_check(proc) < 0) {
+		PyBuffer_Release(view);
+		return -1;
+	}
 	if (get_size(size_o, view->len, view->len, fn, size) < 0) {
 		PyBuffer_Release(view);
 		return -1;
@@ -544,10 +549,10 @@ PyDoc_STRVAR(onstack_doc,
 "to a copy of the first `size` bytes of `buff` (all of it by default) in\n"
 "VE memory. `buff` is any contiguous object with the buffer protocol\n"
 "(bytes, bytearray, memoryview, numpy arrays in C or Fortran order, cffi\n"
-"buffers). With VEO_INTENT_OUT or VEO_INTENT_INOUT, `buff` must be\n"
-"writable and the VE copy is copied back into it when the request's\n"
-"result is collected. The buffer is held (cannot be resized) while the\n"
-"OnStack object exists.");
+"buffers). With VEO_INTENT_OUT or VEO_INTENT_INOUT the VE copy is copied\n"
+"back into `buff` when the request's result is collected; a read-only\n"
+"`buff` (bytes) is written into as py-veo does, with a VeoWarning. The\n"
+"buffer is held (cannot be resized) while the OnStack object exists.");
 
 PyTypeObject OnStack_Type = {
 	PyVarObject_HEAD_INIT(NULL, 0)

@@ -496,8 +496,9 @@ PyDoc_STRVAR(proc_read_mem_doc,
 "read_mem(dst, src, size=None)\n--\n\n"
 "Copies `size` bytes (default: the size of dst) from VE memory at `src`\n"
 "(a VEMemPtr of this proc or an int address) into `dst`, a writable\n"
-"contiguous buffer (bytearray, numpy array, ...). Synchronous; the GIL is\n"
-"released during large copies.");
+"contiguous buffer (bytearray, numpy array, ...). A read-only one (bytes)\n"
+"is written into as py-veo does, with a VeoWarning. Synchronous; the GIL\n"
+"is released during large copies.");
 static PyObject *
 proc_read_mem(VeoProcObject *self, PyObject *args, PyObject *kw)
 {
