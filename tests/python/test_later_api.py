@@ -6,6 +6,7 @@ import gc
 import mmap
 import os
 import warnings
+import weakref
 
 import numpy as np
 import pytest
@@ -305,3 +306,16 @@ def test_memory_that_cannot_be_written_is_refused_not_crashed_into(proc, mem, tm
     with pytest.raises(TypeError, match="one-byte bytes"):
         proc.read_mem(b"a", mem, 1)  # the interpreter's shared b"a"
     gc.collect()
+
+
+def test_a_proc_whose_vememptrs_are_cached_is_still_collected(kernels_so):
+    p = veo.VeoProc(0)
+    lib = p.load_library(kernels_so)
+    counter = lib.get_symbol("counter")  # lib.symbol -> VEMemPtr -> p -> lib: a cycle
+    mem = p.alloc_mem(64)
+    pid, gone = p.pid, weakref.ref(p)
+    del p, lib, counter, mem
+    gc.collect()
+    assert gone() is None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # the worker was stopped

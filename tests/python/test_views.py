@@ -141,3 +141,15 @@ def test_slices_of_a_view_are_views_too(proc, ctx, kernel, mem):
     part[:] = 2.0
     kernel("scale", ["double *", "int", "double"], "void")(ctx, mem + 64, 8, 3.0).wait_result()
     assert part.tolist() == [6.0] * 8
+
+
+def test_views_give_their_mappings_back(proc, mem):
+    def mappings():
+        with open("/proc/self/maps") as f:
+            return len(f.readlines())
+    before = mappings()
+    views = [proc.view(mem, dtype=np.float64) for _ in range(50)]
+    assert mappings() >= before + 50  # one mapping of its own each
+    del views
+    gc.collect()
+    assert mappings() <= before + 2
