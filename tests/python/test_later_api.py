@@ -319,3 +319,15 @@ def test_a_proc_whose_vememptrs_are_cached_is_still_collected(kernels_so):
     assert gone() is None
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # the worker was stopped
+
+
+def test_vememptr_can_still_be_subclassed(proc, mem):
+    class Tagged(veo.VEMemPtr):
+        pass
+    t = Tagged(proc, mem.addr, 64)
+    t.tag = "mine"  # a __dict__ after the VEMemPtr's own fields
+    assert (t, t.addr, t.size, t.proc, t.tag) == (mem, mem.addr, 64, proc, "mine")
+    proc.write_mem(t, b"tagged!!")
+    out = bytearray(8)
+    proc.read_mem(out, mem, 8)
+    assert out == b"tagged!!"
