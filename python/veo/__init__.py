@@ -24,6 +24,8 @@ the worker's report as attributes: signal, signo, address, kernel,
 exit_status, backtrace, report.
 """
 import atexit
+import os
+import sys
 
 import numpy as np
 
@@ -57,13 +59,21 @@ from veo._veo import (
     VEO_STATE_UNKNOWN,
     OnStack,
     VeoCtxt,
+    VeoArgumentError,
+    VeoArgumentOverflowError,
+    VeoArgumentTypeError,
     VeoError,
     VeoException,
     VeoFunction,
+    VeoHostView,
     VeoLibrary,
+    VeoMemoryError,
     VeoMemRequest,
+    VeoName,
     VeoProc,
     VeoRequest,
+    VeoSymbolError,
+    VeoWarning,
     del_proc_init_hook,
     set_proc_init_hook,
 )
@@ -85,6 +95,12 @@ __all__ = [
     "VEO_COMMAND_UNFINISHED",
     "COMMAND_OK", "COMMAND_EXCEPTION", "COMMAND_ERROR", "COMMAND_UNFINISHED",
     "np",
+    # py-veo's later API: exceptions both generations catch, and the module
+    # names its star import gives that scripts use
+    "VeoError", "VeoException", "VeBuildError", "VeoWarning",
+    "VeoArgumentError", "VeoArgumentTypeError", "VeoArgumentOverflowError",
+    "VeoMemoryError", "VeoSymbolError",
+    "os", "sys",
 ]
 
 # Workers still running at interpreter exit are stopped here, before module

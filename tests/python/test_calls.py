@@ -51,7 +51,8 @@ def test_numpy_integers_and_bools_are_integers(ctx, kernel):
 
 def test_non_integers_for_integer_arguments_raise_type_error(ctx, kernel):
     f = kernel("echo_i32", ["int"], "int")
-    for bad in (1.5, "3", None, [1]):
+    # (a float is truncated with a VeoWarning, as py-veo does: test_later_api.py)
+    for bad in ("3", None, [1]):
         with pytest.raises(TypeError, match="echo_i32\\(\\): argument 1 .*integer"):
             f(ctx, bad)
 
@@ -236,9 +237,10 @@ def test_onstack_with_a_cffi_struct(ctx, kernel):
 
 
 def test_onstack_errors():
-    with pytest.raises(TypeError, match="read-only"):
+    # a read-only buffer copied back into warns (test_later_api.py)
+    with pytest.warns(veo.VeoWarning, match="read-only"):
         veo.OnStack(b"abc", inout=veo.VEO_INTENT_OUT)
-    with pytest.raises(TypeError, match="read-only"):
+    with pytest.warns(veo.VeoWarning, match="read-only"):
         veo.OnStack(b"abc", inout=veo.VEO_INTENT_INOUT)
     with pytest.raises(ValueError, match="larger than the host buffer"):
         veo.OnStack(b"abc", size=4)

@@ -133,6 +133,30 @@ ctype_result_type(int kind)
  * Arguments
  * --------------------------------------------------------------------- */
 
+/* A float (or any real number that is no integer: numpy.float32, Decimal)
+ * for an integer argument: py-veo truncates it, and so does openveo, with
+ * a VeoWarning. Returns its truncated value as an int, or NULL with an
+ * exception set. */
+static PyObject *
+arg_truncate_float(VeoFunctionObject *f, int argno, PyObject *tname, PyObject *v)
+{
+	double d = PyFloat_AsDouble(v);
+	if (d == -1.0 && PyErr_Occurred()) {
+		PyErr_Clear();
+		PyErr_Format(VeoArgumentTypeError,
+		             "%U(): argument %d (%S) must be an integer, not %.100s",
+		             f->name, argno + 1, tname, Py_TYPE(v)->tp_name);
+		return NULL;
+	}
+	if (!isfinite(d)) {
+		PyErr_Format(VeoArgumentOverflowError,
+		             "%U(): argument %d (%S) out of range: %R is no integer",
+		             f->name, argno + 1, tname, v);
+		return NULL;
+	}
+	return PyLong_FromDouble(trunc(d));
+}
+
 /* Converts Python value v to integer kind k (range-checked). */
 static int
 arg_to_int(VeoFunctionObject *f, int argno, int k, PyObject *v, int64_t *s_out,
@@ -146,30 +170,36 @@ arg_to_int(VeoFunctionObject *f, int argno, int k, PyObject *v, int64_t *s_out,
 	                                         [K_U32] = UINT32_MAX, [K_U64] = UINT64_MAX};
 	PyObject *tname = PyTuple_GET_ITEM(f->args_type, argno);
 	int is_signed = k == K_I8 || k == K_I16 || k == K_I32 || k == K_I64;
+	int truncated = 0;
 	PyObject *n;
 
-	if ((k == K_I8 || k == K_U8) && (PyBytes_Check(v) || PyByteArray_Check(v)) &&
-	    PyObject_Length(v) == 1) {
+	if (PyLong_CheckExact(v)) {
+		Py_INCREF(v);
+		n = v;
+	} else if ((k == K_I8 || k == K_U8) && (PyBytes_Check(v) || PyByteArray_Check(v)) &&
+	           PyObject_Length(v) == 1) {
 		unsigned char c = (unsigned char)(PyBytes_Check(v) ? PyBytes_AS_STRING(v)[0]
 		                                                  : PyByteArray_AS_STRING(v)[0]);
 		*s_out = k == K_I8 ? (int8_t)c : c;
 		*u_out = c;
 		return 0;
-	}
-	if (PyFloat_Check(v) || PyUnicode_Check(v) || PyBytes_Check(v) || !PyIndex_Check(v)) {
-		PyErr_Format(PyExc_TypeError, "%U(): argument %d (%S) must be an integer, not %.100s",
-		             f->name, argno + 1, tname, Py_TYPE(v)->tp_name);
-		return -1;
-	}
-	n = PyNumber_Index(v);
-	if (!n) {
-		if (PyErr_ExceptionMatches(PyExc_TypeError)) {
-			PyErr_Clear();
-			PyErr_Format(PyExc_TypeError,
-			             "%U(): argument %d (%S) must be an integer, not %.100s",
-			             f->name, argno + 1, tname, Py_TYPE(v)->tp_name);
+	} else if (PyUnicode_Check(v) || PyBytes_Check(v) || PyByteArray_Check(v)) {
+		goto not_an_integer;
+	} else if (PyIndex_Check(v) && !PyFloat_Check(v)) {
+		n = PyNumber_Index(v);
+		if (!n) {
+			if (PyErr_ExceptionMatches(PyExc_TypeError))
+				goto not_an_integer;
+			return -1;
 		}
-		return -1;
+	} else if (PyFloat_Check(v) ||
+	           (Py_TYPE(v)->tp_as_number && Py_TYPE(v)->tp_as_number->nb_float)) {
+		n = arg_truncate_float(f, argno, tname, v);
+		if (!n)
+			return -1;
+		truncated = 1;
+	} else {
+		goto not_an_integer;
 	}
 	int overflow;
 	long long s = PyLong_AsLongLongAndOverflow(n, &overflow);
@@ -179,9 +209,9 @@ arg_to_int(VeoFunctionObject *f, int argno, int k, PyObject *v, int64_t *s_out,
 	}
 	if (is_signed) {
 		if (overflow || s < lo[k] || s > hi[k]) {
-			PyErr_Format(PyExc_OverflowError,
+			PyErr_Format(VeoArgumentOverflowError,
 			             "%U(): argument %d (%S) out of range: %S is not in [%lld, %lld]",
-			             f->name, argno + 1, tname, n, lo[k], hi[k]);
+			             f->name, argno + 1, tname, truncated ? v : n, lo[k], hi[k]);
 			Py_DECREF(n);
 			return -1;
 		}
@@ -200,17 +230,30 @@ arg_to_int(VeoFunctionObject *f, int argno, int k, PyObject *v, int64_t *s_out,
 		}
 		if (overflow < 0 || overflow == 2 || (overflow > 0 && k != K_U64) ||
 		    (!overflow && (s < 0 || u > uhi[k]))) {
-			PyErr_Format(PyExc_OverflowError,
+			PyErr_Format(VeoArgumentOverflowError,
 			             "%U(): argument %d (%S) out of range: %S is not in [0, %llu]",
-			             f->name, argno + 1, tname, n, uhi[k]);
+			             f->name, argno + 1, tname, truncated ? v : n, uhi[k]);
 			Py_DECREF(n);
 			return -1;
 		}
 		*u_out = u;
 		*s_out = (int64_t)u;
 	}
+	if (truncated &&
+	    PyErr_WarnFormat(VeoWarning, 1,
+	                     "%U(): argument %d (%S) is the %.100s %R, truncated to the "
+	                     "integer %S as py-veo does; pass an int",
+	                     f->name, argno + 1, tname, Py_TYPE(v)->tp_name, v, n) < 0) {
+		Py_DECREF(n);
+		return -1;
+	}
 	Py_DECREF(n);
 	return 0;
+not_an_integer:
+	PyErr_Clear();
+	PyErr_Format(VeoArgumentTypeError, "%U(): argument %d (%S) must be an integer, not %.100s",
+	             f->name, argno + 1, tname, Py_TYPE(v)->tp_name);
+	return -1;
 }
 
 /* Sets argument argno of `a` from v as declared; OnStack objects are
@@ -228,7 +271,7 @@ ctype_set_arg(VeoFunctionObject *f, VeoProcObject *proc, struct veo_args *a, int
 		 * declared type (scripts declare "void *", "double *", even "long"). */
 		OnStackObject *os = (OnStackObject *)v;
 		if (!os->view.obj) {
-			PyErr_Format(PyExc_ValueError, "%U(): argument %d: the OnStack is empty",
+			PyErr_Format(VeoArgumentError, "%U(): argument %d: the OnStack is empty",
 			             f->name, argno + 1);
 			return -1;
 		}
@@ -245,7 +288,8 @@ ctype_set_arg(VeoFunctionObject *f, VeoProcObject *proc, struct veo_args *a, int
 	case K_DOUBLE: {
 		if (PyUnicode_Check(v) || PyBytes_Check(v) ||
 		    !(PyFloat_Check(v) || PyIndex_Check(v) || Py_TYPE(v)->tp_as_number)) {
-			PyErr_Format(PyExc_TypeError, "%U(): argument %d (%S) must be a real number, not %.100s",
+			PyErr_Format(VeoArgumentTypeError,
+			             "%U(): argument %d (%S) must be a real number, not %.100s",
 			             f->name, argno + 1, tname, Py_TYPE(v)->tp_name);
 			return -1;
 		}
@@ -255,7 +299,7 @@ ctype_set_arg(VeoFunctionObject *f, VeoProcObject *proc, struct veo_args *a, int
 			PyErr_Fetch(&et, &ev, &tb);
 			PyErr_NormalizeException(&et, &ev, &tb);
 			PyErr_Format(PyErr_GivenExceptionMatches(et, PyExc_OverflowError)
-			                     ? PyExc_OverflowError : PyExc_TypeError,
+			                     ? VeoArgumentOverflowError : VeoArgumentTypeError,
 			             "%U(): argument %d (%S): %S", f->name, argno + 1, tname,
 			             ev ? ev : Py_None);
 			Py_XDECREF(et);
@@ -265,7 +309,7 @@ ctype_set_arg(VeoFunctionObject *f, VeoProcObject *proc, struct veo_args *a, int
 		}
 		if (k == K_FLOAT) {
 			if (isfinite(d) && fabs(d) > FLT_MAX) {
-				PyErr_Format(PyExc_OverflowError,
+				PyErr_Format(VeoArgumentOverflowError,
 				             "%U(): argument %d (%S) out of range: %R does not fit in a float",
 				             f->name, argno + 1, tname, v);
 				return -1;
@@ -281,27 +325,36 @@ ctype_set_arg(VeoFunctionObject *f, VeoProcObject *proc, struct veo_args *a, int
 		if (v == Py_None) {
 			addr = 0;
 		} else if (VEMemPtr_Check(v)) {
-			VEMemPtrObject *m = (VEMemPtrObject *)v;
+			VEMemPtrFields *m = vemem_fields(v);
 			if (m->proc != proc) {
-				PyErr_Format(PyExc_ValueError,
+				PyErr_Format(VeoArgumentError,
 				             "%U(): argument %d (%S) is a VEMemPtr of another VeoProc",
 				             f->name, argno + 1, tname);
 				return -1;
 			}
 			addr = m->addr;
-		} else if (PyLong_Check(v) || (PyIndex_Check(v) && !PyObject_CheckBuffer(v))) {
+		} else if (PyIndex_Check(v) && !PyFloat_Check(v)) {
+			/* an int address, a numpy integer; a numpy array (it has
+			 * __index__ too) is refused by name below */
 			int64_t s;
-			if (arg_to_int(f, argno, K_U64, v, &s, &addr) < 0)
-				return -1;
+			if (arg_to_int(f, argno, K_U64, v, &s, &addr) < 0) {
+				if (!PyObject_CheckBuffer(v) ||
+				    !PyErr_ExceptionMatches(PyExc_TypeError))
+					return -1;
+				PyErr_Clear();
+				goto not_a_pointer;
+			}
 		} else {
-			PyErr_Format(PyExc_TypeError,
-			             "%U(): argument %d (%S) must be a VEMemPtr, an int address, "
-			             "None or an OnStack(buffer), not %.100s",
-			             f->name, argno + 1, tname, Py_TYPE(v)->tp_name);
-			return -1;
+			goto not_a_pointer;
 		}
 		rc = veo_args_set_u64(a, argno, addr);
 		break;
+	not_a_pointer:
+		PyErr_Format(VeoArgumentTypeError,
+		             "%U(): argument %d (%S) must be a VEMemPtr, an int address, "
+		             "None or an OnStack(buffer), not %.100s",
+		             f->name, argno + 1, tname, Py_TYPE(v)->tp_name);
+		return -1;
 	}
 	default: {
 		int64_t s;

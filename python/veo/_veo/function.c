@@ -133,7 +133,7 @@ func_call(VeoFunctionObject *self, PyObject *args, PyObject *kw)
 		return NULL;
 	}
 	if (n < 1 || !VeoCtxt_Check(PyTuple_GET_ITEM(args, 0))) {
-		PyErr_Format(PyExc_TypeError,
+		PyErr_Format(VeoArgumentTypeError,
 		             "%U(): the first argument must be the VeoCtxt to run in, "
 		             "then the kernel's arguments", self->name);
 		return NULL;
@@ -145,7 +145,7 @@ func_call(VeoFunctionObject *self, PyObject *args, PyObject *kw)
 		return NULL;
 	}
 	if (n - 1 != self->nargs) {
-		PyErr_Format(PyExc_TypeError, "%U() takes %d argument%s (%zd given)",
+		PyErr_Format(VeoArgumentTypeError, "%U() takes %d argument%s (%zd given)",
 		             self->name, self->nargs, self->nargs == 1 ? "" : "s", n - 1);
 		return NULL;
 	}
@@ -263,7 +263,9 @@ static PyGetSetDef func_getset[] = {
 };
 
 static PyMemberDef func_members[] = {
-	{"name", T_OBJECT, offsetof(VeoFunctionObject, name), READONLY, "The function's name."},
+	{"name", T_OBJECT, offsetof(VeoFunctionObject, name), READONLY,
+	 "The function's name: a VeoName, a str that equals its bytes too\n"
+	 "(f.name == \"add\" and f.name == b\"add\")."},
 	{"addr", T_ULONGLONG, offsetof(VeoFunctionObject, addr), READONLY,
 	 "The function's VE address."},
 	{"_args_type", T_OBJECT, offsetof(VeoFunctionObject, args_type), READONLY,
@@ -278,9 +280,13 @@ PyDoc_STRVAR(func_doc,
 "Declare its prototype with args_type(...) and ret_type(...), then call\n"
 "f(ctx, *args): the call is queued in VeoCtxt `ctx` and a VeoRequest is\n"
 "returned. Each argument is converted as its declared C type: integers are\n"
-"range-checked (OverflowError), floats and doubles reach the kernel as such,\n"
-"pointers take a VEMemPtr, an int address, None or an OnStack(buffer).\n"
-"A wrong number of arguments raises TypeError.");
+"range-checked, floats and doubles reach the kernel as such,\n"
+"pointers take a VEMemPtr, an int address (numpy integers too), None or an\n"
+"OnStack(buffer). A float for an integer argument is truncated with a\n"
+"VeoWarning, as py-veo does. A wrong number of arguments, or a value of a\n"
+"wrong type, raises VeoArgumentTypeError (a TypeError and a ValueError),\n"
+"a value out of range VeoArgumentOverflowError (an OverflowError and a\n"
+"ValueError).");
 
 PyTypeObject VeoFunction_Type = {
 	PyVarObject_HEAD_INIT(NULL, 0)

@@ -18,12 +18,17 @@
 PyObject *
 lib_create(VeoProcObject *proc, PyObject *name, uint64_t handle)
 {
-	VeoLibraryObject *lib = PyObject_GC_New(VeoLibraryObject, &VeoLibrary_Type);
-	if (!lib)
+	/* a VeoName, so that proc.lib[b"/path"] finds it as well */
+	name = name_from(name, "the library's name");
+	if (!name)
 		return NULL;
+	VeoLibraryObject *lib = PyObject_GC_New(VeoLibraryObject, &VeoLibrary_Type);
+	if (!lib) {
+		Py_DECREF(name);
+		return NULL;
+	}
 	Py_INCREF(proc);
 	lib->proc = proc;
-	Py_INCREF(name);
 	lib->name = name;
 	lib->handle = handle;
 	lib->unloaded = 0;
@@ -51,41 +56,40 @@ lib_check(VeoLibraryObject *self)
 	return 0;
 }
 
-/* Looks `name` up in the library: its address, 0 if not found (with the
- * reason in err). -1 with an exception set for a bad name or library. */
+/* Looks `name` (a VeoName) up in the library: its address, 0 if not found
+ * (with the reason in err). -1 with an exception set for a bad name or
+ * library. */
 static int
 lib_lookup(VeoLibraryObject *self, PyObject *name, const char *fn, uint64_t *addr,
            char *err, size_t errlen)
 {
-	if (!PyUnicode_Check(name)) {
-		PyErr_Format(PyExc_TypeError, "%s: the name must be a str, not %.100s",
-		             fn, Py_TYPE(name)->tp_name);
+	PyObject *b = PyUnicode_EncodeFSDefault(name);
+	if (!b)
 		return -1;
-	}
-	Py_ssize_t len;
-	const char *s = PyUnicode_AsUTF8AndSize(name, &len);
-	if (!s)
-		return -1;
+	Py_ssize_t len = PyBytes_GET_SIZE(b);
+	const char *s = PyBytes_AS_STRING(b);
 	if (len == 0 || len > VEO_SYMNAME_LEN_MAX || (Py_ssize_t)strlen(s) != len) {
 		PyErr_Format(PyExc_ValueError, "%s: %R is not a valid symbol name", fn, name);
+		Py_DECREF(b);
 		return -1;
 	}
-	if (lib_check(self) < 0)
+	if (lib_check(self) < 0) {
+		Py_DECREF(b);
 		return -1;
+	}
 	*addr = veo_get_sym(self->proc->h, self->handle, s);
+	Py_DECREF(b);
 	err[0] = '\0';
 	if (*addr == 0)
 		copy_last_error(err, errlen);
 	return 0;
 }
 
-PyDoc_STRVAR(lib_find_function_doc,
-"find_function(name)\n--\n\n"
-"The VeoFunction `name` of this library, cached in `func` (a second call\n"
-"returns the same object, with its declared types). Raises VeoError (a\n"
-"RuntimeError) if the library has no such symbol.");
+/* The kernel `name` (a VeoName) of the library: the cached VeoFunction, or
+ * a new one; VeoSymbolError (a VeoError and an AttributeError) if the
+ * library has none. */
 static PyObject *
-lib_find_function(VeoLibraryObject *self, PyObject *name)
+lib_function(VeoLibraryObject *self, PyObject *name, const char *fn)
 {
 	PyObject *f = PyDict_GetItemWithError(self->func, name);
 	if (f) {
@@ -96,43 +100,71 @@ lib_find_function(VeoLibraryObject *self, PyObject *name)
 		return NULL;
 	uint64_t addr;
 	char err[ERRBUF];
-	if (lib_lookup(self, name, "find_function()", &addr, err, sizeof err) < 0)
+	if (lib_lookup(self, name, fn, &addr, err, sizeof err) < 0)
 		return NULL;
 	if (addr == 0)
-		return raise_with_detail(VeoError, err, "find_function(): no function %R in %R",
+		return raise_with_detail(VeoSymbolError, err, "%s: no function %R in %R", fn,
 		                         name, self->name);
 	return func_create(self, name, addr);
 }
 
+PyDoc_STRVAR(lib_find_function_doc,
+"find_function(name)\n--\n\n"
+"The VeoFunction `name` (str or bytes) of this library, cached in `func`\n"
+"(a second call returns the same object, with its declared types). Raises\n"
+"VeoSymbolError (a VeoError, so a RuntimeError, and an AttributeError) if\n"
+"the library has no such symbol.");
+static PyObject *
+lib_find_function(VeoLibraryObject *self, PyObject *name_o)
+{
+	PyObject *name = name_from(name_o, "find_function(): the name");
+	if (!name)
+		return NULL;
+	PyObject *f = lib_function(self, name, "find_function()");
+	Py_DECREF(name);
+	return f;
+}
+
 PyDoc_STRVAR(lib_get_symbol_doc,
 "get_symbol(name)\n--\n\n"
-"The address of the variable or function `name` as a VEMemPtr (size 0),\n"
-"cached in `symbol`. Raises VeoError (a RuntimeError) if not found.");
+"The address of the variable or function `name` (str or bytes) as a\n"
+"VEMemPtr (an int; size 0), cached in `symbol`. Raises VeoSymbolError (a\n"
+"VeoError, so a RuntimeError, and an AttributeError) if not found.");
 static PyObject *
-lib_get_symbol(VeoLibraryObject *self, PyObject *name)
+lib_get_symbol(VeoLibraryObject *self, PyObject *name_o)
 {
+	PyObject *name = name_from(name_o, "get_symbol(): the name");
+	if (!name)
+		return NULL;
 	PyObject *s = PyDict_GetItemWithError(self->symbol, name);
 	if (s) {
 		Py_INCREF(s);
+		Py_DECREF(name);
 		return s;
 	}
 	if (PyErr_Occurred())
-		return NULL;
+		goto fail;
 	uint64_t addr;
 	char err[ERRBUF];
 	if (lib_lookup(self, name, "get_symbol()", &addr, err, sizeof err) < 0)
-		return NULL;
-	if (addr == 0)
-		return raise_with_detail(VeoError, err, "get_symbol(): no symbol %R in %R",
-		                         name, self->name);
+		goto fail;
+	if (addr == 0) {
+		raise_with_detail(VeoSymbolError, err, "get_symbol(): no symbol %R in %R", name,
+		                  self->name);
+		goto fail;
+	}
 	s = vemem_new(self->proc, addr, 0);
 	if (!s)
-		return NULL;
+		goto fail;
 	if (PyDict_SetItem(self->symbol, name, s) < 0) {
 		Py_DECREF(s);
-		return NULL;
+		goto fail;
 	}
+	Py_DECREF(name);
 	return s;
+fail:
+	Py_DECREF(name);
+	return NULL;
 }
 
 /* lib.average: attributes that are not attributes are functions (py-veo). */
@@ -156,15 +188,12 @@ lib_getattro(VeoLibraryObject *self, PyObject *name)
 	}
 	if (PyErr_Occurred())
 		return NULL;
-	uint64_t addr;
-	char err[ERRBUF];
-	if (lib_lookup(self, name, "VeoLibrary attribute", &addr, err, sizeof err) < 0)
+	PyObject *vname = name_from(name, "the attribute name");
+	if (!vname)
 		return NULL;
-	if (addr == 0)
-		return raise_with_detail(PyExc_AttributeError, err,
-		                         "VeoLibrary %R has no attribute or function %R",
-		                         self->name, name);
-	return func_create(self, name, addr);
+	r = lib_function(self, vname, "VeoLibrary attribute");
+	Py_DECREF(vname);
+	return r;
 }
 
 static int
@@ -215,11 +244,13 @@ static PyGetSetDef lib_getset[] = {
 
 static PyMemberDef lib_members[] = {
 	{"name", T_OBJECT, offsetof(VeoLibraryObject, name), READONLY,
-	 "The path the library was loaded from, or \"__static__\"."},
+	 "The path the library was loaded from, or \"__static__\" (a VeoName:\n"
+	 "a str that equals its bytes too)."},
 	{"func", T_OBJECT, offsetof(VeoLibraryObject, func), READONLY,
-	 "Dict of the functions found so far: name -> VeoFunction."},
+	 "Dict of the functions found so far: name (a VeoName: str, equal to\n"
+	 "its bytes too) -> VeoFunction."},
 	{"symbol", T_OBJECT, offsetof(VeoLibraryObject, symbol), READONLY,
-	 "Dict of the symbols found so far: name -> VEMemPtr."},
+	 "Dict of the symbols found so far: name (a VeoName) -> VEMemPtr."},
 	{"handle", T_ULONGLONG, offsetof(VeoLibraryObject, handle), READONLY,
 	 "The C library's handle (0 for the static library)."},
 	{NULL}

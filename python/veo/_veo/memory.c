@@ -8,13 +8,91 @@
 #include <structmember.h>
 
 #include <stdio.h>
+#include <string.h>
 
 /* ------------------------------------------------------------------------
  * Host buffers, VE addresses, byte counts
  * --------------------------------------------------------------------- */
 
+/* 1 if every page of [p, p + n) is mapped writable in this process, 0 if
+ * one is not (a read-only mmap: writing would crash the process), -1 if
+ * that cannot be told (no /proc). */
+static int
+host_range_writable(const void *p, size_t n)
+{
+	uintptr_t covered = (uintptr_t)p, end = covered + n;
+	char line[256];
+	int ok = 0, at_line_start = 1;
+	FILE *f;
+
+	if (n == 0)
+		return 1;
+	f = fopen("/proc/self/maps", "re");
+	if (!f)
+		return -1;
+	/* "start-end perms ..." in increasing order; a long line (a long
+	 * path) comes in pieces, of which only the first is parsed */
+	while (fgets(line, sizeof line, f)) {
+		int starts = at_line_start;
+		at_line_start = strchr(line, '\n') != NULL;
+		unsigned long lo, hi;
+		char perms[8];
+		if (!starts || sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3)
+			continue;
+		if (hi <= covered)
+			continue;
+		if (lo > covered || perms[1] != 'w')
+			break;
+		covered = hi;
+		if (covered >= end) {
+			ok = 1;
+			break;
+		}
+	}
+	fclose(f);
+	return ok;
+}
+
+/* A read-only buffer `view` of obj that `what` is about to write into, as
+ * py-veo does (its examples read into bytes and np.frombuffer(bytes)):
+ * allowed with a VeoWarning saying why it is unsafe, unless the memory is
+ * not writable at all or the object is shared by the whole interpreter.
+ * 0 to go on, or -1 with the view released and an exception set (the
+ * VeoWarning itself when warnings are errors). */
+static int
+allow_readonly_write(PyObject *obj, Py_buffer *view, const char *what)
+{
+	const char *why = NULL;
+	if (PyBytes_CheckExact(obj) && PyBytes_GET_SIZE(obj) == 1)
+		why = "a one-byte bytes object is shared by every user of that byte in "
+		      "the interpreter";
+	else if (host_range_writable(view->buf, (size_t)view->len) == 0)
+		why = "its memory cannot be written (a read-only mapping)";
+	if (why) {
+		PyErr_Format(PyExc_TypeError,
+		             "%s is read-only (%.100s) and would be written into, but %s; "
+		             "pass a writable buffer such as a bytearray or a writable "
+		             "numpy array", what, Py_TYPE(obj)->tp_name, why);
+		PyBuffer_Release(view);
+		return -1;
+	}
+	if (PyErr_WarnFormat(VeoWarning, 1,
+	                     "%s is read-only (%.100s) and is written into anyway, as "
+	                     "py-veo does; that is unsafe: Python assumes it never "
+	                     "changes (equal bytes objects may be one shared object, "
+	                     "a bytes caches its hash, a read-only numpy array may "
+	                     "view such a bytes); pass a writable buffer such as a "
+	                     "bytearray or numpy.empty(...) instead",
+	                     what, Py_TYPE(obj)->tp_name) < 0) {
+		PyBuffer_Release(view);
+		return -1;
+	}
+	return 0;
+}
+
 /* Gets a contiguous buffer of obj for `what` (e.g. "read_mem(): dst").
- * A read-only object asked for writing gets a TypeError that says so. */
+ * A read-only object asked for writing is written into anyway, with a
+ * VeoWarning (allow_readonly_write). */
 static int
 get_host_buffer(PyObject *obj, Py_buffer *view, int writable, const char *what)
 {
@@ -40,19 +118,17 @@ get_host_buffer(PyObject *obj, Py_buffer *view, int writable, const char *what)
 			Py_XDECREF(et);
 			Py_XDECREF(ev);
 			Py_XDECREF(tb);
-			if (!contiguous)
+			if (!contiguous) {
 				PyErr_Format(PyExc_BufferError,
 				             "%s must be a contiguous buffer (C or Fortran "
 				             "order), not a strided view of %.100s; copy it "
 				             "first (numpy.ascontiguousarray)",
 				             what, Py_TYPE(obj)->tp_name);
-			else
-				PyErr_Format(PyExc_TypeError,
-				             "%s is read-only (%.100s) and would be written "
-				             "into; pass a writable buffer such as a "
-				             "bytearray or a writable numpy array",
-				             what, Py_TYPE(obj)->tp_name);
-			return -1;
+				return -1;
+			}
+			if (PyObject_GetBuffer(obj, view, PyBUF_ANY_CONTIGUOUS) < 0)
+				return -1;
+			return allow_readonly_write(obj, view, what);
 		}
 	} else {
 		PyErr_Clear();
@@ -124,7 +200,7 @@ ve_address(VeoProcObject *proc, PyObject *o, const char *what, uint64_t *addr,
            uint64_t *size)
 {
 	if (VEMemPtr_Check(o)) {
-		VEMemPtrObject *m = (VEMemPtrObject *)o;
+		VEMemPtrFields *m = vemem_fields(o);
 		if (m->proc != proc) {
 			PyErr_Format(PyExc_ValueError,
 			             "%s is a VEMemPtr of another VeoProc", what);
@@ -155,6 +231,11 @@ prepare_transfer(VeoProcObject *proc, PyObject *host, PyObject *ve, PyObject *si
 	snprintf(what, sizeof what, "%s: %s", fn, to_host ? "dst" : "src");
 	if (get_host_buffer(host, view, to_host, what) < 0)
 		return -1;
+	/* a VeoWarning's handler runs Python code, which may close the proc */
+	if (view->readonly && to_host && proc_check(proc) < 0) {
+		PyBuffer_Release(view);
+		return -1;
+	}
 	if (get_size(size_o, view->len, view->len, fn, size) < 0) {
 		PyBuffer_Release(view);
 		return -1;
@@ -170,155 +251,179 @@ prepare_transfer(VeoProcObject *proc, PyObject *host, PyObject *ve, PyObject *si
 }
 
 /* ------------------------------------------------------------------------
- * VEMemPtr: an address in a proc's VE memory
+ * VEMemPtr: an address in a proc's VE memory, and an int
+ *
+ * py-veo's later API gives VE addresses as plain ints, its 2018 API as
+ * VEMemPtr objects with addr, size and proc; a VEMemPtr is both: an int
+ * subclass whose value is the address. It compares, hashes, formats and
+ * converts (numpy, operator.index) as that int, arithmetic gives plain
+ * ints, str() is the decimal number and repr() says what it points to.
+ *
+ * An int keeps its digits after its header and their number depends on
+ * the value, so fields of a subclass cannot be declared after them. The
+ * type's basic size leaves room for the digits of any value below 2**64
+ * (five digits of at least 15 bits) and the fields sit after that room,
+ * at vemem_fields_offset; only values in [0, 2**64) are ever made.
  * --------------------------------------------------------------------- */
+Py_ssize_t vemem_fields_offset;
+
+static PyObject *
+vemem_make(PyTypeObject *type, VeoProcObject *proc, uint64_t addr, uint64_t size)
+{
+	PyObject *v = PyLong_FromUnsignedLongLong(addr);
+	if (!v)
+		return NULL;
+	PyObject *args = PyTuple_Pack(1, v);
+	Py_DECREF(v);
+	if (!args)
+		return NULL;
+	/* int.__new__(type, addr) copies the digits into an object of type */
+	PyObject *o = PyLong_Type.tp_new(type, args, NULL);
+	Py_DECREF(args);
+	if (!o)
+		return NULL;
+	VEMemPtrFields *f = vemem_fields(o);
+	Py_INCREF(proc);
+	f->proc = proc;
+	f->addr = addr;
+	f->size = size;
+	return o;
+}
+
 /* A new VEMemPtr of `proc` at `addr`, of `size` bytes (0: unknown). */
 PyObject *
 vemem_new(VeoProcObject *proc, uint64_t addr, uint64_t size)
 {
-	VEMemPtrObject *m = PyObject_GC_New(VEMemPtrObject, &VEMemPtr_Type);
-	if (!m)
-		return NULL;
-	Py_INCREF(proc);
-	m->proc = proc;
-	m->addr = addr;
-	m->size = size;
-	PyObject_GC_Track(m);
-	return (PyObject *)m;
+	return vemem_make(&VEMemPtr_Type, proc, addr, size);
 }
 
-static int
-vemem_init(VEMemPtrObject *self, PyObject *args, PyObject *kw)
+static PyObject *
+vemem_tp_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
 	static char *kwlist[] = {"proc", "addr", "size", NULL};
 	PyObject *proc, *addr_o, *size_o = NULL;
 	uint64_t addr, size = 0;
 	if (!PyArg_ParseTupleAndKeywords(args, kw, "O!O|O:VEMemPtr", kwlist,
 	                                 &VeoProc_Type, &proc, &addr_o, &size_o))
-		return -1;
+		return NULL;
 	if (as_u64(addr_o, &addr, "VEMemPtr(): addr") < 0)
-		return -1;
-	if (size_o && as_u64(size_o, &size, "VEMemPtr(): size") < 0)
-		return -1;
-	Py_INCREF(proc);
-	Py_XSETREF(self->proc, (VeoProcObject *)proc);
-	self->addr = addr;
-	self->size = size;
-	return 0;
+		return NULL;
+	if (size_o && size_o != Py_None && as_u64(size_o, &size, "VEMemPtr(): size") < 0)
+		return NULL;
+	return vemem_make(type, (VeoProcObject *)proc, addr, size);
 }
 
 static int
-vemem_traverse(VEMemPtrObject *self, visitproc visit, void *arg)
+vemem_traverse(PyObject *self, visitproc visit, void *arg)
 {
-	Py_VISIT(self->proc);
+	Py_VISIT(vemem_fields(self)->proc);
 	return 0;
 }
 
 static void
-vemem_dealloc(VEMemPtrObject *self)
+vemem_dealloc(PyObject *self)
 {
 	PyObject_GC_UnTrack(self);
-	Py_CLEAR(self->proc);
-	Py_TYPE(self)->tp_free((PyObject *)self);
+	Py_CLEAR(vemem_fields(self)->proc);
+	Py_TYPE(self)->tp_free(self);
 }
 
 static PyObject *
-vemem_repr(VEMemPtrObject *self)
+vemem_repr(PyObject *self)
 {
-	if (!self->proc)
-		return PyUnicode_FromFormat("<VEMemPtr %s>", hex64(self->addr).s);
-	if (self->size)
+	VEMemPtrFields *f = vemem_fields(self);
+	if (!f->proc)
+		return PyUnicode_FromFormat("<VEMemPtr %s>", hex64(f->addr).s);
+	if (f->size)
 		return PyUnicode_FromFormat("<VEMemPtr %s, %llu bytes, of VeoProc node %S>",
-		                            hex64(self->addr).s,
-		                            (unsigned long long)self->size,
-		                            self->proc->nodeid);
-	return PyUnicode_FromFormat("<VEMemPtr %s of VeoProc node %S>",
-	                            hex64(self->addr).s,
-	                            self->proc->nodeid);
+		                            hex64(f->addr).s, (unsigned long long)f->size,
+		                            f->proc->nodeid);
+	return PyUnicode_FromFormat("<VEMemPtr %s of VeoProc node %S>", hex64(f->addr).s,
+	                            f->proc->nodeid);
 }
 
 static PyObject *
-vemem_index(VEMemPtrObject *self)
+vemem_get_proc(PyObject *self, void *closure)
 {
-	return PyLong_FromUnsignedLongLong(self->addr);
-}
-
-static int
-vemem_bool(VEMemPtrObject *self)
-{
-	return self->addr != 0;
-}
-
-static PyObject *
-vemem_richcompare(PyObject *a, PyObject *b, int op)
-{
-	if (!VEMemPtr_Check(a) || !VEMemPtr_Check(b) || (op != Py_EQ && op != Py_NE))
-		Py_RETURN_NOTIMPLEMENTED;
-	VEMemPtrObject *x = (VEMemPtrObject *)a, *y = (VEMemPtrObject *)b;
-	int eq = x->proc == y->proc && x->addr == y->addr;
-	if (op == Py_NE)
-		eq = !eq;
-	return PyBool_FromLong(eq);
-}
-
-static Py_hash_t
-vemem_hash(VEMemPtrObject *self)
-{
-	Py_hash_t h = (Py_hash_t)(self->addr ^ (self->addr >> 32));
-	return h == -1 ? -2 : h;
-}
-
-static PyObject *
-vemem_get_proc(VEMemPtrObject *self, void *closure)
-{
-	if (!self->proc)
+	PyObject *p = (PyObject *)vemem_fields(self)->proc;
+	if (!p)
 		Py_RETURN_NONE;
-	Py_INCREF(self->proc);
-	return (PyObject *)self->proc;
+	Py_INCREF(p);
+	return p;
+}
+
+static PyObject *
+vemem_get_addr(PyObject *self, void *closure)
+{
+	return PyLong_FromUnsignedLongLong(vemem_fields(self)->addr);
+}
+
+static PyObject *
+vemem_get_size(PyObject *self, void *closure)
+{
+	return PyLong_FromUnsignedLongLong(vemem_fields(self)->size);
 }
 
 static PyGetSetDef vemem_getset[] = {
-	{"proc", (getter)vemem_get_proc, NULL, "The VeoProc that owns the memory.", NULL},
+	{"proc", vemem_get_proc, NULL, "The VeoProc that owns the memory.", NULL},
+	{"addr", vemem_get_addr, NULL,
+	 "The VE address as a plain int (an address in the worker's address space).", NULL},
+	{"size", vemem_get_size, NULL,
+	 "Size in bytes if known (memory from alloc_mem), else 0.", NULL},
 	{NULL}
 };
 
-static PyMemberDef vemem_members[] = {
-	{"addr", T_ULONGLONG, offsetof(VEMemPtrObject, addr), READONLY,
-	 "The VE address (an address in the worker's address space)."},
-	{"size", T_ULONGLONG, offsetof(VEMemPtrObject, size), READONLY,
-	 "Size in bytes if known (memory from alloc_mem), else 0."},
-	{NULL}
-};
+/* An immutable value: copies are the object itself (int's own copy would
+ * call VEMemPtr(addr), which needs the proc). */
+static PyObject *
+vemem_copy(PyObject *self, PyObject *unused)
+{
+	Py_INCREF(self);
+	return self;
+}
 
-static PyNumberMethods vemem_as_number = {
-	.nb_bool = (inquiry)vemem_bool,
-	.nb_int = (unaryfunc)vemem_index,
-	.nb_index = (unaryfunc)vemem_index,
+static PyMethodDef vemem_methods[] = {
+	{"__copy__", vemem_copy, METH_NOARGS, "The VEMemPtr itself (it is immutable)."},
+	{"__deepcopy__", vemem_copy, METH_O, "The VEMemPtr itself (it is immutable)."},
+	{NULL}
 };
 
 PyDoc_STRVAR(vemem_doc,
 "VEMemPtr(proc, addr, size=0)\n--\n\n"
-"A pointer into the VE memory of `proc`: `addr` is the VE address, `size`\n"
-"the size in bytes when known. Usable wherever an int address is expected\n"
-"(it implements __index__ and __int__). Returned by VeoProc.alloc_mem(),\n"
+"A pointer into the VE memory of `proc`, and an int: its value is the VE\n"
+"address, so it compares, hashes and formats as that int (ptr == addr,\n"
+"f\"{ptr:#x}\", dict keys, numpy.uint64(ptr)) and ptr + 8 is a plain int.\n"
+"Attributes: addr (the address as a plain int), size (bytes, when known:\n"
+"memory from alloc_mem; else 0), proc. Returned by VeoProc.alloc_mem(),\n"
 "VeoLibrary.get_symbol() and by kernels declared to return a pointer.");
+
+void
+vemem_prepare(void)
+{
+	/* room for five digits (64 bits in digits of at least 15 bits) */
+	Py_ssize_t digits_end = PyLong_Type.tp_basicsize + 5 * PyLong_Type.tp_itemsize;
+	Py_ssize_t align = (Py_ssize_t)_Alignof(VEMemPtrFields);
+	vemem_fields_offset = (digits_end + align - 1) / align * align;
+	VEMemPtr_Type.tp_base = &PyLong_Type;
+	VEMemPtr_Type.tp_basicsize = vemem_fields_offset + (Py_ssize_t)sizeof(VEMemPtrFields);
+	VEMemPtr_Type.tp_itemsize = PyLong_Type.tp_itemsize;
+	/* str() is the int's (decimal), repr() our own */
+	VEMemPtr_Type.tp_str = PyLong_Type.tp_repr;
+}
 
 PyTypeObject VEMemPtr_Type = {
 	PyVarObject_HEAD_INIT(NULL, 0)
 	.tp_name = "veo.VEMemPtr",
-	.tp_basicsize = sizeof(VEMemPtrObject),
-	.tp_dealloc = (destructor)vemem_dealloc,
-	.tp_repr = (reprfunc)vemem_repr,
-	.tp_as_number = &vemem_as_number,
-	.tp_hash = (hashfunc)vemem_hash,
+	.tp_basicsize = 0, /* set by vemem_prepare() */
+	.tp_dealloc = vemem_dealloc,
+	.tp_repr = vemem_repr,
 	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
 	.tp_doc = vemem_doc,
-	.tp_traverse = (traverseproc)vemem_traverse,
-	.tp_richcompare = vemem_richcompare,
-	.tp_members = vemem_members,
+	.tp_traverse = vemem_traverse,
+	.tp_methods = vemem_methods,
 	.tp_getset = vemem_getset,
-	.tp_init = (initproc)vemem_init,
-	.tp_new = PyType_GenericNew,
+	.tp_new = vemem_tp_new,
+	.tp_free = PyObject_GC_Del,
 };
 
 /* ------------------------------------------------------------------------
@@ -444,10 +549,10 @@ PyDoc_STRVAR(onstack_doc,
 "to a copy of the first `size` bytes of `buff` (all of it by default) in\n"
 "VE memory. `buff` is any contiguous object with the buffer protocol\n"
 "(bytes, bytearray, memoryview, numpy arrays in C or Fortran order, cffi\n"
-"buffers). With VEO_INTENT_OUT or VEO_INTENT_INOUT, `buff` must be\n"
-"writable and the VE copy is copied back into it when the request's\n"
-"result is collected. The buffer is held (cannot be resized) while the\n"
-"OnStack object exists.");
+"buffers). With VEO_INTENT_OUT or VEO_INTENT_INOUT the VE copy is copied\n"
+"back into `buff` when the request's result is collected; a read-only\n"
+"`buff` (bytes) is written into as py-veo does, with a VeoWarning. The\n"
+"buffer is held (cannot be resized) while the OnStack object exists.");
 
 PyTypeObject OnStack_Type = {
 	PyVarObject_HEAD_INIT(NULL, 0)

@@ -13,6 +13,12 @@
 PyObject *VeoError;       /* veo.VeoError(RuntimeError): a VEO call failed */
 PyObject *VeoException;   /* veo.VeoException(ArithmeticError): a kernel crashed */
 PyObject *proc_init_hooks; /* list of callables run as f(proc) */
+PyObject *VeoWarning;
+PyObject *VeoArgumentError;
+PyObject *VeoArgumentTypeError;
+PyObject *VeoArgumentOverflowError;
+PyObject *VeoMemoryError;
+PyObject *VeoSymbolError;
 /* Set by _shutdown() (atexit): the interpreter is exiting. Threads still
  * waiting for a request of a proc stopped then park quietly instead of
  * raising, so daemon threads print nothing while the process ends. */
@@ -44,6 +50,72 @@ raise_with_detail(PyObject *type, const char *detail, const char *fmt, ...)
 	PyErr_SetObject(type, msg);
 	Py_DECREF(msg);
 	return NULL;
+}
+
+/* The exceptions both generations of py-veo catch, and VeoWarning, added
+ * to the module m. 0, or -1 with an exception set. */
+static int
+add_compat_exceptions(PyObject *m)
+{
+	static struct {
+		PyObject **slot;
+		const char *name, *doc;
+	} ex[] = {
+		{&VeoWarning, "VeoWarning",
+		 "Something py-veo does and openveo does too, although it is unsafe\n"
+		 "(reading into a read-only buffer, truncating a float argument).\n"
+		 "warnings.simplefilter(\"error\", veo.VeoWarning) or python -W error\n"
+		 "forbids it: the operation is then not done."},
+		{&VeoArgumentError, "VeoArgumentError",
+		 "A kernel argument that cannot be passed: a wrong number of arguments,\n"
+		 "a value of the wrong type or out of range for its C type. A\n"
+		 "ValueError, as py-veo's later API raises; the subclasses are also\n"
+		 "TypeError and OverflowError, as the 2018 API raised."},
+		{&VeoArgumentTypeError, "VeoArgumentTypeError",
+		 "A wrong number of kernel arguments, or one of a wrong type: both a\n"
+		 "TypeError and a ValueError (VeoArgumentError)."},
+		{&VeoArgumentOverflowError, "VeoArgumentOverflowError",
+		 "A kernel argument out of range for its C type: both an OverflowError\n"
+		 "and a ValueError (VeoArgumentError)."},
+		{&VeoMemoryError, "VeoMemoryError",
+		 "VE memory could not be allocated (alloc_mem): both a VeoError and the\n"
+		 "MemoryError py-veo's later API raises."},
+		{&VeoSymbolError, "VeoSymbolError",
+		 "A library has no function or symbol of that name (lib.name,\n"
+		 "find_function, get_symbol): both a VeoError (RuntimeError, as py-veo\n"
+		 "raises) and an AttributeError (so hasattr(lib, name) is False)."},
+	};
+	PyObject *bases[] = {
+		PyTuple_Pack(1, PyExc_Warning),
+		PyTuple_Pack(1, PyExc_ValueError),
+		NULL, NULL,
+		PyTuple_Pack(2, VeoError, PyExc_MemoryError),
+		PyTuple_Pack(2, VeoError, PyExc_AttributeError),
+	};
+	int rc = -1;
+	for (size_t i = 0; i < sizeof ex / sizeof ex[0]; i++) {
+		char qual[64];
+		if (i == 2)
+			bases[2] = PyTuple_Pack(2, VeoArgumentError, PyExc_TypeError);
+		else if (i == 3)
+			bases[3] = PyTuple_Pack(2, VeoArgumentError, PyExc_OverflowError);
+		if (!bases[i])
+			goto out;
+		snprintf(qual, sizeof qual, "veo.%s", ex[i].name);
+		*ex[i].slot = PyErr_NewExceptionWithDoc(qual, ex[i].doc, bases[i], NULL);
+		if (!*ex[i].slot)
+			goto out;
+		Py_INCREF(*ex[i].slot);
+		if (PyModule_AddObject(m, ex[i].name, *ex[i].slot) < 0) {
+			Py_DECREF(*ex[i].slot);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	for (size_t i = 0; i < sizeof bases / sizeof bases[0]; i++)
+		Py_XDECREF(bases[i]);
+	return rc;
 }
 
 /* ------------------------------------------------------------------------
@@ -204,12 +276,15 @@ PyInit__veo(void)
 	static PyTypeObject *types[] = {
 		&VeoProc_Type, &VeoCtxt_Type, &VeoLibrary_Type, &VeoFunction_Type,
 		&VeoRequest_Type, &VeoMemRequest_Type, &VEMemPtr_Type, &OnStack_Type,
+		&VeoName_Type, &VeoHostView_Type,
 	};
 	PyObject *m;
 
 	/* Python reports failures as exceptions; keep the library quiet. */
 	veo_set_error_print(0);
 
+	names_prepare();
+	vemem_prepare();
 	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
 		if (PyType_Ready(types[i]) < 0)
 			return NULL;
@@ -250,10 +325,13 @@ PyInit__veo(void)
 	    PyModule_AddObject(m, "VeoException", VeoException) < 0 ||
 	    PyModule_AddObject(m, "_proc_init_hooks", proc_init_hooks) < 0)
 		goto fail;
+	if (add_compat_exceptions(m) < 0)
+		goto fail;
 
 	static const char *names[] = {
 		"VeoProc", "VeoCtxt", "VeoLibrary", "VeoFunction",
 		"VeoRequest", "VeoMemRequest", "VEMemPtr", "OnStack",
+		"VeoName", "VeoHostView",
 	};
 	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
 		Py_INCREF(types[i]);

@@ -17,6 +17,8 @@
  *   request.c   VeoRequest, VeoMemRequest: waiting, collecting the outcome,
  *               the crash details a VeoException carries
  *   memory.c    VEMemPtr, OnStack, the checks of host buffers and VE addresses
+ *   names.c     VeoName, the str-or-bytes names of kernels and libraries
+ *   view.c      VeoHostView, numpy arrays over VE memory (VeoProc.view)
  *
  * How the pieces fit:
  *
@@ -79,6 +81,15 @@
 extern PyObject *VeoError;       /* veo.VeoError(RuntimeError): a VEO call failed */
 extern PyObject *VeoException;   /* veo.VeoException(ArithmeticError): a kernel crashed */
 extern PyObject *proc_init_hooks; /* list of callables run as f(proc) */
+/* Classes both generations of py-veo catch: the 2018 API raised TypeError,
+ * OverflowError, VeoError, AttributeError where the later one raises
+ * ValueError, MemoryError, RuntimeError. */
+extern PyObject *VeoWarning;               /* (Warning): done as py-veo does, unsafe */
+extern PyObject *VeoArgumentError;         /* (ValueError): a bad kernel argument */
+extern PyObject *VeoArgumentTypeError;     /* (VeoArgumentError, TypeError) */
+extern PyObject *VeoArgumentOverflowError; /* (VeoArgumentError, OverflowError) */
+extern PyObject *VeoMemoryError;           /* (VeoError, MemoryError): no VE memory */
+extern PyObject *VeoSymbolError;           /* (VeoError, AttributeError): no such symbol */
 
 extern PyTypeObject VeoProc_Type;
 extern PyTypeObject VeoCtxt_Type;
@@ -88,6 +99,8 @@ extern PyTypeObject VeoRequest_Type;
 extern PyTypeObject VeoMemRequest_Type;
 extern PyTypeObject VEMemPtr_Type;
 extern PyTypeObject OnStack_Type;
+extern PyTypeObject VeoName_Type;
+extern PyTypeObject VeoHostView_Type;
 
 #define VeoProc_Check(o) PyObject_TypeCheck(o, &VeoProc_Type)
 #define VeoCtxt_Check(o) PyObject_TypeCheck(o, &VeoCtxt_Type)
@@ -112,6 +125,7 @@ typedef struct VeoProcObject {
 	/* registry of live procs, stopped by _shutdown() at interpreter exit */
 	struct VeoProcObject *reg_prev, *reg_next;
 	int registered;
+	struct VeoHostViewObject *views; /* live host views of its memory (view.c) */
 } VeoProcObject;
 
 /* What a request holds until its result is collected. */
@@ -179,12 +193,20 @@ typedef struct {
 	PyObject *exc_attrs; /* dict of attributes for the exception, or NULL */
 } VeoRequestObject;
 
+/* A VEMemPtr is an int (its value is the address) with these fields after
+ * the int's digits, at an offset fixed when the module is initialised
+ * (memory.c: room is left for the digits of any 64-bit value). */
 typedef struct {
-	PyObject_HEAD
 	VeoProcObject *proc;
 	uint64_t addr;
 	uint64_t size;
-} VEMemPtrObject;
+} VEMemPtrFields;
+extern Py_ssize_t vemem_fields_offset;
+static inline VEMemPtrFields *
+vemem_fields(PyObject *o)
+{
+	return (VEMemPtrFields *)((char *)o + vemem_fields_offset);
+}
 
 typedef struct {
 	PyObject_HEAD
@@ -345,6 +367,7 @@ PyObject *req_create(PyTypeObject *type, VeoCtxtObject *ctx, uint64_t reqid, int
                      PyObject *fname, Pending *pd);
 
 /* memory.c */
+void vemem_prepare(void);
 PyObject *vemem_new(VeoProcObject *proc, uint64_t addr, uint64_t size);
 int as_u64(PyObject *o, uint64_t *out, const char *what);
 int ve_address(VeoProcObject *proc, PyObject *o, const char *what, uint64_t *addr,
@@ -352,5 +375,14 @@ int ve_address(VeoProcObject *proc, PyObject *o, const char *what, uint64_t *add
 int prepare_transfer(VeoProcObject *proc, PyObject *host, PyObject *ve, PyObject *size_o,
                      int to_host, const char *fn, Py_buffer *view, uint64_t *addr,
                      Py_ssize_t *size);
+
+/* names.c */
+void names_prepare(void);
+PyObject *name_from(PyObject *o, const char *what);
+
+/* view.c */
+PyObject *proc_view(VeoProcObject *self, PyObject *args, PyObject *kw);
+extern const char proc_view_doc[];
+void views_after_free(VeoProcObject *proc);
 
 #endif /* VEO_EXT_MODULE_H */

@@ -415,7 +415,9 @@ proc_static_library(VeoProcObject *self, PyObject *unused)
 
 PyDoc_STRVAR(proc_alloc_mem_doc,
 "alloc_mem(size)\n--\n\n"
-"Allocates `size` bytes of VE memory; returns a VEMemPtr.");
+"Allocates `size` bytes of VE memory; returns a VEMemPtr (an int whose\n"
+"value is the VE address). Raises VeoMemoryError (a VeoError and a\n"
+"MemoryError) if the VE has not that much memory free.");
 static PyObject *
 proc_alloc_mem(VeoProcObject *self, PyObject *size_o)
 {
@@ -425,14 +427,15 @@ proc_alloc_mem(VeoProcObject *self, PyObject *size_o)
 	if (proc_check(self) < 0)
 		return NULL;
 	if (veo_alloc_mem(self->h, &addr, (size_t)size) != 0)
-		return raise_with_detail(VeoError, veo_last_error(),
+		return raise_with_detail(VeoMemoryError, veo_last_error(),
 		                         "alloc_mem(%llu) failed", (unsigned long long)size);
 	return vemem_new(self, addr, size);
 }
 
 PyDoc_STRVAR(proc_free_mem_doc,
 "free_mem(ptr)\n--\n\n"
-"Frees VE memory from alloc_mem (a VEMemPtr of this proc, or its address).");
+"Frees VE memory from alloc_mem (a VEMemPtr of this proc, or its address\n"
+"as an int). Host views of it (view()) read zeros from then on.");
 static PyObject *
 proc_free_mem(VeoProcObject *self, PyObject *ptr)
 {
@@ -444,6 +447,8 @@ proc_free_mem(VeoProcObject *self, PyObject *ptr)
 	if (veo_free_mem(self->h, addr) != 0)
 		return raise_with_detail(VeoError, veo_last_error(),
 		                         "free_mem(%s) failed", hex64(addr).s);
+	if (self->views)
+		views_after_free(self);
 	Py_RETURN_NONE;
 }
 
@@ -491,8 +496,9 @@ PyDoc_STRVAR(proc_read_mem_doc,
 "read_mem(dst, src, size=None)\n--\n\n"
 "Copies `size` bytes (default: the size of dst) from VE memory at `src`\n"
 "(a VEMemPtr of this proc or an int address) into `dst`, a writable\n"
-"contiguous buffer (bytearray, numpy array, ...). Synchronous; the GIL is\n"
-"released during large copies.");
+"contiguous buffer (bytearray, numpy array, ...). A read-only one (bytes)\n"
+"is written into as py-veo does, with a VeoWarning. Synchronous; the GIL\n"
+"is released during large copies.");
 static PyObject *
 proc_read_mem(VeoProcObject *self, PyObject *args, PyObject *kw)
 {
@@ -576,24 +582,27 @@ PyDoc_STRVAR(proc_get_function_doc,
 "The VeoFunction `name` already found (find_function or attribute access)\n"
 "in one of the loaded libraries, or None.");
 static PyObject *
-proc_get_function(VeoProcObject *self, PyObject *name)
+proc_get_function(VeoProcObject *self, PyObject *name_o)
 {
-	PyObject *key, *value;
+	PyObject *key, *value, *r = Py_None;
 	Py_ssize_t pos = 0;
 	if (!self->lib)
 		Py_RETURN_NONE;
+	PyObject *name = name_from(name_o, "get_function(): the name");
+	if (!name)
+		return NULL;
 	while (PyDict_Next(self->lib, &pos, &key, &value)) {
 		if (!VeoLibrary_Check(value))
 			continue;
 		PyObject *f = PyDict_GetItemWithError(((VeoLibraryObject *)value)->func, name);
-		if (f) {
-			Py_INCREF(f);
-			return f;
+		if (f || PyErr_Occurred()) {
+			r = f;
+			break;
 		}
-		if (PyErr_Occurred())
-			return NULL;
 	}
-	Py_RETURN_NONE;
+	Py_DECREF(name);
+	Py_XINCREF(r);
+	return r;
 }
 
 PyDoc_STRVAR(proc_alloc_hmem_doc,
@@ -674,6 +683,8 @@ static PyMethodDef proc_methods[] = {
 	{"static_library", (PyCFunction)proc_static_library, METH_NOARGS, proc_static_library_doc},
 	{"alloc_mem", (PyCFunction)proc_alloc_mem, METH_O, proc_alloc_mem_doc},
 	{"free_mem", (PyCFunction)proc_free_mem, METH_O, proc_free_mem_doc},
+	{"view", (PyCFunction)(void (*)(void))proc_view, METH_VARARGS | METH_KEYWORDS,
+	 proc_view_doc},
 	{"read_mem", (PyCFunction)(void (*)(void))proc_read_mem, METH_VARARGS | METH_KEYWORDS,
 	 proc_read_mem_doc},
 	{"write_mem", (PyCFunction)(void (*)(void))proc_write_mem, METH_VARARGS | METH_KEYWORDS,
