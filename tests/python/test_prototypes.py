@@ -91,3 +91,19 @@ def test_a_library_not_built_by_vebuild_has_none(tmp_path):
     assert read_library(str(tmp_path / "missing.so")) == []
     (tmp_path / "text.so").write_text("not ELF")
     assert read_library(str(tmp_path / "text.so")) == []
+
+
+def test_prototype_declares_a_kernel(lib, ctx):
+    a = np.random.rand(1000)
+    f = lib.average.prototype("double average(const double *a, int n)")
+    assert f is lib.average
+    assert abs(f(ctx, veo.OnStack(a), a.size).wait_result() - np.average(a)) < 1e-12
+    lib.average.args_type("double *", "int")  # an explicit args_type still wins
+    assert lib.average._args_type == ("double *", "int")
+
+
+def test_prototype_errors(lib):
+    with pytest.raises(ValueError, match="is of 'sum', not of 'average'"):
+        lib.average.prototype("double sum(double *a, int n)")
+    with pytest.raises(PrototypeError, match="'my_int'"):
+        lib.average.prototype("double average(my_int n)")

@@ -244,9 +244,64 @@ func_repr(VeoFunctionObject *self)
 	return r;
 }
 
+PyDoc_STRVAR(func_prototype_doc,
+"prototype(declaration)\n--\n\n"
+"Declares the argument and result types from the function's C declaration,\n"
+"as args_type() and ret_type() would: lib.average.prototype(\"double\n"
+"average(const double *a, int n)\") (parameter names, const, unsigned,\n"
+"fixed-width and pointer types, arrays, void). The name must be this\n"
+"function's. Returns the function. Raises veo.prototypes.PrototypeError (a\n"
+"ValueError) naming the token it cannot read.");
+
+static PyObject *
+func_prototype(VeoFunctionObject *self, PyObject *decl)
+{
+	PyObject *mod, *p, *name = NULL, *types = NULL, *ret = NULL, *r = NULL;
+	int same;
+
+	mod = PyImport_ImportModule("veo.prototypes");
+	if (!mod)
+		return NULL;
+	p = PyObject_CallMethod(mod, "parse", "O", decl);
+	Py_DECREF(mod);
+	if (!p)
+		return NULL;
+	name = PyObject_GetAttrString(p, "name");
+	if (!name || (same = PyObject_RichCompareBool(name, self->name, Py_EQ)) < 0)
+		goto out;
+	if (!same) {
+		PyErr_Format(PyExc_ValueError,
+		             "prototype(): the declaration is of %R, not of %R", name, self->name);
+		goto out;
+	}
+	types = PyObject_GetAttrString(p, "arg_types");
+	if (types)
+		Py_SETREF(types, PySequence_Tuple(types));
+	ret = PyObject_GetAttrString(p, "ret");
+	if (!types || !ret)
+		goto out;
+	r = func_args_type(self, types);
+	if (r) {
+		Py_DECREF(r);
+		r = func_ret_type(self, ret);
+	}
+	if (r) {
+		Py_DECREF(r);
+		Py_INCREF(self);
+		r = (PyObject *)self;
+	}
+out:
+	Py_XDECREF(name);
+	Py_XDECREF(types);
+	Py_XDECREF(ret);
+	Py_DECREF(p);
+	return r;
+}
+
 static PyMethodDef func_methods[] = {
 	{"args_type", (PyCFunction)func_args_type, METH_VARARGS, func_args_type_doc},
 	{"ret_type", (PyCFunction)func_ret_type, METH_O, func_ret_type_doc},
+	{"prototype", (PyCFunction)func_prototype, METH_O, func_prototype_doc},
 	{NULL}
 };
 
