@@ -96,6 +96,7 @@ ctxt_open(VeoCtxtObject *c, VeoProcObject *proc)
 	Py_INCREF(proc);
 	Py_XSETREF(c->proc, proc);
 	c->ctx = ctx;
+	VEO_LOG(LOG_DEBUG, "context opened: node %S", proc->nodeid);
 	if (proc->context && PyList_Append(proc->context, (PyObject *)c) < 0)
 		return -1;
 	return 0;
@@ -129,6 +130,7 @@ ctxt_close(VeoCtxtObject *c)
 	UNLOCKED_END();
 	c->ctx = NULL;
 	c->closing = 0;
+	VEO_LOG(LOG_DEBUG, "context closed: node %S", p->nodeid);
 	ctxt_reap_orphans(c);
 	if (rc != 0) {
 		raise_with_detail(VeoError, err, "close_context() failed");
@@ -230,6 +232,9 @@ ctxt_async_transfer(VeoCtxtObject *self, PyObject *args, PyObject *kw, int to_ho
 		                         fn, size, hex64(addr).s);
 	}
 	pd.reqid = reqid;
+	VEO_LOG(LOG_INFO, "%s queued: request %llu, node %S, %zd bytes %s VE address %s",
+	        to_host ? "async_read_mem" : "async_write_mem", (unsigned long long)reqid,
+	        self->proc->nodeid, size, to_host ? "from" : "to", hex64(addr).s);
 	return req_create(&VeoMemRequest_Type, self, reqid, K_MEM, NULL, &pd);
 }
 
@@ -278,6 +283,9 @@ static PyMethodDef ctxt_methods[] = {
 	{"async_write_mem", (PyCFunction)(void (*)(void))ctxt_async_write_mem,
 	 METH_VARARGS | METH_KEYWORDS, ctxt_async_write_mem_doc},
 	{"context_sync", (PyCFunction)ctxt_context_sync, METH_NOARGS, ctxt_context_sync_doc},
+	/* py-veo's later API (hmem.c, args.c) */
+	{"context_close", (PyCFunction)ctxt_context_close, METH_NOARGS, ctxt_context_close_doc},
+	{"call_async", (PyCFunction)ctxt_call_async, METH_VARARGS, ctxt_call_async_doc},
 	{NULL}
 };
 

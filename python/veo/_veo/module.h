@@ -353,4 +353,41 @@ int prepare_transfer(VeoProcObject *proc, PyObject *host, PyObject *ve, PyObject
                      int to_host, const char *fn, Py_buffer *view, uint64_t *addr,
                      Py_ssize_t *size);
 
+/* ------------------------------------------------------------------------
+ * py-veo's later API (args.c, hmem.c, log.c)
+ * --------------------------------------------------------------------- */
+
+/* log.c: events for veo.logging. log_on is 1 while veo.logging has a
+ * handler on the "veo" logger (set by its set_*_handler / reset_handler
+ * through _veo._set_log), so with logging off an event costs one load and
+ * a branch. log_event formats as PyUnicode_FromFormat and hands the text
+ * to logger.log(level, ...); it never fails and keeps a pending exception. */
+extern int log_on;
+#define LOG_DEBUG 10
+#define LOG_INFO 20
+void log_event(int level, const char *fmt, ...);
+#define VEO_LOG(level, ...)                          \
+	do {                                         \
+		if (__builtin_expect(log_on, 0))     \
+			log_event(level, __VA_ARGS__); \
+	} while (0)
+
+/* args.c: VeoArgs, and VeoCtxt.call_async(func, args) */
+extern PyTypeObject VeoArgs_Type;
+PyObject *ctxt_call_async(VeoCtxtObject *self, PyObject *args);
+
+/* hmem.c: VEO_HMEM, the proc's hmem and later-API methods, get_ve_arch;
+ * later_api_init adds its types and functions to the module. */
+extern PyTypeObject VEO_HMEM_Type;
+int later_api_init(PyObject *m);
+PyObject *proc_alloc_hmem(VeoProcObject *self, PyObject *size);
+PyObject *proc_free_hmem(VeoProcObject *self, PyObject *addr);
+PyObject *proc_set_proc_identifier(VeoProcObject *self, PyObject *args);
+PyObject *proc_i64_to_addr(VeoProcObject *self, PyObject *x);
+PyObject *proc_proc_destroy(VeoProcObject *self, PyObject *unused);
+PyObject *ctxt_context_close(VeoCtxtObject *self, PyObject *unused);
+extern const char proc_alloc_hmem_doc[], proc_free_hmem_doc[], proc_set_proc_identifier_doc[],
+	proc_i64_to_addr_doc[], proc_proc_destroy_doc[], ctxt_context_close_doc[],
+	ctxt_call_async_doc[];
+
 #endif /* VEO_EXT_MODULE_H */

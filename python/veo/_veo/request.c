@@ -130,6 +130,22 @@ done:
 	return d;
 }
 
+/* veo.logging's event for a collected result. */
+static void
+log_collected(VeoRequestObject *self, int rc)
+{
+	const char *how = rc == VEO_COMMAND_OK ? "ok" : rc == VEO_COMMAND_EXCEPTION
+	                                                        ? "the kernel raised an exception"
+	                                                        : "error";
+	PyObject *node = self->ctx->proc ? self->ctx->proc->nodeid : Py_None;
+	if (self->fname)
+		log_event(LOG_INFO, "request %llu collected (call %U): node %S, %s",
+		          (unsigned long long)self->res.reqid, self->fname, node, how);
+	else
+		log_event(LOG_INFO, "request %llu collected (memory transfer): node %S, %s",
+		          (unsigned long long)self->res.reqid, node, how);
+}
+
 /* Records the outcome rc/ret of the request (collected once) and releases
  * what it held. */
 static void
@@ -140,6 +156,8 @@ req_collect(VeoRequestObject *self, int rc, uint64_t ret, const char *err)
 
 	pending_release(&self->res);
 	self->done = 1;
+	if (__builtin_expect(log_on, 0))
+		log_collected(self, rc);
 	if (rc == VEO_COMMAND_OK) {
 		self->result = ctype_convert_result(self->kind, ret, self->ctx->proc);
 		if (self->result)
