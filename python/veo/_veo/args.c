@@ -350,20 +350,25 @@ args_clear(VeoArgsObject *self, PyObject *unused)
  * VeoCtxt.call_async(func, args)
  * --------------------------------------------------------------------- */
 const char ctxt_call_async_doc[] =
-"call_async(func, args)\n--\n\n"
+"call_async(func, args, ret_type=None)\n--\n\n"
 "Queues a call of `func` (a VeoFunction of this context's proc, or a VE\n"
 "address) with the arguments of `args` (a VeoArgs) and returns a\n"
-"VeoRequest. A VeoFunction's result is converted as its ret_type; an\n"
-"address's result is the raw 64-bit word (an int, see ConvFromI64).";
+"VeoRequest. The result is converted as `ret_type` (a C type name, as\n"
+"VeoFunction.ret_type takes), by default as the VeoFunction's declared\n"
+"result; an address's default result is the raw 64-bit word (an int, see\n"
+"ConvFromI64). On the host a float or double result needs its type\n"
+"declared: it does not come back in the integer register.";
 PyObject *
-ctxt_call_async(VeoCtxtObject *self, PyObject *args)
+ctxt_call_async(VeoCtxtObject *self, PyObject *args, PyObject *kw)
 {
-	PyObject *func, *vargs, *fname, *keep = NULL;
+	static char *kwlist[] = {"func", "args", "ret_type", NULL};
+	PyObject *func, *vargs, *fname, *keep = NULL, *rt = Py_None;
 	uint64_t addr, reqid;
 	int kind;
 	char err[ERRBUF] = "";
 
-	if (!PyArg_ParseTuple(args, "OO!:call_async", &func, &VeoArgs_Type, &vargs))
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "OO!|O:call_async", kwlist, &func,
+	                                 &VeoArgs_Type, &vargs, &rt))
 		return NULL;
 	VeoArgsObject *va = (VeoArgsObject *)vargs;
 	if (args_usable(va, "call_async()") < 0 || ctxt_check(self) < 0)
@@ -392,6 +397,10 @@ ctxt_call_async(VeoCtxtObject *self, PyObject *args)
 		fname = PyUnicode_FromFormat("the function at %s", hex64(addr).s);
 		if (!fname)
 			return NULL;
+	}
+	if (rt != Py_None && (kind = ctype_kind_of(rt, fname, "the result")) < 0) {
+		Py_DECREF(fname);
+		return NULL;
 	}
 	if (PyList_GET_SIZE(va->stacks) > 0 && !(keep = PySequence_List(va->stacks))) {
 		Py_DECREF(fname);

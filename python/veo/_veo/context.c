@@ -5,6 +5,7 @@
  */
 #include "module.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* ------------------------------------------------------------------------
@@ -84,11 +85,20 @@ ctxt_open(VeoCtxtObject *c, VeoProcObject *proc)
 		return -1;
 	struct veo_thr_ctxt *ctx;
 	char err[ERRBUF] = "";
+	size_t nb = 0, na = 0;
+	int *before = NULL, *after = NULL;
 	UNLOCKED_BEGIN(proc);
+	/* the thread that appears in the worker is the context's (tid) */
+	before = worker_tids(proc->pid, &nb);
 	ctx = veo_context_open(proc->h);
 	if (!ctx)
 		copy_last_error(err, sizeof err);
+	else if (before)
+		after = worker_tids(proc->pid, &na);
 	UNLOCKED_END();
+	c->tid = after ? new_worker_tid(before, nb, after, na) : 0;
+	free(before);
+	free(after);
 	if (!ctx) {
 		raise_with_detail(VeoError, err, "open_context() failed");
 		return -1;
@@ -285,7 +295,8 @@ static PyMethodDef ctxt_methods[] = {
 	{"context_sync", (PyCFunction)ctxt_context_sync, METH_NOARGS, ctxt_context_sync_doc},
 	/* py-veo's later API (hmem.c, args.c) */
 	{"context_close", (PyCFunction)ctxt_context_close, METH_NOARGS, ctxt_context_close_doc},
-	{"call_async", (PyCFunction)ctxt_call_async, METH_VARARGS, ctxt_call_async_doc},
+	{"call_async", (PyCFunction)(void (*)(void))ctxt_call_async, METH_VARARGS | METH_KEYWORDS,
+	 ctxt_call_async_doc},
 	{NULL}
 };
 
@@ -316,6 +327,9 @@ static PyGetSetDef ctxt_getset[] = {
 	{"state", (getter)ctxt_get_state, NULL,
 	 "VEO_STATE_RUNNING while open and the worker lives, VEO_STATE_EXIT after.", NULL},
 	{"closed", (getter)ctxt_get_closed, NULL, "True once the context is closed.", NULL},
+	{"tid", (getter)ctxt_get_tid, NULL,
+	 "Thread id of the worker thread that runs this context's requests (for\n"
+	 "os.sched_setaffinity and the like; py-veo's attribute), 0 if unknown.", NULL},
 	{NULL}
 };
 

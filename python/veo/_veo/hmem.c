@@ -173,10 +173,17 @@ static int
 hmemcpy_side(PyObject *o, int is_dst, uint64_t size, Py_buffer *view, void **out)
 {
 	const char *what = is_dst ? "hmemcpy(): dst" : "hmemcpy(): src";
-	if (PyObject_CheckBuffer(o) && !PyIndex_Check(o)) {
+	if (PyObject_CheckBuffer(o) && !PyLong_Check(o)) {
 		int flags = PyBUF_ANY_CONTIGUOUS | (is_dst ? PyBUF_WRITABLE : 0);
-		if (PyObject_GetBuffer(o, view, flags) < 0)
+		if (PyObject_GetBuffer(o, view, flags) < 0) {
+			if (PyErr_ExceptionMatches(PyExc_BufferError)) {
+				PyErr_Clear();
+				PyErr_Format(PyExc_TypeError, "%s must be a contiguous%s buffer "
+				             "(%.100s is not)", what, is_dst ? ", writable" : "",
+				             Py_TYPE(o)->tp_name);
+			}
 			return -1;
+		}
 		if ((uint64_t)view->len < size) {
 			PyErr_Format(PyExc_ValueError, "%s: the buffer has %zd bytes, fewer than "
 			             "size (%llu)", what, view->len, (unsigned long long)size);
@@ -443,4 +450,74 @@ later_api_init(PyObject *m)
 	    PyModule_AddFunctions(m, log_methods) < 0)
 		return -1;
 	return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Thread ids of contexts (VeoCtxt.tid): the C API has no call for them, so
+ * the binding watches the worker's threads (/proc/PID/task) across
+ * veo_context_open: the one that appears runs the new context.
+ * --------------------------------------------------------------------- */
+#include <dirent.h>
+#include <stdlib.h>
+
+int *
+worker_tids(pid_t pid, size_t *n)
+{
+	char path[64];
+	size_t cap = 64, len = 0;
+	int *v;
+	DIR *d;
+	struct dirent *e;
+
+	if (pid <= 0)
+		return NULL;
+	snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+	if (!(d = opendir(path)))
+		return NULL;
+	if (!(v = malloc(cap * sizeof *v))) {
+		closedir(d);
+		return NULL;
+	}
+	while ((e = readdir(d)) != NULL) {
+		int tid = atoi(e->d_name);
+		if (tid <= 0)
+			continue;
+		if (len == cap) {
+			int *nv = realloc(v, 2 * cap * sizeof *v);
+			if (!nv) {
+				free(v);
+				closedir(d);
+				return NULL;
+			}
+			v = nv;
+			cap *= 2;
+		}
+		v[len++] = tid;
+	}
+	closedir(d);
+	*n = len;
+	return v;
+}
+
+int
+new_worker_tid(const int *before, size_t nb, const int *after, size_t na)
+{
+	int found = 0;
+	for (size_t i = 0; i < na; i++) {
+		size_t j = 0;
+		while (j < nb && before[j] != after[i])
+			j++;
+		if (j < nb)
+			continue;
+		if (found)
+			return 0; /* two new threads: cannot tell which */
+		found = after[i];
+	}
+	return found;
+}
+
+PyObject *
+ctxt_get_tid(VeoCtxtObject *self, void *closure)
+{
+	return PyLong_FromLong(self->tid);
 }

@@ -130,6 +130,7 @@ typedef struct {
 	 * orphans[o_head .. o_len) */
 	Pending *orphans;
 	size_t o_head, o_len, o_cap;
+	int tid;                  /* its worker thread's id, 0 if unknown */
 } VeoCtxtObject;
 
 typedef struct {
@@ -374,7 +375,7 @@ void log_event(int level, const char *fmt, ...);
 
 /* args.c: VeoArgs, and VeoCtxt.call_async(func, args) */
 extern PyTypeObject VeoArgs_Type;
-PyObject *ctxt_call_async(VeoCtxtObject *self, PyObject *args);
+PyObject *ctxt_call_async(VeoCtxtObject *self, PyObject *args, PyObject *kw);
 
 /* hmem.c: VEO_HMEM, the proc's hmem and later-API methods, get_ve_arch;
  * later_api_init adds its types and functions to the module. */
@@ -386,6 +387,11 @@ PyObject *proc_set_proc_identifier(VeoProcObject *self, PyObject *args);
 PyObject *proc_i64_to_addr(VeoProcObject *self, PyObject *x);
 PyObject *proc_proc_destroy(VeoProcObject *self, PyObject *unused);
 PyObject *ctxt_context_close(VeoCtxtObject *self, PyObject *unused);
+PyObject *ctxt_get_tid(VeoCtxtObject *self, void *closure);
+/* The worker's thread ids (a malloc'ed array, *n of them; NULL if unknown),
+ * and the one thread in `after` not in `before` (0 if not exactly one). */
+int *worker_tids(pid_t pid, size_t *n);
+int new_worker_tid(const int *before, size_t nb, const int *after, size_t na);
 extern const char proc_alloc_hmem_doc[], proc_free_hmem_doc[], proc_set_proc_identifier_doc[],
 	proc_i64_to_addr_doc[], proc_proc_destroy_doc[], ctxt_context_close_doc[],
 	ctxt_call_async_doc[];
