@@ -283,6 +283,27 @@ def test_hmemcpy_both_ways_and_a_kernel_through_set_hmem(proc, ctx, later_lib):
         proc.free_hmem(h)
 
 
+def test_an_hmem_int_as_a_pointer_argument(proc, ctx, other_proc, later_lib):
+    # py-veo's later scripts pass alloc_hmem's result straight to a kernel
+    iota = later_lib.find_function("iota32")
+    iota.args_type("int32_t *", "int", "int32_t")
+    iota.ret_type("void")
+    h = proc.alloc_hmem(4 * 4)
+    try:
+        iota(ctx, h, 4, -2).wait_result()
+        out = np.zeros(4, dtype=np.int32)
+        VEO_HMEM.hmemcpy(out, h, out.nbytes)
+        assert out.tolist() == [-2, -1, 0, 1]
+    finally:
+        proc.free_hmem(h)
+    foreign = other_proc.alloc_hmem(16)
+    try:
+        with pytest.raises(ValueError, match="hmem pointer .* of another proc"):
+            iota(ctx, foreign, 4, 0)
+    finally:
+        other_proc.free_hmem(foreign)
+
+
 def test_hmem_errors(proc, other_proc):
     h = other_proc.alloc_hmem(64)
     with pytest.raises(ValueError, match="another proc"):
@@ -290,6 +311,8 @@ def test_hmem_errors(proc, other_proc):
     other_proc.free_hmem(h)
     with pytest.raises(veo.VeoError, match="free_hmem"):
         other_proc.free_hmem(h)
+    with pytest.raises(ValueError, match="not an hmem pointer"):
+        proc.free_hmem(np.zeros(2).ctypes.data)  # a host address is never freed
     with pytest.raises(MemoryError, match="alloc_hmem"):
         proc.alloc_hmem(1 << 60)
     with pytest.raises(ValueError, match="set_proc_identifier"):
@@ -338,6 +361,10 @@ def test_context_close_closes_and_forgets_the_context(proc, kernel):
 
 def test_tid_of_procs_and_contexts(proc, later_lib):
     assert proc.tid == proc.pid
+    c = proc.open_context()
+    assert c._thr_ctxt != 0
+    proc.close_context(c)
+    assert c._thr_ctxt == 0
     my_tid = later_lib.find_function("my_tid")
     my_tid.args_type()
     my_tid.ret_type("long")

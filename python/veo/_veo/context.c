@@ -330,6 +330,8 @@ static PyGetSetDef ctxt_getset[] = {
 	{"tid", (getter)ctxt_get_tid, NULL,
 	 "Thread id of the worker thread that runs this context's requests (for\n"
 	 "os.sched_setaffinity and the like; py-veo's attribute), 0 if unknown.", NULL},
+	{"_thr_ctxt", (getter)ctxt_get_thr_ctxt, NULL,
+	 "The C handle (struct veo_thr_ctxt *) as an int, 0 when closed.", NULL},
 	{NULL}
 };
 

@@ -299,7 +299,13 @@ proc_free_hmem(VeoProcObject *self, PyObject *addr_o)
 	void *p;
 	if (get_addr(addr_o, "free_hmem(): addr", &p) < 0 || proc_check(self) < 0)
 		return NULL;
-	if (veo_is_ve_addr(p) && veo_get_proc_handle_from_hmem(p) != self->h) {
+	/* A host pointer would be given to free(): Python has no host hmem. */
+	if (!veo_is_ve_addr(p)) {
+		PyErr_Format(PyExc_ValueError, "free_hmem(%s): not an hmem pointer to VE "
+		             "memory (from alloc_hmem)", hex64((uint64_t)(uintptr_t)p).s);
+		return NULL;
+	}
+	if (veo_get_proc_handle_from_hmem(p) != self->h) {
 		PyErr_Format(PyExc_ValueError, "free_hmem(%s): the memory belongs to another "
 		             "proc than this one", hex64((uint64_t)(uintptr_t)p).s);
 		return NULL;
@@ -520,4 +526,25 @@ PyObject *
 ctxt_get_tid(VeoCtxtObject *self, void *closure)
 {
 	return PyLong_FromLong(self->tid);
+}
+
+PyObject *
+ctxt_get_thr_ctxt(VeoCtxtObject *self, void *closure)
+{
+	return PyLong_FromUnsignedLongLong((unsigned long long)(uintptr_t)self->ctx);
+}
+
+int
+hmem_arg_check(VeoProcObject *proc, uint64_t addr, PyObject *fname, int argno,
+               PyObject *tname)
+{
+	void *p = (void *)(uintptr_t)addr;
+	int ident = veo_get_proc_identifier_from_hmem(p);
+	if (ident < 0 || ident != veo_proc_identifier(proc->h)) {
+		PyErr_Format(PyExc_ValueError, "%U(): argument %d (%S) is an hmem pointer "
+		             "(%s) of another proc than the call's", fname, argno + 1, tname,
+		             hex64(addr).s);
+		return -1;
+	}
+	return 0;
 }

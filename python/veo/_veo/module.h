@@ -388,6 +388,11 @@ PyObject *proc_i64_to_addr(VeoProcObject *self, PyObject *x);
 PyObject *proc_proc_destroy(VeoProcObject *self, PyObject *unused);
 PyObject *ctxt_context_close(VeoCtxtObject *self, PyObject *unused);
 PyObject *ctxt_get_tid(VeoCtxtObject *self, void *closure);
+PyObject *ctxt_get_thr_ctxt(VeoCtxtObject *self, void *closure);
+/* 0 if the hmem pointer addr (bit 63 set) belongs to proc, else -1 with
+ * ValueError naming argument argno of function fname (of type tname). */
+int hmem_arg_check(VeoProcObject *proc, uint64_t addr, PyObject *fname, int argno,
+                   PyObject *tname);
 /* The worker's thread ids (a malloc'ed array, *n of them; NULL if unknown),
  * and the one thread in `after` not in `before` (0 if not exactly one). */
 int *worker_tids(pid_t pid, size_t *n);

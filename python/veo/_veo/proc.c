@@ -72,7 +72,6 @@ proc_close(VeoProcObject *p)
 	p->h = NULL;
 	p->closing = 0;
 	registry_remove(p);
-	VEO_LOG(LOG_INFO, "proc destroyed: node %S, worker pid %d", p->nodeid, (int)p->pid);
 
 	/* The contexts died with the worker. */
 	if (p->context && PyList_Check(p->context)) {
@@ -93,6 +92,7 @@ proc_close(VeoProcObject *p)
 			if (VeoLibrary_Check(value))
 				((VeoLibraryObject *)value)->unloaded = 1;
 	}
+	VEO_LOG(LOG_INFO, "proc destroyed: node %S, worker pid %d", p->nodeid, (int)p->pid);
 	if (rc != 0) {
 		raise_with_detail(VeoError, err, "veo_proc_destroy() failed");
 		return -1;

@@ -149,15 +149,13 @@ log_collected(VeoRequestObject *self, int rc)
 /* Records the outcome rc/ret of the request (collected once) and releases
  * what it held. */
 static void
-req_collect(VeoRequestObject *self, int rc, uint64_t ret, const char *err)
+req_record(VeoRequestObject *self, int rc, uint64_t ret, const char *err)
 {
 	const char *what = self->fname ? NULL : "memory transfer";
 	PyObject *msg = NULL, *type = NULL;
 
 	pending_release(&self->res);
 	self->done = 1;
-	if (__builtin_expect(log_on, 0))
-		log_collected(self, rc);
 	if (rc == VEO_COMMAND_OK) {
 		self->result = ctype_convert_result(self->kind, ret, self->ctx->proc);
 		if (self->result)
@@ -198,6 +196,16 @@ req_collect(VeoRequestObject *self, int rc, uint64_t ret, const char *err)
 	Py_INCREF(type);
 	self->exc_type = type;
 	self->exc_msg = msg;
+}
+
+/* req_record, then veo.logging's event (once the request is complete: a
+ * handler may look at it). */
+static void
+req_collect(VeoRequestObject *self, int rc, uint64_t ret, const char *err)
+{
+	req_record(self, rc, ret, err);
+	if (__builtin_expect(log_on, 0))
+		log_collected(self, rc);
 }
 
 /* The collected outcome: a new reference, or NULL with the exception set. */
