@@ -43,7 +43,7 @@ PyDoc_STRVAR(set_log_doc,
 "Sends the binding's events to `logger` (a logging.Logger), or stops with\n"
 "None. Used by veo.logging; call its set_stream_handler, set_file_handler\n"
 "or reset_handler instead.");
-PyObject *
+static PyObject *
 mod_set_log(PyObject *mod, PyObject *arg)
 {
 	if (arg != Py_None && !PyObject_HasAttrString(arg, "log")) {
@@ -65,7 +65,7 @@ mod_set_log(PyObject *mod, PyObject *arg)
 
 PyDoc_STRVAR(log_enabled_doc,
 "_log_enabled()\n--\n\nTrue while events are being logged (see veo.logging).");
-PyObject *
+static PyObject *
 mod_log_enabled(PyObject *mod, PyObject *unused)
 {
 	return PyBool_FromLong(log_on);
