@@ -67,9 +67,10 @@ def enable(on=True):
 def _add(handler, level, format):
     handler.setLevel(level)
     handler.setFormatter(_logging.Formatter(format or _logging.BASIC_FORMAT))
-    _logger.setLevel(level)
     _logger.addHandler(handler)
     _own.append(handler)
+    # the logger lets through what the most talkative handler wants
+    _logger.setLevel(min(h.level for h in _own))
     enable(True)
     return _logger
 

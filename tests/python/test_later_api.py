@@ -131,8 +131,10 @@ def test_set_stack_raw_address_form(ctx, kernel):
     assert ctx.call_async(sum_bytes, args).wait_result() == 55
 
 
-def test_set_stack_refuses_bad_intents_and_short_buffers():
+def test_set_stack_refuses_bad_intents_and_short_buffers(proc):
     args = VeoArgs()
+    with pytest.raises(TypeError, match="VEMemPtr"):
+        args.set_stack(veo.VEO_INTENT_IN, 0, proc.alloc_mem(8), 8)
     with pytest.raises(ValueError, match="inout"):
         args.set_stack(7, 0, bytearray(8), 8)
     with pytest.raises(ValueError):
@@ -433,16 +435,23 @@ def test_stream_handler_logs_proc_memory_call_and_wait_events(proc, ctx, kernel)
     assert stream.getvalue() == text
 
 
-def test_file_handler_at_debug_level(tmp_path, proc):
+def test_file_handler_at_debug_level_beside_a_stream_at_info(tmp_path, proc):
     path = tmp_path / "veo.log"
+    stream = io.StringIO()
     veo.logging.set_file_handler(veo.logging.VEO, str(path), level=logging.DEBUG)
+    veo.logging.set_stream_handler(veo.logging.VEO, stream, level=logging.INFO)
     try:
         c = proc.open_context()
         proc.close_context(c)
+        proc.free_mem(proc.alloc_mem(8))
     finally:
         veo.logging.reset_handler(veo.logging.VEO)
     text = path.read_text()
     assert "context opened: node 0" in text and "context closed: node 0" in text
+    assert "alloc_mem: node 0" in text
+    assert "alloc_mem: node 0" in stream.getvalue()
+    assert "context opened" not in stream.getvalue()
+    assert logging.getLogger("veo").level == logging.WARN
 
 
 def test_enable_uses_handlers_configured_elsewhere(proc):

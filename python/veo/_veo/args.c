@@ -17,6 +17,9 @@ typedef struct {
 	 * result of every call made with these arguments is collected, so each
 	 * call's request holds a copy of this list. */
 	PyObject *stacks;
+	/* Threads queueing a call with these arguments right now (the GIL is
+	 * released meanwhile): the setters and clear() refuse to change them. */
+	int busy;
 } VeoArgsObject;
 
 #define VeoArgs_Check(o) PyObject_TypeCheck(o, &VeoArgs_Type)
@@ -109,6 +112,11 @@ args_usable(VeoArgsObject *self, const char *fn)
 {
 	if (!self->a) {
 		PyErr_Format(VeoError, "%s: the VeoArgs was not initialised", fn);
+		return -1;
+	}
+	if (self->busy) {
+		PyErr_Format(VeoError, "%s: the VeoArgs is in use by a call another thread is "
+		             "queueing", fn);
 		return -1;
 	}
 	return 0;
@@ -293,6 +301,11 @@ args_set_stack(VeoArgsObject *self, PyObject *const *args, Py_ssize_t n)
 			Py_XDECREF(kw);
 			if (!os)
 				return NULL;
+		} else if (VEMemPtr_Check(args[2])) {
+			PyErr_SetString(PyExc_TypeError,
+			                "set_stack(): buff is a VEMemPtr; it must be host memory "
+			                "(a buffer object or a host address)");
+			return NULL;
 		} else {
 			uint64_t buf, size;
 			if (as_u64(args[2], &buf, "set_stack(): buff") < 0 ||
@@ -357,7 +370,8 @@ const char ctxt_call_async_doc[] =
 "VeoFunction.ret_type takes), by default as the VeoFunction's declared\n"
 "result; an address's default result is the raw 64-bit word (an int, see\n"
 "ConvFromI64). On the host a float or double result needs its type\n"
-"declared: it does not come back in the integer register.";
+"declared: it does not come back in the integer register. While the call\n"
+"is being queued, other threads cannot change or use `args` (VeoError).";
 PyObject *
 ctxt_call_async(VeoCtxtObject *self, PyObject *args, PyObject *kw)
 {
@@ -371,6 +385,7 @@ ctxt_call_async(VeoCtxtObject *self, PyObject *args, PyObject *kw)
 	                                 &VeoArgs_Type, &vargs, &rt))
 		return NULL;
 	VeoArgsObject *va = (VeoArgsObject *)vargs;
+	/* one call at a time per VeoArgs: queueing reads it without the GIL */
 	if (args_usable(va, "call_async()") < 0 || ctxt_check(self) < 0)
 		return NULL;
 	if (PyObject_TypeCheck(func, &VeoFunction_Type)) {
@@ -412,11 +427,13 @@ ctxt_call_async(VeoCtxtObject *self, PyObject *args, PyObject *kw)
 		goto fail;
 	}
 	ctxt_reap_orphans(self);
+	va->busy++;
 	UNLOCKED_BEGIN(self->proc);
 	reqid = veo_call_async(self->ctx, addr, va->a);
 	if (reqid == VEO_REQUEST_ID_INVALID)
 		copy_last_error(err, sizeof err);
 	UNLOCKED_END();
+	va->busy--;
 	if (reqid == VEO_REQUEST_ID_INVALID) {
 		raise_with_detail(VeoError, err, "call_async(%U): the call could not be queued",
 		                  fname);
