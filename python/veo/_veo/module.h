@@ -17,6 +17,10 @@
  *   request.c   VeoRequest, VeoMemRequest: waiting, collecting the outcome,
  *               the crash details a VeoException carries
  *   memory.c    VEMemPtr, OnStack, the checks of host buffers and VE addresses
+ *   args.c      VeoArgs (py-veo's later API) and VeoCtxt.call_async
+ *   hmem.c      VEO_HMEM, the proc's hmem methods and the later API's other
+ *               methods, context thread ids, get_ve_arch
+ *   log.c       the events veo.logging reports, off by default
  *
  * How the pieces fit:
  *

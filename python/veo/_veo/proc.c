@@ -491,8 +491,9 @@ proc_transfer(VeoProcObject *self, PyObject *args, PyObject *kw, int to_host)
 	if (rc != 0)
 		return raise_with_detail(VeoError, err, "%s of %zd bytes at VE address %s failed",
 		                         fn, size, hex64(addr).s);
-	VEO_LOG(LOG_INFO, "%s: node %S, %zd bytes %s VE address %s", to_host ? "read_mem" : "write_mem",
-	        self->nodeid, size, to_host ? "from" : "to", hex64(addr).s);
+	VEO_LOG(LOG_INFO, "%s: node %S, %zd bytes %s VE address %s",
+	        to_host ? "read_mem" : "write_mem", self->nodeid, size, to_host ? "from" : "to",
+	        hex64(addr).s);
 	Py_RETURN_NONE;
 }
 
