@@ -5,6 +5,8 @@ helpers ConvToI64 / ConvFromI64, and veo.logging."""
 import io
 import logging
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -401,6 +403,16 @@ def test_star_import_gives_the_later_names():
 # ---------------------------------------------------------------------------
 # veo.logging
 # ---------------------------------------------------------------------------
+def test_logging_is_off_until_a_handler_is_set():
+    code = ("import veo, veo.logging, io; a = veo._veo._log_enabled(); "
+            "veo.logging.set_stream_handler(veo.logging.VEO, io.StringIO()); "
+            "b = veo._veo._log_enabled(); veo.logging.reset_handler(veo.logging.VEO); "
+            "print(a, b, veo._veo._log_enabled())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.stdout.split() == ["False", "True", "False"], out.stderr
+
+
 def test_veo_logging_is_not_the_standard_logging():
     assert veo.logging is not logging
     assert logging.StreamHandler is not None and hasattr(logging, "getLogger")
