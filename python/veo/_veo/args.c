@@ -393,7 +393,7 @@ ctxt_call_async(VeoCtxtObject *self, PyObject *args, PyObject *kw)
 		if (lib_check(f->lib) < 0)
 			return NULL;
 		if (f->lib->proc != self->proc) {
-			PyErr_Format(PyExc_ValueError, "call_async(): %U belongs to another VeoProc "
+			PyErr_Format(PyExc_ValueError, "call_async(): %S belongs to another VeoProc "
 			             "than the context", f->name);
 			return NULL;
 		}
@@ -435,11 +435,11 @@ ctxt_call_async(VeoCtxtObject *self, PyObject *args, PyObject *kw)
 	UNLOCKED_END();
 	va->busy--;
 	if (reqid == VEO_REQUEST_ID_INVALID) {
-		raise_with_detail(VeoError, err, "call_async(%U): the call could not be queued",
+		raise_with_detail(VeoError, err, "call_async(%S): the call could not be queued",
 		                  fname);
 		goto fail;
 	}
-	VEO_LOG(LOG_INFO, "call %U queued: request %llu, node %S", fname,
+	VEO_LOG(LOG_INFO, "call %S queued: request %llu, node %S", fname,
 	        (unsigned long long)reqid, self->proc->nodeid);
 	Pending pd;
 	memset(&pd, 0, sizeof pd);

@@ -179,7 +179,7 @@ func_call(VeoFunctionObject *self, PyObject *args, PyObject *kw)
 		raise_with_detail(VeoError, err, "%U(): the call could not be queued", self->name);
 		goto fail;
 	}
-	VEO_LOG(LOG_INFO, "call %U queued: request %llu, node %S", self->name,
+	VEO_LOG(LOG_INFO, "call %S queued: request %llu, node %S", self->name,
 	        (unsigned long long)reqid, ctx->proc->nodeid);
 	Pending pd;
 	memset(&pd, 0, sizeof pd);

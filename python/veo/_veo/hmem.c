@@ -541,7 +541,7 @@ hmem_arg_check(VeoProcObject *proc, uint64_t addr, PyObject *fname, int argno,
 	void *p = (void *)(uintptr_t)addr;
 	int ident = veo_get_proc_identifier_from_hmem(p);
 	if (ident < 0 || ident != veo_proc_identifier(proc->h)) {
-		PyErr_Format(PyExc_ValueError, "%U(): argument %d (%S) is an hmem pointer "
+		PyErr_Format(PyExc_ValueError, "%S(): argument %d (%S) is an hmem pointer "
 		             "(%s) of another proc than the call's", fname, argno + 1, tname,
 		             hex64(addr).s);
 		return -1;

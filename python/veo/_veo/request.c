@@ -139,7 +139,7 @@ log_collected(VeoRequestObject *self, int rc)
 	                                                        : "error";
 	PyObject *node = self->ctx->proc ? self->ctx->proc->nodeid : Py_None;
 	if (self->fname)
-		log_event(LOG_INFO, "request %llu collected (call %U): node %S, %s",
+		log_event(LOG_INFO, "request %llu collected (call %S): node %S, %s",
 		          (unsigned long long)self->res.reqid, self->fname, node, how);
 	else
 		log_event(LOG_INFO, "request %llu collected (memory transfer): node %S, %s",
