@@ -77,6 +77,11 @@ from veo._veo import (
     del_proc_init_hook,
     set_proc_init_hook,
 )
+# py-veo's later API: VeoArgs, VEO_HMEM, get_ve_arch, the conversion helpers
+# and veo.logging (imported before the atexit hook below: see its end).
+from veo._veo import VEO_HMEM, VeoArgs, get_ve_arch
+from veo.conv import ConvFromI64, ConvToI64
+from veo import logging
 from veo.vebuild import VeBuild, VeBuildError
 
 __version__ = _veo.veo_version
@@ -94,6 +99,7 @@ __all__ = [
     "VEO_COMMAND_OK", "VEO_COMMAND_EXCEPTION", "VEO_COMMAND_ERROR",
     "VEO_COMMAND_UNFINISHED",
     "COMMAND_OK", "COMMAND_EXCEPTION", "COMMAND_ERROR", "COMMAND_UNFINISHED",
+    "VeoArgs", "VEO_HMEM", "get_ve_arch", "ConvToI64", "ConvFromI64",
     "np",
     # py-veo's later API: exceptions both generations catch, and the module
     # names its star import gives that scripts use

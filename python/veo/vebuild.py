@@ -5,7 +5,8 @@ an object in a build directory and links them into a kernel library
 (build_so) or into a worker with the kernels linked in (build_veorun, via
 mk_veorun_static). No shell is involved: every tool runs from an argument
 list, labels are checked to be plain file names, flags given as a string
-are split with shlex.
+are split with shlex after $VAR / ${VAR} are replaced by the environment's
+values (py-veo ran its commands through a shell, which did that).
 
 Compilers, in order of preference:
   1. the `compiler=` argument of set_c_src / set_cpp_src / set_ftn_src;
@@ -82,18 +83,45 @@ class VeBuildError(RuntimeError):
         self.returncode = returncode
 
 
+_VAR_RE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+
+
+def _expand_env(text):
+    """$VAR and ${VAR} in text replaced by the environment's value ("" when
+    unset), as a shell would do it, but nothing else a shell does: no
+    commands, no globbing. Text inside single quotes is left alone."""
+    parts = re.split(r"('[^']*')", text)
+    for i in range(0, len(parts), 2):
+        parts[i] = _VAR_RE.sub(
+            lambda m: os.environ.get(m.group(1) or m.group(2), ""), parts[i])
+    return "".join(parts)
+
+
 def _as_args(value, what):
-    """A flags/libs/compiler value as an argument list (str: shlex split)."""
+    """A flags/libs/compiler value as an argument list (str: $VAR expanded,
+    then split like a command line; list: each item $VAR-expanded, one
+    argument each)."""
     if value is None:
         return None
     if isinstance(value, str):
-        return shlex.split(value)
+        return shlex.split(_expand_env(value))
     if isinstance(value, (list, tuple)):
         if not all(isinstance(v, str) for v in value):
             raise TypeError("%s must be a string or a list of strings" % what)
-        return list(value)
+        return [_expand_env(v) for v in value]
     raise TypeError("%s must be a string or a list of strings, not %s"
                     % (what, type(value).__name__))
+
+
+def _source_text(content, src, fn):
+    """The source text given to set_*_src as `content` (py-veo's name) or
+    as `src` (openveo's earlier name), exactly one of them."""
+    if content is not None and src is not None:
+        raise TypeError("%s(): give the source once, as content= or src=, not both" % fn)
+    text = content if content is not None else src
+    if text is None:
+        raise TypeError("%s(): missing the source text (content=...)" % fn)
+    return text
 
 
 def _check_label(label):
@@ -291,27 +319,33 @@ class VeBuild:
             self._blddir or ".")
 
     # -- sources ---------------------------------------------------------
-    def set_c_src(self, label, src, flags=None, compiler=None):
-        """Adds (or replaces) the C source `src` under `label`.
+    def set_c_src(self, label, content=None, flags=None, compiler=None, *, src=None):
+        """Adds (or replaces) the C source `content` under `label`.
 
+        content: the source text (py-veo's name; `src=` is accepted too).
         flags: compile flags (a string or a list) replacing the defaults;
         compiler: the compiler (a string or an argv list) instead of the
-        default (VE_CC, ncc, cc).
+        default (VE_CC, ncc, cc). $VAR and ${VAR} in flags and compiler are
+        replaced by the environment's values now (as py-veo's shell did;
+        no shell runs).
         """
-        self._src[_check_label(label)] = _Source("C", src, flags, compiler)
+        self._src[_check_label(label)] = _Source(
+            "C", _source_text(content, src, "set_c_src"), flags, compiler)
 
-    def set_cpp_src(self, label, src, flags=None, compiler=None):
-        """Adds (or replaces) the C++ source `src` under `label` (see set_c_src;
-        the default compiler is VE_CXX, nc++ or c++). Kernels called from
-        VEO need extern "C" linkage."""
-        self._src[_check_label(label)] = _Source("C++", src, flags, compiler)
+    def set_cpp_src(self, label, content=None, flags=None, compiler=None, *, src=None):
+        """Adds (or replaces) the C++ source `content` under `label` (see
+        set_c_src; the default compiler is VE_CXX, nc++ or c++). Kernels
+        called from VEO need extern "C" linkage."""
+        self._src[_check_label(label)] = _Source(
+            "C++", _source_text(content, src, "set_cpp_src"), flags, compiler)
 
-    def set_ftn_src(self, label, src, flags=None, compiler=None):
-        """Adds (or replaces) the Fortran (free form, .f90) source `src` under
-        `label` (see set_c_src; the default compiler is VE_FC, nfort or
-        gfortran). gfortran names a subroutine `foo` "foo_" and passes
+    def set_ftn_src(self, label, content=None, flags=None, compiler=None, *, src=None):
+        """Adds (or replaces) the Fortran (free form, .f90) source `content`
+        under `label` (see set_c_src; the default compiler is VE_FC, nfort
+        or gfortran). gfortran names a subroutine `foo` "foo_" and passes
         arguments by reference."""
-        self._src[_check_label(label)] = _Source("F", src, flags, compiler)
+        self._src[_check_label(label)] = _Source(
+            "F", _source_text(content, src, "set_ftn_src"), flags, compiler)
 
     def set_build_dir(self, dirname):
         """Sets the directory for sources, objects and outputs. It is created
@@ -365,7 +399,16 @@ class VeBuild:
             raise VeBuildError("no sources: call set_c_src, set_cpp_src or set_ftn_src first")
         self._prepare_dir()
         for label, src in self._src.items():
-            self._compile(label, src, verbose)
+            # py-veo's progress lines, with verbose=True; a failure raises
+            # VeBuildError (py-veo prints "-> failed" and returns None).
+            try:
+                self._compile(label, src, verbose)
+            except VeBuildError:
+                if verbose:
+                    print("compile %s -> failed" % label)
+                raise
+            if verbose:
+                print("compile %s -> ok" % label)
 
     def _linker(self, linker):
         if linker is not None:
@@ -401,7 +444,9 @@ class VeBuild:
         is always given. libs: libraries to link, e.g. ["-lm"]. linker: the
         program that links (default: the C++ compiler if there are C++
         sources, else the Fortran compiler if there are Fortran sources,
-        else the C compiler). verbose: print commands and their output.
+        else the C compiler). verbose: print commands and their output, and
+        "compile LABEL -> ok" per source. $VAR and ${VAR} in flags, libs and
+        linker come from the environment.
         Raises VeBuildError (a RuntimeError) with the tool's output.
         """
         out = self._output_label(label) + ".so"
@@ -415,15 +460,17 @@ class VeBuild:
             self._built.append(path)
         return path
 
-    def build_veorun(self, label=None, flags=None, libs=[], linker=None, verbose=False):
+    def build_veorun(self, label=None, flags=None, libs=[], verbose=False, linker=None):
         """Compiles the sources that changed and links them into a worker of
         one's own with mk_veorun_static; returns its path,
         build_dir + "/" + label + ".veorun". Start it with
         VeoProc(node, veorun_bin=path); its kernels are in
         proc.static_library().
 
+        The positional order is py-veo's: (label, flags, libs, verbose).
         flags and libs are passed to the link (e.g. flags="-fopenmp",
-        libs=["-lm"]); linker is the program mk_veorun_static links with
+        libs=["-lm"]); verbose prints commands, their output and a
+        "compile LABEL -> ok" line per source; linker is the program mk_veorun_static links with
         (its $CC, the whole argument list quoted as one command line;
         default as for build_so). mk_veorun_static is the one installed in
         the veo package, else the one on PATH.

@@ -251,13 +251,6 @@ def test_free_mem_of_another_proc_is_refused(proc, other_proc):
     other_proc.free_mem(m)
 
 
-def test_hmem_is_reported_as_not_implemented(proc):
-    with pytest.raises(NotImplementedError, match="alloc_mem"):
-        proc.alloc_hmem(64)
-    with pytest.raises(NotImplementedError):
-        proc.free_hmem(0)
-
-
 def test_objects_that_only_a_proc_creates_cannot_be_constructed():
     for cls in (veo.VeoLibrary, veo.VeoFunction, veo.VeoRequest, veo.VeoMemRequest):
         with pytest.raises(TypeError):

@@ -5,6 +5,7 @@
  */
 #include "module.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* ------------------------------------------------------------------------
@@ -84,11 +85,20 @@ ctxt_open(VeoCtxtObject *c, VeoProcObject *proc)
 		return -1;
 	struct veo_thr_ctxt *ctx;
 	char err[ERRBUF] = "";
+	size_t nb = 0, na = 0;
+	int *before = NULL, *after = NULL;
 	UNLOCKED_BEGIN(proc);
+	/* the thread that appears in the worker is the context's (tid) */
+	before = worker_tids(proc->pid, &nb);
 	ctx = veo_context_open(proc->h);
 	if (!ctx)
 		copy_last_error(err, sizeof err);
+	else if (before)
+		after = worker_tids(proc->pid, &na);
 	UNLOCKED_END();
+	c->tid = after ? new_worker_tid(before, nb, after, na) : 0;
+	free(before);
+	free(after);
 	if (!ctx) {
 		raise_with_detail(VeoError, err, "open_context() failed");
 		return -1;
@@ -96,6 +106,7 @@ ctxt_open(VeoCtxtObject *c, VeoProcObject *proc)
 	Py_INCREF(proc);
 	Py_XSETREF(c->proc, proc);
 	c->ctx = ctx;
+	VEO_LOG(LOG_DEBUG, "context opened: node %S", proc->nodeid);
 	if (proc->context && PyList_Append(proc->context, (PyObject *)c) < 0)
 		return -1;
 	return 0;
@@ -129,6 +140,7 @@ ctxt_close(VeoCtxtObject *c)
 	UNLOCKED_END();
 	c->ctx = NULL;
 	c->closing = 0;
+	VEO_LOG(LOG_DEBUG, "context closed: node %S", p->nodeid);
 	ctxt_reap_orphans(c);
 	if (rc != 0) {
 		raise_with_detail(VeoError, err, "close_context() failed");
@@ -230,6 +242,9 @@ ctxt_async_transfer(VeoCtxtObject *self, PyObject *args, PyObject *kw, int to_ho
 		                         fn, size, hex64(addr).s);
 	}
 	pd.reqid = reqid;
+	VEO_LOG(LOG_INFO, "%s queued: request %llu, node %S, %zd bytes %s VE address %s",
+	        to_host ? "async_read_mem" : "async_write_mem", (unsigned long long)reqid,
+	        self->proc->nodeid, size, to_host ? "from" : "to", hex64(addr).s);
 	return req_create(&VeoMemRequest_Type, self, reqid, K_MEM, NULL, &pd);
 }
 
@@ -278,6 +293,10 @@ static PyMethodDef ctxt_methods[] = {
 	{"async_write_mem", (PyCFunction)(void (*)(void))ctxt_async_write_mem,
 	 METH_VARARGS | METH_KEYWORDS, ctxt_async_write_mem_doc},
 	{"context_sync", (PyCFunction)ctxt_context_sync, METH_NOARGS, ctxt_context_sync_doc},
+	/* py-veo's later API (hmem.c, args.c) */
+	{"context_close", (PyCFunction)ctxt_context_close, METH_NOARGS, ctxt_context_close_doc},
+	{"call_async", (PyCFunction)(void (*)(void))ctxt_call_async, METH_VARARGS | METH_KEYWORDS,
+	 ctxt_call_async_doc},
 	{NULL}
 };
 
@@ -308,6 +327,11 @@ static PyGetSetDef ctxt_getset[] = {
 	{"state", (getter)ctxt_get_state, NULL,
 	 "VEO_STATE_RUNNING while open and the worker lives, VEO_STATE_EXIT after.", NULL},
 	{"closed", (getter)ctxt_get_closed, NULL, "True once the context is closed.", NULL},
+	{"tid", (getter)ctxt_get_tid, NULL,
+	 "Thread id of the worker thread that runs this context's requests (for\n"
+	 "os.sched_setaffinity and the like; py-veo's attribute), 0 if unknown.", NULL},
+	{"_thr_ctxt", (getter)ctxt_get_thr_ctxt, NULL,
+	 "The C handle (struct veo_thr_ctxt *) as an int, 0 when closed.", NULL},
 	{NULL}
 };
 

@@ -347,7 +347,15 @@ ctype_set_arg(VeoFunctionObject *f, VeoProcObject *proc, struct veo_args *a, int
 		} else {
 			goto not_a_pointer;
 		}
-		rc = veo_args_set_u64(a, argno, addr);
+		if (addr >> 63) {
+			/* An hmem pointer (py-veo's later scripts pass alloc_hmem's
+			 * ints): the kernel gets its VE address. */
+			if (hmem_arg_check(proc, addr, f->name, argno, tname) < 0)
+				return -1;
+			rc = veo_args_set_hmem(a, argno, (void *)(uintptr_t)addr);
+		} else {
+			rc = veo_args_set_u64(a, argno, addr);
+		}
 		break;
 	not_a_pointer:
 		PyErr_Format(VeoArgumentTypeError,

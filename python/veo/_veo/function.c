@@ -179,6 +179,8 @@ func_call(VeoFunctionObject *self, PyObject *args, PyObject *kw)
 		raise_with_detail(VeoError, err, "%U(): the call could not be queued", self->name);
 		goto fail;
 	}
+	VEO_LOG(LOG_INFO, "call %S queued: request %llu, node %S", self->name,
+	        (unsigned long long)reqid, ctx->proc->nodeid);
 	Pending pd;
 	memset(&pd, 0, sizeof pd);
 	pd.reqid = reqid;

@@ -368,6 +368,8 @@ PyInit__veo(void)
 	    add_int(m, "VEO_API_VERSION", VEO_API_VERSION) ||
 	    add_int(m, "VEO_MAX_NUM_ARGS", VEO_MAX_NUM_ARGS))
 		goto fail;
+	if (later_api_init(m) < 0)
+		goto fail;
 	const char *vs = veo_version_string();
 	if (PyModule_AddStringConstant(m, "veo_version", vs ? vs : "") < 0 ||
 	    add_int(m, "veo_api_version", veo_api_version()))

@@ -19,6 +19,10 @@
  *   memory.c    VEMemPtr, OnStack, the checks of host buffers and VE addresses
  *   names.c     VeoName, the str-or-bytes names of kernels and libraries
  *   view.c      VeoHostView, numpy arrays over VE memory (VeoProc.view)
+ *   args.c      VeoArgs (py-veo's later API) and VeoCtxt.call_async
+ *   hmem.c      VEO_HMEM, the proc's hmem methods and the later API's other
+ *               methods, context thread ids, get_ve_arch
+ *   log.c       the events veo.logging reports, off by default
  *
  * How the pieces fit:
  *
@@ -144,6 +148,7 @@ typedef struct {
 	 * orphans[o_head .. o_len) */
 	Pending *orphans;
 	size_t o_head, o_len, o_cap;
+	int tid;                  /* its worker thread's id, 0 if unknown */
 } VeoCtxtObject;
 
 typedef struct {
@@ -384,5 +389,51 @@ PyObject *name_from(PyObject *o, const char *what);
 PyObject *proc_view(VeoProcObject *self, PyObject *args, PyObject *kw);
 extern const char proc_view_doc[];
 void views_after_free(VeoProcObject *proc);
+/* ------------------------------------------------------------------------
+ * py-veo's later API (args.c, hmem.c, log.c)
+ * --------------------------------------------------------------------- */
+
+/* log.c: events for veo.logging. log_on is 1 while veo.logging has a
+ * handler on the "veo" logger (set by its set_*_handler / reset_handler
+ * through _veo._set_log), so with logging off an event costs one load and
+ * a branch. log_event formats as PyUnicode_FromFormat and hands the text
+ * to logger.log(level, ...); it never fails and keeps a pending exception. */
+extern int log_on;
+#define LOG_DEBUG 10
+#define LOG_INFO 20
+void log_event(int level, const char *fmt, ...);
+#define VEO_LOG(level, ...)                          \
+	do {                                         \
+		if (__builtin_expect(log_on, 0))     \
+			log_event(level, __VA_ARGS__); \
+	} while (0)
+
+/* args.c: VeoArgs, and VeoCtxt.call_async(func, args) */
+extern PyTypeObject VeoArgs_Type;
+PyObject *ctxt_call_async(VeoCtxtObject *self, PyObject *args, PyObject *kw);
+
+/* hmem.c: VEO_HMEM, the proc's hmem and later-API methods, get_ve_arch;
+ * later_api_init adds its types and functions to the module. */
+extern PyTypeObject VEO_HMEM_Type;
+int later_api_init(PyObject *m);
+PyObject *proc_alloc_hmem(VeoProcObject *self, PyObject *size);
+PyObject *proc_free_hmem(VeoProcObject *self, PyObject *addr);
+PyObject *proc_set_proc_identifier(VeoProcObject *self, PyObject *args);
+PyObject *proc_i64_to_addr(VeoProcObject *self, PyObject *x);
+PyObject *proc_proc_destroy(VeoProcObject *self, PyObject *unused);
+PyObject *ctxt_context_close(VeoCtxtObject *self, PyObject *unused);
+PyObject *ctxt_get_tid(VeoCtxtObject *self, void *closure);
+PyObject *ctxt_get_thr_ctxt(VeoCtxtObject *self, void *closure);
+/* 0 if the hmem pointer addr (bit 63 set) belongs to proc, else -1 with
+ * ValueError naming argument argno of function fname (of type tname). */
+int hmem_arg_check(VeoProcObject *proc, uint64_t addr, PyObject *fname, int argno,
+                   PyObject *tname);
+/* The worker's thread ids (a malloc'ed array, *n of them; NULL if unknown),
+ * and the one thread in `after` not in `before` (0 if not exactly one). */
+int *worker_tids(pid_t pid, size_t *n);
+int new_worker_tid(const int *before, size_t nb, const int *after, size_t na);
+extern const char proc_alloc_hmem_doc[], proc_free_hmem_doc[], proc_set_proc_identifier_doc[],
+	proc_i64_to_addr_doc[], proc_proc_destroy_doc[], ctxt_context_close_doc[],
+	ctxt_call_async_doc[];
 
 #endif /* VEO_EXT_MODULE_H */

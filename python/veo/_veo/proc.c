@@ -92,6 +92,7 @@ proc_close(VeoProcObject *p)
 			if (VeoLibrary_Check(value))
 				((VeoLibraryObject *)value)->unloaded = 1;
 	}
+	VEO_LOG(LOG_INFO, "proc destroyed: node %S, worker pid %d", p->nodeid, (int)p->pid);
 	if (rc != 0) {
 		raise_with_detail(VeoError, err, "veo_proc_destroy() failed");
 		return -1;
@@ -216,6 +217,7 @@ proc_init(VeoProcObject *self, PyObject *args, PyObject *kw)
 	self->h = h;
 	self->pid = veo_proc_pid(h);
 	registry_add(self);
+	VEO_LOG(LOG_INFO, "proc created: node %d, worker pid %d", node, (int)self->pid);
 
 	PyObject *nid = PyLong_FromLong(node);
 	if (!nid) {
@@ -338,6 +340,7 @@ proc_load_library(VeoProcObject *self, PyObject *path)
 		return NULL;
 	}
 	lib = lib_create(self, name, handle);
+	VEO_LOG(LOG_DEBUG, "library loaded: %R, node %S", name, self->nodeid);
 	Py_DECREF(name);
 	return lib;
 }
@@ -377,6 +380,7 @@ proc_unload_library(VeoProcObject *self, PyObject *arg)
 		return raise_with_detail(VeoError, veo_last_error(),
 		                         "unload_library(%R) failed", lib->name);
 	lib->unloaded = 1;
+	VEO_LOG(LOG_DEBUG, "library unloaded: %R, node %S", lib->name, self->nodeid);
 	PyObject *cur = PyDict_GetItemWithError(self->lib, lib->name);
 	if (cur == (PyObject *)lib && PyDict_DelItem(self->lib, lib->name) < 0)
 		return NULL;
@@ -429,6 +433,8 @@ proc_alloc_mem(VeoProcObject *self, PyObject *size_o)
 	if (veo_alloc_mem(self->h, &addr, (size_t)size) != 0)
 		return raise_with_detail(VeoMemoryError, veo_last_error(),
 		                         "alloc_mem(%llu) failed", (unsigned long long)size);
+	VEO_LOG(LOG_INFO, "alloc_mem: node %S, addr %s, %llu bytes", self->nodeid,
+	        hex64(addr).s, (unsigned long long)size);
 	return vemem_new(self, addr, size);
 }
 
@@ -449,6 +455,7 @@ proc_free_mem(VeoProcObject *self, PyObject *ptr)
 		                         "free_mem(%s) failed", hex64(addr).s);
 	if (self->views)
 		views_after_free(self);
+	VEO_LOG(LOG_INFO, "free_mem: node %S, addr %s", self->nodeid, hex64(addr).s);
 	Py_RETURN_NONE;
 }
 
@@ -489,6 +496,9 @@ proc_transfer(VeoProcObject *self, PyObject *args, PyObject *kw, int to_host)
 	if (rc != 0)
 		return raise_with_detail(VeoError, err, "%s of %zd bytes at VE address %s failed",
 		                         fn, size, hex64(addr).s);
+	VEO_LOG(LOG_INFO, "%s: node %S, %zd bytes %s VE address %s",
+	        to_host ? "read_mem" : "write_mem", self->nodeid, size, to_host ? "from" : "to",
+	        hex64(addr).s);
 	Py_RETURN_NONE;
 }
 
@@ -605,31 +615,6 @@ proc_get_function(VeoProcObject *self, PyObject *name_o)
 	return r;
 }
 
-PyDoc_STRVAR(proc_alloc_hmem_doc,
-"alloc_hmem(size)\n--\n\n"
-"Heterogeneous memory is not offered by this C library (ve_offload.h has\n"
-"no veo_alloc_hmem): raises NotImplementedError. Use alloc_mem().");
-static PyObject *
-proc_alloc_hmem(VeoProcObject *self, PyObject *size)
-{
-	PyErr_SetString(PyExc_NotImplementedError,
-	                "alloc_hmem(): this VEO C library has no heterogeneous "
-	                "memory (veo_alloc_hmem); use alloc_mem() and VEMemPtr");
-	return NULL;
-}
-
-PyDoc_STRVAR(proc_free_hmem_doc,
-"free_hmem(addr)\n--\n\n"
-"Raises NotImplementedError, as alloc_hmem().");
-static PyObject *
-proc_free_hmem(VeoProcObject *self, PyObject *addr)
-{
-	PyErr_SetString(PyExc_NotImplementedError,
-	                "free_hmem(): this VEO C library has no heterogeneous "
-	                "memory (veo_free_hmem)");
-	return NULL;
-}
-
 PyDoc_STRVAR(proc_proc_identifier_doc,
 "proc_identifier()\n--\n\n"
 "The small integer naming this proc in the C library (veo_proc_identifier).");
@@ -699,6 +684,12 @@ static PyMethodDef proc_methods[] = {
 	{"close", (PyCFunction)proc_close_meth, METH_NOARGS, proc_close_doc},
 	{"__enter__", (PyCFunction)proc_enter, METH_NOARGS, proc_enter_doc},
 	{"__exit__", (PyCFunction)proc_exit, METH_VARARGS, proc_exit_doc},
+	/* py-veo's later API (hmem.c) */
+	{"set_proc_identifier", (PyCFunction)proc_set_proc_identifier, METH_VARARGS,
+	 proc_set_proc_identifier_doc},
+	{"i64_to_addr", (PyCFunction)proc_i64_to_addr, METH_O, proc_i64_to_addr_doc},
+	{"i64_to_memptr", (PyCFunction)proc_i64_to_addr, METH_O, proc_i64_to_addr_doc},
+	{"proc_destroy", (PyCFunction)proc_proc_destroy, METH_NOARGS, proc_proc_destroy_doc},
 	{NULL}
 };
 
@@ -730,6 +721,12 @@ proc_get_pid(VeoProcObject *self, void *closure)
 	return PyLong_FromLong((long)self->pid);
 }
 
+static PyObject *
+proc_get_handle(VeoProcObject *self, void *closure)
+{
+	return PyLong_FromUnsignedLongLong((unsigned long long)(uintptr_t)self->h);
+}
+
 static PyGetSetDef proc_getset[] = {
 	{"context", (getter)proc_get_context, NULL,
 	 "List of the open contexts (VeoCtxt).", NULL},
@@ -739,6 +736,11 @@ static PyGetSetDef proc_getset[] = {
 	 "True once the VE process was stopped.", NULL},
 	{"pid", (getter)proc_get_pid, NULL,
 	 "Process id of the worker (veorun) process.", NULL},
+	{"tid", (getter)proc_get_pid, NULL,
+	 "Thread id of the worker's main thread, which serves the proc's control "
+	 "requests: the worker's pid (py-veo's attribute).", NULL},
+	{"_proc_handle", (getter)proc_get_handle, NULL,
+	 "The C handle (struct veo_proc_handle *) as an int, 0 when closed.", NULL},
 	{NULL}
 };
 

@@ -130,10 +130,26 @@ done:
 	return d;
 }
 
+/* veo.logging's event for a collected result. */
+static void
+log_collected(VeoRequestObject *self, int rc)
+{
+	const char *how = rc == VEO_COMMAND_OK ? "ok" : rc == VEO_COMMAND_EXCEPTION
+	                                                        ? "the kernel raised an exception"
+	                                                        : "error";
+	PyObject *node = self->ctx->proc ? self->ctx->proc->nodeid : Py_None;
+	if (self->fname)
+		log_event(LOG_INFO, "request %llu collected (call %S): node %S, %s",
+		          (unsigned long long)self->res.reqid, self->fname, node, how);
+	else
+		log_event(LOG_INFO, "request %llu collected (memory transfer): node %S, %s",
+		          (unsigned long long)self->res.reqid, node, how);
+}
+
 /* Records the outcome rc/ret of the request (collected once) and releases
  * what it held. */
 static void
-req_collect(VeoRequestObject *self, int rc, uint64_t ret, const char *err)
+req_record(VeoRequestObject *self, int rc, uint64_t ret, const char *err)
 {
 	const char *what = self->fname ? NULL : "memory transfer";
 	PyObject *msg = NULL, *type = NULL;
@@ -180,6 +196,16 @@ req_collect(VeoRequestObject *self, int rc, uint64_t ret, const char *err)
 	Py_INCREF(type);
 	self->exc_type = type;
 	self->exc_msg = msg;
+}
+
+/* req_record, then veo.logging's event (once the request is complete: a
+ * handler may look at it). */
+static void
+req_collect(VeoRequestObject *self, int rc, uint64_t ret, const char *err)
+{
+	req_record(self, rc, ret, err);
+	if (__builtin_expect(log_on, 0))
+		log_collected(self, rc);
 }
 
 /* The collected outcome: a new reference, or NULL with the exception set. */
