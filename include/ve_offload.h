@@ -320,6 +320,21 @@ pid_t veo_proc_pid(struct veo_proc_handle *proc);
  * live outside the heap: use veo_read_mem / veo_write_mem for those). */
 void *veo_host_view(struct veo_proc_handle *proc, uint64_t addr, size_t size);
 
+/* Completion notifications, for event loops (asyncio, epoll, poll): a
+ * descriptor that turns readable when a request of a context with
+ * notifications on completes, and when the worker ends. Then clear it with
+ * veo_proc_completion_ack and peek at the requests (veo_call_peek_result);
+ * the descriptor may also turn readable with nothing new, and a completion
+ * that raced the switching on may be signalled late, within the worker's
+ * next answer: an event loop should peek again after a short timeout too.
+ * veo_proc_completion_fd returns the descriptor (the proc owns it; the
+ * same one each time) or -1; veo_context_notify switches c's
+ * notifications on (on = 1) or off (0); veo_proc_completion_ack returns 0
+ * or -1. Off, a completion costs the worker one load. */
+int veo_proc_completion_fd(struct veo_proc_handle *proc);
+int veo_proc_completion_ack(struct veo_proc_handle *proc);
+int veo_context_notify(struct veo_thr_ctxt *ctx, int on);
+
 /* Why a proc's worker is gone. A kernel that crashes ends the worker, as
  * on the VE: the request it ran completes with VEO_COMMAND_EXCEPTION and
  * veo_last_error() holds the whole report (first line: the kernel, the

@@ -43,6 +43,7 @@
 /* argv/fd contract of the worker: veorun --openveo <shm-fd> <hostpipe-fd> */
 #define VP_WORKER_SHM_FD  3
 #define VP_WORKER_PIPE_FD 4
+#define VP_WORKER_NOTIFY_FD 5 /* eventfd: completions the host asked to hear of */
 
 /* The header every record starts with. Records are VP_REC_ALIGN aligned;
  * the producer publishes one by storing its len last (ring.h). */

@@ -141,6 +141,11 @@ struct vp_slot {
 	 * VP_ST_ACTION and sleeps until action_ack == low 32 bits of R. */
 	_Alignas(VP_CACHELINE) _Atomic uint32_t action_ack;
 	_Atomic uint32_t action_sleepers;
+	/* The host wants to hear of this slot's completions (veo_context_
+	 * notify): the worker writes the notify eventfd after each answer.
+	 * Read without a fence: a completion racing the switch may go
+	 * unsignalled, which the host's event loop covers with a timeout. */
+	_Atomic uint32_t notify;
 	_Atomic uint32_t state;           /* enum vp_slot_state */
 	_Atomic uint64_t running_reqid;   /* request now running, 0 if none */
 	_Atomic uint64_t running_fn;      /* its function address */

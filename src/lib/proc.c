@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -124,6 +125,10 @@ static void release_host_side(struct veo_proc_handle *p)
 		close(p->pidfd);
 	if (p->pipe_wr >= 0)
 		close(p->pipe_wr);
+	if (p->notify_fd >= 0)
+		close(p->notify_fd);
+	if (p->completion_fd >= 0)
+		close(p->completion_fd);
 	if (p->base) {
 		heap_destroy(&p->heap);
 		munmap(p->base, p->size);
@@ -368,12 +373,19 @@ static int spawn_worker(struct veo_proc_handle *p, const char *bin)
 	}
 	pfd[0] = fd_high(pfd[0]);
 	p->pipe_wr = fd_high(pfd[1]);
+	p->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (p->notify_fd < 0 || (p->notify_fd = fd_high(p->notify_fd)) < 0) {
+		close(pfd[0]);
+		free(env);
+		return error_set("eventfd: %s", strerror(errno));
+	}
 
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, p->memfd, VP_WORKER_SHM_FD);
 	posix_spawn_file_actions_adddup2(&fa, pfd[0], VP_WORKER_PIPE_FD);
-	/* The worker inherits stdin/out/err and these two, nothing else. */
-	posix_spawn_file_actions_addclosefrom_np(&fa, VP_WORKER_PIPE_FD + 1);
+	posix_spawn_file_actions_adddup2(&fa, p->notify_fd, VP_WORKER_NOTIFY_FD);
+	/* The worker inherits stdin/out/err and these three, nothing else. */
+	posix_spawn_file_actions_addclosefrom_np(&fa, VP_WORKER_NOTIFY_FD + 1);
 	posix_spawnattr_init(&sa);
 	sigfillset(&all);
 	sigemptyset(&none);
@@ -536,7 +548,7 @@ static struct veo_proc_handle *create(int venode, const char *bin)
 	}
 	p->node = venode;
 	p->creator = getpid();
-	p->memfd = p->pidfd = p->pipe_wr = -1;
+	p->memfd = p->pidfd = p->pipe_wr = p->notify_fd = p->completion_fd = -1;
 	inside_init();
 	pthread_once(&forks_once, watch_forks);
 	pthread_mutex_init(&p->lock, NULL);

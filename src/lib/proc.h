@@ -37,6 +37,8 @@ struct veo_proc_handle {
 	pid_t pid;
 	int pidfd;
 	int pipe_wr;                    /* its closing tells the worker we left */
+	int notify_fd;                  /* eventfd the worker writes (notify.c) */
+	int completion_fd;              /* epoll of notify_fd and pidfd, or -1 */
 	int memfd;
 	char *base;                     /* host mapping of the memfd */
 	uint64_t size;

@@ -136,6 +136,7 @@ void faults_publish(uint32_t state, int slot)
 	atomic_store(&W.hdr->worker_state, state);
 	nudge(slot);
 	wake_all_waiters();
+	worker_notify();
 	nanosleep(&again, NULL);
 	wake_all_waiters();
 }

@@ -40,6 +40,36 @@ void *worker_heap_ptr(uint64_t off, uint64_t len)
 	return W.base + W.heap_offset + off;
 }
 
+void worker_notify(void)
+{
+	uint64_t one = 1;
+	struct stat st;
+
+	if (W.notify_fd >= 0 && fstat(W.notify_fd, &st) == 0 && st.st_dev == W.notify_dev &&
+	    st.st_ino == W.notify_ino && write(W.notify_fd, &one, sizeof one) < 0) {
+		/* Full (never, in practice) or gone: the host's timeout covers it. */
+	}
+}
+
+/* The eventfd of veo_context_notify, moved up out of the range kernels
+ * close (as the watchdog's descriptors are). */
+static void notify_setup(void)
+{
+	struct stat st;
+	int fd = fcntl(VP_WORKER_NOTIFY_FD, F_DUPFD_CLOEXEC, 900);
+
+	if (fd >= 0)
+		close(VP_WORKER_NOTIFY_FD);
+	else if (fcntl(VP_WORKER_NOTIFY_FD, F_SETFD, FD_CLOEXEC) == 0)
+		fd = VP_WORKER_NOTIFY_FD;
+	W.notify_fd = -1;
+	if (fd >= 0 && fstat(fd, &st) == 0) {
+		W.notify_fd = fd;
+		W.notify_dev = st.st_dev;
+		W.notify_ino = st.st_ino;
+	}
+}
+
 /* A descriptor the watchdog watches, and what it was when it was opened:
  * kernels close descriptors (daemonising code closes 3..63, some all of
  * them), and the number may then name something else. */
@@ -175,6 +205,7 @@ int main(int argc, char **argv)
 	}
 	W.host_pid = getppid();
 	setrlimit(RLIMIT_CORE, &nocore); /* a crashing kernel leaves no core file */
+	notify_setup();
 
 	if (fstat(VP_WORKER_SHM_FD, &st) != 0 || st.st_size < VP_HEADER_BYTES)
 		return start_failed("no shared memory at fd 3");

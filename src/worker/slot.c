@@ -25,6 +25,8 @@ void slot_answer(struct vp_slot *s, struct ring_cursor *cur, uint64_t reqid, uin
                  uint64_t result, const char *msg)
 {
 	ring_answer(s, cur, reqid, status, result, msg);
+	if (__builtin_expect(atomic_load_explicit(&s->notify, memory_order_relaxed), 0))
+		worker_notify();
 }
 
 int slot_sq_poll(struct vp_slot *s, struct ring_cursor *cur, uint8_t *buf,

@@ -30,8 +30,15 @@ struct worker {
 	uint64_t heap_size;
 	int proc_ident;               /* the proc's identifier, for hmem */
 	pid_t host_pid;
+	int notify_fd;                /* the host's eventfd (veo_context_notify), or -1 */
+	dev_t notify_dev;             /* what it was when we started: a kernel */
+	ino_t notify_ino;             /* may close it and reuse the number */
 };
 extern struct worker W;
+
+/* Tells the host's event loop that a request it asked to hear of was
+ * answered, or that the worker is ending (async-signal-safe). */
+void worker_notify(void);
 
 /* idx < VP_MAX_SLOTS (callers check indexes that come from the host). */
 static inline struct vp_slot *worker_slot(unsigned idx)

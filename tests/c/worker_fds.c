@@ -1,8 +1,9 @@
 /*
  * worker_fds.c: what the worker can reach, and what others can.
  *  - The worker inherits only what it needs: stdin, stdout, stderr, the
- *    shared memory (fd 3) and its pipe from the host (fd 4, which its
- *    watchdog moves high, out of the range kernels close). Descriptors
+ *    shared memory (fd 3), its pipe from the host (fd 4, which its
+ *    watchdog moves high, out of the range kernels close) and the eventfd
+ *    of completion notifications (fd 5, moved high too). Descriptors
  *    the host left open without close-on-exec (here a file at fd 3 and
  *    others up to fd 900, opened before the proc) do not reach it.
  *  - The shared memory is a memfd: no name in /dev/shm or anywhere else
@@ -88,11 +89,13 @@ int main(void)
 			 * watchdog, out of the range kernels close. */
 			snprintf(worker_pipe, sizeof worker_pipe, "%s", t);
 		else if (fd > 4)
-			/* The worker's own: the pidfd it watches the host with. */
-			CHECKF(strstr(t, "pidfd") != NULL, "unexpected fd %d -> %s", fd, t);
+			/* The worker's own: the pidfd it watches the host with, and
+			 * the eventfd it tells the host's event loop with. */
+			CHECKF(strstr(t, "pidfd") != NULL || strstr(t, "[eventfd]") != NULL,
+			       "unexpected fd %d -> %s", fd, t);
 	}
 	closedir(d);
-	CHECKF(n <= 6, "the worker has %d descriptors", n);
+	CHECKF(n <= 7, "the worker has %d descriptors", n);
 	CHECKF(worker_pipe[0], "the worker has no pipe from the host");
 
 	printf("-- the host's descriptors for the proc\n");
@@ -105,7 +108,7 @@ int main(void)
 		int fd = atoi(e->d_name);
 		const char *t = fd_target(getpid(), fd);
 		int own = strncmp(t, "/memfd:openveo", 14) == 0 || strstr(t, "pidfd") ||
-		          strcmp(t, worker_pipe) == 0;
+		          strstr(t, "[eventfd]") || strcmp(t, worker_pipe) == 0;
 		if (!own || fd <= 2)
 			continue;
 		host_memfd += strncmp(t, "/memfd:openveo", 14) == 0;

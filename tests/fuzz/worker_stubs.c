@@ -31,6 +31,11 @@ void worker_order_all(void)
 	acted("worker_order_all");
 }
 
+void worker_notify(void)
+{
+	acted("worker_notify");
+}
+
 void __wrap_ffi_call(void);
 void __wrap_dlopen(void);
 void __wrap_process_vm_readv(void);

@@ -249,6 +249,12 @@ static PyMethodDef module_methods[] = {
 	{"_shutdown", mod_shutdown, METH_NOARGS, shutdown_doc},
 	{"_live_procs", mod_live_procs, METH_NOARGS, live_procs_doc},
 	{"_ctype_check", mod_ctype_check, METH_O, ctype_kind_doc},
+	{"_completion_fd", aio_completion_fd, METH_O,
+	 "The proc's completion descriptor (veo_proc_completion_fd), for veo._aio."},
+	{"_completion_ack", aio_completion_ack, METH_O,
+	 "Clears the proc's completion descriptor (veo_proc_completion_ack)."},
+	{"_notify", aio_notify, METH_VARARGS,
+	 "_notify(ctx, on): the context's completion notifications on or off."},
 	{NULL}
 };
 

@@ -436,4 +436,11 @@ extern const char proc_alloc_hmem_doc[], proc_free_hmem_doc[], proc_set_proc_ide
 	proc_i64_to_addr_doc[], proc_proc_destroy_doc[], ctxt_context_close_doc[],
 	ctxt_call_async_doc[];
 
+/* aio.c: await for requests (veo._aio), and the module's three calls
+ * it uses: _completion_fd(proc), _completion_ack(proc), _notify(ctx, on). */
+extern PyAsyncMethods req_as_async;
+PyObject *aio_completion_fd(PyObject *mod, PyObject *o);
+PyObject *aio_completion_ack(PyObject *mod, PyObject *o);
+PyObject *aio_notify(PyObject *mod, PyObject *args);
+
 #endif /* VEO_EXT_MODULE_H */

@@ -475,6 +475,7 @@ PyTypeObject VeoRequest_Type = {
 	.tp_name = "veo.VeoRequest",
 	.tp_basicsize = sizeof(VeoRequestObject),
 	.tp_dealloc = (destructor)req_dealloc,
+	.tp_as_async = &req_as_async,
 	.tp_repr = (reprfunc)req_repr,
 	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
 	.tp_doc = req_doc,
