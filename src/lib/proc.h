@@ -37,6 +37,8 @@ struct veo_proc_handle {
 	pid_t pid;
 	int pidfd;
 	int pipe_wr;                    /* its closing tells the worker we left */
+	int out_fd[2];                  /* read ends of the worker's stdout and
+	                                 * stderr pipes (VEO_PROC_CAPTURE_*), or -1 */
 	int memfd;
 	char *base;                     /* host mapping of the memfd */
 	uint64_t size;
