@@ -129,6 +129,7 @@ ctxt_close(VeoCtxtObject *c)
 	UNLOCKED_END();
 	c->ctx = NULL;
 	c->closing = 0;
+	output_drain(p, 1);
 	ctxt_reap_orphans(c);
 	if (rc != 0) {
 		raise_with_detail(VeoError, err, "close_context() failed");
@@ -268,6 +269,7 @@ ctxt_context_sync(VeoCtxtObject *self, PyObject *unused)
 	UNLOCKED_BEGIN(self->proc);
 	veo_context_sync(self->ctx);
 	UNLOCKED_END();
+	output_drain(self->proc, 1);
 	ctxt_reap_orphans(self);
 	Py_RETURN_NONE;
 }

@@ -17,6 +17,7 @@
  *   request.c   VeoRequest, VeoMemRequest: waiting, collecting the outcome,
  *               the crash details a VeoException carries
  *   memory.c    VEMemPtr, OnStack, the checks of host buffers and VE addresses
+ *   output.c    kernels' stdout and stderr shown through sys.stdout/stderr
  *
  * How the pieces fit:
  *
@@ -109,6 +110,7 @@ typedef struct VeoProcObject {
 	PyObject *context;         /* list of open VeoCtxt */
 	PyObject *lib;             /* dict: name -> VeoLibrary */
 	PyObject *weakreflist;
+	struct proc_output *out;   /* kernel output through sys.stdout/stderr (output.c), or NULL */
 	/* registry of live procs, stopped by _shutdown() at interpreter exit */
 	struct VeoProcObject *reg_prev, *reg_next;
 	int registered;
@@ -316,6 +318,24 @@ void registry_remove(VeoProcObject *p);
 /* proc.c */
 int proc_close(VeoProcObject *p);
 void proc_wait_idle(VeoProcObject *p);
+
+/* output.c: a kernel's stdout and stderr through sys.stdout and sys.stderr
+ * (capture_output). output_wanted: whether sys.stdout or sys.stderr is not
+ * the process's own descriptor now. output_start (after the proc's creation
+ * with the capture flags): -1 with an exception. output_drain (with the
+ * GIL, never raises): hands what the worker wrote so far to Python; with
+ * complete, also everything in the pipes now (a request just completed).
+ * output_finish, once the worker is gone: the last of it, and frees. */
+int output_wanted(void);
+int output_start(VeoProcObject *p);
+void output_drain_held(VeoProcObject *p, int complete);
+void output_finish(VeoProcObject *p);
+static inline void
+output_drain(VeoProcObject *p, int complete)
+{
+	if (__builtin_expect(p->out != NULL, 0))
+		output_drain_held(p, complete);
+}
 
 /* context.c */
 int ctxt_open(VeoCtxtObject *c, VeoProcObject *proc);

@@ -72,6 +72,7 @@ proc_close(VeoProcObject *p)
 	p->h = NULL;
 	p->closing = 0;
 	registry_remove(p);
+	output_finish(p); /* what the worker printed while it ended */
 
 	/* The contexts died with the worker. */
 	if (p->context && PyList_Check(p->context)) {
@@ -176,12 +177,17 @@ proc_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 static int
 proc_init(VeoProcObject *self, PyObject *args, PyObject *kw)
 {
-	static char *kwlist[] = {"nodeid", "veorun_bin", NULL};
-	PyObject *nodeid_o, *bin_o = Py_None, *bin_bytes = NULL;
-	int node;
+	static char *kwlist[] = {"nodeid", "veorun_bin", "capture_output", NULL};
+	PyObject *nodeid_o, *bin_o = Py_None, *bin_bytes = NULL, *capture_o = Py_None;
+	int node, capture;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O:VeoProc", kwlist,
-	                                 &nodeid_o, &bin_o))
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|OO:VeoProc", kwlist,
+	                                 &nodeid_o, &bin_o, &capture_o))
+		return -1;
+	/* None: capture when Python's stdout or stderr is not the process's
+	 * own descriptor at creation (see output.c). */
+	capture = capture_o == Py_None ? output_wanted() : PyObject_IsTrue(capture_o);
+	if (capture < 0)
 		return -1;
 	if (self->h) {
 		PyErr_SetString(VeoError, "VeoProc.__init__(): the proc is already running");
@@ -194,11 +200,10 @@ proc_init(VeoProcObject *self, PyObject *args, PyObject *kw)
 
 	struct veo_proc_handle *h;
 	char err[ERRBUF] = "";
+	unsigned flags = capture ? VEO_PROC_CAPTURE_STDOUT | VEO_PROC_CAPTURE_STDERR : 0;
 	Py_BEGIN_ALLOW_THREADS
-	if (bin_bytes)
-		h = veo_proc_create_static(node, PyBytes_AS_STRING(bin_bytes));
-	else
-		h = veo_proc_create(node);
+	h = veo_proc_create_with_flags(node, bin_bytes ? PyBytes_AS_STRING(bin_bytes) : NULL,
+	                               flags);
 	if (!h)
 		copy_last_error(err, sizeof err);
 	Py_END_ALLOW_THREADS
@@ -216,6 +221,15 @@ proc_init(VeoProcObject *self, PyObject *args, PyObject *kw)
 	self->h = h;
 	self->pid = veo_proc_pid(h);
 	registry_add(self);
+	if (capture && output_start(self) < 0) {
+		PyObject *et, *ev, *tb;
+		PyErr_Fetch(&et, &ev, &tb);
+		Py_XDECREF(bin_bytes);
+		if (proc_close(self) < 0)
+			PyErr_Clear();
+		PyErr_Restore(et, ev, tb);
+		return -1;
+	}
 
 	PyObject *nid = PyLong_FromLong(node);
 	if (!nid) {
@@ -332,6 +346,7 @@ proc_load_library(VeoProcObject *self, PyObject *path)
 		copy_last_error(err, sizeof err);
 	UNLOCKED_END();
 	Py_DECREF(bytes);
+	output_drain(self, 1); /* what the library's constructors printed */
 	if (!handle) {
 		raise_with_detail(VeoError, err, "load_library(%R) failed", name);
 		Py_DECREF(name);
@@ -719,7 +734,16 @@ proc_get_pid(VeoProcObject *self, void *closure)
 	return PyLong_FromLong((long)self->pid);
 }
 
+static PyObject *
+proc_get_capture_output(VeoProcObject *self, void *closure)
+{
+	return PyBool_FromLong(self->out != NULL);
+}
+
 static PyGetSetDef proc_getset[] = {
+	{"capture_output", (getter)proc_get_capture_output, NULL,
+	 "True while the kernels' stdout and stderr are shown through sys.stdout and\n"
+	 "sys.stderr (see VeoProc's capture_output argument).", NULL},
 	{"context", (getter)proc_get_context, NULL,
 	 "List of the open contexts (VeoCtxt).", NULL},
 	{"lib", (getter)proc_get_lib, NULL,
@@ -740,12 +764,18 @@ static PyMemberDef proc_members[] = {
 };
 
 PyDoc_STRVAR(proc_doc,
-"VeoProc(nodeid, veorun_bin=None)\n--\n\n"
+"VeoProc(nodeid, veorun_bin=None, capture_output=None)\n--\n\n"
 "A running VE process on node `nodeid` (an int, or a string of digits such\n"
 "as os.environ.get(\"VE_NODE_NUMBER\", 0); -1 means $VE_NODE_NUMBER).\n"
 "`veorun_bin` is a worker with kernels linked in (VeBuild.build_veorun);\n"
 "its kernels are in static_library(). Init hooks registered with\n"
 "set_proc_init_hook(f) run as f(proc) at the end of the constructor.\n\n"
+"capture_output: True shows what kernels write to stdout and stderr through\n"
+"sys.stdout and sys.stderr, each request's output before its wait_result()\n"
+"returns; False leaves the worker on the process's descriptors 1 and 2, as\n"
+"in C; None (the default) captures when sys.stdout or sys.stderr is not the\n"
+"process's own descriptor when the proc is created (Jupyter, IPython\n"
+"kernels, pytest's capture).\n\n"
 "The worker stops when the object is destroyed (del, garbage collection,\n"
 "interpreter exit), on close(), or at the end of `with VeoProc(0) as p:`.");
 

@@ -261,6 +261,7 @@ req_wait(VeoRequestObject *self, double timeout)
 		UNLOCKED_END();
 		if (rc != VEO_COMMAND_UNFINISHED)
 			break;
+		output_drain(p, 0); /* a long kernel's progress */
 		if (PyErr_CheckSignals() < 0) {
 			self->waiting = 0;
 			return NULL;
@@ -279,6 +280,7 @@ req_wait(VeoRequestObject *self, double timeout)
 		}
 	}
 	self->waiting = 0;
+	output_drain(p, 1); /* all the request printed, before the caller prints again */
 	req_collect(self, rc, ret, err);
 	return req_outcome(self);
 timeout:
@@ -350,6 +352,7 @@ req_peek_result(VeoRequestObject *self, PyObject *unused)
 	char err[ERRBUF] = "";
 	if (rc != VEO_COMMAND_OK)
 		copy_last_error(err, sizeof err);
+	output_drain(c->proc, 1);
 	req_collect(self, rc, ret, err);
 	return req_outcome(self);
 }
