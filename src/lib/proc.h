@@ -62,6 +62,7 @@ struct veo_proc_handle {
 	int nctx_open;
 	_Atomic uint64_t last_thorough_ns; /* last liveness system call */
 	struct syms syms;               /* the symbol cache */
+	uint64_t lib_handle_max;        /* the highest library handle seen (control.c) */
 	struct veo_thr_ctxt ctx_store[VP_MAX_SLOTS];
 };
 
