@@ -139,10 +139,12 @@ typedef struct {
 	VeoProcObject *proc;
 	PyObject *name;   /* str: path, or "__static__" */
 	uint64_t handle;  /* 0 for the static library */
-	int unloaded;
+	int unloaded;     /* 1: unloaded; LIB_RELOADED: its file changed and was
+	                   * loaded again (load_library), this version is gone */
 	PyObject *func;   /* dict: name -> VeoFunction */
 	PyObject *symbol; /* dict: name -> VEMemPtr */
 } VeoLibraryObject;
+#define LIB_RELOADED 2
 
 /* C types an argument or a result may have: the API's result types
  * (ve_offload.h's enum veo_result_type, which are also the protocol's type

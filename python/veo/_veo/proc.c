@@ -7,6 +7,8 @@
 #include <structmember.h>
 
 #include <signal.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* Copies of at least this many bytes release the GIL. */
 #define GIL_FREE_COPY_BYTES (64 * 1024)
@@ -319,7 +321,64 @@ PyDoc_STRVAR(proc_load_library_doc,
 "load_library(path)\n--\n\n"
 "Loads the kernel library at `path` (str, bytes or os.PathLike) into the\n"
 "VE process and returns a VeoLibrary, also stored in `lib[path]`. Loading\n"
-"a path that is already loaded returns the same VeoLibrary.");
+"a file that is already loaded and unchanged returns the same VeoLibrary.\n"
+"A file that changed since it was loaded (rebuilt: another inode, size or\n"
+"modification time) is loaded again, in the same proc: a new VeoLibrary\n"
+"with the new code, while the old one's functions raise VeoError (\"was\n"
+"reloaded\"). Refused (VeoError) while a kernel of the old version runs.");
+
+/* The library already known by the C library's handle, or NULL. */
+static VeoLibraryObject *
+lib_by_handle(VeoProcObject *self, uint64_t handle)
+{
+	PyObject *key, *value;
+	Py_ssize_t pos = 0;
+	while (PyDict_Next(self->lib, &pos, &key, &value))
+		if (VeoLibrary_Check(value) && !((VeoLibraryObject *)value)->unloaded &&
+		    ((VeoLibraryObject *)value)->handle == handle)
+			return (VeoLibraryObject *)value;
+	return NULL;
+}
+
+/* The real path of a library's name (malloc'ed), or NULL. */
+static char *
+real_path_of(PyObject *name)
+{
+	PyObject *b = NULL;
+	char *r;
+	if (!PyUnicode_FSConverter(name, &b)) {
+		PyErr_Clear();
+		return NULL;
+	}
+	r = realpath(PyBytes_AS_STRING(b), NULL);
+	Py_DECREF(b);
+	return r;
+}
+
+/* Marks the loaded libraries that are the file `name` names as reloaded. */
+static int
+mark_reloaded(VeoProcObject *self, PyObject *name)
+{
+	char *want = real_path_of(name);
+	PyObject *key, *value;
+	Py_ssize_t pos = 0;
+	while (PyDict_Next(self->lib, &pos, &key, &value)) {
+		VeoLibraryObject *l = (VeoLibraryObject *)value;
+		if (!VeoLibrary_Check(value) || l->unloaded || l->handle == 0)
+			continue;
+		int eq = PyUnicode_Check(l->name) ? PyUnicode_Compare(l->name, name) == 0 : 0;
+		if (!eq && want) {
+			char *have = real_path_of(l->name);
+			eq = have && strcmp(have, want) == 0;
+			free(have);
+		}
+		if (eq)
+			l->unloaded = LIB_RELOADED;
+	}
+	free(want);
+	return PyErr_Occurred() ? -1 : 0;
+}
+
 static PyObject *
 proc_load_library(VeoProcObject *self, PyObject *path)
 {
@@ -328,16 +387,12 @@ proc_load_library(VeoProcObject *self, PyObject *path)
 		return NULL;
 	if (!PyUnicode_FSDecoder(path, &name))
 		return NULL;
-	lib = PyDict_GetItemWithError(self->lib, name);
-	if (lib && VeoLibrary_Check(lib) && !((VeoLibraryObject *)lib)->unloaded) {
-		Py_DECREF(name);
-		Py_INCREF(lib);
-		return lib;
-	}
-	if (PyErr_Occurred() || !PyUnicode_FSConverter(name, &bytes)) {
+	if (!PyUnicode_FSConverter(name, &bytes)) {
 		Py_DECREF(name);
 		return NULL;
 	}
+	/* Always asked: the worker knows whether the file changed since it
+	 * loaded it (one round trip; loads are rare). */
 	uint64_t handle;
 	char err[ERRBUF] = "";
 	UNLOCKED_BEGIN(self);
@@ -349,6 +404,24 @@ proc_load_library(VeoProcObject *self, PyObject *path)
 	output_drain(self, 1); /* what the library's constructors printed */
 	if (!handle) {
 		raise_with_detail(VeoError, err, "load_library(%R) failed", name);
+		Py_DECREF(name);
+		return NULL;
+	}
+	VeoLibraryObject *same = lib_by_handle(self, handle);
+	if (same) {
+		/* Unchanged (perhaps loaded by another spelling of its path). */
+		if (PyDict_SetDefault(self->lib, name, (PyObject *)same) == NULL) {
+			Py_DECREF(name);
+			return NULL;
+		}
+		Py_DECREF(name);
+		Py_INCREF(same);
+		return (PyObject *)same;
+	}
+	/* A new handle for a file we had loaded (by this name or another
+	 * spelling of its path): the worker replaced the old version (its
+	 * handle is gone), whose functions must not run. */
+	if (mark_reloaded(self, name) < 0) {
 		Py_DECREF(name);
 		return NULL;
 	}
@@ -379,7 +452,9 @@ proc_unload_library(VeoProcObject *self, PyObject *arg)
 	if (proc_check(self) < 0)
 		return NULL;
 	if (lib->unloaded) {
-		PyErr_Format(VeoError, "unload_library(): %R is already unloaded", lib->name);
+		PyErr_Format(VeoError, "unload_library(): %R is already unloaded%s", lib->name,
+		             lib->unloaded == LIB_RELOADED
+		             ? " (its file changed and was loaded again)" : "");
 		return NULL;
 	}
 	if (lib->handle == 0) {
