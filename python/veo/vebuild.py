@@ -619,7 +619,7 @@ class VeBuild:
         labels (not the built .so / .veorun files)."""
         for label, src in self._src.items():
             for name in (label + _LANGS[src.lang][0], label + ".o", label + ".o.hash",
-                         label + ".o.d", label + ".so.hash"):
+                         label + ".o.d"):
                 try:
                     os.unlink(os.path.join(self._dir(), name))
                 except OSError:
@@ -637,10 +637,11 @@ class VeBuild:
         build directory if this object created it."""
         self.clean()
         for path in list(self._built):
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
+            for name in (path, path + ".hash"):
+                try:
+                    os.unlink(name)
+                except OSError:
+                    pass
             self._built.remove(path)
         if self._created_dir and os.path.isdir(self._created_dir):
             shutil.rmtree(self._created_dir, ignore_errors=True)

@@ -97,15 +97,19 @@ static void changed_while_running(struct veo_proc_handle *proc, struct veo_thr_c
 
 	REQUIRE(h != 0);
 	CHECK_EQ_I64(version_of(proc, ctx, h), 101);
-	REQUIRE(veo_alloc_mem(proc, &flag, sizeof(int)) == 0);
-	REQUIRE(veo_write_mem(proc, flag, &(int){ 0 }, sizeof(int)) == 0);
+	int words[2] = { 0, 0 };
+	REQUIRE(veo_alloc_mem(proc, &flag, sizeof words) == 0);
+	REQUIRE(veo_write_mem(proc, flag, words, sizeof words) == 0);
 	veo_args_set_u64(args, 0, flag);
 	uint64_t id = veo_call_async(ctx, test_sym(proc, h, "reload_wait"), args);
 	REQUIRE(id != VEO_REQUEST_ID_INVALID);
-	/* Wait until it runs. */
+	/* Wait until it runs (it sets the second word). */
 	double limit = test_now() + 30;
-	while (veo_get_context_state(ctx) != VEO_STATE_RUNNING && test_now() < limit)
+	while (words[1] == 0 && test_now() < limit) {
 		test_sleep_ms(1);
+		REQUIRE(veo_read_mem(proc, words, flag, sizeof words) == 0);
+	}
+	REQUIRE(words[1] == 1);
 
 	path = install("libreloadv2.so", "libreload.so");
 	veo_set_error_print(0);

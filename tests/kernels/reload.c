@@ -22,11 +22,12 @@ int reload_version(void)
 	return 100 * reload_helper() + RELOAD_VERSION;
 }
 
-/* Returns the version once *flag is non-zero: a kernel still running
- * when its file changes. */
+/* Sets flag[1] (it runs), returns the version once flag[0] is non-zero:
+ * a kernel still running when its file changes. */
 int reload_wait(volatile int *flag)
 {
-	while (!*flag)
+	flag[1] = 1;
+	while (!flag[0])
 		;
 	return RELOAD_VERSION;
 }

@@ -13,7 +13,7 @@ VERSION_C = r"""
 #include "version.h"
 int helper(void) { return VERSION; }
 int version(void) { return helper(); }
-int wait_flag(volatile int *flag) { while (!*flag) ; return VERSION; }
+int wait_flag(volatile int *flag) { flag[1] = 1; while (!flag[0]) ; return VERSION; }
 """
 
 
@@ -115,13 +115,15 @@ def test_reload_while_a_kernel_of_the_old_version_runs(bld_dir, fresh):
     lib = proc.load_library(so)
     lib.wait_flag.args_type("int *")
     lib.wait_flag.ret_type("int")
-    flag = proc.alloc_mem(4)
-    proc.write_mem(flag, bytearray(4), 4)
+    flag = proc.alloc_mem(8)
+    proc.write_mem(flag, bytearray(8), 8)
     req = lib.wait_flag(ctx, flag)
     deadline = time.monotonic() + 30
-    while ctx.state != veo.VEO_STATE_RUNNING:
+    words = bytearray(8)
+    while words[4] == 0:  # the kernel runs once it set the second word
         assert time.monotonic() < deadline
         time.sleep(0.001)
+        proc.read_mem(words, flag, 8)
     later(os.path.join(bld_dir, "_version.o"))
     build(bld_dir, 7)
     with pytest.raises(veo.VeoError, match="running"):
