@@ -5,6 +5,18 @@
  * twice, an address passed by mistake) is an error, not a crash, even when
  * dlopen() hands out the same pointer again. Only the control thread calls
  * in here.
+ *
+ * Rebuilt libraries: dlopen() of a path it has loaded returns the object
+ * it has, whatever the file now holds. So each path is kept with the
+ * identity of its file (struct file_id); a load of a path whose file
+ * changed unloads the old handle first (refused while one of its kernels
+ * runs: its code cannot be unmapped), then loads the path again. When the
+ * dynamic loader keeps the old object mapped all the same (RTLD_NODELETE,
+ * C++ unique symbols, a library another one needs), the new version is
+ * loaded from a private copy (load_copy) under a name nothing has. Calls
+ * of the old version's functions that were queued find no code at their
+ * address ("not code of a loaded library"), or, where the old object is
+ * still mapped, run its code: the host (py-veo) refuses them before.
  */
 #include <dlfcn.h>
 #include <errno.h>
