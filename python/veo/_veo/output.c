@@ -42,6 +42,7 @@
 
 #define OUT_HELD_MAX (64u << 20) /* bytes held per stream before the pipe may fill */
 #define OUT_READ_CHUNK 65536
+#define OUT_PIPE_MAX (2u << 20)  /* more than a pipe can hold (pipe-max-size: 1 MiB) */
 
 struct out_stream {
 	int fd;              /* our copy of the pipe's read end, -1 once at its end */
@@ -57,6 +58,8 @@ struct proc_output {
 	int wake[2];             /* pipe: tells the reader to look again or stop */
 	int stop;                /* under lock */
 	int thread_started;
+	int drainers;            /* threads in drain (under the GIL; a stream's
+	                          * write() may release it): finish waits */
 	pthread_t thread;
 	pid_t owner;             /* the process that created it (fork) */
 };
@@ -285,9 +288,12 @@ drain(struct proc_output *o, int complete, int final)
 		for (int i = 0; i < 2; i++)
 			if (o->s[i].fd >= 0)
 				pf[n++] = (struct pollfd){ .fd = o->s[i].fd, .events = POLLIN };
+		/* What the pipes hold now: at most a pipe's size each (64 KiB, at
+		 * most pipe-max-size), past which a process still writing (another
+		 * context's kernel, a helper a kernel forked) is left for later. */
 		if (n && poll(pf, n, 0) > 0)
 			for (int i = 0; i < 2; i++)
-				stream_read(&o->s[i], SIZE_MAX);
+				stream_read(&o->s[i], o->s[i].len + OUT_PIPE_MAX);
 	}
 	for (int i = 0; i < 2; i++) {
 		taken[i] = o->s[i];
@@ -314,7 +320,9 @@ output_drain_held(VeoProcObject *p, int complete)
 		return; /* a forked child: these are the parent's pipes */
 	PyObject *et, *ev, *tb;
 	PyErr_Fetch(&et, &ev, &tb);
+	o->drainers++;
 	drain(o, complete, 0);
+	o->drainers--;
 	PyErr_Restore(et, ev, tb);
 }
 
@@ -332,6 +340,10 @@ output_finish(VeoProcObject *p)
 		output_free(o);
 		return;
 	}
+	/* Another thread's drain may be inside a stream's write() (the GIL
+	 * released there): it still uses o. p->out is NULL, so no new one. */
+	while (o->drainers > 0)
+		sleep_without_gil(1000);
 	/* The worker has ended: what it wrote is in the pipes or held, unless
 	 * a process it forked keeps writing (then only what is there now). */
 	pthread_mutex_lock(&o->lock);
