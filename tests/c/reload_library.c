@@ -7,7 +7,8 @@
  * when the old one was unmapped, and not when it stays mapped (-z
  * nodelete), where the worker loads a private copy whose functions call
  * their own helpers. A change while a kernel of the loaded version runs
- * is refused until that call has returned.
+ * is refused until that call has returned. A crash in a copy is reported
+ * under the library's own name.
  */
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -164,6 +165,20 @@ static void never_unmapped(struct veo_proc_handle *proc, struct veo_thr_ctxt *ct
 	CHECK_EQ_I64(version_of(proc, ctx, h3), 303);
 #endif
 	CHECK_EQ_I64((int)test_call0(ctx, test_sym(proc, h3, "reload_helper")), 3);
+
+	/* A crash in the copy names the library by its path's file name, not
+	 * by the copy's /proc/self/fd/N. */
+	struct veo_args *args = test_args();
+	struct veo_death_info info;
+	uint64_t r;
+	veo_set_error_print(0);
+	uint64_t id = veo_call_async(ctx, test_sym(proc, h3, "reload_crash"), args);
+	CHECK_EQ_I64(veo_call_wait_result(ctx, id, &r), VEO_COMMAND_EXCEPTION);
+	veo_set_error_print(1);
+	REQUIRE(veo_proc_death_info(proc, &info) == 1);
+	CHECKF(strcmp(info.library, "libreloadnd.so") == 0, "library \"%s\"", info.library);
+	CHECK_CONTAINS(info.report, "reload_crash (libreloadnd.so)");
+	veo_args_free(args);
 }
 
 int main(void)
@@ -176,9 +191,9 @@ int main(void)
 
 	rebuilt(proc, ctx);
 	changed_while_running(proc, ctx);
-	never_unmapped(proc, ctx);
+	never_unmapped(proc, ctx); /* ends with a crash */
 
-	CHECK_EQ_I64(veo_context_close(ctx), 0);
+	veo_context_close(ctx);
 	CHECK_EQ_I64(veo_proc_destroy(proc), 0);
 	char p[PATH_MAX];
 	snprintf(p, sizeof p, "%s/libreload.so", dir);
