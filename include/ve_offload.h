@@ -144,8 +144,9 @@ int veo_get_ve_arch(int venode);
  * A file that changed since it was loaded (another inode, size or
  * modification time: rebuilt) is loaded anew, in the same proc: a new
  * handle with the new code, and the old handle is unloaded (later uses of
- * it fail, "replaced by handle N"); refused (0) while a kernel of the old
- * version runs. */
+ * it fail, "replaced by handle N"; calls of its functions queued before
+ * find no code there); refused (0) while a kernel of the old version
+ * runs. */
 uint64_t veo_load_library(struct veo_proc_handle *proc, const char *path);
 /* Unloads a library; 0, or -1 for an unknown or already unloaded handle.
  * Handles are never reused, so unloading twice fails even after another

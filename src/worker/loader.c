@@ -9,14 +9,16 @@
  * Rebuilt libraries: dlopen() of a path it has loaded returns the object
  * it has, whatever the file now holds. So each path is kept with the
  * identity of its file (struct file_id); a load of a path whose file
- * changed unloads the old handle first (refused while one of its kernels
- * runs: its code cannot be unmapped), then loads the path again. When the
- * dynamic loader keeps the old object mapped all the same (RTLD_NODELETE,
- * C++ unique symbols, a library another one needs), the new version is
- * loaded from a private copy (load_copy) under a name nothing has. Calls
- * of the old version's functions that were queued find no code at their
- * address ("not code of a loaded library"), or, where the old object is
- * still mapped, run its code: the host (py-veo) refuses them before.
+ * changed stops calls into the old handle (refused while one of its
+ * kernels runs: its code cannot be unmapped), loads the new version while
+ * the old one is still mapped (see replace), then unloads the old one.
+ * Where the dynamic loader has an object of the old file under the path's
+ * name, the new version is loaded from a private copy (load_copy) under a
+ * name nothing has. Calls of the old version's functions that were queued
+ * find no code at their address ("not code of a loaded library"), or,
+ * where the old object stays mapped (RTLD_NODELETE, C++ unique symbols, a
+ * library another one needs), run its code: the host (py-veo) refuses
+ * them before.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -245,10 +247,21 @@ static void *load_copy(const char *path, char *msg, size_t msglen)
 		snprintf(msg, msglen, "%s%s", path, e ? e : ": dlopen failed");
 		goto out;
 	}
-	unsigned k = atomic_load(&ncopies);
-	if (k < COPIES_KEPT && (copies[k].path = strdup(path))) {
-		snprintf(copies[k].lname, sizeof copies[k].lname, "%s", lname);
-		atomic_store(&ncopies, k + 1);
+	/* Its name for the crash report: no other mapped object has lname, so
+	 * an entry of an earlier copy of that name is stale. */
+	unsigned k = atomic_load(&ncopies), j;
+	char *dup = strdup(path);
+	for (j = 0; j < k && strcmp(copies[j].lname, lname) != 0; j++)
+		;
+	if (dup && j < COPIES_KEPT) {
+		/* The old string is not freed: a crash report may be reading it. */
+		copies[j].path = NULL;
+		snprintf(copies[j].lname, sizeof copies[j].lname, "%s", lname);
+		copies[j].path = dup;
+		if (j == k)
+			atomic_store(&ncopies, k + 1);
+	} else {
+		free(dup);
 	}
 out:
 	if (mfd >= 0)
@@ -282,18 +295,38 @@ static void lib_forget(size_t i)
 }
 
 static int running_in(const struct link_map *lm);
-static int unload_dl(struct lib *l, char *msg, size_t msglen);
 
-/* The file at path changed since libs[i] loaded it: unload that handle (if
- * none of its kernels runs), and make libs[i] a record of the path only. */
-static int replace(size_t i, const char *path, int *slot, char *msg, size_t msglen)
+/* A reload keeps the old version mapped while the new one is loaded, so
+ * that the new one lands elsewhere: a call of the old version queued
+ * before the reload then finds no code at its address (a clean error),
+ * never the new version's code at the same place. Loaded beside the old
+ * one, the new version is a private copy (its path's name is the old's)
+ * with RTLD_DEEPBIND. Under a sanitizer (no RTLD_DEEPBIND, see COPY_FLAGS)
+ * the copy would bind to the old version's functions, so the old one is
+ * unloaded first instead. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define OLD_GOES_FIRST 1
+#else
+#define OLD_GOES_FIRST 0
+#endif
+
+static int unload_begin(void *dl, char *msg, size_t msglen);
+static void unload_end(void *dl);
+
+/* The file at path changed since libs[i] loaded it: stops calls into the
+ * old handle's version (refused while one runs) and makes libs[i] a
+ * record of the path only; *old is the dlopen() handle to close once the
+ * new version is loaded (NULL if closed already, or none). */
+static int replace(size_t i, const char *path, int *slot, void **old, char *msg,
+                   size_t msglen)
 {
 	struct lib *l = &libs[i];
 	char why[VP_MSG_MAX];
 
+	*old = NULL;
 	if (l->handle == 0)
 		return VP_ST_OK;
-	if (unload_dl(l, why, sizeof why) != VP_ST_OK) {
+	if (unload_begin(l->dl, why, sizeof why) != VP_ST_OK) {
 		snprintf(msg, msglen, "%s changed since it was loaded, and the loaded version "
 		         "cannot be unloaded (%s)", path, why);
 		return VP_ST_ERROR;
@@ -301,6 +334,10 @@ static int replace(size_t i, const char *path, int *slot, char *msg, size_t msgl
 	*slot = (int)(nreplaced++ % REPLACED_KEPT);
 	replaced[*slot].old = l->handle;
 	replaced[*slot].new = 0;
+	if (OLD_GOES_FIRST)
+		unload_end(l->dl);
+	else
+		*old = l->dl;
 	l->handle = 0;
 	l->dl = NULL;
 	return VP_ST_OK;
@@ -312,7 +349,8 @@ int loader_load(const char *path, uint64_t *handle, char *msg, size_t msglen)
 	char *key = NULL;
 	ssize_t i = -1;
 	int copy = 0, slot = -1;
-	void *h;
+	uint64_t old_handle = 0;
+	void *h, *old = NULL;
 
 	if (nlibs == caplibs) {
 		size_t cap = caplibs ? caplibs * 2 : 16;
@@ -335,7 +373,8 @@ int loader_load(const char *path, uint64_t *handle, char *msg, size_t msglen)
 			*handle = l->handle; /* unchanged: loaded once */
 			return VP_ST_OK;
 		}
-		if (replace((size_t)i, path, &slot, msg, msglen) != VP_ST_OK)
+		old_handle = l->handle;
+		if (replace((size_t)i, path, &slot, &old, msg, msglen) != VP_ST_OK)
 			return VP_ST_ERROR;
 		/* dlopen(path) returns what it has under that name, if anything */
 		if (l->named && !name_mapped(l->named_lname, l->named_base))
@@ -344,20 +383,35 @@ int loader_load(const char *path, uint64_t *handle, char *msg, size_t msglen)
 	}
 	if (copy) {
 		h = load_copy(path, msg, msglen);
-		if (!h)
-			return VP_ST_ERROR;
 	} else {
 		dlerror();
 		/* RTLD_GLOBAL, as AVEO loads them: a library loaded earlier
-		 * supplies symbols to later ones. */
-		h = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
+		 * supplies symbols to later ones. Beside the old version of a
+		 * reload, RTLD_DEEPBIND (see COPY_FLAGS): the old one is in the
+		 * global scope still, with the same names. */
+		h = dlopen(path, old ? COPY_FLAGS : RTLD_NOW | RTLD_GLOBAL);
 		if (!h) {
 			const char *e = dlerror();
 
-			free(key);
 			snprintf(msg, msglen, "%s", e ? e : "dlopen failed");
-			return VP_ST_ERROR;
 		}
+	}
+	if (!h) {
+		free(key);
+		if (old) {
+			/* The old version stays, as it was. */
+			libs[i].handle = old_handle;
+			libs[i].dl = old;
+			replaced[slot].old = 0;
+			atomic_store(&loader_unloading, 0);
+		}
+		return VP_ST_ERROR;
+	}
+	if (old) {
+		unload_end(old);
+		struct lib *r = &libs[i];
+		if (r->named && !name_mapped(r->named_lname, r->named_base))
+			r->named = 0;
 	}
 	ssize_t same = find_dl(h);
 	if (same >= 0) {
@@ -420,13 +474,14 @@ static int running_in(const struct link_map *lm)
 	return -1;
 }
 
-/* Closes l's handle, unless one of its kernels runs: VP_ST_OK, or
- * VP_ST_ERROR with the message. */
-static int unload_dl(struct lib *l, char *msg, size_t msglen)
+/* Stops new calls into the library dl (dispatch.c's code check refuses
+ * its load address from now on) and checks that none runs: VP_ST_OK with
+ * loader_unloading set, for unload_end; or VP_ST_ERROR, with the message,
+ * and nothing changed. */
+static int unload_begin(void *dl, char *msg, size_t msglen)
 {
 	struct link_map *lm = NULL;
 	int busy;
-	void *dl = l->dl;
 
 	/* Unmapping the code of a running kernel would kill the VE process. */
 	if (dlinfo(dl, RTLD_DI_LINKMAP, &lm) == 0 && lm) {
@@ -441,17 +496,16 @@ static int unload_dl(struct lib *l, char *msg, size_t msglen)
 			return VP_ST_ERROR;
 		}
 	}
+	return VP_ST_OK;
+}
+
+/* Closes dl (after unload_begin) and lets the code check forget it. */
+static void unload_end(void *dl)
+{
 	/* Calls check function addresses again from now on (dispatch.c). */
 	atomic_fetch_add_explicit(&loader_generation, 1, memory_order_release);
-	if (dlclose(dl) != 0) {
-		const char *e = dlerror();
-
-		atomic_store(&loader_unloading, 0);
-		snprintf(msg, msglen, "%s", e ? e : "dlclose failed");
-		return VP_ST_ERROR;
-	}
+	dlclose(dl); /* fails only for a bad handle: ours are good */
 	atomic_store(&loader_unloading, 0);
-	return VP_ST_OK;
 }
 
 int loader_unload(uint64_t handle, char *msg, size_t msglen)
@@ -464,8 +518,9 @@ int loader_unload(uint64_t handle, char *msg, size_t msglen)
 		return VP_ST_ERROR;
 	}
 	l = &libs[i];
-	if (unload_dl(l, msg, msglen) != VP_ST_OK)
+	if (unload_begin(l->dl, msg, msglen) != VP_ST_OK)
 		return VP_ST_ERROR;
+	unload_end(l->dl);
 	l->handle = 0;
 	l->dl = NULL;
 	/* A path whose object stays mapped is remembered (see struct lib). */

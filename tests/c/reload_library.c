@@ -59,10 +59,23 @@ static void rebuilt(struct veo_proc_handle *proc, struct veo_thr_ctxt *ctx)
 	CHECK_EQ_U64(veo_load_library(proc, other_name), h1);
 	CHECK_EQ_I64(test_call0(ctx, test_sym(proc, 0, "reload_version")), 101);
 
+	uint64_t old_fn = test_sym(proc, h1, "reload_version");
 	path = install("libreloadv2.so", "libreload.so");
 	h2 = veo_load_library(proc, path);
 	REQUIRE(h2 != 0);
 	CHECK(h2 != h1);
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+	/* A call of the old version (queued before the reload, say) finds no
+	 * code: the new version was loaded elsewhere, before the old went. */
+	CHECK(test_sym(proc, h2, "reload_version") != old_fn);
+	struct veo_args *none = test_args();
+	uint64_t r, id = veo_call_async(ctx, old_fn, none);
+	veo_set_error_print(0);
+	CHECK_EQ_I64(veo_call_wait_result(ctx, id, &r), VEO_COMMAND_ERROR);
+	CHECK_CONTAINS(veo_last_error(), "is not code of a loaded library");
+	veo_set_error_print(1);
+	veo_args_free(none);
+#endif
 	CHECK_EQ_I64(version_of(proc, ctx, h2), 202);
 	/* The global lookup (handle 0) is not answered from a stale cache. */
 	CHECK_EQ_I64(test_call0(ctx, test_sym(proc, 0, "reload_version")), 202);
