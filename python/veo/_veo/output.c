@@ -120,6 +120,7 @@ output_reader(void *arg)
 {
 	struct proc_output *o = arg;
 
+	pthread_setname_np(pthread_self(), "veo-output");
 	for (;;) {
 		struct pollfd pf[3];
 		int n = 0, idx[2] = { -1, -1 };

@@ -345,6 +345,7 @@ req_peek_result(VeoRequestObject *self, PyObject *unused)
 	uint64_t ret = 0;
 	int rc = veo_call_peek_result(c->ctx, self->res.reqid, &ret);
 	if (rc == VEO_COMMAND_UNFINISHED) {
+		output_drain(c->proc, 0); /* a polling loop shows progress too */
 		PyErr_Format(PyExc_NameError, "peek_result(): request %llu is unfinished",
 		             (unsigned long long)self->res.reqid);
 		return NULL;
