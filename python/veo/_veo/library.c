@@ -44,15 +44,14 @@ lib_check(VeoLibraryObject *self)
 {
 	if (proc_check(self->proc) < 0)
 		return -1;
-	if (self->unloaded == LIB_RELOADED) {
-		PyErr_Format(VeoError, "library %R was reloaded: its file changed and "
-		             "load_library() loaded the new version, so this one's code is "
-		             "gone; use the VeoLibrary load_library() returned (proc.lib[%R])",
-		             self->name, self->name);
-		return -1;
-	}
 	if (self->unloaded) {
-		PyErr_Format(VeoError, "the library %R was unloaded", self->name);
+		if (self->unloaded == LIB_RELOADED)
+			PyErr_Format(VeoError, "library %R was reloaded: its file changed and "
+			             "load_library() loaded the new version, so this one's code is "
+			             "gone; use the VeoLibrary load_library() returned (proc.lib[%R])",
+			             self->name, self->name);
+		else
+			PyErr_Format(VeoError, "the library %R was unloaded", self->name);
 		return -1;
 	}
 	return 0;
