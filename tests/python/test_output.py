@@ -311,3 +311,34 @@ def test_forced_capture_in_a_subprocess(output_so, tmp_path):
                        text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout == "before\nkernel says 9\nafter\n"
+
+
+def test_threads_on_two_contexts_lose_no_line(captured, capsys):
+    """Two threads calling printing kernels on two contexts, each waiting for
+    its own requests: every line arrives once, whole."""
+    import threading
+    proc, ctx, lib = captured
+    ctx2 = proc.open_context()
+    errors = []
+
+    def run(c, base):
+        try:
+            for i in range(200):
+                assert lib.say(c, base + i).wait_result() == base + i
+        except BaseException as e:  # reported by the main thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(c, b))
+               for c, b in ((ctx, 1000), (ctx2, 2000))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors
+    lines = capsys.readouterr().out.splitlines()
+    want = ["kernel says %d" % n for b in (1000, 2000) for n in range(b, b + 200)]
+    assert sorted(lines) == sorted(want)
+    # Each thread's lines in its own order.
+    for b in (1000, 2000):
+        mine = [ln for ln in lines if ln.startswith("kernel says %d" % (b // 1000))]
+        assert mine == ["kernel says %d" % n for n in range(b, b + 200)]
