@@ -107,6 +107,26 @@ void veo_unregister_hook(void *api_func);
 struct veo_proc_handle *veo_proc_create(int venode);
 /* Same, with a worker built by mk_veorun_static (kernels linked in). */
 struct veo_proc_handle *veo_proc_create_static(int venode, char *veorun_bin);
+/* Extension: veo_proc_create (veorun_bin NULL) or veo_proc_create_static
+ * with flags. VEO_PROC_CAPTURE_STDOUT / _STDERR give the worker a pipe as
+ * its stdout / stderr instead of the host's, whose read end
+ * veo_proc_output_fd returns: for hosts whose own output is not a
+ * descriptor (Python under Jupyter or a test runner shows kernels' output
+ * through sys.stdout). Without them (flags 0) the worker shares the host's
+ * stdout and stderr. NULL for unknown flags. */
+#define VEO_PROC_CAPTURE_STDOUT 0x1u
+#define VEO_PROC_CAPTURE_STDERR 0x2u
+struct veo_proc_handle *veo_proc_create_with_flags(int venode, const char *veorun_bin,
+                                                   unsigned flags);
+/* Extension: the read end (non-blocking, close-on-exec) of the pipe that is
+ * the worker's stdout (which = 1) or stderr (which = 2), for a proc created
+ * with the CAPTURE flag; -1 otherwise. libveo owns it and closes it in
+ * veo_proc_destroy: dup() it to read what the worker writes while it exits.
+ * The worker writes out what stdio holds after each call, before the call
+ * completes, so once a wait returns, every byte the kernel wrote during the
+ * call can be read. Nobody reads for you: a pipe holds 64 KiB, after which
+ * a printing kernel blocks until the host reads. */
+int veo_proc_output_fd(struct veo_proc_handle *proc, int which);
 /* Stops the worker and frees everything the proc owned. 0 or -1. */
 int veo_proc_destroy(struct veo_proc_handle *proc);
 /* Small integer naming a live proc: the lowest not taken by another live
@@ -120,7 +140,13 @@ int veo_get_ve_arch(int venode);
 
 /* ---- Libraries and symbols ---------------------------------------------- */
 /* Loads a kernel library into the worker; a non-zero handle, or 0 (with the
- * dynamic loader's message). */
+ * dynamic loader's message). Loading a loaded file again gives its handle.
+ * A file that changed since it was loaded (another inode, size or
+ * modification time: rebuilt) is loaded anew, in the same proc: a new
+ * handle with the new code, and the old handle is unloaded (later uses of
+ * it fail, "replaced by handle N"; calls of its functions queued before
+ * find no code there); refused (0) while a kernel of the old version
+ * runs. */
 uint64_t veo_load_library(struct veo_proc_handle *proc, const char *path);
 /* Unloads a library; 0, or -1 for an unknown or already unloaded handle.
  * Handles are never reused, so unloading twice fails even after another

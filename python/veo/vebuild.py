@@ -21,8 +21,16 @@ defaults; -fpic is added when missing (objects end up in shared objects or
 position-independent workers). OpenMP is only used when asked for
 (flags="-O3 -fopenmp"); it is then added to the default link flags too.
 
-An object is rebuilt only when its source text, compiler or flags changed:
-a hash of them is stored next to the object (LABEL.o.hash).
+An object is rebuilt only when its source text, compiler or flags changed
+(a hash of them is stored next to the object, LABEL.o.hash) or a file it
+includes changed: the compiler writes the files it read into LABEL.o.d
+(-MMD -MF, probed once per compiler), and a listed file newer than the
+object, or gone, rebuilds it. gfortran writes dependency files only when it
+preprocesses (-cpp); without that, Fortran INCLUDE lines are read from the
+source instead (modules a source USEs are not tracked). A shared object is
+relinked only when an object or the link command changed (LABEL.so.hash);
+build_so(..., force=True) and build_veorun(..., force=True) rebuild
+everything, e.g. after a library given in libs= changed.
 
 Safety: build directories VeBuild creates are private to the user (mode
 0700, every level it creates); an existing one that others may write into
@@ -192,6 +200,91 @@ def default_flags(compiler, lang):
     return flags
 
 
+_dep_files_ok = {}  # (compiler argv, language, flags) -> bool
+
+
+def _writes_dep_files(compiler, lang, flags):
+    """Whether `compiler ... -MMD -MF file` writes a dependency file."""
+    key = (tuple(compiler), lang, tuple(flags))
+    if key not in _dep_files_ok:
+        with tempfile.TemporaryDirectory(prefix="vebuild-") as tmp:
+            src = os.path.join(tmp, "probe" + _LANGS[lang][0])
+            dep = os.path.join(tmp, "probe.o.d")
+            with open(src, "w") as f:
+                f.write(_TEST_SRC[lang])
+            try:
+                p = subprocess.run(compiler + flags + ["-MMD", "-MF", dep, "-c", src, "-o",
+                                                       os.path.join(tmp, "probe.o")],
+                                   cwd=tmp, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+                _dep_files_ok[key] = p.returncode == 0 and os.path.isfile(dep)
+            except OSError:
+                _dep_files_ok[key] = False
+    return _dep_files_ok[key]
+
+
+def _make_deps(text):
+    """The prerequisites of a make rule as compilers write them ("obj: a b \\
+    c"), with backslash-escaped spaces."""
+    text = text.replace("\\\n", " ")
+    colon = re.search(r":(\s|$)", text)
+    if not colon:
+        return []
+    deps, cur, i, body = [], "", 0, text[colon.end():]
+    while i < len(body):
+        ch = body[i]
+        if ch == "\\" and i + 1 < len(body) and body[i + 1] in " #":
+            cur += body[i + 1]
+            i += 2
+            continue
+        if ch.isspace():
+            if cur:
+                deps.append(cur)
+            cur = ""
+        else:
+            cur += ch
+        i += 1
+    if cur:
+        deps.append(cur)
+    return deps
+
+
+_FORTRAN_INCLUDE_RE = re.compile(r"""^\s*include\s*['"]([^'"]+)['"]""", re.I | re.M)
+
+
+def _fortran_includes(text, builddir, flags):
+    """The files a Fortran source INCLUDEs, found as gfortran finds them
+    (the source's directory, then each -I directory); missing ones left
+    out (the compiler reports them)."""
+    dirs = [builddir] + [f[2:] for f in flags if f.startswith("-I") and len(f) > 2]
+    found = []
+    for name in _FORTRAN_INCLUDE_RE.findall(text):
+        for d in dirs:
+            path = os.path.join(d, name)
+            if os.path.isfile(path):
+                found.append(os.path.abspath(path))
+                break
+    return found
+
+
+def _deps_newer(builddir, depfile, obj):
+    """Whether a file listed in depfile (paths relative to builddir) is gone
+    or newer than obj. No depfile: nothing known, so False."""
+    try:
+        with open(depfile) as f:
+            deps = _make_deps(f.read())
+        obj_mtime = os.stat(obj).st_mtime_ns
+    except OSError:
+        return False
+    for dep in deps:
+        try:
+            if os.stat(os.path.join(builddir, dep)).st_mtime_ns > obj_mtime:
+                return True
+        except OSError:
+            return True
+    return False
+
+
 def _write_private(path, text):
     """Writes text to path by way of a new file with a random name in the
     same directory (mode 0600), renamed over path: whatever was at path, a
@@ -287,6 +380,16 @@ class _Source:
             flags = flags + ["-fpic"]
         return compiler + flags + ["-c", label + _LANGS[self.lang][0], "-o", label + ".o"]
 
+    def dep_args(self, cmd, label):
+        """What makes the compile command write LABEL.o.d, or [] if this
+        compiler cannot (cmd: the command() argument list)."""
+        head = cmd[:cmd.index("-c")] if "-c" in cmd else cmd
+        compiler = self.compiler or default_compiler(self.lang)
+        flags = head[len(compiler):]
+        if _writes_dep_files(compiler, self.lang, flags):
+            return ["-MMD", "-MF", label + ".o.d"]
+        return []
+
     def uses_openmp(self):
         return any(f in ("-fopenmp", "-qopenmp", "-mp") for f in (self.flags or ()))
 
@@ -370,7 +473,7 @@ class VeBuild:
             self._created_dir = d  # realclean removes it (not parents it made)
         _check_private_dir(d)
 
-    def _compile(self, label, src, verbose):
+    def _compile(self, label, src, verbose, force=False):
         cmd = src.command(label)
         srcname = label + _LANGS[src.lang][0]
         digest = hashlib.sha256(
@@ -379,7 +482,8 @@ class VeBuild:
         hashfile = obj + ".hash"
         try:
             with open(hashfile) as f:
-                if f.read().strip() == digest and os.path.isfile(obj):
+                if (not force and f.read().strip() == digest and os.path.isfile(obj)
+                        and not self._includes_changed(label, obj)):
                     if verbose:
                         print("%s: up to date" % self._path(label + ".o"))
                     return
@@ -387,14 +491,33 @@ class VeBuild:
             pass
         path = os.path.join(self._dir(), srcname)
         _write_private(path, src.text)
-        try:
-            os.unlink(hashfile)
-        except OSError:
-            pass
-        _run(cmd, self._dir(), verbose, what="compiling %s" % self._path(srcname))
+        for stale in (hashfile, obj + ".d"):
+            try:
+                os.unlink(stale)
+            except OSError:
+                pass
+        deps = src.dep_args(cmd, label)
+        _run(cmd + deps, self._dir(), verbose, what="compiling %s" % self._path(srcname))
+        if not deps and src.lang == "F":
+            self._write_fortran_deps(label, src, cmd)
         _write_private(hashfile, digest + "\n")
 
-    def _compile_all(self, verbose):
+    # -- dependencies (the files a source includes) ----------------------
+    def _includes_changed(self, label, obj):
+        """Whether a file the object's source included changed since (its
+        dependency file LABEL.o.d, written at the compile)."""
+        return _deps_newer(self._dir(), obj + ".d", obj)
+
+    def _write_fortran_deps(self, label, src, cmd):
+        """LABEL.o.d for a Fortran compiler that writes none: the INCLUDE
+        lines of the source."""
+        incs = _fortran_includes(src.text, self._dir(), cmd)
+        if incs:
+            _write_private(os.path.join(self._dir(), label + ".o.d"),
+                           label + ".o: " + " ".join(p.replace(" ", "\\ ") for p in incs)
+                           + "\n")
+
+    def _compile_all(self, verbose, force=False):
         if not self._src:
             raise VeBuildError("no sources: call set_c_src, set_cpp_src or set_ftn_src first")
         self._prepare_dir()
@@ -402,13 +525,49 @@ class VeBuild:
             # py-veo's progress lines, with verbose=True; a failure raises
             # VeBuildError (py-veo prints "-> failed" and returns None).
             try:
-                self._compile(label, src, verbose)
+                self._compile(label, src, verbose, force)
             except VeBuildError:
                 if verbose:
                     print("compile %s -> failed" % label)
                 raise
             if verbose:
                 print("compile %s -> ok" % label)
+
+
+    def _link_digest(self, cmd):
+        """A hash of the link command and of the objects it links (their
+        modification times and sizes)."""
+        h = hashlib.sha256(repr(cmd).encode())
+        for lbl in self._src:
+            st = os.stat(os.path.join(self._dir(), lbl + ".o"))
+            h.update(repr((lbl, st.st_mtime_ns, st.st_size, st.st_ino)).encode())
+        return h.hexdigest()
+
+    def _link_up_to_date(self, cmd, out, force, verbose):
+        """Whether `out` was linked by cmd from the objects as they are now
+        (LABEL.so.hash), so that an unchanged build leaves the file, and a
+        proc that loaded it, alone."""
+        hashfile = os.path.join(self._dir(), out + ".hash")
+        if force or not os.path.isfile(os.path.join(self._dir(), out)):
+            return False
+        try:
+            with open(hashfile) as f:
+                if f.read().strip() != self._link_digest(cmd):
+                    return False
+        except OSError:
+            return False
+        if verbose:
+            print("%s: up to date" % self._path(out))
+        return True
+
+    def _link_done(self, cmd, out):
+        _write_private(os.path.join(self._dir(), out + ".hash"), self._link_digest(cmd) + "\n")
+
+    def _link_forget(self, out):
+        try:
+            os.unlink(os.path.join(self._dir(), out + ".hash"))
+        except OSError:
+            pass
 
     def _linker(self, linker):
         if linker is not None:
@@ -434,7 +593,8 @@ class VeBuild:
         extra = ["-fopenmp"] if any(s.uses_openmp() for s in self._src.values()) else []
         return ["-pthread"] + extra
 
-    def build_so(self, label=None, flags=None, libs=[], linker=None, verbose=False):
+    def build_so(self, label=None, flags=None, libs=[], linker=None, verbose=False, *,
+                 force=False):
         """Compiles the sources that changed and links all of them into a
         shared object; returns its path, build_dir + "/" + label + ".so".
 
@@ -446,21 +606,28 @@ class VeBuild:
         sources, else the Fortran compiler if there are Fortran sources,
         else the C compiler). verbose: print commands and their output, and
         "compile LABEL -> ok" per source. $VAR and ${VAR} in flags, libs and
-        linker come from the environment.
+        linker come from the environment. force: recompile every source and
+        relink, changed or not (sources are otherwise recompiled when they,
+        their flags or a file they include changed, and the library relinked
+        when an object did).
         Raises VeBuildError (a RuntimeError) with the tool's output.
         """
         out = self._output_label(label) + ".so"
-        self._compile_all(verbose)
+        self._compile_all(verbose, force)
         cmd = (self._linker(linker) + ["-shared"] + self._link_flags(flags) +
                ["-o", out] + [lbl + ".o" for lbl in self._src] +
                (_as_args(libs, "libs") or []))
-        _run(cmd, self._dir(), verbose, what="linking %s" % self._path(out))
+        if not self._link_up_to_date(cmd, out, force, verbose):
+            self._link_forget(out)
+            _run(cmd, self._dir(), verbose, what="linking %s" % self._path(out))
+            self._link_done(cmd, out)
         path = self._path(out)
         if path not in self._built:
             self._built.append(path)
         return path
 
-    def build_veorun(self, label=None, flags=None, libs=[], verbose=False, linker=None):
+    def build_veorun(self, label=None, flags=None, libs=[], verbose=False, linker=None, *,
+                     force=False):
         """Compiles the sources that changed and links them into a worker of
         one's own with mk_veorun_static; returns its path,
         build_dir + "/" + label + ".veorun". Start it with
@@ -473,10 +640,11 @@ class VeBuild:
         "compile LABEL -> ok" line per source; linker is the program mk_veorun_static links with
         (its $CC, the whole argument list quoted as one command line;
         default as for build_so). mk_veorun_static is the one installed in
-        the veo package, else the one on PATH.
+        the veo package, else the one on PATH. force: recompile every
+        source, changed or not.
         """
         out = self._output_label(label) + ".veorun"
-        self._compile_all(verbose)
+        self._compile_all(verbose, force)
         mk = _find_mk_veorun_static()
         link = self._linker(linker)
         # mk_veorun_static splits $CC like a command line ("ccache gcc").
@@ -498,7 +666,8 @@ class VeBuild:
         """Removes the sources, objects and hashes written for the current
         labels (not the built .so / .veorun files)."""
         for label, src in self._src.items():
-            for name in (label + _LANGS[src.lang][0], label + ".o", label + ".o.hash"):
+            for name in (label + _LANGS[src.lang][0], label + ".o", label + ".o.hash",
+                         label + ".o.d"):
                 try:
                     os.unlink(os.path.join(self._dir(), name))
                 except OSError:
@@ -516,10 +685,11 @@ class VeBuild:
         build directory if this object created it."""
         self.clean()
         for path in list(self._built):
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
+            for name in (path, path + ".hash"):
+                try:
+                    os.unlink(name)
+                except OSError:
+                    pass
             self._built.remove(path)
         if self._created_dir and os.path.isdir(self._created_dir):
             shutil.rmtree(self._created_dir, ignore_errors=True)

@@ -107,6 +107,15 @@ uint64_t veo_load_library(struct veo_proc_handle *p, const char *path)
 		error_set("veo_load_library(%s): %s", path, msg);
 		return 0;
 	}
+	/* A handle never seen is a new library, perhaps one that replaced a
+	 * changed file's older version (the worker's loader.c): the cached
+	 * addresses of that version's handle and of global lookups go. */
+	pthread_mutex_lock(&p->lock);
+	if (handle > p->lib_handle_max) {
+		p->lib_handle_max = handle;
+		syms_clear(&p->syms);
+	}
+	pthread_mutex_unlock(&p->lock);
 	return handle;
 }
 

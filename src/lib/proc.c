@@ -129,6 +129,9 @@ static void release_host_side(struct veo_proc_handle *p)
 		close(p->notify_fd);
 	if (p->completion_fd >= 0)
 		close(p->completion_fd);
+	for (int i = 0; i < 2; i++)
+		if (p->out_fd[i] >= 0)
+			close(p->out_fd[i]);
 	if (p->base) {
 		heap_destroy(&p->heap);
 		munmap(p->base, p->size);
@@ -356,18 +359,54 @@ static int map_shared(struct veo_proc_handle *p)
 	return 0;
 }
 
-static int spawn_worker(struct veo_proc_handle *p, const char *bin)
+/* The pipes that become the worker's stdout and stderr (flags
+ * VEO_PROC_CAPTURE_*): the host keeps the read ends, non-blocking, in
+ * p->out_fd; the write ends, in wr[], are the worker's only (closed here
+ * once it is spawned). The pipes keep the kernel's default size, 64 KiB:
+ * larger ones (F_SETPIPE_SZ) count against the user's pipe-user-pages-soft
+ * limit, past which every new pipe of the user's is made tiny. */
+static int output_pipes(struct veo_proc_handle *p, unsigned flags, int wr[2])
+{
+	for (int i = 0; i < 2; i++) {
+		int pfd[2];
+
+		if (!(flags & (i == 0 ? VEO_PROC_CAPTURE_STDOUT : VEO_PROC_CAPTURE_STDERR)))
+			continue;
+		if (pipe2(pfd, O_CLOEXEC) != 0)
+			return error_set("pipe for the worker's %s: %s", i ? "stderr" : "stdout",
+			                 strerror(errno));
+		p->out_fd[i] = fd_high(pfd[0]);
+		wr[i] = fd_high(pfd[1]);
+		if (p->out_fd[i] < 0 || wr[i] < 0 ||
+		    fcntl(p->out_fd[i], F_SETFL, O_NONBLOCK) != 0)
+			return error_set("pipe for the worker's %s: %s", i ? "stderr" : "stdout",
+			                 strerror(errno));
+	}
+	return 0;
+}
+
+static int spawn_worker(struct veo_proc_handle *p, const char *bin, unsigned flags)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t sa;
 	sigset_t all, none;
-	int pfd[2], err;
+	int pfd[2], err, out_wr[2] = { -1, -1 };
 	char *argv[] = { (char *)bin, "--openveo", NULL };
 	char **env = worker_env();
 
 	if (!env)
 		return error_set("out of memory");
+	if (output_pipes(p, flags, out_wr) != 0) {
+		for (int i = 0; i < 2; i++)
+			if (out_wr[i] >= 0)
+				close(out_wr[i]);
+		free(env);
+		return -1;
+	}
 	if (pipe2(pfd, O_CLOEXEC) != 0) {
+		for (int i = 0; i < 2; i++)
+			if (out_wr[i] >= 0)
+				close(out_wr[i]);
 		free(env);
 		return error_set("pipe: %s", strerror(errno));
 	}
@@ -376,11 +415,17 @@ static int spawn_worker(struct veo_proc_handle *p, const char *bin)
 	p->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (p->notify_fd < 0 || (p->notify_fd = fd_high(p->notify_fd)) < 0) {
 		close(pfd[0]);
+		for (int i = 0; i < 2; i++)
+			if (out_wr[i] >= 0)
+				close(out_wr[i]);
 		free(env);
 		return error_set("eventfd: %s", strerror(errno));
 	}
 
 	posix_spawn_file_actions_init(&fa);
+	for (int i = 0; i < 2; i++)
+		if (out_wr[i] >= 0)
+			posix_spawn_file_actions_adddup2(&fa, out_wr[i], STDOUT_FILENO + i);
 	posix_spawn_file_actions_adddup2(&fa, p->memfd, VP_WORKER_SHM_FD);
 	posix_spawn_file_actions_adddup2(&fa, pfd[0], VP_WORKER_PIPE_FD);
 	posix_spawn_file_actions_adddup2(&fa, p->notify_fd, VP_WORKER_NOTIFY_FD);
@@ -401,6 +446,9 @@ static int spawn_worker(struct veo_proc_handle *p, const char *bin)
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&sa);
 	close(pfd[0]);
+	for (int i = 0; i < 2; i++)
+		if (out_wr[i] >= 0)
+			close(out_wr[i]);
 	free(env);
 	if (err) {
 		p->pid = 0;
@@ -504,7 +552,7 @@ struct veo_proc_handle *proc_by_ident(int ident)
 	return NULL;
 }
 
-static struct veo_proc_handle *create(int venode, const char *bin)
+static struct veo_proc_handle *create(int venode, const char *bin, unsigned flags)
 {
 	struct veo_proc_handle *p = NULL;
 	char path[PATH_MAX];
@@ -513,6 +561,10 @@ static struct veo_proc_handle *create(int venode, const char *bin)
 		const char *s = getenv("VE_NODE_NUMBER");
 
 		venode = s && *s ? atoi(s) : 0;
+	}
+	if (flags & ~(VEO_PROC_CAPTURE_STDOUT | VEO_PROC_CAPTURE_STDERR)) {
+		error_set("veo_proc_create_with_flags: unknown flags 0x%x", flags);
+		return NULL;
 	}
 	if (venode < 0 || venode >= VEO_MAX_NODES) {
 		error_set("VE node %d does not exist (openveo has nodes 0..%d)", venode,
@@ -549,11 +601,12 @@ static struct veo_proc_handle *create(int venode, const char *bin)
 	p->node = venode;
 	p->creator = getpid();
 	p->memfd = p->pidfd = p->pipe_wr = p->notify_fd = p->completion_fd = -1;
+	p->out_fd[0] = p->out_fd[1] = -1;
 	inside_init();
 	pthread_once(&forks_once, watch_forks);
 	pthread_mutex_init(&p->lock, NULL);
 	syms_init(&p->syms);
-	if (map_shared(p) != 0 || spawn_worker(p, path) != 0 || wait_ready(p) != 0) {
+	if (map_shared(p) != 0 || spawn_worker(p, path, flags) != 0 || wait_ready(p) != 0) {
 		proc_teardown(p, 0);
 		return NULL;
 	}
@@ -563,7 +616,7 @@ static struct veo_proc_handle *create(int venode, const char *bin)
 
 struct veo_proc_handle *veo_proc_create(int venode)
 {
-	return create(venode, NULL);
+	return create(venode, NULL, 0);
 }
 
 struct veo_proc_handle *veo_proc_create_static(int venode, char *veorun_bin)
@@ -572,7 +625,28 @@ struct veo_proc_handle *veo_proc_create_static(int venode, char *veorun_bin)
 		error_set("veo_proc_create_static: no worker program given");
 		return NULL;
 	}
-	return create(venode, veorun_bin);
+	return create(venode, veorun_bin, 0);
+}
+
+struct veo_proc_handle *veo_proc_create_with_flags(int venode, const char *veorun_bin,
+                                                   unsigned flags)
+{
+	return create(venode, veorun_bin, flags);
+}
+
+int veo_proc_output_fd(struct veo_proc_handle *p, int which)
+{
+	INSIDE(proc_inside(p));
+	if (!proc_check(p))
+		return -1;
+	if (which != STDOUT_FILENO && which != STDERR_FILENO)
+		return error_set("veo_proc_output_fd: which is %d, not 1 (stdout) or 2 (stderr)",
+		                 which);
+	if (p->out_fd[which - 1] < 0)
+		return error_set("veo_proc_output_fd: the worker's %s is the host's (create the "
+		                 "proc with VEO_PROC_CAPTURE_%s to read it)",
+		                 which == 1 ? "stdout" : "stderr", which == 1 ? "STDOUT" : "STDERR");
+	return p->out_fd[which - 1];
 }
 
 /* Threads may be inside the proc while it is destroyed (waiting for a

@@ -39,6 +39,8 @@ struct veo_proc_handle {
 	int pipe_wr;                    /* its closing tells the worker we left */
 	int notify_fd;                  /* eventfd the worker writes (notify.c) */
 	int completion_fd;              /* epoll of notify_fd and pidfd, or -1 */
+	int out_fd[2];                  /* read ends of the worker's stdout and
+	                                 * stderr pipes (VEO_PROC_CAPTURE_*), or -1 */
 	int memfd;
 	char *base;                     /* host mapping of the memfd */
 	uint64_t size;
@@ -62,6 +64,7 @@ struct veo_proc_handle {
 	int nctx_open;
 	_Atomic uint64_t last_thorough_ns; /* last liveness system call */
 	struct syms syms;               /* the symbol cache */
+	uint64_t lib_handle_max;        /* the highest library handle seen (control.c) */
 	struct veo_thr_ctxt ctx_store[VP_MAX_SLOTS];
 };
 

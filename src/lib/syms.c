@@ -87,6 +87,20 @@ void syms_drop_lib(struct syms *t, uint64_t lib)
 	pthread_mutex_unlock(&t->lock);
 }
 
+void syms_clear(struct syms *t)
+{
+	pthread_mutex_lock(&t->lock);
+	for (unsigned b = 0; b < SYM_BUCKETS; b++) {
+		while (t->bucket[b]) {
+			struct sym_entry *e = t->bucket[b];
+
+			t->bucket[b] = e->next;
+			free(e);
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
 const char *syms_name_of(struct syms *t, uint64_t addr, char *buf, size_t n)
 {
 	const char *found = NULL;

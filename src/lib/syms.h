@@ -33,6 +33,9 @@ uint64_t syms_find(struct syms *t, uint64_t lib, const char *name);
 void syms_add(struct syms *t, uint64_t lib, const char *name, uint64_t addr);
 /* Forgets the symbols of a library being unloaded. */
 void syms_drop_lib(struct syms *t, uint64_t lib);
+/* Forgets every entry (a reload replaced a library: its handle's and the
+ * global lookups' addresses may be stale). */
+void syms_clear(struct syms *t);
 /* The name under which the host found the function at addr, copied to
  * buf, or NULL. */
 const char *syms_name_of(struct syms *t, uint64_t addr, char *buf, size_t n);

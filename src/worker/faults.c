@@ -78,9 +78,10 @@ static int name_of(uint64_t addr, uint64_t adj, char *sym, size_t symlen, char *
 			*offset = addr - (uint64_t)(uintptr_t)di.dli_saddr;
 	}
 	if (di.dli_fname) {
-		const char *base = strrchr(di.dli_fname, '/');
+		const char *orig = loader_copy_of(di.dli_fname);
+		const char *base = strrchr(orig ? orig : di.dli_fname, '/');
 
-		copy_name(lib, liblen, base ? base + 1 : di.dli_fname);
+		copy_name(lib, liblen, base ? base + 1 : orig ? orig : di.dli_fname);
 	}
 	return 1;
 }

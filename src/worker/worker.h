@@ -111,6 +111,10 @@ int loader_load(const char *path, uint64_t *handle, char *msg, size_t msglen);
 int loader_unload(uint64_t handle, char *msg, size_t msglen);
 int loader_sym(uint64_t handle, const char *name, uint64_t *addr, char *msg,
                size_t msglen);
+/* The path a private copy of a changed library was made of, for the
+ * dynamic loader's name of the copy ("/proc/self/fd/N"); NULL if lname is
+ * no copy. Reads only tables the control thread fills (crash reports). */
+const char *loader_copy_of(const char *lname);
 
 /* kernel_api.c: the results of the last requests each context ran, for
  * veo_prev_req_result (veo_ve.h). Written and read only by the slot's own

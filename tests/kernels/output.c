@@ -36,3 +36,14 @@ int arm_exit_handlers(void)
 	armed = 1;
 	return atexit(on_exit_print);
 }
+
+/* n bytes to stdout, in lines of 64 ("0123...xyz" patterns ending in
+ * '\n'), through stdio: a large output (tests of pipes that fill). */
+long print_bytes(long n)
+{
+	static const char line[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:\n";
+
+	for (long i = 0; i < n; i += 64)
+		fwrite(line, 1, (size_t)(n - i < 64 ? n - i : 64), stdout);
+	return n;
+}

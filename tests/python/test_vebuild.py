@@ -215,9 +215,9 @@ def test_clean_clear_realclean(tmp_path):
     bld.set_build_dir(str(d))
     bld.set_c_src("k", SQUARE_C)
     so = bld.build_so()
-    assert sorted(os.listdir(d)) == ["k.c", "k.o", "k.o.hash", "k.so"]
+    assert sorted(os.listdir(d)) == ["k.c", "k.o", "k.o.d", "k.o.hash", "k.so", "k.so.hash"]
     bld.clean()
-    assert os.listdir(d) == ["k.so"]
+    assert sorted(os.listdir(d)) == ["k.so", "k.so.hash"]
     bld.build_so()
     bld.realclean()
     assert not d.exists() and not os.path.exists(so)
@@ -225,7 +225,7 @@ def test_clean_clear_realclean(tmp_path):
     bld.build_so()
     bld.clear()
     assert repr(bld) == "<VeBuild no sources in '.'>"
-    assert sorted(os.listdir(d)) == ["k.so"]
+    assert sorted(os.listdir(d)) == ["k.so", "k.so.hash"]
 
 
 # -- safety: private directories, no shell, no predictable temporary names --
@@ -265,13 +265,16 @@ def test_files_planted_under_predictable_names_are_replaced_not_followed(tmp_pat
     victim.write_text("precious")
     (d / "k.c").symlink_to(victim)
     (d / "k.o.hash").symlink_to(victim)
+    (d / "k.o.d").symlink_to(victim)  # the compiler's dependency file
+    (d / "k.so.hash").symlink_to(victim)
     bld = veo.VeBuild()
     bld.set_build_dir(str(d))
     bld.set_c_src("k", SQUARE_C)
     bld.build_so()
     assert victim.read_text() == "precious"
     assert not os.path.islink(d / "k.c") and (d / "k.c").read_text() == SQUARE_C
-    assert sorted(os.listdir(d)) == ["k.c", "k.o", "k.o.hash", "k.so"]  # no leftovers
+    assert sorted(os.listdir(d)) == ["k.c", "k.o", "k.o.d", "k.o.hash", "k.so",
+                                     "k.so.hash"]  # no leftovers
 
 
 def test_tools_run_from_argument_lists_never_through_a_shell(tmp_path, monkeypatch):

@@ -141,6 +141,7 @@ ctxt_close(VeoCtxtObject *c)
 	c->ctx = NULL;
 	c->closing = 0;
 	VEO_LOG(LOG_DEBUG, "context closed: node %S", p->nodeid);
+	output_drain(p, 1);
 	ctxt_reap_orphans(c);
 	if (rc != 0) {
 		raise_with_detail(VeoError, err, "close_context() failed");
@@ -283,6 +284,7 @@ ctxt_context_sync(VeoCtxtObject *self, PyObject *unused)
 	UNLOCKED_BEGIN(self->proc);
 	veo_context_sync(self->ctx);
 	UNLOCKED_END();
+	output_drain(self->proc, 1);
 	ctxt_reap_orphans(self);
 	Py_RETURN_NONE;
 }

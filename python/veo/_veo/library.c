@@ -50,7 +50,13 @@ lib_check(VeoLibraryObject *self)
 	if (proc_check(self->proc) < 0)
 		return -1;
 	if (self->unloaded) {
-		PyErr_Format(VeoError, "the library %R was unloaded", self->name);
+		if (self->unloaded == LIB_RELOADED)
+			PyErr_Format(VeoError, "library %R was reloaded: its file changed and "
+			             "load_library() loaded the new version, so this one's code is "
+			             "gone; use the VeoLibrary load_library() returned (proc.lib[%R])",
+			             self->name, self->name);
+		else
+			PyErr_Format(VeoError, "the library %R was unloaded", self->name);
 		return -1;
 	}
 	return 0;
@@ -220,7 +226,9 @@ static PyObject *
 lib_repr(VeoLibraryObject *self)
 {
 	return PyUnicode_FromFormat("<VeoLibrary %R%s, handle %s, of VeoProc node %S>",
-	                            self->name, self->unloaded ? " (unloaded)" : "",
+	                            self->name,
+	                            self->unloaded == LIB_RELOADED ? " (reloaded: replaced)"
+	                            : self->unloaded ? " (unloaded)" : "",
 	                            hex64(self->handle).s, self->proc->nodeid);
 }
 

@@ -23,6 +23,7 @@
  *   hmem.c      VEO_HMEM, the proc's hmem methods and the later API's other
  *               methods, context thread ids, get_ve_arch
  *   log.c       the events veo.logging reports, off by default
+ *   output.c    kernels' stdout and stderr shown through sys.stdout/stderr
  *
  * How the pieces fit:
  *
@@ -126,6 +127,7 @@ typedef struct VeoProcObject {
 	PyObject *context;         /* list of open VeoCtxt */
 	PyObject *lib;             /* dict: name -> VeoLibrary */
 	PyObject *weakreflist;
+	struct proc_output *out;   /* kernel output through sys.stdout/stderr (output.c), or NULL */
 	/* registry of live procs, stopped by _shutdown() at interpreter exit */
 	struct VeoProcObject *reg_prev, *reg_next;
 	int registered;
@@ -156,10 +158,12 @@ typedef struct {
 	VeoProcObject *proc;
 	PyObject *name;   /* str: path, or "__static__" */
 	uint64_t handle;  /* 0 for the static library */
-	int unloaded;
+	int unloaded;     /* 1: unloaded; LIB_RELOADED: its file changed and was
+	                   * loaded again (load_library), this version is gone */
 	PyObject *func;   /* dict: name -> VeoFunction */
 	PyObject *symbol; /* dict: name -> VEMemPtr */
 } VeoLibraryObject;
+#define LIB_RELOADED 2
 
 /* C types an argument or a result may have: the API's result types
  * (ve_offload.h's enum veo_result_type, which are also the protocol's type
@@ -343,6 +347,24 @@ void registry_remove(VeoProcObject *p);
 /* proc.c */
 int proc_close(VeoProcObject *p);
 void proc_wait_idle(VeoProcObject *p);
+
+/* output.c: a kernel's stdout and stderr through sys.stdout and sys.stderr
+ * (capture_output). output_wanted: whether sys.stdout or sys.stderr is not
+ * the process's own descriptor now. output_start (after the proc's creation
+ * with the capture flags): -1 with an exception. output_drain (with the
+ * GIL, never raises): hands what the worker wrote so far to Python; with
+ * complete, also everything in the pipes now (a request just completed).
+ * output_finish, once the worker is gone: the last of it, and frees. */
+int output_wanted(void);
+int output_start(VeoProcObject *p);
+void output_drain_held(VeoProcObject *p, int complete);
+void output_finish(VeoProcObject *p);
+static inline void
+output_drain(VeoProcObject *p, int complete)
+{
+	if (__builtin_expect(p->out != NULL, 0))
+		output_drain_held(p, complete);
+}
 
 /* context.c */
 int ctxt_open(VeoCtxtObject *c, VeoProcObject *proc);

@@ -7,6 +7,8 @@
 #include <structmember.h>
 
 #include <signal.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* Copies of at least this many bytes release the GIL. */
 #define GIL_FREE_COPY_BYTES (64 * 1024)
@@ -72,6 +74,7 @@ proc_close(VeoProcObject *p)
 	p->h = NULL;
 	p->closing = 0;
 	registry_remove(p);
+	output_finish(p); /* what the worker printed while it ended */
 
 	/* The contexts died with the worker. */
 	if (p->context && PyList_Check(p->context)) {
@@ -177,12 +180,17 @@ proc_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 static int
 proc_init(VeoProcObject *self, PyObject *args, PyObject *kw)
 {
-	static char *kwlist[] = {"nodeid", "veorun_bin", NULL};
-	PyObject *nodeid_o, *bin_o = Py_None, *bin_bytes = NULL;
-	int node;
+	static char *kwlist[] = {"nodeid", "veorun_bin", "capture_output", NULL};
+	PyObject *nodeid_o, *bin_o = Py_None, *bin_bytes = NULL, *capture_o = Py_None;
+	int node, capture;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O:VeoProc", kwlist,
-	                                 &nodeid_o, &bin_o))
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|OO:VeoProc", kwlist,
+	                                 &nodeid_o, &bin_o, &capture_o))
+		return -1;
+	/* None: capture when Python's stdout or stderr is not the process's
+	 * own descriptor at creation (see output.c). */
+	capture = capture_o == Py_None ? output_wanted() : PyObject_IsTrue(capture_o);
+	if (capture < 0)
 		return -1;
 	if (self->h) {
 		PyErr_SetString(VeoError, "VeoProc.__init__(): the proc is already running");
@@ -195,11 +203,10 @@ proc_init(VeoProcObject *self, PyObject *args, PyObject *kw)
 
 	struct veo_proc_handle *h;
 	char err[ERRBUF] = "";
+	unsigned flags = capture ? VEO_PROC_CAPTURE_STDOUT | VEO_PROC_CAPTURE_STDERR : 0;
 	Py_BEGIN_ALLOW_THREADS
-	if (bin_bytes)
-		h = veo_proc_create_static(node, PyBytes_AS_STRING(bin_bytes));
-	else
-		h = veo_proc_create(node);
+	h = veo_proc_create_with_flags(node, bin_bytes ? PyBytes_AS_STRING(bin_bytes) : NULL,
+	                               flags);
 	if (!h)
 		copy_last_error(err, sizeof err);
 	Py_END_ALLOW_THREADS
@@ -218,6 +225,15 @@ proc_init(VeoProcObject *self, PyObject *args, PyObject *kw)
 	self->pid = veo_proc_pid(h);
 	registry_add(self);
 	VEO_LOG(LOG_INFO, "proc created: node %d, worker pid %d", node, (int)self->pid);
+	if (capture && output_start(self) < 0) {
+		PyObject *et, *ev, *tb;
+		PyErr_Fetch(&et, &ev, &tb);
+		Py_XDECREF(bin_bytes);
+		if (proc_close(self) < 0)
+			PyErr_Clear();
+		PyErr_Restore(et, ev, tb);
+		return -1;
+	}
 
 	PyObject *nid = PyLong_FromLong(node);
 	if (!nid) {
@@ -307,7 +323,64 @@ PyDoc_STRVAR(proc_load_library_doc,
 "load_library(path)\n--\n\n"
 "Loads the kernel library at `path` (str, bytes or os.PathLike) into the\n"
 "VE process and returns a VeoLibrary, also stored in `lib[path]`. Loading\n"
-"a path that is already loaded returns the same VeoLibrary.");
+"a file that is already loaded and unchanged returns the same VeoLibrary.\n"
+"A file that changed since it was loaded (rebuilt: another inode, size or\n"
+"modification time) is loaded again, in the same proc: a new VeoLibrary\n"
+"with the new code, while the old one's functions raise VeoError (\"was\n"
+"reloaded\"). Refused (VeoError) while a kernel of the old version runs.");
+
+/* The library already known by the C library's handle, or NULL. */
+static VeoLibraryObject *
+lib_by_handle(VeoProcObject *self, uint64_t handle)
+{
+	PyObject *key, *value;
+	Py_ssize_t pos = 0;
+	while (PyDict_Next(self->lib, &pos, &key, &value))
+		if (VeoLibrary_Check(value) && !((VeoLibraryObject *)value)->unloaded &&
+		    ((VeoLibraryObject *)value)->handle == handle)
+			return (VeoLibraryObject *)value;
+	return NULL;
+}
+
+/* The real path of a library's name (malloc'ed), or NULL. */
+static char *
+real_path_of(PyObject *name)
+{
+	PyObject *b = NULL;
+	char *r;
+	if (!PyUnicode_FSConverter(name, &b)) {
+		PyErr_Clear();
+		return NULL;
+	}
+	r = realpath(PyBytes_AS_STRING(b), NULL);
+	Py_DECREF(b);
+	return r;
+}
+
+/* Marks the loaded libraries that are the file `name` names as reloaded. */
+static int
+mark_reloaded(VeoProcObject *self, PyObject *name)
+{
+	char *want = real_path_of(name);
+	PyObject *key, *value;
+	Py_ssize_t pos = 0;
+	while (PyDict_Next(self->lib, &pos, &key, &value)) {
+		VeoLibraryObject *l = (VeoLibraryObject *)value;
+		if (!VeoLibrary_Check(value) || l->unloaded || l->handle == 0)
+			continue;
+		int eq = PyUnicode_Check(l->name) ? PyUnicode_Compare(l->name, name) == 0 : 0;
+		if (!eq && want) {
+			char *have = real_path_of(l->name);
+			eq = have && strcmp(have, want) == 0;
+			free(have);
+		}
+		if (eq)
+			l->unloaded = LIB_RELOADED;
+	}
+	free(want);
+	return PyErr_Occurred() ? -1 : 0;
+}
+
 static PyObject *
 proc_load_library(VeoProcObject *self, PyObject *path)
 {
@@ -316,16 +389,12 @@ proc_load_library(VeoProcObject *self, PyObject *path)
 		return NULL;
 	if (!PyUnicode_FSDecoder(path, &name))
 		return NULL;
-	lib = PyDict_GetItemWithError(self->lib, name);
-	if (lib && VeoLibrary_Check(lib) && !((VeoLibraryObject *)lib)->unloaded) {
-		Py_DECREF(name);
-		Py_INCREF(lib);
-		return lib;
-	}
-	if (PyErr_Occurred() || !PyUnicode_FSConverter(name, &bytes)) {
+	if (!PyUnicode_FSConverter(name, &bytes)) {
 		Py_DECREF(name);
 		return NULL;
 	}
+	/* Always asked: the worker knows whether the file changed since it
+	 * loaded it (one round trip; loads are rare). */
 	uint64_t handle;
 	char err[ERRBUF] = "";
 	UNLOCKED_BEGIN(self);
@@ -334,8 +403,27 @@ proc_load_library(VeoProcObject *self, PyObject *path)
 		copy_last_error(err, sizeof err);
 	UNLOCKED_END();
 	Py_DECREF(bytes);
+	output_drain(self, 1); /* what the library's constructors printed */
 	if (!handle) {
 		raise_with_detail(VeoError, err, "load_library(%R) failed", name);
+		Py_DECREF(name);
+		return NULL;
+	}
+	VeoLibraryObject *same = lib_by_handle(self, handle);
+	if (same) {
+		/* Unchanged (perhaps loaded by another spelling of its path). */
+		if (PyDict_SetDefault(self->lib, name, (PyObject *)same) == NULL) {
+			Py_DECREF(name);
+			return NULL;
+		}
+		Py_DECREF(name);
+		Py_INCREF(same);
+		return (PyObject *)same;
+	}
+	/* A new handle for a file we had loaded (by this name or another
+	 * spelling of its path): the worker replaced the old version (its
+	 * handle is gone), whose functions must not run. */
+	if (mark_reloaded(self, name) < 0) {
 		Py_DECREF(name);
 		return NULL;
 	}
@@ -367,7 +455,9 @@ proc_unload_library(VeoProcObject *self, PyObject *arg)
 	if (proc_check(self) < 0)
 		return NULL;
 	if (lib->unloaded) {
-		PyErr_Format(VeoError, "unload_library(): %R is already unloaded", lib->name);
+		PyErr_Format(VeoError, "unload_library(): %R is already unloaded%s", lib->name,
+		             lib->unloaded == LIB_RELOADED
+		             ? " (its file changed and was loaded again)" : "");
 		return NULL;
 	}
 	if (lib->handle == 0) {
@@ -727,7 +817,16 @@ proc_get_handle(VeoProcObject *self, void *closure)
 	return PyLong_FromUnsignedLongLong((unsigned long long)(uintptr_t)self->h);
 }
 
+static PyObject *
+proc_get_capture_output(VeoProcObject *self, void *closure)
+{
+	return PyBool_FromLong(self->out != NULL);
+}
+
 static PyGetSetDef proc_getset[] = {
+	{"capture_output", (getter)proc_get_capture_output, NULL,
+	 "True while the kernels' stdout and stderr are shown through sys.stdout and\n"
+	 "sys.stderr (see VeoProc's capture_output argument).", NULL},
 	{"context", (getter)proc_get_context, NULL,
 	 "List of the open contexts (VeoCtxt).", NULL},
 	{"lib", (getter)proc_get_lib, NULL,
@@ -753,12 +852,18 @@ static PyMemberDef proc_members[] = {
 };
 
 PyDoc_STRVAR(proc_doc,
-"VeoProc(nodeid, veorun_bin=None)\n--\n\n"
+"VeoProc(nodeid, veorun_bin=None, capture_output=None)\n--\n\n"
 "A running VE process on node `nodeid` (an int, or a string of digits such\n"
 "as os.environ.get(\"VE_NODE_NUMBER\", 0); -1 means $VE_NODE_NUMBER).\n"
 "`veorun_bin` is a worker with kernels linked in (VeBuild.build_veorun);\n"
 "its kernels are in static_library(). Init hooks registered with\n"
 "set_proc_init_hook(f) run as f(proc) at the end of the constructor.\n\n"
+"capture_output: True shows what kernels write to stdout and stderr through\n"
+"sys.stdout and sys.stderr, each request's output before its wait_result()\n"
+"returns; False leaves the worker on the process's descriptors 1 and 2, as\n"
+"in C; None (the default) captures when sys.stdout or sys.stderr is not the\n"
+"process's own descriptor when the proc is created (Jupyter, IPython\n"
+"kernels, pytest's capture).\n\n"
 "The worker stops when the object is destroyed (del, garbage collection,\n"
 "interpreter exit), on close(), or at the end of `with VeoProc(0) as p:`.");
 

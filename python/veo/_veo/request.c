@@ -287,6 +287,7 @@ req_wait(VeoRequestObject *self, double timeout)
 		UNLOCKED_END();
 		if (rc != VEO_COMMAND_UNFINISHED)
 			break;
+		output_drain(p, 0); /* a long kernel's progress */
 		if (PyErr_CheckSignals() < 0) {
 			self->waiting = 0;
 			return NULL;
@@ -305,6 +306,7 @@ req_wait(VeoRequestObject *self, double timeout)
 		}
 	}
 	self->waiting = 0;
+	output_drain(p, 1); /* all the request printed, before the caller prints again */
 	req_collect(self, rc, ret, err);
 	return req_outcome(self);
 timeout:
@@ -369,6 +371,7 @@ req_peek_result(VeoRequestObject *self, PyObject *unused)
 	uint64_t ret = 0;
 	int rc = veo_call_peek_result(c->ctx, self->res.reqid, &ret);
 	if (rc == VEO_COMMAND_UNFINISHED) {
+		output_drain(c->proc, 0); /* a polling loop shows progress too */
 		PyErr_Format(PyExc_NameError, "peek_result(): request %llu is unfinished",
 		             (unsigned long long)self->res.reqid);
 		return NULL;
@@ -376,6 +379,7 @@ req_peek_result(VeoRequestObject *self, PyObject *unused)
 	char err[ERRBUF] = "";
 	if (rc != VEO_COMMAND_OK)
 		copy_last_error(err, sizeof err);
+	output_drain(c->proc, 1);
 	req_collect(self, rc, ret, err);
 	return req_outcome(self);
 }
