@@ -18,7 +18,7 @@ import re
 import struct
 
 __all__ = ["Prototype", "PrototypeError", "parse", "scan_c", "scan_fortran",
-           "read_library", "SECTION"]
+           "scan_source", "read_library", "declare", "SECTION"]
 
 SECTION = ".veo_prototypes"
 
@@ -322,6 +322,13 @@ def scan_fortran(src):
     return protos
 
 
+def scan_source(lang, text):
+    """The prototypes a source in lang ("C", "C++" or "F", VeBuild's names) gives."""
+    if lang == "F":
+        return scan_fortran(text)
+    return scan_c(text, cplusplus=lang == "C++")
+
+
 # ---- in the library file ----------------------------------------------------
 
 def section_source(protos):
@@ -365,3 +372,25 @@ def read_library(path):
                     pass
             return out
     return []
+
+
+def declare(lib):
+    """Declares the functions of a VeoLibrary whose prototypes its file
+    records (VeoProc.load_library calls this for every library it loads);
+    a recorded function the library does not export is skipped. Returns
+    the names declared."""
+    from veo import VeoSymbolError  # the package imports this module
+
+    path = str(lib.name)
+    if path == "__static__":
+        return []
+    names = []
+    for p in read_library(path):
+        try:
+            f = lib.find_function(p.name)
+        except VeoSymbolError:
+            continue
+        f.args_type(*p.arg_types)
+        f.ret_type(p.ret)
+        names.append(p.name)
+    return names

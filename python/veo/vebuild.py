@@ -50,6 +50,8 @@ import stat
 import subprocess
 import tempfile
 
+from veo import prototypes
+
 __all__ = ["VeBuild", "VeBuildError"]
 
 _NEC_BIN = "/opt/nec/ve/bin"
@@ -415,6 +417,7 @@ class VeBuild:
         self._blddir = ""
         self._created_dir = None
         self._built = []     # outputs, removed by realclean()
+        self._generated = set()  # labels of the prototype sources written
 
     def __repr__(self):
         return "<VeBuild %s in %r>" % (
@@ -594,7 +597,7 @@ class VeBuild:
         return ["-pthread"] + extra
 
     def build_so(self, label=None, flags=None, libs=[], linker=None, verbose=False, *,
-                 force=False):
+                 force=False, prototypes=True):
         """Compiles the sources that changed and links all of them into a
         shared object; returns its path, build_dir + "/" + label + ".so".
 
@@ -609,13 +612,16 @@ class VeBuild:
         linker come from the environment. force: recompile every source and
         relink, changed or not (sources are otherwise recompiled when they,
         their flags or a file they include changed, and the library relinked
-        when an object did).
+        when an object did). prototypes: record the prototypes of the
+        functions the sources define in the library (veo.prototypes), so
+        that load_library declares them (False: leave them undeclared).
         Raises VeBuildError (a RuntimeError) with the tool's output.
         """
         out = self._output_label(label) + ".so"
         self._compile_all(verbose, force)
+        protos = self._prototypes_object(out, verbose, force) if prototypes else []
         cmd = (self._linker(linker) + ["-shared"] + self._link_flags(flags) +
-               ["-o", out] + [lbl + ".o" for lbl in self._src] +
+               ["-o", out] + [lbl + ".o" for lbl in self._src] + protos +
                (_as_args(libs, "libs") or []))
         if not self._link_up_to_date(cmd, out, force, verbose):
             self._link_forget(out)
@@ -625,6 +631,26 @@ class VeBuild:
         if path not in self._built:
             self._built.append(path)
         return path
+
+    def _prototypes_object(self, out, verbose, force):
+        """[the object] holding the prototypes of the functions the sources
+        define (veo.prototypes), linked into the library so that
+        load_library declares them; [] when there are none, or no C
+        compiler to build it with."""
+        protos = []
+        for src in self._src.values():
+            protos += prototypes.scan_source(src.lang, src.text)
+        if not protos:
+            return []
+        label = out[:-len(".so")] + ".prototypes"
+        try:
+            default_compiler("C")
+        except VeBuildError:
+            return []
+        self._generated.add(label)
+        self._compile(label, _Source("C", prototypes.section_source(protos), None, None),
+                      verbose, force)
+        return [label + ".o"]
 
     def build_veorun(self, label=None, flags=None, libs=[], verbose=False, linker=None, *,
                      force=False):
@@ -665,13 +691,15 @@ class VeBuild:
     def clean(self):
         """Removes the sources, objects and hashes written for the current
         labels (not the built .so / .veorun files)."""
-        for label, src in self._src.items():
-            for name in (label + _LANGS[src.lang][0], label + ".o", label + ".o.hash",
-                         label + ".o.d"):
+        labels = [(label, _LANGS[src.lang][0]) for label, src in self._src.items()]
+        labels += [(label, ".c") for label in sorted(self._generated)]
+        for label, suffix in labels:
+            for name in (label + suffix, label + ".o", label + ".o.hash", label + ".o.d"):
                 try:
                     os.unlink(os.path.join(self._dir(), name))
                 except OSError:
                     pass
+        self._generated = set()
 
     def clear(self):
         """clean(), then forgets the sources and the build directory."""

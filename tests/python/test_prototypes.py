@@ -1,4 +1,6 @@
 """Prototypes: a kernel's types from its C declaration (veo.prototypes)."""
+import os
+
 import numpy as np
 import pytest
 
@@ -107,3 +109,49 @@ def test_prototype_errors(lib):
         lib.average.prototype("double sum(double *a, int n)")
     with pytest.raises(PrototypeError, match="'my_int'"):
         lib.average.prototype("double average(my_int n)")
+
+
+def test_a_vebuild_library_declares_its_functions_when_loaded(tmp_path):
+    bld = veo.VeBuild()
+    bld.set_build_dir(str(tmp_path / "b"))
+    bld.set_c_src("protos", r"""
+double average(const double *a, int n)
+{
+    double s = 0;
+    for (int i = 0; i < n; i++)
+        s += a[i];
+    return s / n;
+}
+static int hidden(int x) { return x; }
+unsigned char low_byte(unsigned long x) { return (unsigned char)(x + hidden(0)); }
+""")
+    so = os.path.abspath(bld.build_so())
+    assert [p.name for p in read_library(so)] == ["average", "low_byte"]
+    with veo.VeoProc(0) as p:
+        ctx = p.open_context()
+        lib = p.load_library(so)
+        assert lib.average._args_type == ("double *", "int") and lib.average._ret_type == "double"
+        a = np.random.rand(100)
+        assert abs(lib.average(ctx, veo.OnStack(a), a.size).wait_result() - np.average(a)) < 1e-12
+        assert lib.low_byte(ctx, 0x1234).wait_result() == 0x34
+        lib.low_byte.args_type("long")  # an explicit args_type still wins
+        assert lib.low_byte._args_type == ("long",)
+
+
+def test_fortran_and_cplusplus_libraries_declare_what_they_can(tmp_path):
+    bld = veo.VeBuild()
+    bld.set_build_dir(str(tmp_path / "b"))
+    bld.set_ftn_src("f", """
+function twice(x) result(y)
+  double precision, intent(in) :: x
+  double precision :: y
+  y = 2 * x
+end function
+""")
+    bld.set_cpp_src("cxx", 'extern "C" long add3(long a, long b, long c) { return a + b + c; }\n')
+    so = os.path.abspath(bld.build_so())
+    with veo.VeoProc(0) as p:
+        ctx = p.open_context()
+        lib = p.load_library(so)
+        assert lib.twice_(ctx, veo.OnStack(np.array([21.0]))).wait_result() == 42.0
+        assert lib.add3(ctx, 1, 2, 3).wait_result() == 6

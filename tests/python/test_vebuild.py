@@ -215,7 +215,9 @@ def test_clean_clear_realclean(tmp_path):
     bld.set_build_dir(str(d))
     bld.set_c_src("k", SQUARE_C)
     so = bld.build_so()
-    assert sorted(os.listdir(d)) == ["k.c", "k.o", "k.o.d", "k.o.hash", "k.so", "k.so.hash"]
+    assert sorted(os.listdir(d)) == ["k.c", "k.o", "k.o.d", "k.o.hash", "k.prototypes.c",
+                                     "k.prototypes.o", "k.prototypes.o.d",
+                                     "k.prototypes.o.hash", "k.so", "k.so.hash"]
     bld.clean()
     assert sorted(os.listdir(d)) == ["k.so", "k.so.hash"]
     bld.build_so()
@@ -273,7 +275,9 @@ def test_files_planted_under_predictable_names_are_replaced_not_followed(tmp_pat
     bld.build_so()
     assert victim.read_text() == "precious"
     assert not os.path.islink(d / "k.c") and (d / "k.c").read_text() == SQUARE_C
-    assert sorted(os.listdir(d)) == ["k.c", "k.o", "k.o.d", "k.o.hash", "k.so",
+    assert sorted(os.listdir(d)) == ["k.c", "k.o", "k.o.d", "k.o.hash", "k.prototypes.c",
+                                     "k.prototypes.o", "k.prototypes.o.d",
+                                     "k.prototypes.o.hash", "k.so",
                                      "k.so.hash"]  # no leftovers
 
 

@@ -123,6 +123,10 @@ PyDoc_STRVAR(lib_find_function_doc,
 static PyObject *
 lib_find_function(VeoLibraryObject *self, PyObject *name_o)
 {
+	/* Checked even for a function found before: a reloaded or closed
+	 * library says so here, not only when the function is called. */
+	if (lib_check(self) < 0)
+		return NULL;
 	PyObject *name = name_from(name_o, "find_function(): the name");
 	if (!name)
 		return NULL;

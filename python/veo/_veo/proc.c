@@ -319,6 +319,8 @@ proc_repr(VeoProcObject *self)
 	                            nctx == 1 ? "" : "s", nlib, nlib == 1 ? "y" : "ies");
 }
 
+static int declare_prototypes(PyObject *lib);
+
 PyDoc_STRVAR(proc_load_library_doc,
 "load_library(path)\n--\n\n"
 "Loads the kernel library at `path` (str, bytes or os.PathLike) into the\n"
@@ -430,7 +432,24 @@ proc_load_library(VeoProcObject *self, PyObject *path)
 	lib = lib_create(self, name, handle);
 	VEO_LOG(LOG_DEBUG, "library loaded: %R, node %S", name, self->nodeid);
 	Py_DECREF(name);
+	if (lib && declare_prototypes(lib) < 0)
+		Py_CLEAR(lib);
 	return lib;
+}
+
+/* The functions whose prototypes VeBuild recorded in the library's file
+ * are declared (veo.prototypes.declare): 0, or -1 with an exception. */
+static int
+declare_prototypes(PyObject *lib)
+{
+	PyObject *mod = PyImport_ImportModule("veo.prototypes"), *r;
+
+	if (!mod)
+		return -1;
+	r = PyObject_CallMethod(mod, "declare", "O", lib);
+	Py_DECREF(mod);
+	Py_XDECREF(r);
+	return r ? 0 : -1;
 }
 
 PyDoc_STRVAR(proc_unload_library_doc,
