@@ -707,7 +707,8 @@ proc_open_context(VeoProcObject *self, PyObject *unused)
 PyDoc_STRVAR(proc_close_context_doc,
 "close_context(ctx)\n--\n\n"
 "Waits for the requests queued in `ctx`, closes it and removes it from\n"
-"`context`. Results not collected before are lost.");
+"`context`. Results not collected before are lost. Ctrl-C interrupts the\n"
+"wait (KeyboardInterrupt) and leaves the context open and usable.");
 static PyObject *
 proc_close_context(VeoProcObject *self, PyObject *arg)
 {
@@ -731,7 +732,7 @@ proc_close_context(VeoProcObject *self, PyObject *arg)
 	}
 	Py_INCREF(c);
 	int rc = ctxt_close(c);
-	if (self->context) {
+	if (self->context && c->ctx == NULL) { /* not if interrupted: still open */
 		Py_ssize_t i;
 		for (i = 0; i < PyList_GET_SIZE(self->context); i++)
 			if (PyList_GET_ITEM(self->context, i) == arg) {
