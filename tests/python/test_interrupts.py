@@ -130,7 +130,8 @@ def test_ctrl_c_reaches_proc_start(tmp_path):
     script.write_text(textwrap.dedent("""\
         #!/bin/sh
         echo $$ > {pidfile}
-        while [ ! -e {go} ]; do sleep 0.01; done
+        i=0
+        while [ ! -e {go} ] && [ $i -lt 6000 ]; do sleep 0.01; i=$((i + 1)); done
         exec {real} "$@"
         """.format(pidfile=pidfile, go=go, real=real)))
     script.chmod(0o755)
@@ -152,8 +153,9 @@ def test_ctrl_c_reaches_proc_start(tmp_path):
 
 def test_ctrl_c_reaches_load_library(setup, tmp_path):
     """A library whose constructor takes long: load_library is interrupted,
-    and so is open_context, which waits behind it. Contexts already open
-    go on; once the constructor is done the library can be loaded."""
+    and so are open_context and symbol lookups, which wait behind it.
+    Contexts already open go on; once the constructor is done the library
+    can be loaded."""
     p, lib, c1, c2, flag, other, other_lib = setup
     go = tmp_path / "go"
     slow = build(tmp_path / "b", "slowinit", slow_init_source(str(go)))
@@ -163,12 +165,15 @@ def test_ctrl_c_reaches_load_library(setup, tmp_path):
     nctx = len(p.context)
     assert interrupt_inside(lambda: p.open_context()) < INTERRUPT_LIMIT_S
     assert len(p.context) == nctx
+    assert interrupt_inside(lambda: lib.get_symbol("seven")) < INTERRUPT_LIMIT_S
+    assert "seven" not in lib.symbol
     go.write_text("")
     slow_lib = p.load_library(slow)
     slow_lib.slow_hello.args_type()
     slow_lib.slow_hello.ret_type("int64_t")
     assert slow_lib.slow_hello(c2).wait_result() == 4242
     assert lib.add(p.open_context(), 1, 2).wait_result() == 3
+    assert lib.get_symbol("seven")
 
 
 GROUP_SCRIPT = r"""
@@ -223,3 +228,15 @@ def test_ctrl_c_to_the_process_group(intr_so, tmp_path):
             child.wait()
     assert "MARKER interrupted=True result=7 add=5 alive=True" in out, (out, err)
     assert child.returncode == 0, err
+
+
+def test_close_after_a_load_given_up_on(intr_so, tmp_path):
+    """close() does not wait for a constructor that hangs: the threads
+    inside libveo get 0.5 s, then the worker is killed."""
+    slow = build(tmp_path / "b", "slowinit", slow_init_source(str(tmp_path / "never")))
+    p = veo.VeoProc(0)
+    assert interrupt_inside(lambda: p.load_library(slow)) < INTERRUPT_LIMIT_S
+    t0 = time.monotonic()
+    p.close()
+    assert time.monotonic() - t0 < 10
+    assert p.closed and not p.alive

@@ -7,13 +7,14 @@
  * slices, never before the first, so that a call that finishes at once
  * costs nothing more.
  *
- *   jobs          a libveo call that has no time-out (starting a worker,
- *                 the control slot: loading libraries, finding symbols,
- *                 opening contexts) runs on a helper thread of its own; the
- *                 caller waits for it in slices. If a handler raises, the
- *                 caller returns with the exception and the job goes on:
- *                 its `abandon` step then undoes what it did (a started
- *                 worker is stopped) when it ends.
+ *   jobs          a libveo call that has no time-out (starting a worker;
+ *                 the control slot: loading and unloading libraries,
+ *                 finding symbols, opening contexts, which all wait behind
+ *                 a library constructor that hangs) runs on a helper
+ *                 thread of its own; the caller waits for it in slices. If
+ *                 a handler raises, the caller returns with the exception
+ *                 and the job goes on: its `abandon` step then undoes what
+ *                 it did (a started worker is stopped) when it ends.
  *   copies        read_mem / write_mem of large buffers go in chunks of
  *                 COPY_CHUNK bytes.
  *   context sync  veo_context_sync_timeout in slices.
@@ -156,6 +157,43 @@ bjob_run(bjob *j, VeoProcObject *p)
 		bjob_free(j);
 	}
 	return -1;
+}
+
+/* ------------------------------------------------------------------------
+ * Symbol lookups: on the control slot, behind a constructor that may hang
+ * --------------------------------------------------------------------- */
+typedef struct {
+	bjob j;
+	struct veo_proc_handle *h;
+	uint64_t lib, addr;
+	char name[VEO_SYMNAME_LEN_MAX + 1];
+} SymJob;
+
+static void
+sym_run(bjob *j)
+{
+	SymJob *s = (SymJob *)j;
+	s->addr = veo_get_sym(s->h, s->lib, s->name);
+	if (!s->addr)
+		copy_last_error(j->err, sizeof j->err);
+}
+
+int
+lookup_sym(VeoProcObject *p, uint64_t lib, const char *name, uint64_t *addr, char *err,
+           size_t errlen)
+{
+	SymJob *s = (SymJob *)bjob_new(sizeof(SymJob), sym_run, NULL);
+	if (!s)
+		return -1;
+	s->h = p->h;
+	s->lib = lib;
+	snprintf(s->name, sizeof s->name, "%s", name);
+	if (bjob_run(&s->j, p) < 0)
+		return -1;
+	*addr = s->addr;
+	snprintf(err, errlen, "%s", s->addr ? "" : s->j.err);
+	bjob_free(&s->j);
+	return 0;
 }
 
 /* ------------------------------------------------------------------------

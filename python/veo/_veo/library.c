@@ -52,7 +52,8 @@ lib_check(VeoLibraryObject *self)
 }
 
 /* Looks `name` up in the library: its address, 0 if not found (with the
- * reason in err). -1 with an exception set for a bad name or library. */
+ * reason in err). -1 with an exception set for a bad name or library, or
+ * a Ctrl-C while waiting for the worker (blocking.c). */
 static int
 lib_lookup(VeoLibraryObject *self, PyObject *name, const char *fn, uint64_t *addr,
            char *err, size_t errlen)
@@ -72,11 +73,7 @@ lib_lookup(VeoLibraryObject *self, PyObject *name, const char *fn, uint64_t *add
 	}
 	if (lib_check(self) < 0)
 		return -1;
-	*addr = veo_get_sym(self->proc->h, self->handle, s);
-	err[0] = '\0';
-	if (*addr == 0)
-		copy_last_error(err, errlen);
-	return 0;
+	return lookup_sym(self->proc, self->handle, s, addr, err, errlen); /* Ctrl-C */
 }
 
 PyDoc_STRVAR(lib_find_function_doc,

@@ -385,6 +385,10 @@ typedef struct bjob {
 bjob *bjob_new(size_t size, void (*run)(bjob *), void (*abandon)(bjob *));
 int bjob_run(bjob *j, VeoProcObject *p);
 void bjob_free(bjob *j);
+/* veo_get_sym as a job: 0 with *addr (0 if not found, the reason in err),
+ * or -1 with the exception set. */
+int lookup_sym(VeoProcObject *p, uint64_t lib, const char *name, uint64_t *addr, char *err,
+               size_t errlen);
 /* read_mem / write_mem: 0, -1 with libveo's message in err, or -2 with
  * the exception set (a signal handler raised, or the proc is being closed
  * by another thread) after part of the copy. */
