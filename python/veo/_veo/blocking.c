@@ -22,6 +22,7 @@
 #include "module.h"
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Bytes copied between two looks at signals: a few milliseconds of memcpy. */
@@ -31,12 +32,12 @@
  * Jobs on helper threads
  * --------------------------------------------------------------------- */
 
-/* The job's memory is the raw allocator's: the helper thread frees an
- * abandoned job without the GIL. */
+/* The job's memory is malloc's, not Python's: the helper thread frees an
+ * abandoned job without the GIL, maybe after the interpreter has ended. */
 bjob *
 bjob_new(size_t size, void (*run)(bjob *), void (*abandon)(bjob *))
 {
-	bjob *j = PyMem_RawCalloc(1, size);
+	bjob *j = calloc(1, size);
 	pthread_condattr_t ca;
 
 	if (!j) {
@@ -60,7 +61,7 @@ bjob_free(bjob *j)
 		return;
 	pthread_mutex_destroy(&j->lock);
 	pthread_cond_destroy(&j->cond);
-	PyMem_RawFree(j);
+	free(j);
 }
 
 /* The helper thread: runs the job, then hands it back to its caller, or,
