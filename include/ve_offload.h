@@ -228,6 +228,12 @@ int veo_get_context_state(struct veo_thr_ctxt *ctx);
 /* Returns when every request queued so far has finished (results are kept
  * for veo_call_wait_result / veo_call_peek_result). */
 void veo_context_sync(struct veo_thr_ctxt *ctx);
+/* Extension: the same, giving up after timeout_us microseconds (negative:
+ * never). Returns 0 once every request queued before the call has
+ * finished, 1 on time-out (nothing is collected; call again), -1 for a bad
+ * handle. A caller that syncs in slices, to look at other things between
+ * them (Python's Ctrl-C), also waits for what was queued meanwhile. */
+int veo_context_sync_timeout(struct veo_thr_ctxt *ctx, long timeout_us);
 
 struct veo_thr_ctxt_attr *veo_alloc_thr_ctxt_attr(void);
 int veo_free_thr_ctxt_attr(struct veo_thr_ctxt_attr *attr);

@@ -6,7 +6,8 @@
  * whichever thread waits, peeks or syncs "drains" the other answers, in
  * order, into the request table (request.h), where the result waits to be
  * collected (once). The public waits are here too: veo_call_wait_result,
- * veo_call_peek_result, veo_context_sync, and request blocks.
+ * veo_call_peek_result, veo_context_sync (and its time-out form), and
+ * request blocks.
  *
  * Some requests need the host in the middle: heap copies of async
  * transfers (the host does the memcpy, so data is copied once) and
@@ -747,17 +748,18 @@ int veo_call_peek_result(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret)
 	return req_wait(c, id, ret, 0, 1);
 }
 
-void veo_context_sync(struct veo_thr_ctxt *c)
+/* Waits until every request queued before the call has finished, or until
+ * deadline_ns passes (0: no deadline). 0 when synced, 1 on time-out. */
+static int sync_until(struct veo_thr_ctxt *c, uint64_t deadline_ns)
 {
 	uint64_t target;
-	int spin = 1;
+	int spin = 1, st = 0;
 
-	INSIDE(ctx_inside(c));
-	if (!ctx_check(c))
-		return;
 	vlock_take(&c->lock);
 	target = c->last_sent;
 	for (;;) {
+		uint64_t slice = SLICE_NS;
+
 		drain(c);
 		if (c->drain_seq > target) /* nothing up to target is pending */
 			break;
@@ -765,11 +767,41 @@ void veo_context_sync(struct veo_thr_ctxt *c)
 			fail_pending(c);
 			break;
 		}
-		wait_answer(c, SLICE_NS, spin);
+		if (deadline_ns) {
+			uint64_t now = vp_now_ns();
+
+			if (now >= deadline_ns) {
+				st = 1;
+				break;
+			}
+			if (deadline_ns - now < slice)
+				slice = deadline_ns - now;
+		}
+		wait_answer(c, slice, spin);
 		spin = 0;
 		relock_pinned(c);
 	}
 	vlock_give(&c->lock);
+	return st;
+}
+
+void veo_context_sync(struct veo_thr_ctxt *c)
+{
+	INSIDE(ctx_inside(c));
+	if (!ctx_check(c))
+		return;
+	sync_until(c, 0);
+}
+
+int veo_context_sync_timeout(struct veo_thr_ctxt *c, long timeout_us)
+{
+	INSIDE(ctx_inside(c));
+	if (!ctx_check(c))
+		return -1;
+	if (timeout_us < 0)
+		return sync_until(c, 0);
+	/* at least 1 ns: 0 means no deadline to sync_until */
+	return sync_until(c, vp_now_ns() + (uint64_t)timeout_us * 1000 + 1);
 }
 
 void veo_req_block_begin(struct veo_thr_ctxt *c)

@@ -1,6 +1,8 @@
 /*
  * context_sync.c: veo_context_sync returns when everything queued so far
  * has finished; the results are still there to collect afterwards.
+ * veo_context_sync_timeout (an openveo extension) gives up after the time
+ * asked for, collecting nothing, and syncs like it when there is time.
  */
 #include "testlib.h"
 
@@ -54,6 +56,25 @@ int main(void)
 	CHECKF(dt < 1.5, "veo_context_sync waited %.3f s for another context", dt);
 	CHECK_EQ_I64(veo_call_wait_result(ctx, id, &r), VEO_COMMAND_OK);
 	CHECK_EQ_I64(veo_call_wait_result(other, long_id, &r), VEO_COMMAND_OK);
+
+	/* The time-out form: 1 after about the time asked for, nothing
+	 * collected; 0 with nothing pending, or when the kernels are done. */
+	id = test_submit1(ctx, sleep_us, 1000000);
+	t0 = test_now();
+	CHECK_EQ_I64(veo_context_sync_timeout(ctx, 100000), 1);
+	dt = test_now() - t0;
+	CHECKF(dt >= 0.09 && dt < 0.9, "a 0.1 s sync time-out returned after %.3f s", dt);
+	CHECK_EQ_I64(veo_context_sync_timeout(ctx, 0), 1);
+	CHECK_EQ_I64(veo_call_peek_result(ctx, id, &r), VEO_COMMAND_UNFINISHED);
+	CHECK_EQ_I64(veo_context_sync_timeout(ctx, 10000000), 0);
+	CHECKF(test_now() - t0 >= 0.95, "synced after %.3f s, before the 1 s kernel ended",
+	       test_now() - t0);
+	CHECK_EQ_I64(veo_call_peek_result(ctx, id, &r), VEO_COMMAND_OK);
+	CHECK_EQ_U64(r, 1000000);
+	CHECK_EQ_I64(veo_context_sync_timeout(ctx, 0), 0);
+	id = test_submit1(ctx, sleep_us, 1000);
+	CHECK_EQ_I64(veo_context_sync_timeout(ctx, -1), 0);
+	CHECK_EQ_I64(veo_call_wait_result(ctx, id, &r), VEO_COMMAND_OK);
 
 	veo_args_free(none);
 	CHECK_EQ_I64(veo_context_close(other), 0);

@@ -89,6 +89,7 @@ static void bad_ctx(struct veo_thr_ctxt *c, uint64_t lib, uint64_t fn, struct ve
 	BAD(veo_context_close(c), -1, CTX_MSG);
 	BAD(veo_get_context_state(c), VEO_STATE_UNKNOWN, CTX_MSG);
 	BAD_VOID(veo_context_sync(c), CTX_MSG);
+	BAD(veo_context_sync_timeout(c, 1000), -1, CTX_MSG);
 	BAD_VOID(veo_req_block_begin(c), CTX_MSG);
 	BAD_VOID(veo_req_block_end(c), CTX_MSG);
 	BAD(veo_call_async(c, fn, args), VEO_REQUEST_ID_INVALID, CTX_MSG);

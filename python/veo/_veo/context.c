@@ -73,6 +73,42 @@ ctxt_mark_dead(VeoCtxtObject *c)
  * VeoCtxt
  * --------------------------------------------------------------------- */
 
+/* Opening asks the worker on the control slot, which a library's
+ * constructor may hold for long: a job (blocking.c). A context opened by
+ * a job that was given up on is closed again. */
+typedef struct {
+	bjob j;
+	struct veo_proc_handle *h;
+	pid_t pid;                 /* the worker's, to find the new thread (tid) */
+	struct veo_thr_ctxt *ctx;
+	int tid;
+} OpenJob;
+
+static void
+open_run(bjob *j)
+{
+	OpenJob *o = (OpenJob *)j;
+	size_t nb = 0, na = 0;
+	int *before = worker_tids(o->pid, &nb), *after = NULL;
+
+	o->ctx = veo_context_open(o->h);
+	if (!o->ctx)
+		copy_last_error(j->err, sizeof j->err);
+	else if (before)
+		after = worker_tids(o->pid, &na); /* the thread that appeared is the context's */
+	o->tid = after ? new_worker_tid(before, nb, after, na) : 0;
+	free(before);
+	free(after);
+}
+
+static void
+open_abandon(bjob *j)
+{
+	OpenJob *o = (OpenJob *)j;
+	if (o->ctx)
+		veo_context_close(o->ctx);
+}
+
 /* Opens a context of `proc` into `c` and appends c to proc.context. */
 int
 ctxt_open(VeoCtxtObject *c, VeoProcObject *proc)
@@ -85,20 +121,17 @@ ctxt_open(VeoCtxtObject *c, VeoProcObject *proc)
 		return -1;
 	struct veo_thr_ctxt *ctx;
 	char err[ERRBUF] = "";
-	size_t nb = 0, na = 0;
-	int *before = NULL, *after = NULL;
-	UNLOCKED_BEGIN(proc);
-	/* the thread that appears in the worker is the context's (tid) */
-	before = worker_tids(proc->pid, &nb);
-	ctx = veo_context_open(proc->h);
-	if (!ctx)
-		copy_last_error(err, sizeof err);
-	else if (before)
-		after = worker_tids(proc->pid, &na);
-	UNLOCKED_END();
-	c->tid = after ? new_worker_tid(before, nb, after, na) : 0;
-	free(before);
-	free(after);
+	OpenJob *job = (OpenJob *)bjob_new(sizeof(OpenJob), open_run, open_abandon);
+	if (!job)
+		return -1;
+	job->h = proc->h;
+	job->pid = proc->pid;
+	if (bjob_run(&job->j, proc) < 0)
+		return -1;
+	ctx = job->ctx;
+	c->tid = job->tid;
+	memcpy(err, job->j.err, sizeof err);
+	bjob_free(&job->j);
 	if (!ctx) {
 		raise_with_detail(VeoError, err, "open_context() failed");
 		return -1;
@@ -113,25 +146,47 @@ ctxt_open(VeoCtxtObject *c, VeoProcObject *proc)
 }
 
 /* Waits for the queued requests, closes the context, then releases what
- * its orphans held. 0, or -1 with VeoError set. */
+ * its orphans held. 0, or -1 with the exception set: VeoError, or what a
+ * signal handler raised (KeyboardInterrupt) while waiting for the queued
+ * requests, which leaves the context open and usable. In a forked child,
+ * a context of the parent's proc is only let go of (libveo releases the
+ * child's copy). */
 int
 ctxt_close(VeoCtxtObject *c)
 {
 	if (c->ctx == NULL)
 		return 0;
-	if (c->closing) {
-		while (c->ctx != NULL && c->proc->h != NULL)
-			sleep_without_gil(1000);
+	VeoProcObject *p = c->proc;
+	if (proc_inherited(p)) {
+		veo_context_close(c->ctx);
+		c->ctx = NULL;
+		c->closing = 0;
+		ctxt_reap_orphans(c);
 		return 0;
 	}
-	VeoProcObject *p = c->proc;
+	if (c->closing) {
+		/* another thread closes it: wait for that (or for Ctrl-C) */
+		while (c->ctx != NULL && c->proc->h != NULL) {
+			sleep_without_gil(1000);
+			if (PyErr_CheckSignals() < 0)
+				return -1;
+		}
+		return 0;
+	}
 	if (p->h == NULL || p->closing) {
 		/* the proc's close takes care of its contexts */
 		return 0;
 	}
+	/* New work is refused from here; what is queued is waited for in
+	 * slices. Other threads inside libveo with this context need no
+	 * waiting for: libveo fails what they do once it is closed. */
 	c->closing = 1;
-	proc_wait_idle(p);
-	int rc;
+	int rc = ctxt_sync_sliced(c, 1);
+	if (rc != 0) {
+		if (rc < 0 && c->ctx != NULL)
+			c->closing = 0; /* interrupted: still open */
+		return rc < 0 ? -1 : 0; /* 1: the proc's close took over */
+	}
 	char err[ERRBUF] = "";
 	UNLOCKED_BEGIN(p);
 	rc = veo_context_close(c->ctx);
@@ -178,8 +233,21 @@ ctxt_dealloc(VeoCtxtObject *self)
 	PyErr_Fetch(&et, &ev, &tb);
 	if (self->proc && self->ctx && !ctxt_dead(self)) {
 		if (!self->proc->closing) {
-			if (ctxt_close(self) < 0)
-				PyErr_Clear();
+			if (ctxt_close(self) < 0) {
+				/* Interrupted while waiting for its requests: the
+				 * libveo context is left to the proc's destroy, and
+				 * what the orphans hold is leaked (a kernel may still
+				 * write into it). A Ctrl-C is raised again at the next
+				 * chance, as a dealloc cannot raise. */
+				if (PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
+					PyErr_Clear();
+					PyErr_SetInterrupt();
+				} else {
+					PyErr_WriteUnraisable((PyObject *)self);
+				}
+				if (self->ctx)
+					self->o_head = self->o_len = 0;
+			}
 		} else {
 			/* The proc is being destroyed by another thread right
 			 * now: what the orphans hold may still be written, so
@@ -199,11 +267,23 @@ ctxt_dealloc(VeoCtxtObject *self)
 static PyObject *
 ctxt_repr(VeoCtxtObject *self)
 {
+	char why[512];
 	if (!self->proc)
 		return PyUnicode_FromString("<VeoCtxt (not open)>");
-	if (ctxt_dead(self))
+	if (self->proc->h == NULL)
+		return PyUnicode_FromFormat("<VeoCtxt of VeoProc node %S (closed: its VeoProc "
+		                            "was closed)>", self->proc->nodeid);
+	if (self->ctx == NULL)
 		return PyUnicode_FromFormat("<VeoCtxt of VeoProc node %S (closed)>",
 		                            self->proc->nodeid);
+	if (proc_not_alive_why(self->proc, why, sizeof why))
+		return PyUnicode_FromFormat("<VeoCtxt %p of VeoProc node %S, worker pid %d "
+		                            "(%s)>", (void *)self->ctx, self->proc->nodeid,
+		                            (int)self->proc->pid, why);
+	if (self->closing)
+		return PyUnicode_FromFormat("<VeoCtxt %p of VeoProc node %S, worker pid %d "
+		                            "(being closed)>", (void *)self->ctx,
+		                            self->proc->nodeid, (int)self->proc->pid);
 	return PyUnicode_FromFormat("<VeoCtxt %p of VeoProc node %S, worker pid %d>",
 	                            (void *)self->ctx, self->proc->nodeid,
 	                            (int)self->proc->pid);
@@ -275,16 +355,21 @@ ctxt_async_write_mem(VeoCtxtObject *self, PyObject *args, PyObject *kw)
 PyDoc_STRVAR(ctxt_context_sync_doc,
 "context_sync()\n--\n\n"
 "Returns when every request queued in this context so far has finished\n"
-"(their results can still be collected). Releases the GIL while waiting.");
+"(their results can still be collected). Releases the GIL while waiting;\n"
+"Ctrl-C interrupts the wait (KeyboardInterrupt), not the requests.");
 static PyObject *
 ctxt_context_sync(VeoCtxtObject *self, PyObject *unused)
 {
 	if (ctxt_check(self) < 0)
 		return NULL;
-	UNLOCKED_BEGIN(self->proc);
-	veo_context_sync(self->ctx);
-	UNLOCKED_END();
+	int rc = ctxt_sync_sliced(self, 0);
+	if (rc < 0)
+		return NULL;
 	output_drain(self->proc, 1);
+	if (rc > 0 && !ctxt_dead(self)) {
+		PyErr_SetString(VeoError, "context_sync(): the context is being closed");
+		return NULL;
+	}
 	ctxt_reap_orphans(self);
 	Py_RETURN_NONE;
 }

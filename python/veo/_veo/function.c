@@ -314,8 +314,34 @@ func_get_lib(VeoFunctionObject *self, void *closure)
 	return (PyObject *)self->lib;
 }
 
+/* What inspect and IPython's `?` show (signature.c). */
+static PyObject *
+func_get_signature(VeoFunctionObject *self, void *closure)
+{
+	return func_signature(self);
+}
+
+static PyObject *
+func_get_text_signature(VeoFunctionObject *self, void *closure)
+{
+	return func_text_signature(self);
+}
+
+static PyObject *
+func_get_doc(VeoFunctionObject *self, void *closure)
+{
+	return func_docstring(self);
+}
+
 static PyGetSetDef func_getset[] = {
 	{"lib", (getter)func_get_lib, NULL, "The VeoLibrary of the function.", NULL},
+	{"__signature__", (getter)func_get_signature, NULL,
+	 "inspect.Signature of the declared prototype: (ctx, arg0, ...), annotated\n"
+	 "with the C type names, the result's as return annotation.", NULL},
+	{"__text_signature__", (getter)func_get_text_signature, NULL,
+	 "The parameters as text, \"(ctx, arg0, arg1, /)\".", NULL},
+	{"__doc__", (getter)func_get_doc, NULL,
+	 "The kernel's prototype and what calling it does.", NULL},
 	{NULL}
 };
 

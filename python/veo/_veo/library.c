@@ -64,7 +64,7 @@ lib_check(VeoLibraryObject *self)
 
 /* Looks `name` (a VeoName) up in the library: its address, 0 if not found
  * (with the reason in err). -1 with an exception set for a bad name or
- * library. */
+ * library, or a Ctrl-C while waiting for the worker (blocking.c). */
 static int
 lib_lookup(VeoLibraryObject *self, PyObject *name, const char *fn, uint64_t *addr,
            char *err, size_t errlen)
@@ -83,12 +83,9 @@ lib_lookup(VeoLibraryObject *self, PyObject *name, const char *fn, uint64_t *add
 		Py_DECREF(b);
 		return -1;
 	}
-	*addr = veo_get_sym(self->proc->h, self->handle, s);
+	int rc = lookup_sym(self->proc, self->handle, s, addr, err, errlen); /* Ctrl-C */
 	Py_DECREF(b);
-	err[0] = '\0';
-	if (*addr == 0)
-		copy_last_error(err, errlen);
-	return 0;
+	return rc;
 }
 
 /* The kernel `name` (a VeoName) of the library: the cached VeoFunction, or
@@ -236,7 +233,65 @@ lib_repr(VeoLibraryObject *self)
 	                            hex64(self->handle).s, self->proc->nodeid);
 }
 
+/* Adds every item of `iterable` to `set`. 0, or -1 with an exception. */
+static int
+set_add_all(PyObject *set, PyObject *iterable)
+{
+	PyObject *it = PyObject_GetIter(iterable), *item;
+	if (!it)
+		return -1;
+	while ((item = PyIter_Next(it)) != NULL) {
+		int rc = PySet_Add(set, item);
+		Py_DECREF(item);
+		if (rc < 0) {
+			Py_DECREF(it);
+			return -1;
+		}
+	}
+	Py_DECREF(it);
+	return PyErr_Occurred() ? -1 : 0;
+}
+
+PyDoc_STRVAR(lib_dir_doc,
+"__dir__()\n--\n\n"
+"The attributes, the functions and symbols found so far, and the functions\n"
+"the library's file exports (read from its ELF dynamic symbol table), for\n"
+"tab completion.");
+static PyObject *
+lib_dir(VeoLibraryObject *self, PyObject *unused)
+{
+	PyObject *names = NULL, *generic, *r = NULL;
+
+	generic = PyObject_CallMethod((PyObject *)&PyBaseObject_Type, "__dir__", "O", self);
+	if (!generic)
+		return NULL;
+	names = PySet_New(generic);
+	Py_DECREF(generic);
+	if (!names || set_add_all(names, self->func) < 0 ||
+	    set_add_all(names, self->symbol) < 0)
+		goto done;
+	if (self->handle != 0 && PyUnicode_Check(self->name)) {
+		PyObject *path = NULL, *exported;
+		if (!PyUnicode_FSConverter(self->name, &path))
+			goto done;
+		exported = elf_function_names(PyBytes_AS_STRING(path));
+		Py_DECREF(path);
+		if (!exported || set_add_all(names, exported) < 0) {
+			Py_XDECREF(exported);
+			goto done;
+		}
+		Py_DECREF(exported);
+	}
+	r = PySequence_List(names);
+	if (r && PyList_Sort(r) < 0)
+		Py_CLEAR(r);
+done:
+	Py_XDECREF(names);
+	return r;
+}
+
 static PyMethodDef lib_methods[] = {
+	{"__dir__", (PyCFunction)lib_dir, METH_NOARGS, lib_dir_doc},
 	{"find_function", (PyCFunction)lib_find_function, METH_O, lib_find_function_doc},
 	{"get_symbol", (PyCFunction)lib_get_symbol, METH_O, lib_get_symbol_doc},
 	{NULL}

@@ -24,6 +24,10 @@
  *               methods, context thread ids, get_ve_arch
  *   log.c       the events veo.logging reports, off by default
  *   output.c    kernels' stdout and stderr shown through sys.stdout/stderr
+ *   blocking.c  what may block for long, made so that Ctrl-C reaches it:
+ *               jobs on helper threads, chunked copies, context sync
+ *   elfsyms.c   the function names a kernel library's file exports (dir(lib))
+ *   signature.c a declared VeoFunction's inspect.Signature and docstring
  *
  * How the pieces fit:
  *
@@ -46,11 +50,18 @@
  *  - proc->h is non-NULL from a successful __init__ until close; the handle
  *    is usable only while !proc->closing. Contexts likewise (ctx->ctx,
  *    ctx->closing).
+ *  - A forked child inherits VeoProc objects whose worker is its parent's
+ *    (proc_inherited): it only lets go of its copies (proc_close), never
+ *    waits for the parent's threads or stops the worker; libveo refuses
+ *    every other use, naming the fork.
  *  - proc->busy counts threads that are inside libveo with the GIL released
  *    (waits, copies, submissions). It is incremented under the GIL after the
- *    usable checks and decremented before the GIL is taken back. Closing sets
- *    `closing` first, then waits for busy == 0, then destroys: no thread is
- *    ever inside libveo with a handle that is being destroyed. Waits run in
+ *    usable checks and decremented before the GIL is taken back; proc->jobs
+ *    counts helper threads (blocking.c) likewise. Closing a proc sets
+ *    `closing` first, then waits for busy == 0 and jobs == 0, then destroys:
+ *    no thread is ever inside libveo with a proc that is being destroyed.
+ *    (Closing a context need not wait: libveo fails what other threads do
+ *    with it, and frees its tables once they have left.) Waits run in
  *    slices of WAIT_SLICE_US so that a closer never waits for long and
  *    Ctrl-C is honoured.
  *  - A host buffer a request may still read or write (OnStack objects, the
@@ -67,6 +78,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -76,8 +88,8 @@
 #include "ve_offload.h"
 
 /* Longest time a thread waits inside libveo before it looks at signals and
- * at a concurrent close. */
-#define WAIT_SLICE_US 100000L
+ * at a concurrent close (blocking.c): Ctrl-C is seen within this. */
+#define WAIT_SLICE_US 50000L
 #define ERRBUF 1024
 
 /* ------------------------------------------------------------------------
@@ -121,7 +133,9 @@ typedef struct VeoProcObject {
 	struct veo_proc_handle *h; /* NULL before __init__ and after close */
 	int closing;               /* close in progress: refuse new work */
 	atomic_int busy;           /* threads inside libveo without the GIL */
+	atomic_int jobs;           /* helper threads inside libveo (blocking.c) */
 	pid_t pid;                 /* the worker's pid, -1 if unknown */
+	pid_t creator;             /* the process that started it (fork) */
 	PyObject *nodeid;          /* int */
 	PyObject *veorun_bin;      /* str or None */
 	PyObject *context;         /* list of open VeoCtxt */
@@ -322,6 +336,13 @@ ctxt_check(VeoCtxtObject *c)
 	return 0;
 }
 
+/* The proc was started by another process: this one is a forked child. */
+static inline int
+proc_inherited(VeoProcObject *p)
+{
+	return p->h != NULL && p->creator != getpid();
+}
+
 /* Nothing of this context can run any more: held buffers may be released. */
 static inline int
 ctxt_dead(VeoCtxtObject *c)
@@ -346,7 +367,7 @@ void registry_remove(VeoProcObject *p);
 
 /* proc.c */
 int proc_close(VeoProcObject *p);
-void proc_wait_idle(VeoProcObject *p);
+int proc_not_alive_why(VeoProcObject *p, char *buf, size_t n);
 
 /* output.c: a kernel's stdout and stderr through sys.stdout and sys.stderr
  * (capture_output). output_wanted: whether sys.stdout or sys.stderr is not
@@ -392,6 +413,49 @@ PyObject *ctype_convert_result(int kind, uint64_t ret, VeoProcObject *proc);
 void pending_release(Pending *pd);
 PyObject *req_create(PyTypeObject *type, VeoCtxtObject *ctx, uint64_t reqid, int kind,
                      PyObject *fname, Pending *pd);
+
+/* blocking.c: a job runs `run` on a helper thread while bjob_run waits
+ * (GIL released) and looks at signals between slices. The caller's struct
+ * starts with a bjob and is allocated by bjob_new(sizeof it, run,
+ * abandon). bjob_run returns 0 once run has ended (the caller reads the
+ * results, then bjob_free), or -1 with the exception a signal handler
+ * raised: the job is no longer the caller's; when run ends, `abandon`
+ * (if not NULL) undoes it, on the helper thread, without the GIL. With a
+ * proc, the job counts in p->jobs, which proc_close waits for. */
+typedef struct bjob {
+	void (*run)(struct bjob *);
+	void (*abandon)(struct bjob *);
+	atomic_int *count;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int done, abandoned;
+	char err[ERRBUF]; /* run's veo_last_error(), if it failed */
+} bjob;
+bjob *bjob_new(size_t size, void (*run)(bjob *), void (*abandon)(bjob *));
+int bjob_run(bjob *j, VeoProcObject *p);
+void bjob_free(bjob *j);
+/* veo_get_sym as a job: 0 with *addr (0 if not found, the reason in err),
+ * or -1 with the exception set. */
+int lookup_sym(VeoProcObject *p, uint64_t lib, const char *name, uint64_t *addr, char *err,
+               size_t errlen);
+/* read_mem / write_mem: 0, -1 with libveo's message in err, or -2 with
+ * the exception set (a signal handler raised, or the proc is being closed
+ * by another thread) after part of the copy. */
+int copy_in_chunks(VeoProcObject *p, int to_host, char *host, uint64_t addr, size_t size,
+                   char *err, size_t errlen);
+/* Waits until what c has queued has finished: 0; 1 when the proc, or
+ * (unless `closer`) the context, is being closed meanwhile; -1 with the
+ * exception set. */
+int ctxt_sync_sliced(VeoCtxtObject *c, int closer);
+
+/* elfsyms.c: list of the names of the functions the ELF file at path
+ * defines and exports, sorted; an empty list when it cannot be read. */
+PyObject *elf_function_names(const char *path);
+
+/* signature.c */
+PyObject *func_signature(VeoFunctionObject *f);
+PyObject *func_text_signature(VeoFunctionObject *f);
+PyObject *func_docstring(VeoFunctionObject *f);
 
 /* memory.c */
 void vemem_prepare(void);

@@ -17,26 +17,19 @@
  * Closing: waiting for the threads inside libveo, stopping the worker
  * --------------------------------------------------------------------- */
 
-/* Waits (GIL released) until no thread is inside libveo for this proc. */
-void
-proc_wait_idle(VeoProcObject *p)
-{
-	while (atomic_load(&p->busy) > 0)
-		sleep_without_gil(500);
-}
-
-/* The same, for closing the proc: waits leave libveo within WAIT_SLICE_US,
- * but a thread can be held there for ever by a kernel that never returns
- * (closing its context waits for it) or a library constructor that never
- * ends. After CLOSE_GRACE_US the worker is killed; every call on it then
- * returns within a few ms, and the proc is destroyed as usual. */
+/* Waits (GIL released) until no thread is inside libveo for this proc:
+ * waits leave libveo within WAIT_SLICE_US, but a thread can be held there
+ * for ever by a library constructor that never ends (a job, blocking.c,
+ * or a thread waiting for the control slot behind it). After
+ * CLOSE_GRACE_US the worker is killed; every call on it then returns
+ * within a few ms, and the proc is destroyed as usual. */
 #define CLOSE_GRACE_US 500000L
 static void
 proc_wait_idle_for_close(VeoProcObject *p)
 {
 	double give_up = monotonic_s() + CLOSE_GRACE_US * 1e-6;
 	int killed = 0;
-	while (atomic_load(&p->busy) > 0) {
+	while (atomic_load(&p->busy) > 0 || atomic_load(&p->jobs) > 0) {
 		if (!killed && monotonic_s() > give_up && p->pid > 0) {
 			kill(p->pid, SIGKILL);
 			killed = 1;
@@ -45,15 +38,50 @@ proc_wait_idle_for_close(VeoProcObject *p)
 	}
 }
 
+/* After the proc was destroyed: its contexts and libraries are dead. */
+static void
+proc_forget_children(VeoProcObject *p)
+{
+	if (p->context && PyList_Check(p->context)) {
+		for (Py_ssize_t i = 0; i < PyList_GET_SIZE(p->context); i++) {
+			PyObject *c = PyList_GET_ITEM(p->context, i);
+			if (VeoCtxt_Check(c) && ((VeoCtxtObject *)c)->proc == p) {
+				Py_INCREF(c);
+				ctxt_mark_dead((VeoCtxtObject *)c);
+				Py_DECREF(c);
+			}
+		}
+		PyList_SetSlice(p->context, 0, PyList_GET_SIZE(p->context), NULL);
+	}
+	if (p->lib && PyDict_Check(p->lib)) {
+		PyObject *key, *value;
+		Py_ssize_t pos = 0;
+		while (PyDict_Next(p->lib, &pos, &key, &value))
+			if (VeoLibrary_Check(value))
+				((VeoLibraryObject *)value)->unloaded = 1;
+	}
+}
+
 /* Stops the worker: refuses new work, waits until no thread is inside
  * libveo for this proc, destroys the proc, then marks its contexts dead.
  * Returns 0, or -1 with VeoError set if veo_proc_destroy failed (the proc
- * counts as closed either way). */
+ * counts as closed either way). In a forked child, a proc of the parent
+ * is only let go of: libveo releases the child's copies (descriptors,
+ * mapping); nothing waits for the counts, which are the parent's threads',
+ * and nothing reaches the parent's worker. */
 int
 proc_close(VeoProcObject *p)
 {
 	if (p->h == NULL)
 		return 0;
+	if (proc_inherited(p)) {
+		veo_proc_destroy(p->h);
+		p->h = NULL;
+		p->closing = 0;
+		registry_remove(p);
+		proc_forget_children(p);
+		return 0;
+	}
 	if (p->closing) {
 		/* another thread is closing it: wait for that to finish */
 		while (p->h != NULL)
@@ -75,26 +103,7 @@ proc_close(VeoProcObject *p)
 	p->closing = 0;
 	registry_remove(p);
 	output_finish(p); /* what the worker printed while it ended */
-
-	/* The contexts died with the worker. */
-	if (p->context && PyList_Check(p->context)) {
-		for (Py_ssize_t i = 0; i < PyList_GET_SIZE(p->context); i++) {
-			PyObject *c = PyList_GET_ITEM(p->context, i);
-			if (VeoCtxt_Check(c) && ((VeoCtxtObject *)c)->proc == p) {
-				Py_INCREF(c);
-				ctxt_mark_dead((VeoCtxtObject *)c);
-				Py_DECREF(c);
-			}
-		}
-		PyList_SetSlice(p->context, 0, PyList_GET_SIZE(p->context), NULL);
-	}
-	if (p->lib && PyDict_Check(p->lib)) {
-		PyObject *key, *value;
-		Py_ssize_t pos = 0;
-		while (PyDict_Next(p->lib, &pos, &key, &value))
-			if (VeoLibrary_Check(value))
-				((VeoLibraryObject *)value)->unloaded = 1;
-	}
+	proc_forget_children(p); /* the contexts died with the worker */
 	VEO_LOG(LOG_INFO, "proc destroyed: node %S, worker pid %d", p->nodeid, (int)p->pid);
 	if (rc != 0) {
 		raise_with_detail(VeoError, err, "veo_proc_destroy() failed");
@@ -177,6 +186,35 @@ proc_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 	return (PyObject *)self;
 }
 
+/* Starting a worker can take long (a static worker whose constructors
+ * hang, a loaded machine): it runs as a job (blocking.c). A start that
+ * was given up on is stopped again as soon as it is done. */
+typedef struct {
+	bjob j;
+	int node;
+	unsigned flags; /* VEO_PROC_CAPTURE_*: the worker's output through pipes */
+	char *bin; /* NULL: the default worker */
+	struct veo_proc_handle *h;
+} StartJob;
+
+static void
+start_run(bjob *j)
+{
+	StartJob *s = (StartJob *)j;
+	s->h = veo_proc_create_with_flags(s->node, s->bin, s->flags);
+	if (!s->h)
+		copy_last_error(j->err, sizeof j->err);
+}
+
+static void
+start_abandon(bjob *j)
+{
+	StartJob *s = (StartJob *)j;
+	if (s->h)
+		veo_proc_destroy(s->h);
+	s->h = NULL;
+}
+
 static int
 proc_init(VeoProcObject *self, PyObject *args, PyObject *kw)
 {
@@ -203,13 +241,26 @@ proc_init(VeoProcObject *self, PyObject *args, PyObject *kw)
 
 	struct veo_proc_handle *h;
 	char err[ERRBUF] = "";
-	unsigned flags = capture ? VEO_PROC_CAPTURE_STDOUT | VEO_PROC_CAPTURE_STDERR : 0;
-	Py_BEGIN_ALLOW_THREADS
-	h = veo_proc_create_with_flags(node, bin_bytes ? PyBytes_AS_STRING(bin_bytes) : NULL,
-	                               flags);
-	if (!h)
-		copy_last_error(err, sizeof err);
-	Py_END_ALLOW_THREADS
+	size_t binlen = bin_bytes ? (size_t)PyBytes_GET_SIZE(bin_bytes) + 1 : 0;
+	StartJob *job = (StartJob *)bjob_new(sizeof(StartJob) + binlen, start_run,
+	                                     start_abandon);
+	if (!job) {
+		Py_XDECREF(bin_bytes);
+		return -1;
+	}
+	job->node = node;
+	job->flags = capture ? VEO_PROC_CAPTURE_STDOUT | VEO_PROC_CAPTURE_STDERR : 0;
+	if (bin_bytes) {
+		job->bin = (char *)(job + 1);
+		memcpy(job->bin, PyBytes_AS_STRING(bin_bytes), binlen);
+	}
+	if (bjob_run(&job->j, NULL) < 0) {
+		Py_XDECREF(bin_bytes);
+		return -1; /* interrupted: the job stops the worker it started */
+	}
+	h = job->h;
+	memcpy(err, job->j.err, sizeof err);
+	bjob_free(&job->j);
 	if (!h) {
 		if (bin_bytes)
 			raise_with_detail(VeoError, err,
@@ -223,6 +274,7 @@ proc_init(VeoProcObject *self, PyObject *args, PyObject *kw)
 	}
 	self->h = h;
 	self->pid = veo_proc_pid(h);
+	self->creator = getpid();
 	registry_add(self);
 	VEO_LOG(LOG_INFO, "proc created: node %d, worker pid %d", node, (int)self->pid);
 	if (capture && output_start(self) < 0) {
@@ -306,11 +358,75 @@ proc_dealloc(VeoProcObject *self)
 	Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
+/* Why the proc cannot be used, in a few words ("closed", "worker died:
+ * SIGSEGV in kernel crash", "inherited from process 12"): 1 with the
+ * reason in buf, or 0 while it is alive. */
+int
+proc_not_alive_why(VeoProcObject *p, char *buf, size_t n)
+{
+	struct veo_death_info *info;
+	int gone;
+
+	if (p->h == NULL) {
+		snprintf(buf, n, "closed");
+		return 1;
+	}
+	if (proc_inherited(p)) {
+		snprintf(buf, n, "inherited from process %d, usable only there", (int)p->creator);
+		return 1;
+	}
+	if (p->closing) {
+		snprintf(buf, n, "being closed");
+		return 1;
+	}
+	info = PyMem_Malloc(sizeof *info);
+	if (!info) {
+		snprintf(buf, n, "unknown: out of memory");
+		return 0;
+	}
+	gone = veo_proc_death_info(p->h, info);
+	if (gone < 0) {
+		snprintf(buf, n, "%s", veo_last_error());
+	} else if (gone) {
+		const char *k = info->kernel;
+		switch (info->cause) {
+		case VEO_DEATH_SIGNAL:
+			snprintf(buf, n, "worker died: %s in kernel %s", info->signame[0] ? info->signame
+			         : "a signal", k[0] ? k : "?");
+			break;
+		case VEO_DEATH_EXIT:
+			snprintf(buf, n, "worker died: kernel %s called exit(%d)", k[0] ? k : "?",
+			         info->exit_status);
+			break;
+		case VEO_DEATH_KILLED:
+			if (k[0])
+				snprintf(buf, n, "worker died: killed by %s while kernel %s ran",
+				         info->signame[0] ? info->signame : "a signal", k);
+			else
+				snprintf(buf, n, "worker died: killed by %s",
+				         info->signame[0] ? info->signame : "a signal");
+			break;
+		default: {
+			/* the report's first line */
+			size_t len = strcspn(info->report, "\n");
+			snprintf(buf, n, "worker died: %.*s", (int)len,
+			         info->report[0] ? info->report : "for an unknown reason");
+		}
+		}
+	}
+	PyMem_Free(info);
+	return gone != 0;
+}
+
 static PyObject *
 proc_repr(VeoProcObject *self)
 {
+	char why[512];
 	if (!self->h)
 		return PyUnicode_FromFormat("<VeoProc node %S (closed)>", self->nodeid);
+	if (proc_not_alive_why(self, why, sizeof why))
+		return PyUnicode_FromFormat("<VeoProc node %S, worker pid %d (%s)>", self->nodeid,
+		                            (int)self->pid, why);
 	Py_ssize_t nctx = self->context ? PyList_Size(self->context) : 0;
 	Py_ssize_t nlib = self->lib ? PyDict_Size(self->lib) : 0;
 	return PyUnicode_FromFormat("<VeoProc node %S, worker pid %d, %zd context%s, "
@@ -320,6 +436,36 @@ proc_repr(VeoProcObject *self)
 }
 
 static int declare_prototypes(PyObject *lib);
+
+/* Loading and unloading run a library's constructors and destructors in
+ * the worker, which may take long or never end: jobs (blocking.c). A load
+ * given up on goes on in the worker; the library it loads is found again
+ * by the next load_library of the path. */
+typedef struct {
+	bjob j;
+	struct veo_proc_handle *h;
+	uint64_t handle; /* the result of a load, the library of an unload */
+	int rc;          /* the result of an unload */
+	char path[];
+} LibJob;
+
+static void
+load_run(bjob *j)
+{
+	LibJob *l = (LibJob *)j;
+	l->handle = veo_load_library(l->h, l->path);
+	if (!l->handle)
+		copy_last_error(j->err, sizeof j->err);
+}
+
+static void
+unload_run(bjob *j)
+{
+	LibJob *l = (LibJob *)j;
+	l->rc = veo_unload_library(l->h, l->handle);
+	if (l->rc != 0)
+		copy_last_error(j->err, sizeof j->err);
+}
 
 PyDoc_STRVAR(proc_load_library_doc,
 "load_library(path)\n--\n\n"
@@ -399,12 +545,23 @@ proc_load_library(VeoProcObject *self, PyObject *path)
 	 * loaded it (one round trip; loads are rare). */
 	uint64_t handle;
 	char err[ERRBUF] = "";
-	UNLOCKED_BEGIN(self);
-	handle = veo_load_library(self->h, PyBytes_AS_STRING(bytes));
-	if (!handle)
-		copy_last_error(err, sizeof err);
-	UNLOCKED_END();
+	size_t len = (size_t)PyBytes_GET_SIZE(bytes) + 1;
+	LibJob *job = (LibJob *)bjob_new(sizeof(LibJob) + len, load_run, NULL);
+	if (!job) {
+		Py_DECREF(bytes);
+		Py_DECREF(name);
+		return NULL;
+	}
+	job->h = self->h;
+	memcpy(job->path, PyBytes_AS_STRING(bytes), len);
 	Py_DECREF(bytes);
+	if (bjob_run(&job->j, self) < 0) {
+		Py_DECREF(name);
+		return NULL;
+	}
+	handle = job->handle;
+	memcpy(err, job->j.err, sizeof err);
+	bjob_free(&job->j);
 	output_drain(self, 1); /* what the library's constructors printed */
 	if (!handle) {
 		raise_with_detail(VeoError, err, "load_library(%R) failed", name);
@@ -485,10 +642,30 @@ proc_unload_library(VeoProcObject *self, PyObject *arg)
 		                "linked into the worker) cannot be unloaded");
 		return NULL;
 	}
-	if (veo_unload_library(self->h, lib->handle) != 0)
-		return raise_with_detail(VeoError, veo_last_error(),
-		                         "unload_library(%R) failed", lib->name);
+	LibJob *job = (LibJob *)bjob_new(sizeof(LibJob), unload_run, NULL);
+	if (!job)
+		return NULL;
+	job->h = self->h;
+	job->handle = lib->handle;
+	/* Given up on, the unload goes on: the library counts as unloaded. */
 	lib->unloaded = 1;
+	if (bjob_run(&job->j, self) < 0) {
+		PyObject *et, *ev, *tb;
+		PyErr_Fetch(&et, &ev, &tb);
+		if (PyDict_GetItemWithError(self->lib, lib->name) == (PyObject *)lib)
+			PyDict_DelItem(self->lib, lib->name);
+		PyErr_Clear();
+		PyErr_Restore(et, ev, tb);
+		return NULL;
+	}
+	int rc = job->rc;
+	char err[ERRBUF];
+	memcpy(err, job->j.err, sizeof err);
+	bjob_free(&job->j);
+	if (rc != 0) {
+		lib->unloaded = 0;
+		return raise_with_detail(VeoError, err, "unload_library(%R) failed", lib->name);
+	}
 	VEO_LOG(LOG_DEBUG, "library unloaded: %R, node %S", lib->name, self->nodeid);
 	PyObject *cur = PyDict_GetItemWithError(self->lib, lib->name);
 	if (cur == (PyObject *)lib && PyDict_DelItem(self->lib, lib->name) < 0)
@@ -589,12 +766,12 @@ proc_transfer(VeoProcObject *self, PyObject *args, PyObject *kw, int to_host)
 	                     to_host, fn, &view, &addr, &size) < 0)
 		return NULL;
 	if (size >= GIL_FREE_COPY_BYTES) {
-		UNLOCKED_BEGIN(self);
-		rc = to_host ? veo_read_mem(self->h, view.buf, addr, (size_t)size)
-		             : veo_write_mem(self->h, addr, view.buf, (size_t)size);
-		if (rc != 0)
-			copy_last_error(err, sizeof err);
-		UNLOCKED_END();
+		/* in chunks, looking at signals between them (blocking.c) */
+		rc = copy_in_chunks(self, to_host, view.buf, addr, (size_t)size, err, sizeof err);
+		if (rc == -2) {
+			PyBuffer_Release(&view);
+			return NULL;
+		}
 	} else {
 		rc = to_host ? veo_read_mem(self->h, view.buf, addr, (size_t)size)
 		             : veo_write_mem(self->h, addr, view.buf, (size_t)size);
@@ -617,7 +794,8 @@ PyDoc_STRVAR(proc_read_mem_doc,
 "(a VEMemPtr of this proc or an int address) into `dst`, a writable\n"
 "contiguous buffer (bytearray, numpy array, ...). A read-only one (bytes)\n"
 "is written into as py-veo does, with a VeoWarning. Synchronous; the GIL\n"
-"is released during large copies.");
+"is released during large copies, which Ctrl-C interrupts (dst is then\n"
+"partly written).");
 static PyObject *
 proc_read_mem(VeoProcObject *self, PyObject *args, PyObject *kw)
 {
@@ -628,7 +806,8 @@ PyDoc_STRVAR(proc_write_mem_doc,
 "write_mem(dst, src, size=None)\n--\n\n"
 "Copies `size` bytes (default: the size of src) from the contiguous host\n"
 "buffer `src` to VE memory at `dst` (a VEMemPtr of this proc or an int\n"
-"address). Synchronous; the GIL is released during large copies.");
+"address). Synchronous; the GIL is released during large copies, which\n"
+"Ctrl-C interrupts (the VE memory is then partly written).");
 static PyObject *
 proc_write_mem(VeoProcObject *self, PyObject *args, PyObject *kw)
 {
@@ -655,7 +834,8 @@ proc_open_context(VeoProcObject *self, PyObject *unused)
 PyDoc_STRVAR(proc_close_context_doc,
 "close_context(ctx)\n--\n\n"
 "Waits for the requests queued in `ctx`, closes it and removes it from\n"
-"`context`. Results not collected before are lost.");
+"`context`. Results not collected before are lost. Ctrl-C interrupts the\n"
+"wait (KeyboardInterrupt) and leaves the context open and usable.");
 static PyObject *
 proc_close_context(VeoProcObject *self, PyObject *arg)
 {
@@ -679,7 +859,7 @@ proc_close_context(VeoProcObject *self, PyObject *arg)
 	}
 	Py_INCREF(c);
 	int rc = ctxt_close(c);
-	if (self->context) {
+	if (self->context && c->ctx == NULL) { /* not if interrupted: still open */
 		Py_ssize_t i;
 		for (i = 0; i < PyList_GET_SIZE(self->context); i++)
 			if (PyList_GET_ITEM(self->context, i) == arg) {
@@ -825,6 +1005,13 @@ proc_get_closed(VeoProcObject *self, void *closure)
 }
 
 static PyObject *
+proc_get_alive(VeoProcObject *self, void *closure)
+{
+	char why[512];
+	return PyBool_FromLong(!proc_not_alive_why(self, why, sizeof why));
+}
+
+static PyObject *
 proc_get_pid(VeoProcObject *self, void *closure)
 {
 	return PyLong_FromLong((long)self->pid);
@@ -852,6 +1039,10 @@ static PyGetSetDef proc_getset[] = {
 	 "Dict of the loaded libraries: name -> VeoLibrary.", NULL},
 	{"closed", (getter)proc_get_closed, NULL,
 	 "True once the VE process was stopped.", NULL},
+	{"alive", (getter)proc_get_alive, NULL,
+	 "True while the proc can run kernels: False once it was closed, its\n"
+	 "worker died (a kernel crashed or called exit(), it was killed), or in a\n"
+	 "forked child for the parent's procs. repr(proc) says why.", NULL},
 	{"pid", (getter)proc_get_pid, NULL,
 	 "Process id of the worker (veorun) process.", NULL},
 	{"tid", (getter)proc_get_pid, NULL,

@@ -247,8 +247,9 @@ req_wait(VeoRequestObject *self, double timeout)
 	double deadline = timeout >= 0 ? monotonic_s() + timeout : 0;
 	VeoCtxtObject *c = self->ctx;
 
-	/* Another thread is waiting for the same request: wait for it. */
-	while (self->waiting && !self->done) {
+	/* Another thread is waiting for the same request: wait for it. (In a
+	 * forked child, `waiting` may be a thread of the parent's.) */
+	while (self->waiting && !self->done && !proc_inherited(c->proc)) {
 		park_if_exiting();
 		if (timeout >= 0 && monotonic_s() >= deadline)
 			goto timeout;
@@ -288,6 +289,8 @@ req_wait(VeoRequestObject *self, double timeout)
 		if (rc != VEO_COMMAND_UNFINISHED)
 			break;
 		output_drain(p, 0); /* a long kernel's progress */
+		/* The slow path: Ctrl-C and a concurrent close are looked at
+		 * between slices, the request stays pending for a later wait. */
 		if (PyErr_CheckSignals() < 0) {
 			self->waiting = 0;
 			return NULL;
@@ -307,6 +310,14 @@ req_wait(VeoRequestObject *self, double timeout)
 	}
 	self->waiting = 0;
 	output_drain(p, 1); /* all the request printed, before the caller prints again */
+	if (rc < 0 && !ctxt_usable(c)) {
+		/* closed by another thread while this one was inside */
+		park_if_exiting();
+		if (ctxt_dead(c))
+			return req_fail_dead(self);
+		PyErr_SetString(VeoError, "wait_result(): the context is being closed");
+		return NULL;
+	}
 	req_collect(self, rc, ret, err);
 	return req_outcome(self);
 timeout:
@@ -327,7 +338,8 @@ PyDoc_STRVAR(req_wait_result_doc,
 "(it can be waited for again). Raises VeoException (an ArithmeticError)\n"
 "if the kernel crashed, naming the signal, and VeoError (a RuntimeError)\n"
 "for other failures. The GIL is released while waiting. The result is\n"
-"kept: waiting again returns it again.");
+"kept: waiting again returns it again. Ctrl-C (KeyboardInterrupt)\n"
+"interrupts the wait, not the request, which can be waited for again.");
 static PyObject *
 req_wait_result(VeoRequestObject *self, PyObject *args, PyObject *kw)
 {
