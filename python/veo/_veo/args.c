@@ -175,7 +175,7 @@ args_set_int(VeoArgsObject *self, PyObject *const *args, Py_ssize_t n, enum int_
 }
 
 #define INT_SETTER(name, kind, ctype)                                                  \
-	PyDoc_STRVAR(args_##name##_doc, #name "(argnum, value)\n--\n\n"                   \
+	PyDoc_STRVAR(args_##name##_doc, #name "($self, argnum, value)\n--\n\n"                   \
 	             "Sets argument `argnum` (0 is the first) to the " ctype " `value`;\n" \
 	             "a value out of the type's range raises OverflowError.");            \
 	static PyObject *args_##name(VeoArgsObject *self, PyObject *const *args,         \
@@ -219,7 +219,7 @@ args_set_real(VeoArgsObject *self, PyObject *const *args, Py_ssize_t n, int is_f
 	Py_RETURN_NONE;
 }
 
-PyDoc_STRVAR(args_set_double_doc, "set_double(argnum, value)\n--\n\n"
+PyDoc_STRVAR(args_set_double_doc, "set_double($self, argnum, value)\n--\n\n"
 "Sets argument `argnum` to the double `value`.");
 static PyObject *
 args_set_double(VeoArgsObject *self, PyObject *const *args, Py_ssize_t n)
@@ -227,7 +227,7 @@ args_set_double(VeoArgsObject *self, PyObject *const *args, Py_ssize_t n)
 	return args_set_real(self, args, n, 0, "set_double()");
 }
 
-PyDoc_STRVAR(args_set_float_doc, "set_float(argnum, value)\n--\n\n"
+PyDoc_STRVAR(args_set_float_doc, "set_float($self, argnum, value)\n--\n\n"
 "Sets argument `argnum` to the float `value` (the kernel gets a float).");
 static PyObject *
 args_set_float(VeoArgsObject *self, PyObject *const *args, Py_ssize_t n)
@@ -235,7 +235,7 @@ args_set_float(VeoArgsObject *self, PyObject *const *args, Py_ssize_t n)
 	return args_set_real(self, args, n, 1, "set_float()");
 }
 
-PyDoc_STRVAR(args_set_hmem_doc, "set_hmem(argnum, hmem)\n--\n\n"
+PyDoc_STRVAR(args_set_hmem_doc, "set_hmem($self, argnum, hmem)\n--\n\n"
 "Sets argument `argnum` to the hmem pointer `hmem` (from alloc_hmem): the\n"
 "kernel gets the VE address (veo_args_set_hmem).");
 static PyObject *
@@ -258,7 +258,7 @@ args_set_hmem(VeoArgsObject *self, PyObject *const *args, Py_ssize_t n)
 
 PyDoc_STRVAR(args_set_stack_doc,
 "set_stack(onstack, argnum)\n"
-"set_stack(inout, argnum, buff, size)\n--\n\n"
+"set_stack($self, inout, argnum, buff, size)\n--\n\n"
 "Passes a host buffer by reference: the kernel's argument `argnum` points\n"
 "to a copy of it on the VE stack; VEO_INTENT_OUT and VEO_INTENT_INOUT copy\n"
 "it back when the call's result is collected. The first form (py-veo's\n"
@@ -345,7 +345,7 @@ args_set_stack(VeoArgsObject *self, PyObject *const *args, Py_ssize_t n)
 	Py_RETURN_NONE;
 }
 
-PyDoc_STRVAR(args_clear_doc, "clear()\n--\n\n"
+PyDoc_STRVAR(args_clear_doc, "clear($self)\n--\n\n"
 "Forgets every argument set so far (and releases the stack buffers, once\n"
 "the calls made with them were collected).");
 static PyObject *
@@ -363,7 +363,7 @@ args_clear(VeoArgsObject *self, PyObject *unused)
  * VeoCtxt.call_async(func, args)
  * --------------------------------------------------------------------- */
 const char ctxt_call_async_doc[] =
-"call_async(func, args, ret_type=None)\n--\n\n"
+"call_async($self, func, args, ret_type=None)\n--\n\n"
 "Queues a call of `func` (a VeoFunction of this context's proc, or a VE\n"
 "address) with the arguments of `args` (a VeoArgs) and returns a\n"
 "VeoRequest. The result is converted as `ret_type` (a C type name, as\n"

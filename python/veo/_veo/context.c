@@ -330,7 +330,7 @@ ctxt_async_transfer(VeoCtxtObject *self, PyObject *args, PyObject *kw, int to_ho
 }
 
 PyDoc_STRVAR(ctxt_async_read_mem_doc,
-"async_read_mem(dst, src, size=None)\n--\n\n"
+"async_read_mem($self, dst, src, size=None)\n--\n\n"
 "Queues a copy of `size` bytes (default: the size of dst) from VE memory\n"
 "at `src` (VEMemPtr or int) into the writable host buffer `dst`; returns a\n"
 "VeoMemRequest. `dst` is held until the result is collected and must not\n"
@@ -342,7 +342,7 @@ ctxt_async_read_mem(VeoCtxtObject *self, PyObject *args, PyObject *kw)
 }
 
 PyDoc_STRVAR(ctxt_async_write_mem_doc,
-"async_write_mem(dst, src, size=None)\n--\n\n"
+"async_write_mem($self, dst, src, size=None)\n--\n\n"
 "Queues a copy of `size` bytes (default: the size of src) from the host\n"
 "buffer `src` to VE memory at `dst` (VEMemPtr or int); returns a\n"
 "VeoMemRequest. `src` is held until the result is collected.");
@@ -353,7 +353,7 @@ ctxt_async_write_mem(VeoCtxtObject *self, PyObject *args, PyObject *kw)
 }
 
 PyDoc_STRVAR(ctxt_context_sync_doc,
-"context_sync()\n--\n\n"
+"context_sync($self)\n--\n\n"
 "Returns when every request queued in this context so far has finished\n"
 "(their results can still be collected). Releases the GIL while waiting;\n"
 "Ctrl-C interrupts the wait (KeyboardInterrupt), not the requests.");

@@ -42,7 +42,7 @@ func_create(VeoLibraryObject *lib, PyObject *name, uint64_t addr)
 }
 
 PyDoc_STRVAR(func_args_type_doc,
-"args_type(*types)\n--\n\n"
+"args_type($self, *types)\n--\n\n"
 "Declares the C types of the arguments, e.g. args_type(\"double *\", \"int\").\n"
 "Known: char, short, int, long, long long (each also unsigned), int8_t ..\n"
 "uint64_t, size_t, ssize_t, float, double, and pointers (any name followed\n"
@@ -98,7 +98,7 @@ fail:
 }
 
 PyDoc_STRVAR(func_ret_type_doc,
-"ret_type(type)\n--\n\n"
+"ret_type($self, type)\n--\n\n"
 "Declares the C type of the result: an integer type, \"float\", \"double\",\n"
 "a pointer (the result is a VEMemPtr) or \"void\" (the result is None).\n"
 "The default is \"int\".");
@@ -247,7 +247,7 @@ func_repr(VeoFunctionObject *self)
 }
 
 PyDoc_STRVAR(func_prototype_doc,
-"prototype(declaration)\n--\n\n"
+"prototype($self, declaration)\n--\n\n"
 "Declares the argument and result types from the function's C declaration,\n"
 "as args_type() and ret_type() would: lib.average.prototype(\"double\n"
 "average(const double *a, int n)\") (parameter names, const, unsigned,\n"

@@ -270,7 +270,7 @@ PyTypeObject VEO_HMEM_Type = {
  * VeoProc and VeoCtxt methods (in their types' tables)
  * --------------------------------------------------------------------- */
 const char proc_alloc_hmem_doc[] =
-"alloc_hmem(size)\n--\n\n"
+"alloc_hmem($self, size)\n--\n\n"
 "Allocates `size` bytes of VE memory and returns its hmem pointer (an int:\n"
 "the VE address tagged with proc_identifier()); MemoryError if the memory\n"
 "cannot be had. Free it with free_hmem; pass it to kernels with\n"
@@ -291,7 +291,7 @@ proc_alloc_hmem(VeoProcObject *self, PyObject *size_o)
 }
 
 const char proc_free_hmem_doc[] =
-"free_hmem(addr)\n--\n\n"
+"free_hmem($self, addr)\n--\n\n"
 "Frees memory from alloc_hmem (its hmem pointer); VeoError if it fails.";
 PyObject *
 proc_free_hmem(VeoProcObject *self, PyObject *addr_o)
@@ -321,7 +321,7 @@ proc_free_hmem(VeoProcObject *self, PyObject *addr_o)
 }
 
 const char proc_set_proc_identifier_doc[] =
-"set_proc_identifier(addr, ident)\n--\n\n"
+"set_proc_identifier($self, addr, ident)\n--\n\n"
 "The hmem pointer of VE address `addr` tagged with proc identifier `ident`\n"
 "(0..15, see proc_identifier()); ValueError for another ident.";
 PyObject *
@@ -342,7 +342,7 @@ proc_set_proc_identifier(VeoProcObject *self, PyObject *args)
 }
 
 const char proc_i64_to_addr_doc[] =
-"i64_to_addr(x)\n--\n\n"
+"i64_to_addr($self, x)\n--\n\n"
 "The VE address (a VEMemPtr of this proc) whose bits are those of the\n"
 "signed 64-bit value x, as a kernel's pointer result comes back in a\n"
 "64-bit register.";
@@ -385,7 +385,7 @@ proc_i64_to_addr(VeoProcObject *self, PyObject *x)
 }
 
 const char proc_proc_destroy_doc[] =
-"proc_destroy()\n--\n\n"
+"proc_destroy($self)\n--\n\n"
 "Stops the VE process (py-veo's later name for close()); destroying a\n"
 "destroyed proc does nothing.";
 PyObject *
@@ -397,7 +397,7 @@ proc_proc_destroy(VeoProcObject *self, PyObject *unused)
 }
 
 const char ctxt_context_close_doc[] =
-"context_close()\n--\n\n"
+"context_close($self)\n--\n\n"
 "Closes this context (as proc.close_context(ctx)): waits for its queued\n"
 "requests, stops it, and removes it from proc.context. Closing a closed\n"
 "context does nothing.";
@@ -413,7 +413,7 @@ ctxt_context_close(VeoCtxtObject *self, PyObject *unused)
  * Module functions, and adding all this to the module
  * --------------------------------------------------------------------- */
 PyDoc_STRVAR(get_ve_arch_doc,
-"get_ve_arch(node)\n--\n\n"
+"get_ve_arch($module, node)\n--\n\n"
 "The architecture number of VE node `node` (veo_get_ve_arch: openveo\n"
 "reports 1); VeoError for a node that does not exist.");
 static PyObject *

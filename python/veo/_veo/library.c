@@ -112,7 +112,7 @@ lib_function(VeoLibraryObject *self, PyObject *name, const char *fn)
 }
 
 PyDoc_STRVAR(lib_find_function_doc,
-"find_function(name)\n--\n\n"
+"find_function($self, name)\n--\n\n"
 "The VeoFunction `name` (str or bytes) of this library, cached in `func`\n"
 "(a second call returns the same object, with its declared types). Raises\n"
 "VeoSymbolError (a VeoError, so a RuntimeError, and an AttributeError) if\n"
@@ -133,7 +133,7 @@ lib_find_function(VeoLibraryObject *self, PyObject *name_o)
 }
 
 PyDoc_STRVAR(lib_get_symbol_doc,
-"get_symbol(name)\n--\n\n"
+"get_symbol($self, name)\n--\n\n"
 "The address of the variable or function `name` (str or bytes) as a\n"
 "VEMemPtr (an int; size 0), cached in `symbol`. Raises VeoSymbolError (a\n"
 "VeoError, so a RuntimeError, and an AttributeError) if not found.");
@@ -253,7 +253,7 @@ set_add_all(PyObject *set, PyObject *iterable)
 }
 
 PyDoc_STRVAR(lib_dir_doc,
-"__dir__()\n--\n\n"
+"__dir__($self)\n--\n\n"
 "The attributes, the functions and symbols found so far, and the functions\n"
 "the library's file exports (read from its ELF dynamic symbol table), for\n"
 "tab completion.");

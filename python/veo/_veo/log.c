@@ -39,7 +39,7 @@ log_event(int level, const char *fmt, ...)
 }
 
 PyDoc_STRVAR(set_log_doc,
-"_set_log(logger)\n--\n\n"
+"_set_log($module, logger)\n--\n\n"
 "Sends the binding's events to `logger` (a logging.Logger), or stops with\n"
 "None. Used by veo.logging; call its set_stream_handler, set_file_handler\n"
 "or reset_handler instead.");
@@ -64,7 +64,7 @@ mod_set_log(PyObject *mod, PyObject *arg)
 }
 
 PyDoc_STRVAR(log_enabled_doc,
-"_log_enabled()\n--\n\nTrue while events are being logged (see veo.logging).");
+"_log_enabled($module)\n--\n\nTrue while events are being logged (see veo.logging).");
 static PyObject *
 mod_log_enabled(PyObject *mod, PyObject *unused)
 {

@@ -496,7 +496,7 @@ onstack_repr(OnStackObject *self)
 	                            intent_name(self->inout));
 }
 
-PyDoc_STRVAR(onstack_buff_doc, "buff()\n--\n\nThe object whose buffer is passed.");
+PyDoc_STRVAR(onstack_buff_doc, "buff($self)\n--\n\nThe object whose buffer is passed.");
 static PyObject *
 onstack_buff(OnStackObject *self, PyObject *unused)
 {
@@ -506,7 +506,7 @@ onstack_buff(OnStackObject *self, PyObject *unused)
 }
 
 PyDoc_STRVAR(onstack_c_pointer_doc,
-"c_pointer()\n--\n\nHost address of the buffer (an int).");
+"c_pointer($self)\n--\n\nHost address of the buffer (an int).");
 static PyObject *
 onstack_c_pointer(OnStackObject *self, PyObject *unused)
 {
@@ -514,7 +514,7 @@ onstack_c_pointer(OnStackObject *self, PyObject *unused)
 }
 
 PyDoc_STRVAR(onstack_size_doc,
-"size()\n--\n\nNumber of bytes copied to the VE for the call.");
+"size($self)\n--\n\nNumber of bytes copied to the VE for the call.");
 static PyObject *
 onstack_size(OnStackObject *self, PyObject *unused)
 {
@@ -522,7 +522,7 @@ onstack_size(OnStackObject *self, PyObject *unused)
 }
 
 PyDoc_STRVAR(onstack_scope_doc,
-"scope()\n--\n\nThe intent: VEO_INTENT_IN, VEO_INTENT_INOUT or VEO_INTENT_OUT.");
+"scope($self)\n--\n\nThe intent: VEO_INTENT_IN, VEO_INTENT_INOUT or VEO_INTENT_OUT.");
 static PyObject *
 onstack_scope(OnStackObject *self, PyObject *unused)
 {

@@ -163,7 +163,7 @@ park_if_exiting(void)
  * Module functions
  * --------------------------------------------------------------------- */
 PyDoc_STRVAR(set_proc_init_hook_doc,
-"set_proc_init_hook(f)\n--\n\n"
+"set_proc_init_hook($module, f)\n--\n\n"
 "Registers f to be called as f(proc) at the end of every VeoProc's\n"
 "construction (for example to find and declare kernels of the static\n"
 "library).");
@@ -181,7 +181,7 @@ mod_set_proc_init_hook(PyObject *mod, PyObject *f)
 }
 
 PyDoc_STRVAR(del_proc_init_hook_doc,
-"del_proc_init_hook(f)\n--\n\n"
+"del_proc_init_hook($module, f)\n--\n\n"
 "Removes an init hook registered with set_proc_init_hook(); ValueError if\n"
 "it is not registered.");
 static PyObject *
@@ -201,7 +201,7 @@ mod_del_proc_init_hook(PyObject *mod, PyObject *f)
 }
 
 PyDoc_STRVAR(shutdown_doc,
-"_shutdown()\n--\n\n"
+"_shutdown($module)\n--\n\n"
 "Stops every running VeoProc (registered with atexit by the package).");
 static PyObject *
 mod_shutdown(PyObject *mod, PyObject *unused)
@@ -220,7 +220,7 @@ mod_shutdown(PyObject *mod, PyObject *unused)
 }
 
 PyDoc_STRVAR(live_procs_doc,
-"_live_procs()\n--\n\nList of the VeoProcs whose worker is running.");
+"_live_procs($module)\n--\n\nList of the VeoProcs whose worker is running.");
 static PyObject *
 mod_live_procs(PyObject *mod, PyObject *unused)
 {
@@ -232,7 +232,7 @@ mod_live_procs(PyObject *mod, PyObject *unused)
 }
 
 PyDoc_STRVAR(ctype_kind_doc,
-"_ctype_check(name)\n--\n\n"
+"_ctype_check($module, name)\n--\n\n"
 "True if `name` is a C type name VeoFunction.args_type accepts.");
 static PyObject *
 mod_ctype_check(PyObject *mod, PyObject *name)

@@ -68,7 +68,7 @@ name_richcompare(PyObject *a, PyObject *b, int op)
 }
 
 PyDoc_STRVAR(name_decode_doc,
-"decode(encoding='utf-8', errors='strict')\n--\n\n"
+"decode($self, encoding='utf-8', errors='strict')\n--\n\n"
 "The name as a plain str (py-veo's later API names things with bytes,\n"
 "and scripts written for it decode them).");
 static PyObject *
@@ -81,7 +81,7 @@ name_decode(PyObject *self, PyObject *args, PyObject *kw)
 	return PyUnicode_FromObject(self);
 }
 
-PyDoc_STRVAR(name_bytes_doc, "__bytes__()\n--\n\nThe name as bytes (os.fsencode).");
+PyDoc_STRVAR(name_bytes_doc, "__bytes__($self)\n--\n\nThe name as bytes (os.fsencode).");
 static PyObject *
 name_bytes_meth(PyObject *self, PyObject *unused)
 {

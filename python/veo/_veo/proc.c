@@ -468,7 +468,7 @@ unload_run(bjob *j)
 }
 
 PyDoc_STRVAR(proc_load_library_doc,
-"load_library(path)\n--\n\n"
+"load_library($self, path)\n--\n\n"
 "Loads the kernel library at `path` (str, bytes or os.PathLike) into the\n"
 "VE process and returns a VeoLibrary, also stored in `lib[path]`. Loading\n"
 "a file that is already loaded and unchanged returns the same VeoLibrary.\n"
@@ -610,7 +610,7 @@ declare_prototypes(PyObject *lib)
 }
 
 PyDoc_STRVAR(proc_unload_library_doc,
-"unload_library(lib)\n--\n\n"
+"unload_library($self, lib)\n--\n\n"
 "Unloads a VeoLibrary from the VE process and removes it from `lib`. Its\n"
 "functions and symbols cannot be used afterwards.");
 static PyObject *
@@ -676,7 +676,7 @@ proc_unload_library(VeoProcObject *self, PyObject *arg)
 }
 
 PyDoc_STRVAR(proc_static_library_doc,
-"static_library()\n--\n\n"
+"static_library($self)\n--\n\n"
 "The VeoLibrary named \"__static__\" for the kernels linked into the worker\n"
 "(see VeBuild.build_veorun and VeoProc(node, veorun_bin)); its symbols are\n"
 "looked up in the worker executable itself.");
@@ -704,7 +704,7 @@ proc_static_library(VeoProcObject *self, PyObject *unused)
 }
 
 PyDoc_STRVAR(proc_alloc_mem_doc,
-"alloc_mem(size)\n--\n\n"
+"alloc_mem($self, size)\n--\n\n"
 "Allocates `size` bytes of VE memory; returns a VEMemPtr (an int whose\n"
 "value is the VE address). Raises VeoMemoryError (a VeoError and a\n"
 "MemoryError) if the VE has not that much memory free.");
@@ -725,7 +725,7 @@ proc_alloc_mem(VeoProcObject *self, PyObject *size_o)
 }
 
 PyDoc_STRVAR(proc_free_mem_doc,
-"free_mem(ptr)\n--\n\n"
+"free_mem($self, ptr)\n--\n\n"
 "Frees VE memory from alloc_mem (a VEMemPtr of this proc, or its address\n"
 "as an int). Host views of it (view()) read zeros from then on.");
 static PyObject *
@@ -789,7 +789,7 @@ proc_transfer(VeoProcObject *self, PyObject *args, PyObject *kw, int to_host)
 }
 
 PyDoc_STRVAR(proc_read_mem_doc,
-"read_mem(dst, src, size=None)\n--\n\n"
+"read_mem($self, dst, src, size=None)\n--\n\n"
 "Copies `size` bytes (default: the size of dst) from VE memory at `src`\n"
 "(a VEMemPtr of this proc or an int address) into `dst`, a writable\n"
 "contiguous buffer (bytearray, numpy array, ...). A read-only one (bytes)\n"
@@ -803,7 +803,7 @@ proc_read_mem(VeoProcObject *self, PyObject *args, PyObject *kw)
 }
 
 PyDoc_STRVAR(proc_write_mem_doc,
-"write_mem(dst, src, size=None)\n--\n\n"
+"write_mem($self, dst, src, size=None)\n--\n\n"
 "Copies `size` bytes (default: the size of src) from the contiguous host\n"
 "buffer `src` to VE memory at `dst` (a VEMemPtr of this proc or an int\n"
 "address). Synchronous; the GIL is released during large copies, which\n"
@@ -815,7 +815,7 @@ proc_write_mem(VeoProcObject *self, PyObject *args, PyObject *kw)
 }
 
 PyDoc_STRVAR(proc_open_context_doc,
-"open_context()\n--\n\n"
+"open_context($self)\n--\n\n"
 "Opens a context (a VE worker thread with an ordered queue of requests);\n"
 "returns a VeoCtxt, also appended to `context`.");
 static PyObject *
@@ -832,7 +832,7 @@ proc_open_context(VeoProcObject *self, PyObject *unused)
 }
 
 PyDoc_STRVAR(proc_close_context_doc,
-"close_context(ctx)\n--\n\n"
+"close_context($self, ctx)\n--\n\n"
 "Waits for the requests queued in `ctx`, closes it and removes it from\n"
 "`context`. Results not collected before are lost. Ctrl-C interrupts the\n"
 "wait (KeyboardInterrupt) and leaves the context open and usable.");
@@ -877,7 +877,7 @@ proc_close_context(VeoProcObject *self, PyObject *arg)
 }
 
 PyDoc_STRVAR(proc_get_function_doc,
-"get_function(name)\n--\n\n"
+"get_function($self, name)\n--\n\n"
 "The VeoFunction `name` already found (find_function or attribute access)\n"
 "in one of the loaded libraries, or None.");
 static PyObject *
@@ -905,7 +905,7 @@ proc_get_function(VeoProcObject *self, PyObject *name_o)
 }
 
 PyDoc_STRVAR(proc_proc_identifier_doc,
-"proc_identifier()\n--\n\n"
+"proc_identifier($self)\n--\n\n"
 "The small integer naming this proc in the C library (veo_proc_identifier).");
 static PyObject *
 proc_proc_identifier(VeoProcObject *self, PyObject *unused)
@@ -919,7 +919,7 @@ proc_proc_identifier(VeoProcObject *self, PyObject *unused)
 }
 
 PyDoc_STRVAR(proc_close_doc,
-"close()\n--\n\n"
+"close($self)\n--\n\n"
 "Stops the VE process now (as `del proc` or leaving a `with` block do).\n"
 "Waits for threads inside the library, then destroys the proc: its\n"
 "contexts, libraries, memory and uncollected results are gone. Closing a\n"
@@ -932,7 +932,7 @@ proc_close_meth(VeoProcObject *self, PyObject *unused)
 	Py_RETURN_NONE;
 }
 
-PyDoc_STRVAR(proc_enter_doc, "__enter__()\n--\n\nReturns the proc itself.");
+PyDoc_STRVAR(proc_enter_doc, "__enter__($self)\n--\n\nReturns the proc itself.");
 static PyObject *
 proc_enter(VeoProcObject *self, PyObject *unused)
 {
@@ -942,7 +942,7 @@ proc_enter(VeoProcObject *self, PyObject *unused)
 	return (PyObject *)self;
 }
 
-PyDoc_STRVAR(proc_exit_doc, "__exit__(*exc_info)\n--\n\nCloses the proc.");
+PyDoc_STRVAR(proc_exit_doc, "__exit__($self, *exc_info)\n--\n\nCloses the proc.");
 static PyObject *
 proc_exit(VeoProcObject *self, PyObject *args)
 {

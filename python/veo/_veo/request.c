@@ -331,7 +331,7 @@ timeout:
 }
 
 PyDoc_STRVAR(req_wait_result_doc,
-"wait_result(timeout=None)\n--\n\n"
+"wait_result($self, timeout=None)\n--\n\n"
 "Waits for the request and returns its result, converted by the\n"
 "function's declared result type (0 for memory requests). With a timeout\n"
 "in seconds, raises TimeoutError if the request has not finished by then\n"
@@ -362,7 +362,7 @@ req_wait_result(VeoRequestObject *self, PyObject *args, PyObject *kw)
 }
 
 PyDoc_STRVAR(req_peek_result_doc,
-"peek_result()\n--\n\n"
+"peek_result($self)\n--\n\n"
 "The result if the request has finished; raises NameError while it has\n"
 "not (py-veo's convention); otherwise as wait_result().");
 static PyObject *

@@ -228,7 +228,7 @@ fail:
 }
 
 const char proc_view_doc[] =
-"view(ptr, dtype=numpy.uint8, shape=None, count=None, offset=0, order='C')\n--\n\n"
+"view($self, ptr, dtype=numpy.uint8, shape=None, count=None, offset=0, order='C')\n--\n\n"
 "A numpy array over VE memory, with no copy: `ptr` (a VEMemPtr of this\n"
 "proc, or an int address) plus `offset` bytes, inside one block from\n"
 "alloc_mem (or alloc_hmem). Kernels and the array see the same bytes:\n"
