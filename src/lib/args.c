@@ -24,11 +24,23 @@ struct veo_args *args_bad(struct veo_args *args)
 	return NULL;
 }
 
+/* Only the header is set: the entries below nargs are the only ones ever
+ * read, and set() writes each one before nargs covers it. Zeroing all
+ * VEO_MAX_NUM_ARGS entries (8 KiB) was most of the cost of a Python call,
+ * which allocates an argument list per call. */
 struct veo_args *veo_args_alloc(void)
 {
-	struct veo_args *a = calloc(1, sizeof *a);
+	struct veo_args *a = malloc(sizeof *a);
 
-	if (!a || handle_register(a) != 0) {
+	if (!a) {
+		error_set("veo_args_alloc: out of memory");
+		return NULL;
+	}
+	a->magic = 0;
+	a->nargs = 0;
+	a->nstack = 0;
+	a->ret_type = VP_T_U64;
+	if (handle_register(a) != 0) {
 		free(a);
 		error_set("veo_args_alloc: out of memory");
 		return NULL;
@@ -67,7 +79,7 @@ static int set(struct veo_args *args, int argnum, uint8_t type, uint64_t v)
 		return error_set("argument number %d is out of range (0..%d: at most %d "
 		                "arguments)", argnum, VEO_MAX_NUM_ARGS - 1, VEO_MAX_NUM_ARGS);
 	a = &args->a[argnum];
-	if (a->set && a->type == ARG_STACK)
+	if (argnum < args->nargs && a->set && a->type == ARG_STACK)
 		args->nstack--;
 	for (int i = args->nargs; i < argnum; i++) /* gaps pass as uint64_t 0 */
 		args->a[i] = (struct veo_arg){ .type = VP_T_U64 };
