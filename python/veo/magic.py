@@ -20,8 +20,11 @@ function it defines is declared from its prototype (veo.prototypes) and
 bound in the notebook's namespace as a Kernel: calling it submits the call
 and waits for the result; .submit(...) returns the VeoRequest; .function
 is the VeoFunction. Rerunning the cell after an edit builds a new library
-(its name carries a hash of the source and flags) and binds the names to
-its functions; an unchanged cell is not rebuilt. A compiler error shows as
+(its name carries a hash of the source and flags), binds the names to its
+functions and unloads the library of the cell's earlier version once all
+its functions are defined anew, so that kernels still bound to it fail
+clearly (VeoError) instead of running old code; an unchanged cell is not
+rebuilt. A compiler error shows as
 a short cell error with the compiler's diagnostics.
 """
 import hashlib
@@ -70,6 +73,7 @@ class _Procs:
     def __init__(self):
         self.procs = {}
         self.build_dir = None
+        self.defined = {}  # (proc name, function name) -> the VeoLibrary defining it
 
     def get(self, name):
         entry = self.procs.get(name)
@@ -131,8 +135,10 @@ def build_cell(line, cell):
         so = os.path.abspath(b.build_so(label))
     proc, ctx = _procs.get(opts["proc"])
     lib = proc.load_library(so)
+    decls = _declarations(opts["lang"], cell)
+    _retire(opts["proc"], proc, lib, [p.name for p in decls])
     kernels = {}
-    for p in _declarations(opts["lang"], cell):
+    for p in decls:
         f = lib.find_function(p.name)
         f.args_type(*p.arg_types)
         f.ret_type(p.ret)
@@ -140,6 +146,26 @@ def build_cell(line, cell):
             else p.name
         kernels[name] = Kernel(f, proc, ctx, name)
     return kernels
+
+
+def _retire(proc_name, proc, lib, names):
+    """Records that lib now defines names; an earlier cell's library whose
+    every function is defined anew is unloaded, so that its kernels, still
+    bound to older names, fail clearly instead of running the old code
+    (refused while one of them runs: then it stays)."""
+    older = set()
+    for n in names:
+        prev = _procs.defined.get((proc_name, n))
+        if prev is not None and prev is not lib:
+            older.add(prev)
+        _procs.defined[(proc_name, n)] = lib
+    for old in older:
+        if any(l is old for (pn, _), l in _procs.defined.items() if pn == proc_name):
+            continue  # some of its functions are still the current ones
+        try:
+            proc.unload_library(old)
+        except veo.VeoError:
+            pass
 
 
 def load_ipython_extension(ipython):

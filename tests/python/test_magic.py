@@ -43,21 +43,23 @@ def out(cell):
 
 def test_a_cell_kernel_runs_reruns_after_an_edit_and_reports_compiler_errors():
     cells = run([
-        "%load_ext veo\nimport numpy as np\nfrom veo import OnStack\n"
+        "%load_ext veo\nimport numpy as np\nimport veo\nfrom veo import OnStack\n"
         "a = np.random.rand(1000)",
         AVERAGE,
         "print(abs(average(OnStack(a), a.size) - np.average(a)) < 1e-12)",
         "req = average.submit(OnStack(a), a.size)\n"
-        "print(type(req).__name__, type(average.function).__name__)",
+        "print(type(req).__name__, type(average.function).__name__)\nold = average",
         EDITED,
-        "print(abs(average(OnStack(a), a.size) - a.sum()) < 1e-9)",
+        "print(abs(average(OnStack(a), a.size) - a.sum()) < 1e-9)\n"
+        "try:\n    old(OnStack(a), a.size)\nexcept veo.VeoError as e:\n    print('old:', e)",
         BROKEN,
         FORTRAN,
         "print(twice(OnStack(np.array([21.0]))))",
     ])
     assert out(cells[2]) == "True\n"
     assert out(cells[3]) == "VeoRequest VeoFunction\n"
-    assert out(cells[5]) == "True\n"
+    shown = out(cells[5]).splitlines()
+    assert shown[0] == "True" and shown[1].startswith("old: ") and "unloaded" in shown[1]
     errors = [o for o in cells[6].outputs if o.output_type == "error"]
     assert [e.ename for e in errors] == ["CellBuildError"]
     assert "the compiler failed" in errors[0].evalue
