@@ -110,6 +110,10 @@ struct veo_thr_ctxt *ctx_sync_context(struct veo_proc_handle *p)
 	struct veo_thr_ctxt *c = &p->ctx_store[VP_SLOT_SYNC];
 	static pthread_mutex_t once = PTHREAD_MUTEX_INITIALIZER;
 
+	/* Open already (every veo_call_sync after the first): no lock. The
+	 * acquire pairs with the release store of magic in open_slot. */
+	if (__atomic_load_n(&c->magic, __ATOMIC_ACQUIRE) == CTX_MAGIC)
+		return c;
 	pthread_mutex_lock(&once);
 	if (__atomic_load_n(&c->magic, __ATOMIC_RELAXED) != CTX_MAGIC)
 		c = open_slot(p, VP_SLOT_SYNC, 0);
