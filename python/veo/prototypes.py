@@ -390,7 +390,6 @@ def declare(lib):
             f = lib.find_function(p.name)
         except VeoSymbolError:
             continue
-        f.args_type(*p.arg_types)
-        f.ret_type(p.ret)
+        f.prototype(p.declaration())  # the types, and the names for signatures
         names.append(p.name)
     return names

@@ -1,4 +1,5 @@
 """Prototypes: a kernel's types from its C declaration (veo.prototypes)."""
+import inspect
 import os
 
 import numpy as np
@@ -100,8 +101,14 @@ def test_prototype_declares_a_kernel(lib, ctx):
     f = lib.average.prototype("double average(const double *a, int n)")
     assert f is lib.average
     assert abs(f(ctx, veo.OnStack(a), a.size).wait_result() - np.average(a)) < 1e-12
+    assert str(inspect.signature(f)) == \
+        "(ctx: 'VeoCtxt', a: 'double *', n: 'int', /) -> 'double'"
     lib.average.args_type("double *", "int")  # an explicit args_type still wins
     assert lib.average._args_type == ("double *", "int")
+    assert str(inspect.signature(f)) == \
+        "(ctx: 'VeoCtxt', arg0: 'double *', arg1: 'int', /) -> 'double'"
+    g = lib.echo_i64.prototype("int64_t echo_i64(int64_t ctx)")  # "ctx" is taken
+    assert list(inspect.signature(g).parameters) == ["ctx", "arg0"]
 
 
 def test_prototype_errors(lib):

@@ -33,6 +33,7 @@ func_create(VeoLibraryObject *lib, PyObject *name, uint64_t addr)
 	f->nargs = 0;
 	f->kinds = NULL;
 	f->ret_kind = K_I32;
+	f->arg_names = NULL;
 	PyObject_GC_Track(f);
 	if (!f->ret_type || PyDict_SetItem(lib->func, name, (PyObject *)f) < 0) {
 		Py_DECREF(f);
@@ -90,6 +91,7 @@ func_args_type(VeoFunctionObject *self, PyObject *args)
 	self->kinds = kinds;
 	self->nargs = nargs;
 	Py_SETREF(self->args_type, types);
+	Py_CLEAR(self->arg_names); /* prototype() sets them again after this */
 	Py_RETURN_NONE;
 fail:
 	PyMem_Free(kinds);
@@ -198,6 +200,7 @@ func_traverse(VeoFunctionObject *self, visitproc visit, void *arg)
 {
 	Py_VISIT(self->lib);
 	Py_VISIT(self->args_type);
+	Py_VISIT(self->arg_names);
 	return 0;
 }
 
@@ -209,6 +212,7 @@ func_dealloc(VeoFunctionObject *self)
 	Py_CLEAR(self->name);
 	Py_CLEAR(self->args_type);
 	Py_CLEAR(self->ret_type);
+	Py_CLEAR(self->arg_names);
 	PyMem_Free(self->kinds);
 	PyObject_GC_Del(self);
 }
@@ -287,10 +291,18 @@ func_prototype(VeoFunctionObject *self, PyObject *decl)
 		Py_DECREF(r);
 		r = func_ret_type(self, ret);
 	}
-	if (r) {
+	if (r) { /* the parameters' names, for the signature (signature.c) */
+		PyObject *names = PyObject_GetAttrString(p, "arg_names");
 		Py_DECREF(r);
-		Py_INCREF(self);
-		r = (PyObject *)self;
+		r = NULL;
+		if (names) {
+			Py_XSETREF(self->arg_names, PySequence_Tuple(names));
+			Py_DECREF(names);
+		}
+		if (self->arg_names) {
+			Py_INCREF(self);
+			r = (PyObject *)self;
+		}
 	}
 out:
 	Py_XDECREF(name);

@@ -201,6 +201,7 @@ typedef struct {
 	int nargs;
 	unsigned char *kinds; /* nargs entries */
 	int ret_kind;
+	PyObject *arg_names; /* tuple of parameter names from prototype(), or NULL */
 } VeoFunctionObject;
 
 typedef struct {

@@ -41,6 +41,26 @@ done:
 	return r;
 }
 
+/* Parameter i's name: the prototype's (prototype()), or "argI" when there
+ * is none, it is not an identifier, or it would clash with "ctx" or an
+ * earlier one. A new reference. */
+static PyObject *
+param_name(VeoFunctionObject *f, int i)
+{
+	if (f->arg_names && i < PyTuple_GET_SIZE(f->arg_names)) {
+		PyObject *n = PyTuple_GET_ITEM(f->arg_names, i);
+		int ok = PyUnicode_Check(n) && PyUnicode_IsIdentifier(n) &&
+		         PyUnicode_CompareWithASCIIString(n, "ctx") != 0;
+		for (int k = 0; ok && k < i; k++)
+			ok = PyUnicode_Compare(n, PyTuple_GET_ITEM(f->arg_names, k)) != 0;
+		if (ok) {
+			Py_INCREF(n);
+			return n;
+		}
+	}
+	return PyUnicode_FromFormat("arg%d", i);
+}
+
 PyObject *
 func_signature(VeoFunctionObject *f)
 {
@@ -67,13 +87,12 @@ func_signature(VeoFunctionObject *f)
 		Py_DECREF(p);
 	} else {
 		for (int i = 0; i < f->nargs && i < PyTuple_GET_SIZE(f->args_type); i++) {
-			char name[16];
 			PyObject *t = type_name(PyTuple_GET_ITEM(f->args_type, i));
-			if (!t)
-				goto done;
-			snprintf(name, sizeof name, "arg%d", i);
-			p = parameter(inspect, name, "POSITIONAL_ONLY", t);
-			Py_DECREF(t);
+			PyObject *n = t ? param_name(f, i) : NULL;
+			const char *name = n ? PyUnicode_AsUTF8(n) : NULL;
+			p = name ? parameter(inspect, name, "POSITIONAL_ONLY", t) : NULL;
+			Py_XDECREF(t);
+			Py_XDECREF(n);
 			if (!p || PyList_Append(params, p) < 0) {
 				Py_XDECREF(p);
 				goto done;
@@ -111,7 +130,7 @@ func_text_signature(VeoFunctionObject *f)
 		goto done;
 	Py_CLEAR(s);
 	for (int i = 0; i < f->nargs; i++) {
-		s = PyUnicode_FromFormat("arg%d", i);
+		s = param_name(f, i);
 		if (!s || PyList_Append(parts, s) < 0)
 			goto done;
 		Py_CLEAR(s);
@@ -155,10 +174,10 @@ func_docstring(VeoFunctionObject *f)
 	} else {
 		for (int i = 0; i < f->nargs && i < PyTuple_GET_SIZE(f->args_type); i++) {
 			PyObject *t = type_name(PyTuple_GET_ITEM(f->args_type, i));
-			if (!t)
-				goto done;
-			s = PyUnicode_FromFormat("arg%d: %U", i, t);
-			Py_DECREF(t);
+			PyObject *n = t ? param_name(f, i) : NULL;
+			s = n ? PyUnicode_FromFormat("%U: %U", n, t) : NULL;
+			Py_XDECREF(t);
+			Py_XDECREF(n);
 			if (!s || PyList_Append(parts, s) < 0)
 				goto done;
 			Py_CLEAR(s);
