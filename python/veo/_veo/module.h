@@ -202,6 +202,7 @@ typedef struct {
 	unsigned char *kinds; /* nargs entries */
 	int ret_kind;
 	PyObject *arg_names; /* tuple of parameter names from prototype(), or NULL */
+	struct veo_args *spare; /* an argument list kept for the next call (GIL held) */
 } VeoFunctionObject;
 
 typedef struct {

@@ -270,7 +270,8 @@ req_wait(VeoRequestObject *self, double timeout)
 	struct veo_thr_ctxt *ctx = c->ctx;
 	uint64_t ret = 0;
 	int rc;
-	char err[ERRBUF] = "";
+	char err[ERRBUF];
+	err[0] = '\0'; /* only the start: this is on every wait */
 	self->waiting = 1;
 	for (;;) {
 		long slice = WAIT_SLICE_US;
@@ -388,7 +389,8 @@ req_peek_result(VeoRequestObject *self, PyObject *unused)
 		             (unsigned long long)self->res.reqid);
 		return NULL;
 	}
-	char err[ERRBUF] = "";
+	char err[ERRBUF];
+	err[0] = '\0';
 	if (rc != VEO_COMMAND_OK)
 		copy_last_error(err, sizeof err);
 	output_drain(c->proc, 1);
