@@ -436,12 +436,18 @@ static int spawn_worker(struct veo_proc_handle *p, const char *bin, unsigned fla
 	sigemptyset(&none);
 	posix_spawnattr_setsigdefault(&sa, &all);
 	posix_spawnattr_setsigmask(&sa, &none);
-	/* A session of its own: the signals a terminal sends to the host's
-	 * process group (Ctrl-C, Ctrl-\, Ctrl-Z, a hang-up), and a notebook's
-	 * interrupt of the group, are the host's, not the worker's. The worker
-	 * still notices the host's death by its pipe and pidfd (main.c). */
+	/* A process group of its own: the signals a terminal sends to the
+	 * host's (foreground) group (Ctrl-C, Ctrl-\, Ctrl-Z, a hang-up), and a
+	 * notebook's interrupt of the group, are the host's, not the worker's.
+	 * Not a session of its own: the scheduler's autogroups are per session,
+	 * and a worker in another one gets half the machine against a busy host
+	 * (two 50 us kernels on two contexts ran at 1.0x of one instead of
+	 * 2.1x). The worker ignores SIGTTOU and SIGTTIN, which a background
+	 * group gets for the terminal (main.c), and notices the host's death by
+	 * its pipe and pidfd. */
+	posix_spawnattr_setpgroup(&sa, 0);
 	posix_spawnattr_setflags(&sa, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK |
-	                              POSIX_SPAWN_SETSID);
+	                              POSIX_SPAWN_SETPGROUP);
 	err = posix_spawn(&p->pid, bin, &fa, &sa, argv, env);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&sa);

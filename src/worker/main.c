@@ -10,6 +10,7 @@
 #include <linux/membarrier.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,6 +206,10 @@ int main(int argc, char **argv)
 	}
 	W.host_pid = getppid();
 	setrlimit(RLIMIT_CORE, &nocore); /* a crashing kernel leaves no core file */
+	/* A background process group (proc.c): a kernel's output to the
+	 * terminal must not stop the worker (stty tostop), nor a read from it. */
+	signal(SIGTTOU, SIG_IGN);
+	signal(SIGTTIN, SIG_IGN);
 	notify_setup();
 
 	if (fstat(VP_WORKER_SHM_FD, &st) != 0 || st.st_size < VP_HEADER_BYTES)

@@ -2,7 +2,8 @@
  * worker_signals.c: the signals meant for the host do not reach its
  * workers. A terminal's Ctrl-C (SIGINT), Ctrl-\ (SIGQUIT), Ctrl-Z (SIGTSTP)
  * and hang-up (SIGHUP), and a notebook's interrupt, go to the host's whole
- * process group; each worker has a session of its own, so every proc,
+ * process group; each worker has a process group of its own (in the
+ * host's session, whose scheduler autogroup it shares), so every proc,
  * idle or busy, still answers afterwards. The host's death is still
  * noticed (host_death tests that).
  */
@@ -25,9 +26,11 @@ int main(void)
 	uint64_t lib = test_load(busy, TK_LIB_MAIN), ilib = test_load(idle, TK_LIB_MAIN);
 	pid_t w = veo_proc_pid(busy);
 
-	/* Not in our process group, nor our session. */
+	/* Not in our process group, but in our session: a session of its own
+	 * would put it in another scheduler autogroup (proc.c). */
+	CHECK(getpgid(w) == w);
 	CHECK(getpgid(w) != getpgrp());
-	CHECK(getsid(w) != getsid(0));
+	CHECK(getsid(w) == getsid(0));
 
 	/* The host ignores them itself, as a shell or ipykernel handles them;
 	 * then they go to the whole group, while a kernel runs in busy. */
