@@ -279,3 +279,8 @@ void floor_close(void)
 	munmap(fl.pp, 4096);
 	fl.pp = NULL;
 }
+
+int floor_pid(void)
+{
+	return (int)fl.child;
+}

@@ -21,5 +21,7 @@ double floor_trial(long m);
 #define FLOOR_PAIRED 4000L /* round trips of a trial paired with a call trial */
 double floor_quiet_ns(void);
 void floor_close(void);
+/* The child's process id (0 before floor_open), to place it on a CPU. */
+int floor_pid(void);
 
 #endif

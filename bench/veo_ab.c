@@ -8,7 +8,7 @@
  * next, so two builds measured in two runs of veo_bench differ by more
  * than most changes do; interleaved in one process, a 3% difference shows.
  *
- *     veo_ab [-t seconds] [-k libbench_kernels.so] lib1.so veorun1 [lib2.so veorun2 ...]
+ *     veo_ab [-t seconds] [-k libbench_kernels.so] [-P same|apart] lib1.so veorun1 [lib2.so veorun2 ...]
  *
  * A build is its libveo.so and its worker, e.g. build/src/lib/libveo.so
  * and build/src/worker/veorun; copy them aside before rebuilding to keep
@@ -16,11 +16,21 @@
  * paired floor over all trials, over the trials whose floor was under
  * 100 ns (the VM's fast phase) and under 50 ns (its fastest), and the
  * median and 90th percentile of the time per call.
+ *
+ * The figures flip with whether the calling thread and the worker's
+ * context thread share a CPU, a placement the scheduler keeps for seconds.
+ * -P same pins this process to CPU 0 and every worker thread to CPU 0 too;
+ * -P apart pins the workers to CPU 1: both placements, measured instead of
+ * whatever the scheduler picked. The floor's partner is on CPU 1 either
+ * way (its ping-pong spins: on one CPU it would not answer for a time
+ * slice), so the floor is always the cross-CPU round trip.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <dirent.h>
 #include <dlfcn.h>
+#include <sched.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -53,6 +63,7 @@ struct build {
 	void *(*args_alloc)(void);
 	uint64_t (*call_async)(void *, uint64_t, void *);
 	int (*wait_result)(void *, uint64_t, uint64_t *);
+	int (*proc_pid)(void *);
 	void *proc, *ctx, *args;
 	uint64_t fn;
 	/* per pattern: trials' ratios to their floors, and times per call */
@@ -92,6 +103,7 @@ static void open_build(struct build *b, const char *lib, char *veorun, const cha
 	*(void **)&b->args_alloc = sym(h, lib, "veo_args_alloc");
 	*(void **)&b->call_async = sym(h, lib, "veo_call_async");
 	*(void **)&b->wait_result = sym(h, lib, "veo_call_wait_result");
+	*(void **)&b->proc_pid = sym(h, lib, "veo_proc_pid");
 	if (!(b->proc = b->proc_create_static(0, veorun)))
 		die(lib, "veo_proc_create_static failed");
 	if (!(handle = b->load_library(b->proc, kernels)) ||
@@ -99,6 +111,26 @@ static void open_build(struct build *b, const char *lib, char *veorun, const cha
 		die(kernels, "cannot load it or find `empty` in it");
 	if (!(b->ctx = b->context_open(b->proc)) || !(b->args = b->args_alloc()))
 		die(lib, "cannot open a context");
+}
+
+/* Pins every thread of process pid to cpu (-P); a thread that is gone
+ * meanwhile is skipped. */
+static void pin_process(int pid, int cpu)
+{
+	char dir[64];
+	cpu_set_t set;
+	struct dirent *e;
+	DIR *d;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	snprintf(dir, sizeof dir, "/proc/%d/task", pid);
+	if (!(d = opendir(dir)))
+		die(dir, "cannot list the threads to pin");
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			sched_setaffinity(atoi(e->d_name), sizeof set, &set);
+	closedir(d);
 }
 
 /* One trial: ns per call, NAN if a call failed. */
@@ -155,19 +187,21 @@ int main(int argc, char **argv)
 	const char *kernels = BENCH_KERNELS;
 	double seconds = 60, end;
 	struct build *b;
-	int nb, opt;
+	int nb, opt, place = -1; /* -P: the worker's CPU (the caller's is 0), -1: none */
 
-	while ((opt = getopt(argc, argv, "t:k:")) != -1) {
+	while ((opt = getopt(argc, argv, "t:k:P:")) != -1) {
 		if (opt == 't')
 			seconds = atof(optarg);
 		else if (opt == 'k')
 			kernels = optarg;
+		else if (opt == 'P' && (!strcmp(optarg, "same") || !strcmp(optarg, "apart")))
+			place = !strcmp(optarg, "same") ? 0 : 1;
 		else
 			return 2;
 	}
 	nb = (argc - optind) / 2;
 	if (nb < 1 || nb > MAX_BUILDS || (argc - optind) % 2) {
-		fprintf(stderr, "usage: veo_ab [-t seconds] [-k libbench_kernels.so] "
+		fprintf(stderr, "usage: veo_ab [-t seconds] [-k libbench_kernels.so] [-P same|apart] "
 		                "lib1.so veorun1 [lib2.so veorun2 ...] (at most %d)\n", MAX_BUILDS);
 		return 2;
 	}
@@ -177,6 +211,14 @@ int main(int argc, char **argv)
 		die("the floor's process", "cannot start it");
 	for (int i = 0; i < nb; i++)
 		open_build(&b[i], argv[optind + 2 * i], argv[optind + 2 * i + 1], kernels);
+	if (place >= 0) {
+		pin_process(getpid(), 0);
+		pin_process(floor_pid(), 1);
+		for (int i = 0; i < nb; i++)
+			pin_process(b[i].proc_pid(b[i].proc), place);
+		printf("placement: caller on CPU 0, workers on CPU %d, the floor's partner on CPU 1\n",
+		       place);
+	}
 
 	/* Round robin over builds and patterns, the starting build turning
 	 * each round, so that no build always follows the same one. */
