@@ -103,33 +103,14 @@ static double contend(struct veo_proc_handle *proc, int k, uint64_t fn,
 static uint64_t calibrate_compute(double target_ns, double *measured)
 {
 	void *h = dlopen(opt.kernels, RTLD_NOW | RTLD_LOCAL);
-	uint64_t (*compute)(uint64_t);
-	uint64_t iters = 10000;
-	double t[9];
+	uint64_t (*compute)(uint64_t), iters;
 
 	if (!h)
 		die("dlopen %s: %s", opt.kernels, dlerror());
 	*(void **)&compute = dlsym(h, "compute");
 	if (!compute)
 		die("%s has no compute()", opt.kernels);
-	for (int round = 0; round < 3; round++) {
-		for (int k = 0; k < 9; k++) {
-			double t0 = now_ns();
-
-			clobber((void *)(uintptr_t)compute(iters));
-			t[k] = now_ns() - t0;
-		}
-		iters = (uint64_t)(iters * target_ns / median(t, 9));
-		if (iters < 1)
-			iters = 1;
-	}
-	for (int k = 0; k < 9; k++) {
-		double t0 = now_ns();
-
-		clobber((void *)(uintptr_t)compute(iters));
-		t[k] = now_ns() - t0;
-	}
-	*measured = median(t, 9);
+	iters = compute_iters(compute, target_ns, measured);
 	dlclose(h);
 	return iters;
 }

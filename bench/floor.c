@@ -1,15 +1,18 @@
 /*
- * floor.c: what veo_bench and veo_ab share: the clock, medians, and the
- * floor, a round trip over one shared cache line between two processes.
+ * floor.c: what veo_bench, veo_ab and veo_medium share: the clock, medians,
+ * the floor (a round trip over one shared cache line between two
+ * processes), pinning threads to a CPU, and calibrating the compute kernel.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include "floor.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <linux/futex.h>
 #include <math.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -283,4 +286,52 @@ void floor_close(void)
 int floor_pid(void)
 {
 	return (int)fl.child;
+}
+
+int pin_threads(int pid, int cpu)
+{
+	char dir[64];
+	cpu_set_t set;
+	struct dirent *e;
+	DIR *d;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	snprintf(dir, sizeof dir, "/proc/%d/task", pid);
+	if (!(d = opendir(dir)))
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			sched_setaffinity(atoi(e->d_name), sizeof set, &set);
+	closedir(d);
+	return 0;
+}
+
+/* The median of 9 runs of compute(iters), in ns. */
+static double compute_time(uint64_t (*compute)(uint64_t), uint64_t iters)
+{
+	double t[9];
+
+	for (int k = 0; k < 9; k++) {
+		double t0 = now_ns();
+		volatile uint64_t x = compute(iters);
+
+		(void)x;
+		t[k] = now_ns() - t0;
+	}
+	return median(t, 9);
+}
+
+uint64_t compute_iters(uint64_t (*compute)(uint64_t), double target_ns, double *measured)
+{
+	uint64_t iters = 10000;
+
+	for (int round = 0; round < 3; round++) {
+		iters = (uint64_t)(iters * target_ns / compute_time(compute, iters));
+		if (iters < 1)
+			iters = 1;
+	}
+	if (measured)
+		*measured = compute_time(compute, iters);
+	return iters;
 }

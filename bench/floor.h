@@ -6,6 +6,7 @@
 #define OPENVEO_BENCH_FLOOR_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 double now_ns(void);              /* CLOCK_MONOTONIC */
 void sleep_ns(double ns);
@@ -23,5 +24,12 @@ double floor_quiet_ns(void);
 void floor_close(void);
 /* The child's process id (0 before floor_open), to place it on a CPU. */
 int floor_pid(void);
+
+/* Pins every thread of process pid to cpu (a thread gone meanwhile is
+ * skipped): 0, or -1 if its threads cannot be listed. */
+int pin_threads(int pid, int cpu);
+/* Iterations of compute (bench/kernels.c's) that take about target_ns in
+ * this process; *measured (if not NULL) is their median time then. */
+uint64_t compute_iters(uint64_t (*compute)(uint64_t), double target_ns, double *measured);
 
 #endif

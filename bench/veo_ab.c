@@ -28,9 +28,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include <dirent.h>
 #include <dlfcn.h>
-#include <sched.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -113,24 +111,11 @@ static void open_build(struct build *b, const char *lib, char *veorun, const cha
 		die(lib, "cannot open a context");
 }
 
-/* Pins every thread of process pid to cpu (-P); a thread that is gone
- * meanwhile is skipped. */
+/* Pins every thread of process pid to cpu (-P). */
 static void pin_process(int pid, int cpu)
 {
-	char dir[64];
-	cpu_set_t set;
-	struct dirent *e;
-	DIR *d;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	snprintf(dir, sizeof dir, "/proc/%d/task", pid);
-	if (!(d = opendir(dir)))
-		die(dir, "cannot list the threads to pin");
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			sched_setaffinity(atoi(e->d_name), sizeof set, &set);
-	closedir(d);
+	if (pin_threads(pid, cpu) != 0)
+		die("pinning", "cannot list the threads of a process to pin");
 }
 
 /* One trial: ns per call, NAN if a call failed. */

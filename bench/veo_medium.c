@@ -15,10 +15,8 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include <dirent.h>
 #include <dlfcn.h>
 #include <math.h>
-#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,20 +42,8 @@ static _Noreturn void die(const char *what, const char *why)
 
 static void pin_process(int pid, int cpu)
 {
-	char dir[64];
-	cpu_set_t set;
-	struct dirent *e;
-	DIR *d;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	snprintf(dir, sizeof dir, "/proc/%d/task", pid);
-	if (!(d = opendir(dir)))
-		die(dir, "cannot list the threads to pin");
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			sched_setaffinity(atoi(e->d_name), sizeof set, &set);
-	closedir(d);
+	if (pin_threads(pid, cpu) != 0)
+		die("pinning", "cannot list the threads of a process to pin");
 }
 
 static double thread_cpu_ns(void)
@@ -67,27 +53,6 @@ static double thread_cpu_ns(void)
 	getrusage(RUSAGE_THREAD, &ru);
 	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e9 +
 	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e3;
-}
-
-/* Iterations of compute() that take about target_ns here. */
-static uint64_t calibrate(uint64_t (*compute)(uint64_t), double target_ns)
-{
-	uint64_t iters = 1000;
-	double t[9];
-
-	for (int round = 0; round < 4; round++) {
-		for (int k = 0; k < 9; k++) {
-			double t0 = now_ns();
-			volatile uint64_t x = compute(iters);
-
-			(void)x;
-			t[k] = now_ns() - t0;
-		}
-		iters = (uint64_t)(iters * target_ns / median(t, 9));
-		if (iters < 1)
-			iters = 1;
-	}
-	return iters;
 }
 
 int main(int argc, char **argv)
@@ -136,7 +101,7 @@ int main(int argc, char **argv)
 	printf("%8s %6s %12s %12s %10s %8s %14s\n", "D", "N", "in-process", "openveo",
 	       "tax", "ratio", "host CPU/call");
 	for (size_t d = 0; d < sizeof durations_us / sizeof durations_us[0]; d++) {
-		uint64_t iters = calibrate(compute, durations_us[d] * 1e3);
+		uint64_t iters = compute_iters(compute, durations_us[d] * 1e3, NULL);
 		long n = (long)(20000 / durations_us[d]) + 1; /* about 20 ms a trial */
 		double in[MAX_TRIALS], off[MAX_TRIALS], cpu[MAX_TRIALS], end = now_ns() + seconds * 1e9;
 		int trials = 0;
