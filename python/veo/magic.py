@@ -77,7 +77,7 @@ class _Procs:
 
     def get(self, name):
         entry = self.procs.get(name)
-        if entry is not None and getattr(entry[0], "alive", not entry[0].closed):
+        if entry is not None and entry[0].alive:
             return entry
         proc = veo.VeoProc(0)
         entry = self.procs[name] = (proc, proc.open_context())
@@ -130,9 +130,7 @@ def build_cell(line, cell):
     b = veo.VeBuild()
     b.set_build_dir(_procs.directory())
     getattr(b, _LANGS[opts["lang"]])(label, cell, flags=opts["flags"])
-    so = os.path.join(_procs.directory(), label + ".so")
-    if not os.path.exists(so):
-        so = os.path.abspath(b.build_so(label))
+    so = os.path.abspath(b.build_so(label))  # an unchanged cell: nothing recompiled or relinked
     proc, ctx = _procs.get(opts["proc"])
     lib = proc.load_library(so)
     decls = _declarations(opts["lang"], cell)
