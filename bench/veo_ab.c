@@ -8,7 +8,8 @@
  * next, so two builds measured in two runs of veo_bench differ by more
  * than most changes do; interleaved in one process, a 3% difference shows.
  *
- *     veo_ab [-t seconds] [-k libbench_kernels.so] [-P same|apart] lib1.so veorun1 [lib2.so veorun2 ...]
+ *     veo_ab [-t seconds] [-k libbench_kernels.so] [-P same|apart] [-m D]
+ *            lib1.so veorun1 [lib2.so veorun2 ...]
  *
  * A build is its libveo.so and its worker, e.g. build/src/lib/libveo.so
  * and build/src/worker/veorun; copy them aside before rebuilding to keep
@@ -24,6 +25,13 @@
  * whatever the scheduler picked. The floor's partner is on CPU 1 either
  * way (its ping-pong spins: on one CPU it would not answer for a time
  * slice), so the floor is always the cross-CPU round trip.
+ *
+ * -m D compares the builds on a medium kernel instead: the compute kernel,
+ * calibrated in this process to run D us, called in a row (call + wait),
+ * each trial judged against the same calls made in-process just before
+ * it; printed per build: the median ratio, the tax (time per call above
+ * in-process) and the host thread's CPU time per call as a share of D.
+ * The wait policy (src/lib/pace.c) is judged this way.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -34,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "floor.h"
@@ -62,8 +71,11 @@ struct build {
 	uint64_t (*call_async)(void *, uint64_t, void *);
 	int (*wait_result)(void *, uint64_t, uint64_t *);
 	int (*proc_pid)(void *);
+	int (*args_set_u64)(void *, int, uint64_t);
 	void *proc, *ctx, *args;
-	uint64_t fn;
+	uint64_t fn, compute_fn;
+	/* -m: per trial, the tax in ns and the CPU time per call in ns */
+	double tax[MAX_TRIALS], cpu[MAX_TRIALS];
 	/* per pattern: trials' ratios to their floors, and times per call */
 	double ratio[NPAT][MAX_TRIALS], floor[NPAT][MAX_TRIALS], ns[NPAT][MAX_TRIALS];
 	int n[NPAT];
@@ -102,11 +114,13 @@ static void open_build(struct build *b, const char *lib, char *veorun, const cha
 	*(void **)&b->call_async = sym(h, lib, "veo_call_async");
 	*(void **)&b->wait_result = sym(h, lib, "veo_call_wait_result");
 	*(void **)&b->proc_pid = sym(h, lib, "veo_proc_pid");
+	*(void **)&b->args_set_u64 = sym(h, lib, "veo_args_set_u64");
 	if (!(b->proc = b->proc_create_static(0, veorun)))
 		die(lib, "veo_proc_create_static failed");
 	if (!(handle = b->load_library(b->proc, kernels)) ||
-	    !(b->fn = b->get_sym(b->proc, handle, "empty")))
-		die(kernels, "cannot load it or find `empty` in it");
+	    !(b->fn = b->get_sym(b->proc, handle, "empty")) ||
+	    !(b->compute_fn = b->get_sym(b->proc, handle, "compute")))
+		die(kernels, "cannot load it or find `empty` and `compute` in it");
 	if (!(b->ctx = b->context_open(b->proc)) || !(b->args = b->args_alloc()))
 		die(lib, "cannot open a context");
 }
@@ -141,6 +155,61 @@ static double trial(struct build *b, int pat)
 	return ok ? (now_ns() - t0) / n : NAN;
 }
 
+static double thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+/* -m: the medium kernel, in-process and through a build. */
+static uint64_t (*compute)(uint64_t);
+static uint64_t medium_iters;
+static long medium_n;
+
+static double medium_in_process(void)
+{
+	double t0 = now_ns();
+
+	for (long i = 0; i < medium_n; i++) {
+		volatile uint64_t x = compute(medium_iters);
+
+		(void)x;
+	}
+	return (now_ns() - t0) / medium_n;
+}
+
+/* One trial through b: ns per call, and the CPU time per call in *cpu. */
+static double medium_trial(struct build *b, double *cpu)
+{
+	uint64_t r;
+	double t0, c0;
+	int ok = 1;
+
+	b->args_set_u64(b->args, 0, medium_iters);
+	for (int i = 0; i < 3; i++) /* the worker wakes up */
+		b->wait_result(b->ctx, b->call_async(b->ctx, b->compute_fn, b->args), &r);
+	c0 = thread_cpu_ns();
+	t0 = now_ns();
+	for (long i = 0; i < medium_n; i++)
+		ok &= b->wait_result(b->ctx, b->call_async(b->ctx, b->compute_fn, b->args), &r) == 0;
+	t0 = (now_ns() - t0) / medium_n;
+	*cpu = (thread_cpu_ns() - c0) / medium_n;
+	return ok ? t0 : NAN;
+}
+
+static void medium_report(struct build *b, double d_ns)
+{
+	double p50 = median(b->ns[CALL_WAIT], (size_t)b->n[CALL_WAIT]);
+
+	printf("  %7.4fx  tax %7.2f us  host CPU %5.1f%% of D  %8.1f us/call  (%d)  %s\n",
+	       median(b->ratio[CALL_WAIT], (size_t)b->n[CALL_WAIT]),
+	       median(b->tax, (size_t)b->n[CALL_WAIT]) / 1e3,
+	       100 * median(b->cpu, (size_t)b->n[CALL_WAIT]) / d_ns, p50 / 1e3,
+	       b->n[CALL_WAIT], b->lib);
+}
+
 /* Median ratio of the trials of b and pat whose floor was below limit. */
 static double ratio_below(const struct build *b, int pat, double limit, int *count)
 {
@@ -173,10 +242,13 @@ int main(int argc, char **argv)
 	double seconds = 60, end;
 	struct build *b;
 	int nb, opt, place = -1; /* -P: the worker's CPU (the caller's is 0), -1: none */
+	double medium_us = 0;    /* -m */
 
-	while ((opt = getopt(argc, argv, "t:k:P:")) != -1) {
+	while ((opt = getopt(argc, argv, "t:k:P:m:")) != -1) {
 		if (opt == 't')
 			seconds = atof(optarg);
+		else if (opt == 'm' && atof(optarg) > 0)
+			medium_us = atof(optarg);
 		else if (opt == 'k')
 			kernels = optarg;
 		else if (opt == 'P' && (!strcmp(optarg, "same") || !strcmp(optarg, "apart")))
@@ -187,7 +259,8 @@ int main(int argc, char **argv)
 	nb = (argc - optind) / 2;
 	if (nb < 1 || nb > MAX_BUILDS || (argc - optind) % 2) {
 		fprintf(stderr, "usage: veo_ab [-t seconds] [-k libbench_kernels.so] [-P same|apart] "
-		                "lib1.so veorun1 [lib2.so veorun2 ...] (at most %d)\n", MAX_BUILDS);
+		                "[-m D] lib1.so veorun1 [lib2.so veorun2 ...] (at most %d)\n",
+		        MAX_BUILDS);
 		return 2;
 	}
 	if (!(b = calloc((size_t)nb, sizeof *b)))
@@ -203,6 +276,38 @@ int main(int argc, char **argv)
 			pin_process(b[i].proc_pid(b[i].proc), place);
 		printf("placement: caller on CPU 0, workers on CPU %d, the floor's partner on CPU 1\n",
 		       place);
+	}
+
+	if (medium_us > 0) {
+		void *h = dlopen(kernels, RTLD_NOW | RTLD_LOCAL);
+
+		if (!h || !(*(void **)&compute = dlsym(h, "compute")))
+			die(kernels, "cannot load it in-process or find `compute` in it");
+		medium_iters = compute_iters(compute, medium_us * 1e3, NULL);
+		medium_n = (long)(20000 / medium_us) + 1; /* about 20 ms a trial */
+		end = now_ns() + seconds * 1e9;
+		for (int round = 0; now_ns() < end; round++) {
+			for (int k = 0; k < nb; k++) {
+				struct build *x = &b[(k + round) % nb];
+				int i = x->n[CALL_WAIT];
+				double ref = medium_in_process(), cpu, t = medium_trial(x, &cpu);
+
+				if (!isfinite(t))
+					die(x->lib, "a call failed");
+				x->ratio[CALL_WAIT][i] = t / ref;
+				x->tax[i] = t - ref;
+				x->cpu[i] = cpu;
+				x->ns[CALL_WAIT][i] = t;
+				if (++x->n[CALL_WAIT] == MAX_TRIALS)
+					end = 0;
+			}
+		}
+		floor_close();
+		printf("D = %g us, %ld calls a trial: median ratio to in-process, tax, "
+		       "host CPU per call, time per call (trials)\n", medium_us, medium_n);
+		for (int i = 0; i < nb; i++)
+			medium_report(&b[i], medium_us * 1e3);
+		return 0;
 	}
 
 	/* Round robin over builds and patterns, the starting build turning

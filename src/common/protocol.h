@@ -53,9 +53,13 @@ struct vp_rec {
 	 * VP_REC_ALIGN, so `.len = sizeof rec` is always a valid length. */
 	_Alignas(VP_REC_ALIGN) uint32_t len; /* whole record, header included */
 	uint16_t op;       /* enum vp_op */
-	uint16_t flags;
+	uint16_t flags;    /* VP_REC_*, 0 but where an op says */
 	uint64_t reqid;    /* host request id, echoed in the answer */
 };
+
+/* VP_OP_CALL: time the call, publishing its start and its run time in the
+ * slot (ring.h: run_start_ns, timed), for the host's wait (pace.h). */
+#define VP_REC_TIMED 1u
 
 enum vp_op {
 	VP_OP_PAD = 0,        /* skip to the start of the ring */

@@ -127,6 +127,21 @@ struct vp_note {
 	uint32_t pad;
 };
 
+/* The word of a timed call's end: the low bits of its request id (as in an
+ * answer's stamp) over 36 bits of its run time in ns (68 s at most). */
+#define VP_TIMED_NS_BITS 36
+#define VP_TIMED(reqid, ns)                                                      \
+	((uint64_t)((uint32_t)(reqid) & VP_ANSWER_SEQ_MASK) << VP_TIMED_NS_BITS |    \
+	 ((ns) < (1ull << VP_TIMED_NS_BITS) ? (ns) : (1ull << VP_TIMED_NS_BITS) - 1))
+static inline int vp_timed_for(uint64_t timed, uint64_t reqid)
+{
+	return timed >> VP_TIMED_NS_BITS == ((uint32_t)reqid & VP_ANSWER_SEQ_MASK);
+}
+static inline uint64_t vp_timed_ns(uint64_t timed)
+{
+	return timed & ((1ull << VP_TIMED_NS_BITS) - 1);
+}
+
 /* Worker-side state of a slot, written by the worker. */
 enum vp_slot_state {
 	VP_SLOT_FREE = 0,
@@ -149,6 +164,12 @@ struct vp_slot {
 	_Atomic uint32_t state;           /* enum vp_slot_state */
 	_Atomic uint64_t running_reqid;   /* request now running, 0 if none */
 	_Atomic uint64_t running_fn;      /* its function address */
+	/* Timed calls (VP_REC_TIMED; the host's pace.h): when the running one
+	 * started (vp_now_ns), stored before running_reqid; and the last one's
+	 * request and run time, VP_TIMED(reqid, ns), one word that reads
+	 * whole. */
+	_Atomic uint64_t run_start_ns;
+	_Atomic uint64_t timed;
 	char msg[VP_MSG_MAX];             /* long message (slot 0 only) */
 	/* The CPU each side last started to spin on (UINT32_MAX: none yet),
 	 * so that a spinner on its partner's CPU yields it at once (wait.h).

@@ -78,8 +78,12 @@ uint64_t veo_call_async(struct veo_thr_ctxt *c, uint64_t addr, struct veo_args *
 	rec = req_submit_begin(c, len);
 	id = VEO_REQUEST_ID_INVALID;
 	if (rec) {
+		int timed;
+		uint8_t pace = pace_submit(&c->pace, addr, &timed);
+
 		args_encode(a, addr, stack_ve, rec);
-		id = req_submit_end(c, REQ_CALL, xp, rec, len);
+		rec->flags = timed ? VP_REC_TIMED : 0;
+		id = req_submit_end(c, REQ_CALL, xp, rec, len, pace, timed);
 	}
 	if (id == VEO_REQUEST_ID_INVALID && xp)
 		stack_args_drop(c, &x);

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "lock.h"
+#include "pace.h"
 #include "ring.h"
 
 #define CTX_MAGIC  0x63747874u  /* live context */
@@ -74,6 +75,7 @@ struct veo_thr_ctxt {
 	uint32_t sq_free;              /* SQ space before this is free (drain) */
 	uint64_t drain_seq;            /* first request drain has not taken */
 	uint64_t last_sent;            /* last id sent to the worker */
+	struct pace pace;              /* how long its kernels run (pace.h) */
 };
 
 struct veo_thr_ctxt_attr {

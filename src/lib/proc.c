@@ -34,6 +34,7 @@
 #include "error.h"
 #include "inside.h"
 #include "output.h"
+#include "pace.h"
 #include "proc.h"
 #include "request.h"
 #include "ring.h"
@@ -478,6 +479,11 @@ void proc_kill(struct veo_proc_handle *p)
 static int wait_ready(struct veo_proc_handle *p)
 {
 	uint64_t limit = vp_now_ns() + 60ull * 1000000000ull;
+	/* Sleeps of 25 us to 1.6 ms, over and over: each one that times out
+	 * tells how late this machine ends timed sleeps (pace.c), the
+	 * worker's start-up takes milliseconds anyway, and its readiness
+	 * wakes us at once. */
+	unsigned probe = 0;
 
 	for (;;) {
 		uint32_t st = atomic_load(&p->hdr->worker_state);
@@ -490,8 +496,8 @@ static int wait_ready(struct veo_proc_handle *p)
 		}
 		if (vp_now_ns() > limit)
 			return error_set("the worker did not start within 60 s");
-		vp_wait_change(&p->hdr->worker_state, st, &p->hdr->state_sleepers,
-		               vp_now_ns() + 20000000ull, 0);
+		pace_sleep_until(&p->hdr->worker_state, st, &p->hdr->state_sleepers,
+		                 vp_now_ns() + (25000ull << (probe++ % 7)));
 	}
 	p->heap_ve = p->hdr->worker_heap_base;
 	if (p->heap_ve == 0 || p->heap_ve + p->heap_size < p->heap_ve)

@@ -177,6 +177,8 @@ static void req_finish(struct veo_thr_ctxt *c, struct req *r, int status,
 	r->state = REQ_DONE;
 	r->status = (int8_t)status;
 	r->result = result;
+	if (r->timed && status == VEO_COMMAND_OK)
+		pace_learn(&c->pace, r->pace, c->slot, r->seq);
 	if (msg) {
 		struct req_extra *x = req_extra(c, r);
 
@@ -215,6 +217,7 @@ int req_ctx_init(struct veo_proc_handle *p, struct veo_thr_ctxt *c, unsigned idx
 	atomic_store(&c->closed, 0);
 	c->last_sent = 0;
 	c->block_held = 0;
+	memset(&c->pace, 0, sizeof c->pace); /* kernels of an earlier life */
 	atomic_store(&c->block_gen, 0);
 	atomic_store(&c->block_sleepers, 0);
 	/* No worker thread serves this slot now: reset its rings (the SQ is
@@ -514,33 +517,63 @@ static void fail_pending(struct veo_thr_ctxt *c)
  * to answer the first request drain() has not taken (c->drain_seq, which
  * must be pending: a caller waits for it or for one after it). With
  * `spin`, spins on its answer's stamp while watching the worker's state,
- * so that a crash ends the spin at once; without, sleeps until the SQ
- * head moves from what the last drain saw, at most `slice` ns, then
- * checks whether the worker still lives. */
-static void wait_answer(struct veo_thr_ctxt *c, uint64_t slice, int spin)
+ * so that a crash ends the spin at once; for a call to a kernel known to
+ * run long, sleeps through most of its expected run first (pace.h).
+ * Without `spin`, sleeps until the SQ head moves from what the last drain
+ * saw, at most `slice` ns, then checks whether the worker still lives.
+ * Returns the pace entry of an untimed call whose spin ran out, for the
+ * caller to mark once it holds the lock again (pace_spun_out), else 0. */
+static uint8_t wait_answer(struct veo_thr_ctxt *c, uint64_t slice, int spin)
 {
 	struct veo_proc_handle *p = c->proc;
-	const struct vp_answer *d = answer_of(c, &c->reqs[c->drain_seq & (c->cap - 1)]);
-	uint64_t id = req_id_of(c, c->drain_seq);
+	const struct req *r = &c->reqs[c->drain_seq & (c->cap - 1)];
+	const struct vp_answer *d = answer_of(c, r);
+	uint64_t id = req_id_of(c, c->drain_seq), limit;
+	uint8_t pace = r->pace;
+	struct pace_plan plan = { 0, 0 };
 	uint32_t head;
 
+	if (spin && pace)
+		plan = pace_plan_of(&c->pace, pace, r->timed);
 	unlock_pinned(c);
 	if (spin) {
+		limit = slice < vp_spin_ns() ? slice : vp_spin_ns();
+		if (plan.est_ns) {
+			/* The head before the answer, as below. */
+			head = atomic_load_explicit(&c->slot->sq.head, memory_order_acquire);
+			if (vp_answer_for(ring_answer_stamp(d), id))
+				return 0;
+			limit = pace_sleep(c->slot, id, head, plan, vp_now_ns() + slice);
+		}
 		vp_cpu_publish(&c->slot->host_cpu);
-		vp_spin_until_or((_Atomic uint32_t *)&d->stamp, VP_ANSWER_WHO_MASK,
-		                 VP_ANSWER_STAMP(id, 0), &p->hdr->worker_state, VP_WORKER_READY,
-		                 slice < vp_spin_ns() ? slice : vp_spin_ns(), &c->slot->worker_cpu);
-		return;
+		if (vp_spin_until_or((_Atomic uint32_t *)&d->stamp, VP_ANSWER_WHO_MASK,
+		                     VP_ANSWER_STAMP(id, 0), &p->hdr->worker_state,
+		                     VP_WORKER_READY, limit, &c->slot->worker_cpu) < 0 &&
+		    pace && !plan.est_ns)
+			return pace;
+		return 0;
 	}
 	/* The head first, then the answer once more: an answer written after
 	 * that look moves the head (ring.h), so the sleep ends at once. The
 	 * head's acquire pairs with the release in ring_sq_publish. */
 	head = atomic_load_explicit(&c->slot->sq.head, memory_order_acquire);
 	if (vp_answer_for(ring_answer_stamp(d), id))
-		return;
+		return 0;
 	if (vp_wait_change(&c->slot->sq.head, head, &c->slot->sq.head_sleepers,
 	                   vp_now_ns() + slice, 0) != 0)
 		death_recheck(p);
+	return 0;
+}
+
+/* wait_answer, then the lock again, and an untimed call that spun out gets
+ * its next call timed. */
+static void wait_answer_relock(struct veo_thr_ctxt *c, uint64_t slice, int spin)
+{
+	uint8_t spun_out = wait_answer(c, slice, spin);
+
+	relock_pinned(c);
+	if (spun_out)
+		pace_spun_out(&c->pace, spun_out);
 }
 
 /* ---- submission -------------------------------------------------------- */
@@ -582,9 +615,8 @@ struct vp_rec *req_submit_wait_room(struct veo_thr_ctxt *c, uint32_t len)
 		 * ring: taking each record's room as it frees would make every
 		 * submission wait for the worker's next answer. */
 		more = VP_SQ_BYTES / 4;
-		wait_answer(c, SLICE_NS, spin);
+		wait_answer_relock(c, SLICE_NS, spin);
 		spin = 0;
-		relock_pinned(c);
 		if (c->block_held)
 			req_wait_block_end(c);
 	}
@@ -600,7 +632,7 @@ uint64_t req_submit(struct veo_thr_ctxt *c, int kind, const struct req_extra *x,
 		return VEO_REQUEST_ID_INVALID;
 	memcpy((char *)d + sizeof d->len, (const char *)rec + sizeof d->len,
 	       len - sizeof d->len);
-	return req_submit_end(c, kind, x, d, len);
+	return req_submit_end(c, kind, x, d, len, 0, 0);
 }
 
 int req_lock_if_idle(struct veo_thr_ctxt *c)
@@ -620,7 +652,7 @@ uint64_t req_done_locked(struct veo_thr_ctxt *c, int kind)
 
 	if (!req_room(c))
 		return VEO_REQUEST_ID_INVALID;
-	r = req_new(c, kind, NULL, 0);
+	r = req_new(c, kind, NULL, 0, 0, 0);
 	r->state = REQ_DONE;
 	r->status = VEO_COMMAND_OK;
 	return req_id_of(c, c->next_id - 1);
@@ -718,9 +750,8 @@ int req_wait(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret,
 			if (deadline - now < slice)
 				slice = deadline - now;
 		}
-		wait_answer(c, slice, spin);
+		wait_answer_relock(c, slice, spin);
 		spin = 0;
-		relock_pinned(c);
 	}
 }
 
@@ -777,9 +808,8 @@ static int sync_until(struct veo_thr_ctxt *c, uint64_t deadline_ns)
 			if (deadline_ns - now < slice)
 				slice = deadline_ns - now;
 		}
-		wait_answer(c, slice, spin);
+		wait_answer_relock(c, slice, spin);
 		spin = 0;
-		relock_pinned(c);
 	}
 	vlock_give(&c->lock);
 	return st;

@@ -51,7 +51,11 @@ struct req {
 	uint8_t kind;            /* enum req_kind */
 	int8_t status;           /* enum veo_command_state once done */
 	uint8_t has_extra;       /* the entry of the extra table is in use */
+	uint8_t pace;            /* a call: its function's estimate, index + 1
+	                          * in c->pace (pace.h); 0 otherwise */
+	uint8_t timed;           /* the worker times it (VP_REC_TIMED) */
 };
+_Static_assert(sizeof(struct req) == 24, "the table of many requests stays small");
 
 /* What only some requests have, in a second table at the same index:
  * what a submission needs done at completion, and a failure's message. A
@@ -136,14 +140,15 @@ OPENVEO_INLINE int req_room(struct veo_thr_ctxt *c)
 
 /* A new table entry of kind, state pending, for the next seq (req_room
  * said there is one), whose record is at pos; x, if not NULL, is its
- * extra part. */
+ * extra part; pace and timed as in struct req. */
 OPENVEO_INLINE struct req *req_new(struct veo_thr_ctxt *c, int kind, const struct req_extra *x,
-                                   uint32_t pos)
+                                   uint32_t pos, uint8_t pace, int timed)
 {
 	struct req *r = &c->reqs[c->next_id & (c->cap - 1)];
 
 	*r = (struct req){ .seq = (uint32_t)c->next_id, .pos = pos, .state = REQ_PENDING,
-	                   .kind = (uint8_t)kind, .has_extra = x != NULL };
+	                   .kind = (uint8_t)kind, .has_extra = x != NULL, .pace = pace,
+	                   .timed = (uint8_t)timed };
 	if (x)
 		*req_extra_of(c, r) = *x;
 	c->next_id++;
@@ -191,8 +196,9 @@ static inline int req_sq_room(const struct veo_thr_ctxt *c, uint32_t len, uint32
  * lock, waits for room for a record of len bytes and reserves it
  * (ring_reserve); NULL, unlocked, if the proc is dead. The caller writes
  * the record there, all but its len and reqid, and req_submit_end makes
- * the request's table entry (kind, extra part x or NULL), writes the id
- * and publishes the record, then unlocks. If there is no memory for the
+ * the request's table entry (kind, extra part x or NULL; a call's pace
+ * entry and timing, pace.h, or 0), writes the id and publishes the
+ * record, then unlocks. If there is no memory for the
  * entry, the record stays unpublished: the next submission overwrites it.
  * req_submit_wait_room is req_submit_begin when the ring is full or the
  * proc looks dead. */
@@ -209,7 +215,7 @@ OPENVEO_INLINE struct vp_rec *req_submit_begin(struct veo_thr_ctxt *c, uint32_t 
 
 OPENVEO_INLINE uint64_t req_submit_end(struct veo_thr_ctxt *c, int kind,
                                        const struct req_extra *x, struct vp_rec *rec,
-                                       uint32_t len)
+                                       uint32_t len, uint8_t pace, int timed)
 {
 	uint64_t seq = c->next_id, id = req_id_of(c, seq);
 	uint32_t pos = c->sq_tail;
@@ -222,7 +228,7 @@ OPENVEO_INLINE uint64_t req_submit_end(struct veo_thr_ctxt *c, int kind,
 	ring_publish(c->slot, &c->sq_tail, rec, len);
 	/* The table entry after the record: the worker may start at once,
 	 * and only host threads read the table, under the lock we hold. */
-	req_new(c, kind, x, pos);
+	req_new(c, kind, x, pos, pace, timed);
 	c->npending++;
 	c->last_sent = seq;
 	vlock_give(&c->lock);

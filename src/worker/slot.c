@@ -11,6 +11,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -35,6 +36,47 @@ int slot_sq_poll(struct vp_slot *s, struct ring_cursor *cur, uint8_t *buf,
 	return ring_sq_poll(s, cur, buf, SLOT_REC_MAX, bad_reqid);
 }
 
+/*
+ * The host's waiting thread and ours on one CPU: then every hand-off is a
+ * switch between them (3-4 us a call and wait, where two CPUs take 0.2).
+ * The scheduler puts a woken thread on its waker's CPU and may keep it
+ * there for seconds while another CPU idles, so after UNSHARE_AFTER spins
+ * in a row that found the host on our CPU, we move to another CPU we may
+ * run on and give the mask back at once: the scheduler leaves a running
+ * thread where it is. At most every UNSHARE_EVERY_NS, so that two busy
+ * pairs on two CPUs do not chase each other; never where our mask (a
+ * user's taskset, a kernel's binding) allows this CPU alone.
+ */
+#define UNSHARE_AFTER 16
+#define UNSHARE_EVERY_NS 20000000ull
+
+static __thread unsigned shared_spins;
+static __thread uint64_t unshared_at;
+
+static void unshare_cpu(const struct vp_slot *s)
+{
+	uint32_t cpu = atomic_load_explicit(&s->worker_cpu, memory_order_relaxed);
+	cpu_set_t mask, others;
+	uint64_t now;
+
+	if (cpu == UINT32_MAX || atomic_load_explicit(&s->host_cpu, memory_order_relaxed) != cpu) {
+		shared_spins = 0;
+		return;
+	}
+	if (++shared_spins < UNSHARE_AFTER)
+		return;
+	shared_spins = 0;
+	now = vp_now_ns();
+	if (now - unshared_at < UNSHARE_EVERY_NS || cpu >= CPU_SETSIZE ||
+	    sched_getaffinity(0, sizeof mask, &mask) != 0)
+		return;
+	unshared_at = now;
+	others = mask;
+	CPU_CLR(cpu, &others);
+	if (CPU_COUNT(&others) > 0 && sched_setaffinity(0, sizeof others, &others) == 0)
+		sched_setaffinity(0, sizeof mask, &mask);
+}
+
 /* slot_sq_poll, waiting while the ring is empty: spinning on the len at
  * our head, then sleeping on the tail. Returns the record's length, or 0
  * when the ring held garbage. */
@@ -49,6 +91,7 @@ static uint32_t sq_take(struct vp_slot *s, struct ring_cursor *cur, uint8_t *buf
 			return n > 0 ? (uint32_t)n : 0;
 		if (spin) {
 			vp_cpu_publish(&s->worker_cpu);
+			unshare_cpu(s);
 			vp_spin_change((_Atomic uint32_t *)&((struct vp_rec *)(s->sq_data + pos))->len,
 			               0, vp_spin_ns(), &s->host_cpu);
 		}
@@ -313,16 +356,26 @@ static void serve_loop(struct serving *sv)
 			continue;
 		}
 		switch (r->op) {
-		case VP_OP_CALL:
+		case VP_OP_CALL: {
+			/* A timed call (the host waits by its run time, pace.h):
+			 * two clock reads, for the calls the host asks it of. */
+			uint64_t t0 = r->flags & VP_REC_TIMED ? vp_now_ns() : 0;
+
+			if (t0)
+				atomic_store_explicit(&s->run_start_ns, t0, memory_order_relaxed);
 			atomic_store_explicit(&s->running_fn, ((const struct vp_call *)buf)->addr,
 			                      memory_order_relaxed);
 			atomic_store_explicit(&s->running_reqid, r->reqid, memory_order_release);
 			st = dispatch_call((const struct vp_call *)buf, len, &result, msg,
 			                   sizeof msg);
+			if (t0)
+				atomic_store_explicit(&s->timed, VP_TIMED(r->reqid, vp_now_ns() - t0),
+				                      memory_order_relaxed);
 			/* What the kernel printed, before the host learns it returned. */
 			vp_output_flush();
 			atomic_store_explicit(&s->running_reqid, 0, memory_order_release);
 			break;
+		}
 		case VP_OP_COMPLETE:
 			result = ((const struct vp_complete *)buf)->result;
 			st = VP_ST_OK;

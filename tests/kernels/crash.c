@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* SIGSEGV: a write through a null pointer. */
@@ -167,4 +168,18 @@ int fork_helper(int how)
 int end_thread(void)
 {
 	pthread_exit(NULL);
+}
+
+/* Sleeps us microseconds, or crashes (SIGSEGV) at once if crash is set:
+ * a kernel whose run time the host has learnt, ending early by a crash
+ * (wait_pace.c). */
+int sleep_or_crash(uint64_t us, int crash)
+{
+	struct timespec ts = { (time_t)(us / 1000000), (long)(us % 1000000) * 1000 };
+
+	if (crash)
+		return crash_segv();
+	while (nanosleep(&ts, &ts) != 0)
+		;
+	return 0;
 }

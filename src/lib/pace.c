@@ -1,0 +1,164 @@
+/*
+ * pace.c: the estimates of kernels' run times and the sleep that uses them
+ * (see pace.h).
+ */
+#include "pace.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+
+#include "wait.h"
+
+int pace_enabled(void)
+{
+	static _Atomic int cached; /* 0: not read yet, else 1 + on */
+	int v = atomic_load_explicit(&cached, memory_order_relaxed);
+
+	if (v == 0) {
+		const char *s = getenv("VEO_PACE");
+
+		v = 1 + !(s && s[0] == '0' && s[1] == '\0');
+		atomic_store_explicit(&cached, v, memory_order_relaxed);
+	}
+	return v - 1;
+}
+
+uint8_t pace_insert(struct pace *pc, uint64_t fn)
+{
+	unsigned set = pace_set(fn), i = set * PACE_WAYS + pc->next[set];
+
+	pc->next[set] = (uint8_t)((pc->next[set] + 1) % PACE_WAYS);
+	pc->fns[i] = (struct pace_fn){ .fn = fn };
+	return (uint8_t)(i + 1);
+}
+
+/* A moving average and its deviation, by 1/2^shift of each sample. */
+static void average_in(uint32_t *est, uint32_t *dev, uint64_t x, unsigned shift)
+{
+	int64_t d;
+
+	if (x > UINT32_MAX / 2)
+		x = UINT32_MAX / 2;
+	if (*est == 0) { /* the first sample */
+		*est = (uint32_t)x;
+		*dev = (uint32_t)(x / 8);
+		return;
+	}
+	d = (int64_t)x - *est;
+	*est = (uint32_t)(*est + d / (1 << shift));
+	*dev = (uint32_t)(*dev + ((d < 0 ? -d : d) - (int64_t)*dev) / (1 << shift));
+}
+
+void pace_learn(struct pace *pc, uint8_t idx, const struct vp_slot *s, uint64_t reqid)
+{
+	struct pace_fn *e = &pc->fns[idx - 1];
+	/* Ordered after the answer's stamp, which the worker stored after it
+	 * (slot.c), by the stamp's acquire: relaxed is enough. Another timed
+	 * call may have ended since (a batch drained at once): then this one's
+	 * time is lost, and the word says so. */
+	uint64_t t = atomic_load_explicit(&s->timed, memory_order_relaxed);
+
+	if (!vp_timed_for(t, reqid))
+		return;
+	average_in(&e->est_ns, &e->dev_ns, vp_timed_ns(t), 2);
+	e->retime = 0;
+}
+
+/*
+ * How late this process's timed sleeps end, past their deadline: moving
+ * averages shared by its threads (a racing update loses a sample, nothing
+ * else), by the length of the sleep, which matters: on the VM these
+ * figures come from, a 25 us sleep ends 19 us late on average, a 75 us
+ * one 27 us, a 200 us one 40 us. The first samples come from
+ * veo_proc_create's wait for its worker (proc.c); before them, a guess on
+ * the late side.
+ */
+#define LATE_CLASSES 5
+static struct {
+	_Atomic uint32_t est, dev;
+} late[LATE_CLASSES] = {
+	{ 30000, 10000 }, { 40000, 10000 }, { 50000, 10000 }, { 50000, 10000 }, { 50000, 10000 },
+};
+
+static unsigned late_class(uint64_t ns)
+{
+	return ns < 40000 ? 0 : ns < 100000 ? 1 : ns < 300000 ? 2 : ns < 1000000 ? 3 : 4;
+}
+
+/* The thread's timer slack for a sleep: 1 ns, since Linux's default of
+ * 50 us would end every sleep that much later, then what it was. */
+static uint64_t slack_tighten(void)
+{
+	int old = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+
+	if (old > 1)
+		prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0);
+	return old > 1 ? (uint64_t)old : 0;
+}
+
+static void slack_restore(uint64_t old)
+{
+	if (old)
+		prctl(PR_SET_TIMERSLACK, old, 0, 0, 0);
+}
+
+int pace_sleep_until(_Atomic uint32_t *word, uint32_t old, _Atomic uint32_t *sleepers,
+                     uint64_t deadline)
+{
+	uint64_t now = vp_now_ns(), slack = slack_tighten();
+	unsigned k = late_class(deadline > now ? deadline - now : 0);
+	int changed = vp_wait_change(word, old, sleepers, deadline, 0) == 0;
+
+	now = vp_now_ns();
+	slack_restore(slack);
+	/* How late it ended: a time-out, or an answer that came after the
+	 * deadline, which tells that the timer was at least that late. */
+	if (now >= deadline) {
+		uint32_t e = atomic_load_explicit(&late[k].est, memory_order_relaxed);
+		uint32_t d = atomic_load_explicit(&late[k].dev, memory_order_relaxed);
+
+		average_in(&e, &d, now - deadline, 3);
+		atomic_store_explicit(&late[k].est, e, memory_order_relaxed);
+		atomic_store_explicit(&late[k].dev, d, memory_order_relaxed);
+	}
+	return changed ? 0 : -1;
+}
+
+/* Sleeps shorter than this are not worth their system calls: spin. */
+#define PACE_MIN_SLEEP_NS 5000u
+
+uint64_t pace_sleep(struct vp_slot *s, uint64_t reqid, uint32_t head, struct pace_plan plan,
+                    uint64_t until)
+{
+	uint64_t now = vp_now_ns(), start = now, end, wake, margin = 0;
+
+	/* When it started, if it has: the worker stores the start before the
+	 * id (release). Not started yet: it starts about now. */
+	if (atomic_load_explicit(&s->running_reqid, memory_order_acquire) == reqid)
+		start = atomic_load_explicit(&s->run_start_ns, memory_order_relaxed);
+	end = start + plan.est_ns;
+	/* Wake early by the kernel's deviation and by how late a sleep of
+	 * that length ends: the length without the margin picks the class,
+	 * then the length with it, which may be of a shorter class. */
+	for (int pass = 0; pass < 2; pass++) {
+		uint64_t len = end > now + margin ? end - now - margin : 0;
+		unsigned k = late_class(len);
+
+		margin = (uint64_t)plan.dev_ns +
+		         atomic_load_explicit(&late[k].est, memory_order_relaxed) +
+		         atomic_load_explicit(&late[k].dev, memory_order_relaxed);
+	}
+	wake = end > margin ? end - margin : 0;
+	if (wake > until)
+		wake = until;
+	if (wake >= now + PACE_MIN_SLEEP_NS) {
+		pace_sleep_until(&s->sq.head, head, &s->sq.head_sleepers, wake);
+		now = vp_now_ns();
+	}
+	/* Spin across the expected end, then as long as any wait would. */
+	if (now >= until)
+		return 0;
+	wake = 2 * margin + vp_spin_ns();
+	return wake < until - now ? wake : until - now;
+}

@@ -1,0 +1,160 @@
+/*
+ * pace.h: waiting for a kernel that runs long, without spinning through it.
+ *
+ * A host thread that waits for an answer spins (wait.h): a partner on
+ * another core answers a short request in a fraction of a microsecond, and
+ * a sleep costs more than that just to wake up: on a VM, waking a thread
+ * that sleeps on a futex takes 25-60 us, and a timed sleep ends 20-40 us
+ * after its deadline (measured on the 2-CPU KVM guest these figures come
+ * from, with the timer slack at 1 ns; 80 us with Linux's default 50 us).
+ * So spinning is right for a kernel that runs microseconds and wrong for
+ * one that runs milliseconds: the spinning core is taken from the kernel's
+ * OpenMP team, and a spin given up after VEO_SPIN_US leaves the thread
+ * asleep when the answer comes, a wake-up late.
+ *
+ * So each context learns how long each kernel (function address) runs and
+ * waits accordingly:
+ *
+ *   - the worker times a call when the host asks it to (VP_REC_TIMED in
+ *     the record): it publishes when the call started (vp_slot's
+ *     run_start_ns) and, at its end, how long it ran (timed_ns). A call is
+ *     timed when its function is new to the context, known to run long, or
+ *     at every PACE_RETIME-th call, or once a wait for it spun out: a short
+ *     kernel costs the worker no clock read;
+ *   - an estimate per function, a moving average of the run times and of
+ *     their deviation;
+ *   - a waiter for a timed call to a kernel expected to run long sleeps
+ *     until shortly before the expected end, on the futex the answer
+ *     wakes (so an early end wakes it), then spins across the expected
+ *     end, and past it for as long as a short wait would (VEO_SPIN_US),
+ *     before it falls back to sleeping;
+ *   - "shortly before" is the expected end less the kernel's deviation and
+ *     the late-wake margin: how late this process's timed sleeps have
+ *     ended, learnt from each of them (the thread's timer slack is 1 ns
+ *     meanwhile, then restored).
+ *
+ * What is learnt is a hint: a wrong estimate costs time or CPU, never a
+ * lost answer, since every sleep is on the word the answer changes.
+ * VEO_SPIN_US stays the spin of short waits and of the fall-back;
+ * VEO_PACE=0 turns the prediction off (every wait spins, then sleeps).
+ */
+#ifndef OPENVEO_PACE_H
+#define OPENVEO_PACE_H
+
+#include <stdint.h>
+
+#include "ring.h"
+
+/* Functions a context keeps estimates for: PACE_SETS sets of PACE_WAYS,
+ * a set chosen by the address; a newcomer takes the place of the set's
+ * oldest entry. A time step of 30 kernels fits. */
+#define PACE_SETS 32
+#define PACE_WAYS 4
+#define PACE_FNS (PACE_SETS * PACE_WAYS)
+/* A function estimated to run at least this long gets its calls timed. */
+#define PACE_TIMED_NS 10000u
+/* A short function's calls are timed again every so many calls. */
+#define PACE_RETIME 256u
+
+struct pace_fn {
+	uint64_t fn;          /* function address; 0: a free entry */
+	uint32_t est_ns;      /* run time, moving average; 0: not timed yet */
+	uint32_t dev_ns;      /* moving average of |run time - est_ns| */
+	uint32_t calls;       /* calls since it was last timed */
+	uint32_t retime;      /* time its next call (a wait spun out) */
+};
+
+/* A context's estimates; under the context's lock. */
+struct pace {
+	struct pace_fn fns[PACE_FNS];
+	uint8_t next[PACE_SETS];   /* the way a set's next newcomer takes */
+};
+
+/* What a waiter needs of its request's function, read under the lock:
+ * est 0 means spin as usual. */
+struct pace_plan {
+	uint32_t est_ns;
+	uint32_t dev_ns;
+};
+
+/* Whether the prediction is on (VEO_PACE, read once). */
+int pace_enabled(void);
+
+static inline unsigned pace_set(uint64_t fn)
+{
+	return (unsigned)((fn * 0x9e3779b97f4a7c15ull) >> 59); /* 5 bits: PACE_SETS */
+}
+
+/* A function not in its set: in the place of the set's oldest entry.
+ * Entries do not move, so a pending request's index stays its function's
+ * until a newcomer takes the place (then one sample goes to the wrong
+ * function, which the next ones outweigh). */
+uint8_t pace_insert(struct pace *pc, uint64_t fn);
+
+/*
+ * At the submission of a call to fn, lock held: its entry (index + 1,
+ * kept in the request) and whether the worker is to time it (*timed).
+ * Inline: every call runs it, and for a short kernel it is a load, a
+ * compare and an increment.
+ */
+static inline uint8_t pace_submit(struct pace *pc, uint64_t fn, int *timed)
+{
+	unsigned i = pace_set(fn) * PACE_WAYS;
+
+	for (unsigned end = i + PACE_WAYS; i < end; i++) {
+		struct pace_fn *e = &pc->fns[i];
+
+		if (e->fn == fn) {
+			*timed = e->est_ns >= PACE_TIMED_NS || e->retime ||
+			         ++e->calls >= PACE_RETIME;
+			if (*timed)
+				e->calls = 0;
+			return (uint8_t)(i + 1);
+		}
+	}
+	*timed = 1;
+	return pace_insert(pc, fn);
+}
+
+/* The estimate of entry `idx` (pace_submit's) for a waiter, lock held. */
+static inline struct pace_plan pace_plan_of(const struct pace *pc, uint8_t idx, int timed)
+{
+	const struct pace_fn *e = &pc->fns[idx - 1];
+
+	if (!timed || e->est_ns < PACE_TIMED_NS || !pace_enabled())
+		return (struct pace_plan){ 0, 0 };
+	return (struct pace_plan){ e->est_ns, e->dev_ns };
+}
+
+/* A timed call of entry idx ended, lock held: learns its run time from the
+ * worker's timed_ns if that is still this request's (reqid). */
+void pace_learn(struct pace *pc, uint8_t idx, const struct vp_slot *s, uint64_t reqid);
+
+/* A wait for an untimed call of entry idx spun out: time the next. */
+static inline void pace_spun_out(struct pace *pc, uint8_t idx)
+{
+	pc->fns[idx - 1].retime = 1;
+}
+
+/*
+ * Sleeps, lock not held, until shortly before the expected end of request
+ * reqid (plan's estimate, from its start as the worker published it) and
+ * at most until `until` (absolute, vp_now_ns), on the SQ head the answer
+ * moves (head: as read before the answer was last looked at). Does not
+ * sleep when the expected end is too near. Returns how long the caller
+ * should spin next: across the expected end and VEO_SPIN_US past it (0
+ * once `until` has passed).
+ */
+uint64_t pace_sleep(struct vp_slot *s, uint64_t reqid, uint32_t head, struct pace_plan plan,
+                    uint64_t until);
+
+/*
+ * A timed sleep on a futex word (vp_wait_change, no spin) with the timer
+ * slack at 1 ns, which learns how late sleeps end when it times out: 0 if
+ * the word changed, -1 otherwise. veo_proc_create waits for its worker
+ * with it, so the first long wait of a process knows the margin already.
+ */
+int pace_sleep_until(_Atomic uint32_t *word, uint32_t old, _Atomic uint32_t *sleepers,
+                     uint64_t deadline);
+
+#endif
