@@ -24,12 +24,31 @@ int pace_enabled(void)
 	return v - 1;
 }
 
-uint8_t pace_insert(struct pace *pc, uint64_t fn)
+/* A function not in its set takes the place of the set's oldest entry.
+ * Entries do not move, so a pending request's index stays its function's
+ * until a newcomer takes the place (then one sample goes to the wrong
+ * function, which the next ones outweigh). */
+uint8_t pace_submit_slow(struct pace *pc, uint64_t fn, int *timed)
 {
-	unsigned set = pace_set(fn), i = set * PACE_WAYS + pc->next[set];
+	unsigned set = pace_set(fn), i = set * PACE_WAYS, end = i + PACE_WAYS;
+	struct pace_fn *e;
 
-	pc->next[set] = (uint8_t)((pc->next[set] + 1) % PACE_WAYS);
-	pc->fns[i] = (struct pace_fn){ .fn = fn };
+	while (i < end && pc->fns[i].fn != fn)
+		i++;
+	if (i == end) {
+		i = set * PACE_WAYS + pc->next[set];
+		pc->next[set] = (uint8_t)((pc->next[set] + 1) % PACE_WAYS);
+		pc->fns[i] = (struct pace_fn){ .fn = fn, .countdown = 1 };
+	}
+	e = &pc->fns[i];
+	pc->last = (uint8_t)i;
+	if (e->countdown > 1) {
+		e->countdown--;
+		*timed = 0;
+	} else {
+		*timed = 1;
+		e->countdown = e->est_ns >= PACE_TIMED_NS ? 1 : PACE_RETIME;
+	}
 	return (uint8_t)(i + 1);
 }
 
@@ -62,7 +81,8 @@ void pace_learn(struct pace *pc, uint8_t idx, const struct vp_slot *s, uint64_t 
 	if (!vp_timed_for(t, reqid))
 		return;
 	average_in(&e->est_ns, &e->dev_ns, vp_timed_ns(t), 2);
-	e->retime = 0;
+	if (e->est_ns >= PACE_TIMED_NS) /* every call timed from now on */
+		e->countdown = 1;
 }
 
 /*

@@ -60,14 +60,15 @@ struct pace_fn {
 	uint64_t fn;          /* function address; 0: a free entry */
 	uint32_t est_ns;      /* run time, moving average; 0: not timed yet */
 	uint32_t dev_ns;      /* moving average of |run time - est_ns| */
-	uint32_t calls;       /* calls since it was last timed */
-	uint32_t retime;      /* time its next call (a wait spun out) */
+	uint32_t countdown;   /* calls until one is timed: 1, the next one
+	                       * (a new or long function, or a wait spun out) */
 };
 
 /* A context's estimates; under the context's lock. */
 struct pace {
 	struct pace_fn fns[PACE_FNS];
 	uint8_t next[PACE_SETS];   /* the way a set's next newcomer takes */
+	uint8_t last;              /* the entry of the last call */
 };
 
 /* What a waiter needs of its request's function, read under the lock:
@@ -85,35 +86,25 @@ static inline unsigned pace_set(uint64_t fn)
 	return (unsigned)((fn * 0x9e3779b97f4a7c15ull) >> 59); /* 5 bits: PACE_SETS */
 }
 
-/* A function not in its set: in the place of the set's oldest entry.
- * Entries do not move, so a pending request's index stays its function's
- * until a newcomer takes the place (then one sample goes to the wrong
- * function, which the next ones outweigh). */
-uint8_t pace_insert(struct pace *pc, uint64_t fn);
+/* pace_submit for any but a short function called again. */
+uint8_t pace_submit_slow(struct pace *pc, uint64_t fn, int *timed);
 
 /*
  * At the submission of a call to fn, lock held: its entry (index + 1,
  * kept in the request) and whether the worker is to time it (*timed).
- * Inline: every call runs it, and for a short kernel it is a load, a
- * compare and an increment.
+ * Inline, since every call runs it: a loop calling one short kernel costs
+ * a compare and a decrement.
  */
 static inline uint8_t pace_submit(struct pace *pc, uint64_t fn, int *timed)
 {
-	unsigned i = pace_set(fn) * PACE_WAYS;
+	struct pace_fn *e = &pc->fns[pc->last];
 
-	for (unsigned end = i + PACE_WAYS; i < end; i++) {
-		struct pace_fn *e = &pc->fns[i];
-
-		if (e->fn == fn) {
-			*timed = e->est_ns >= PACE_TIMED_NS || e->retime ||
-			         ++e->calls >= PACE_RETIME;
-			if (*timed)
-				e->calls = 0;
-			return (uint8_t)(i + 1);
-		}
+	if (__builtin_expect(e->fn == fn && e->countdown > 1, 1)) {
+		e->countdown--;
+		*timed = 0;
+		return (uint8_t)(pc->last + 1);
 	}
-	*timed = 1;
-	return pace_insert(pc, fn);
+	return pace_submit_slow(pc, fn, timed);
 }
 
 /* The estimate of entry `idx` (pace_submit's) for a waiter, lock held. */
@@ -133,7 +124,7 @@ void pace_learn(struct pace *pc, uint8_t idx, const struct vp_slot *s, uint64_t 
 /* A wait for an untimed call of entry idx spun out: time the next. */
 static inline void pace_spun_out(struct pace *pc, uint8_t idx)
 {
-	pc->fns[idx - 1].retime = 1;
+	pc->fns[idx - 1].countdown = 1;
 }
 
 /*
