@@ -167,3 +167,13 @@ int vp_wait_change(_Atomic uint32_t *word, uint32_t old,
 	atomic_fetch_sub_explicit(sleepers, 1, memory_order_relaxed);
 	return atomic_load_explicit(word, memory_order_acquire) != old ? 0 : -1;
 }
+
+int vp_sleep_until(_Atomic uint32_t *word, uint32_t old, _Atomic uint32_t *sleepers,
+                   uint64_t deadline_ns)
+{
+	atomic_fetch_add_explicit(sleepers, 1, memory_order_seq_cst);
+	if (atomic_load_explicit(word, memory_order_seq_cst) == old)
+		futex_wait_until(word, old, deadline_ns);
+	atomic_fetch_sub_explicit(sleepers, 1, memory_order_relaxed);
+	return atomic_load_explicit(word, memory_order_acquire) != old ? 0 : -1;
+}

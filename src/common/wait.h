@@ -85,6 +85,18 @@ int vp_wait_change(_Atomic uint32_t *word, uint32_t old,
                    _Atomic uint32_t *sleepers, uint64_t deadline_ns, int spin);
 
 /*
+ * One sleep until *word != old or until deadline_ns (absolute, not 0):
+ * vp_wait_change without its first short sleep, for a caller whose
+ * deadline is near enough to bound a wake-up missed to vp_wake_lazy's
+ * race (pace.c: the end of a kernel's expected run). A sleep costs the
+ * sleeper a timer and a wake-up, 17-21 us of its CPU time on the VM these
+ * figures come from, so a wait that knows how long it will be sleeps
+ * once. 0 when the word changed, -1 otherwise.
+ */
+int vp_sleep_until(_Atomic uint32_t *word, uint32_t old, _Atomic uint32_t *sleepers,
+                   uint64_t deadline_ns);
+
+/*
  * The two spins of the rings' hot paths. A spinner and its partner on one
  * CPU (a 1-core machine, or the scheduler put them there) would take turns
  * only when a spin gives up its CPU, after VP_PURE_SPIN_NS: a call and

@@ -52,18 +52,24 @@ uint8_t pace_submit_slow(struct pace *pc, uint64_t fn, int *timed)
 	return (uint8_t)(i + 1);
 }
 
-/* A moving average and its deviation, by 1/2^shift of each sample. */
+/* A moving average and its deviation, by 1/2^shift of each sample. A
+ * sample beyond four deviations counts as four: one preempted run or one
+ * late wake-up on a loaded machine must not widen every later margin,
+ * while a real change still moves the average within a few samples (the
+ * deviation grows by half or more each time). */
 static void average_in(uint32_t *est, uint32_t *dev, uint64_t x, unsigned shift)
 {
 	int64_t d;
 
-	if (x > UINT32_MAX / 2)
-		x = UINT32_MAX / 2;
+	if (x > UINT32_MAX / 4)
+		x = UINT32_MAX / 4;
 	if (*est == 0) { /* the first sample */
 		*est = (uint32_t)x;
 		*dev = (uint32_t)(x / 8);
 		return;
 	}
+	if (x > (uint64_t)*est + 4ull * *dev + 1000)
+		x = (uint64_t)*est + 4ull * *dev + 1000;
 	d = (int64_t)x - *est;
 	*est = (uint32_t)(*est + d / (1 << shift));
 	*dev = (uint32_t)(*dev + ((d < 0 ? -d : d) - (int64_t)*dev) / (1 << shift));
@@ -128,7 +134,7 @@ int pace_sleep_until(_Atomic uint32_t *word, uint32_t old, _Atomic uint32_t *sle
 {
 	uint64_t now = vp_now_ns(), slack = slack_tighten();
 	unsigned k = late_class(deadline > now ? deadline - now : 0);
-	int changed = vp_wait_change(word, old, sleepers, deadline, 0) == 0;
+	int changed = vp_sleep_until(word, old, sleepers, deadline) == 0;
 
 	now = vp_now_ns();
 	slack_restore(slack);
@@ -144,6 +150,13 @@ int pace_sleep_until(_Atomic uint32_t *word, uint32_t old, _Atomic uint32_t *sle
 	}
 	return changed ? 0 : -1;
 }
+
+/* How many of the deviations (the kernel's and the wake-up's) the margin
+ * takes beyond the average lateness, in percent: each one wakes earlier,
+ * spinning more, and late less often. */
+#ifndef PACE_DEV_PCT
+#define PACE_DEV_PCT 50
+#endif
 
 /* Sleeps shorter than this are not worth their system calls: spin. */
 #define PACE_MIN_SLEEP_NS 5000u
@@ -165,9 +178,9 @@ uint64_t pace_sleep(struct vp_slot *s, uint64_t reqid, uint32_t head, struct pac
 		uint64_t len = end > now + margin ? end - now - margin : 0;
 		unsigned k = late_class(len);
 
-		margin = (uint64_t)plan.dev_ns +
-		         atomic_load_explicit(&late[k].est, memory_order_relaxed) +
-		         atomic_load_explicit(&late[k].dev, memory_order_relaxed);
+		margin = atomic_load_explicit(&late[k].est, memory_order_relaxed) +
+		         (PACE_DEV_PCT * ((uint64_t)plan.dev_ns +
+		                          atomic_load_explicit(&late[k].dev, memory_order_relaxed))) / 100;
 	}
 	wake = end > margin ? end - margin : 0;
 	if (wake > until)

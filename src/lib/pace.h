@@ -140,9 +140,9 @@ uint64_t pace_sleep(struct vp_slot *s, uint64_t reqid, uint32_t head, struct pac
                     uint64_t until);
 
 /*
- * A timed sleep on a futex word (vp_wait_change, no spin) with the timer
- * slack at 1 ns, which learns how late sleeps end when it times out: 0 if
- * the word changed, -1 otherwise. veo_proc_create waits for its worker
+ * One timed sleep on a futex word (vp_sleep_until) with the timer slack
+ * at 1 ns, which learns how late sleeps end: 0 if the word changed, -1
+ * otherwise. veo_proc_create waits for its worker
  * with it, so the first long wait of a process knows the margin already.
  */
 int pace_sleep_until(_Atomic uint32_t *word, uint32_t old, _Atomic uint32_t *sleepers,
