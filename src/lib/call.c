@@ -79,7 +79,7 @@ uint64_t veo_call_async(struct veo_thr_ctxt *c, uint64_t addr, struct veo_args *
 	id = VEO_REQUEST_ID_INVALID;
 	if (rec) {
 		int timed;
-		uint8_t pace = pace_submit(&c->pace, addr, &timed);
+		uint8_t pace = pace_submit(&c->pace, addr, c->next_id, &timed);
 
 		args_encode(a, addr, stack_ve, rec);
 		rec->flags = timed ? VP_REC_TIMED : 0;

@@ -29,7 +29,7 @@ int pace_enabled(void)
  * Entries do not move, so a pending request's index stays its function's
  * until a newcomer takes the place (then one sample goes to the wrong
  * function, which the next ones outweigh). */
-uint8_t pace_submit_slow(struct pace *pc, uint64_t fn, int *timed)
+uint8_t pace_submit_slow(struct pace *pc, uint64_t fn, uint64_t seq, int *timed)
 {
 	unsigned set = pace_set(fn), i = set * PACE_WAYS, end = i + PACE_WAYS;
 	struct pace_fn *e;
@@ -39,17 +39,14 @@ uint8_t pace_submit_slow(struct pace *pc, uint64_t fn, int *timed)
 	if (i == end) {
 		i = set * PACE_WAYS + pc->next[set];
 		pc->next[set] = (uint8_t)((pc->next[set] + 1) % PACE_WAYS);
-		pc->fns[i] = (struct pace_fn){ .fn = fn, .countdown = 1 };
+		pc->fns[i] = (struct pace_fn){ .fn = fn, .retime = 1 };
 	}
 	e = &pc->fns[i];
-	pc->last = (uint8_t)i;
-	if (e->countdown > 1) {
-		e->countdown--;
-		*timed = 0;
-	} else {
-		*timed = 1;
-		e->countdown = e->est_ns >= PACE_TIMED_NS ? 1 : PACE_RETIME;
-	}
+	*timed = e->retime || e->est_ns >= PACE_TIMED_NS || seq % PACE_RETIME == 0;
+	e->retime = 0;
+	pc->last_fn = fn;
+	pc->last = (uint8_t)(i + 1);
+	pc->last_short = e->est_ns < PACE_TIMED_NS;
 	return (uint8_t)(i + 1);
 }
 
@@ -89,7 +86,7 @@ void pace_learn(struct pace *pc, uint8_t idx, const struct vp_slot *s, uint64_t 
 		return;
 	average_in(&e->est_ns, &e->dev_ns, vp_timed_ns(t), 2);
 	if (e->est_ns >= PACE_TIMED_NS) /* every call timed from now on */
-		e->countdown = 1;
+		pace_time_next(pc, idx);
 }
 
 /*

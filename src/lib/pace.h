@@ -53,22 +53,26 @@
 #define PACE_FNS (PACE_SETS * PACE_WAYS)
 /* A function estimated to run at least this long gets its calls timed. */
 #define PACE_TIMED_NS 10000u
-/* A short function's calls are timed again every so many calls. */
+/* A short function's calls are timed again every so many calls (a call
+ * whose request seq is a multiple of it). */
 #define PACE_RETIME 256u
 
 struct pace_fn {
 	uint64_t fn;          /* function address; 0: a free entry */
 	uint32_t est_ns;      /* run time, moving average; 0: not timed yet */
 	uint32_t dev_ns;      /* moving average of |run time - est_ns| */
-	uint32_t countdown;   /* calls until one is timed: 1, the next one
-	                       * (a new or long function, or a wait spun out) */
+	uint32_t retime;      /* time its next call (new, or a wait spun out) */
 };
 
-/* A context's estimates; under the context's lock. */
+/* A context's estimates; under the context's lock. The function of the
+ * last call is remembered apart, so that a loop calling one short kernel
+ * reads two words and writes none. */
 struct pace {
-	struct pace_fn fns[PACE_FNS];
+	uint64_t last_fn;          /* the function of the last call */
+	uint8_t last;              /* its entry, index + 1; 0: none */
+	uint8_t last_short;        /* it runs short and is not due for timing */
 	uint8_t next[PACE_SETS];   /* the way a set's next newcomer takes */
-	uint8_t last;              /* the entry of the last call */
+	struct pace_fn fns[PACE_FNS];
 };
 
 /* What a waiter needs of its request's function, read under the lock:
@@ -87,24 +91,22 @@ static inline unsigned pace_set(uint64_t fn)
 }
 
 /* pace_submit for any but a short function called again. */
-uint8_t pace_submit_slow(struct pace *pc, uint64_t fn, int *timed);
+uint8_t pace_submit_slow(struct pace *pc, uint64_t fn, uint64_t seq, int *timed);
 
 /*
- * At the submission of a call to fn, lock held: its entry (index + 1,
- * kept in the request) and whether the worker is to time it (*timed).
- * Inline, since every call runs it: a loop calling one short kernel costs
- * a compare and a decrement.
+ * At the submission of a call to fn as request seq, lock held: its entry
+ * (index + 1, kept in the request) and whether the worker is to time it
+ * (*timed): a new function, one known to run long, one whose wait spun
+ * out, and any call whose seq is a multiple of PACE_RETIME. Inline, since
+ * every call runs it: a loop calling one short kernel costs two compares.
  */
-static inline uint8_t pace_submit(struct pace *pc, uint64_t fn, int *timed)
+static inline uint8_t pace_submit(struct pace *pc, uint64_t fn, uint64_t seq, int *timed)
 {
-	struct pace_fn *e = &pc->fns[pc->last];
-
-	if (__builtin_expect(e->fn == fn && e->countdown > 1, 1)) {
-		e->countdown--;
+	if (__builtin_expect(fn == pc->last_fn && pc->last_short && (seq % PACE_RETIME), 1)) {
 		*timed = 0;
-		return (uint8_t)(pc->last + 1);
+		return pc->last;
 	}
-	return pace_submit_slow(pc, fn, timed);
+	return pace_submit_slow(pc, fn, seq, timed);
 }
 
 /* The estimate of entry `idx` (pace_submit's) for a waiter, lock held. */
@@ -121,10 +123,18 @@ static inline struct pace_plan pace_plan_of(const struct pace *pc, uint8_t idx, 
  * worker's timed_ns if that is still this request's (reqid). */
 void pace_learn(struct pace *pc, uint8_t idx, const struct vp_slot *s, uint64_t reqid);
 
+/* Entry idx's next call is to be timed. */
+static inline void pace_time_next(struct pace *pc, uint8_t idx)
+{
+	pc->fns[idx - 1].retime = 1;
+	if (pc->last == idx)
+		pc->last_short = 0;
+}
+
 /* A wait for an untimed call of entry idx spun out: time the next. */
 static inline void pace_spun_out(struct pace *pc, uint8_t idx)
 {
-	pc->fns[idx - 1].countdown = 1;
+	pace_time_next(pc, idx);
 }
 
 /*
