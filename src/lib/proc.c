@@ -37,6 +37,7 @@
 #include "proc.h"
 #include "request.h"
 #include "ring.h"
+#include "shm_map.h"
 #include "wait.h"
 
 extern char **environ;
@@ -329,8 +330,9 @@ static int map_shared(struct veo_proc_handle *p)
 		return error_set("memfd_create: %s", strerror(errno));
 	if (ftruncate(p->memfd, (off_t)p->size) != 0)
 		return error_set("cannot size the shared memory: %s", strerror(errno));
-	p->base = mmap(NULL, p->size, PROT_READ | PROT_WRITE,
-	               MAP_SHARED | MAP_NORESERVE, p->memfd, 0);
+	/* Aligned, the heap advised for huge pages (shm_map.h); the worker maps
+	 * it the same way. */
+	p->base = vp_shm_map(p->memfd, p->size, heap_off, p->heap_size);
 	if (p->base == MAP_FAILED) {
 		p->base = NULL;
 		return error_set("cannot map %llu bytes of shared memory: %s%s",
@@ -356,6 +358,7 @@ static int map_shared(struct veo_proc_handle *p)
 	p->heap_host = p->base + heap_off;
 	if (heap_init(&p->heap, p->memfd, heap_off, p->heap_size) != 0)
 		return error_set("cannot set up the VE heap");
+	heap_use_mapping(&p->heap, p->heap_host);
 	return 0;
 }
 
