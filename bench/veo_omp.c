@@ -2,17 +2,19 @@
  * veo_omp.c: OpenMP kernels through openveo, against the same kernels
  * in-process (issue 15, items 2 and 4).
  *
- *     veo_omp [-s A|H|AH] [-t seconds per case] [-T 1,2,...] [-m MiB] [-k libbench_omp.so]
+ *     veo_omp [-s A|H|AH] [-t seconds per case] [-T 1,2,...] [-m MiB] [-c us] [-o host|ve]
+ *             [-k libbench_omp.so]
  *
  * Section A, OpenMP at full speed: a memory-bound triad over three arrays
- * of -m MiB (default 32) and a compute-bound kernel (about 2 ms at one
- * thread), each with a team of T threads (-T, default 1,2; 0 is the
+ * of -m MiB (default 32) and a compute-bound kernel (-c us at one thread,
+ * default 2000), each with a team of T threads (-T, default 1,2; 0 is the
  * runtime's default team on each side), called N times in a row through
  * openveo (veo_call_async + veo_call_wait_result) and in-process (the same
  * library dlopened here, called with the same T). Trials of the two
  * alternate, each side first in every other pair; printed: the medians of
  * the time per call, their ratio (goal <= 1.05), and the host thread's CPU
- * time per call while it waited (CLOCK_THREAD_CPUTIME_ID).
+ * time per call while it waited (CLOCK_THREAD_CPUTIME_ID). -o: whose arrays
+ * are allocated first (host, the default, or ve; see section H).
  *
  * Section H, VE memory as fast as host memory: inside the worker, one
  * thread runs the triad over three 64 MiB arrays from veo_alloc_mem and
@@ -45,6 +47,9 @@
 
 #define MAX_TRIALS 400
 #define MAX_T 8
+/* Rest before each trial: longer than libgomp's spinning waiters spin
+ * (GOMP_SPINCOUNT, 300000 pauses by default: a few ms) after a region. */
+#define REST_NS 30e6
 
 static _Noreturn void die(const char *what, const char *why)
 {
@@ -172,7 +177,7 @@ static double run_ve(enum kind k, struct ve *v, uint64_t fn, struct side *s, uin
 }
 
 static void section_a(const char *kernels, double seconds, const int64_t *ts, int nts,
-                      uint64_t mib)
+                      uint64_t mib, int ve_first, double compute_us)
 {
 	struct ve v;
 	struct side s;
@@ -182,7 +187,7 @@ static void section_a(const char *kernels, double seconds, const int64_t *ts, in
 	uint64_t f_triad = ve_sym(&v, "omp_triad"), f_compute = ve_sym(&v, "omp_compute");
 	uint64_t f_fill = ve_sym(&v, "omp_fill"), f_team = ve_sym(&v, "omp_team");
 
-	/* Compute: about 2 ms in-process with one thread. */
+	/* Compute: compute_us in-process with one thread. */
 	uint64_t iters = 1u << 20;
 	for (;;) {
 		double t0 = now_ns();
@@ -202,18 +207,35 @@ static void section_a(const char *kernels, double seconds, const int64_t *ts, in
 			if (now_ns() - t0 < best)
 				best = now_ns() - t0;
 		}
-		iters = (uint64_t)(iters * 2e6 / best);
+		iters = (uint64_t)(iters * compute_us * 1e3 / best);
 	}
 
-	for (int i = 0; i < 3; i++) {
-		s.arr[i] = aligned_alloc(4096, n_el * sizeof(double));
-		if (!s.arr[i] || veo_alloc_mem(v.proc, &s.ve_arr[i], n_el * sizeof(double)) != 0)
-			die("allocating the arrays", veo_last_error());
+	/* The pages a process gets first are the most scattered in physical
+	 * memory (the free lists' small blocks) and the slowest: section H.
+	 * Each side's arrays are allocated and touched together, in the order
+	 * -o asks (host first by default). */
+	for (int side = 0; side < 2; side++) {
+		if ((side == 0) == ve_first)
+			for (int i = 0; i < 3; i++) {
+				if (veo_alloc_mem(v.proc, &s.ve_arr[i], n_el * sizeof(double)) != 0)
+					die("veo_alloc_mem", veo_last_error());
+				set_u64s(v.args, 4, (uint64_t[]){ s.ve_arr[i], n_el, 1, 1 });
+				ve_call(&v, f_fill);
+			}
+		else
+			for (int i = 0; i < 3; i++) {
+				s.arr[i] = aligned_alloc(4096, n_el * sizeof(double));
+				if (!s.arr[i])
+					die("aligned_alloc", "no memory for the arrays");
+				K.fill(s.arr[i], n_el, 1, 1);
+			}
 	}
 
 	printf("section A: OpenMP kernels through openveo against in-process, same team size\n");
-	printf("  triad over 3 x %llu MiB; compute %llu xorshift rounds (2 ms at one thread)\n",
-	       (unsigned long long)mib, (unsigned long long)iters);
+	printf("  triad over 3 x %llu MiB (%s arrays allocated first); compute %llu xorshift\n"
+	       "  rounds (%.0f us at one thread); each trial after %.0f ms of rest\n",
+	       (unsigned long long)mib, ve_first ? "the VE" : "the host's",
+	       (unsigned long long)iters, compute_us, REST_NS / 1e6);
 	printf("%-8s %4s %9s %4s %12s %12s %8s %14s\n", "kernel", "T", "team here", "N",
 	       "in-process", "openveo", "ratio", "host CPU/call");
 	for (int kk = 0; kk < 2; kk++) {
@@ -225,47 +247,54 @@ static void section_a(const char *kernels, double seconds, const int64_t *ts, in
 			double in[MAX_TRIALS], off[MAX_TRIALS], cpu[MAX_TRIALS];
 			int trials = 0;
 
-			/* Both sides first-touch their arrays with this team. */
-			if (k == TRIAD)
-				for (int i = 0; i < 3; i++) {
-					K.fill(s.arr[i], n_el, (uint64_t)i + 1, t);
-					set_u64s(v.args, 4, (uint64_t[]){ s.ve_arr[i], n_el, (uint64_t)i + 1,
-					                                  (uint64_t)t });
-					ve_call(&v, f_fill);
-				}
 			set_u64s(v.args, 1, (uint64_t[]){ (uint64_t)t });
 			int64_t team_ve = (int64_t)ve_call(&v, f_team), team_in = K.team(t);
 
-			/* N: about 30 ms a trial. */
-			double one = run_in(k, &s, size, t, 1);
+			/* N: about 30 ms a trial (the fastest of 3 calls). */
+			double one = 1e18;
+
+			for (int i = 0; i < 3; i++) {
+				double d = run_in(k, &s, size, t, 1);
+
+				one = d < one ? d : one;
+			}
 			long n = (long)(30e6 / one) + 1;
 			double end = now_ns() + seconds * 1e9, c;
 
 			run_ve(k, &v, k == TRIAD ? f_triad : f_compute, &s, size, t, 1, &c);
 			while (trials < MAX_TRIALS && (trials < 6 || now_ns() < end)) {
-				if (trials % 2 == 0) {
-					in[trials] = run_in(k, &s, size, t, n);
-					off[trials] = run_ve(k, &v, k == TRIAD ? f_triad : f_compute, &s,
-					                     size, t, n, &cpu[trials]);
-				} else {
-					off[trials] = run_ve(k, &v, k == TRIAD ? f_triad : f_compute, &s,
-					                     size, t, n, &cpu[trials]);
-					in[trials] = run_in(k, &s, size, t, n);
+				for (int j = 0; j < 2; j++) {
+					/* The other side's OpenMP threads still spin for a
+					 * while after its last parallel region. */
+					sleep_ns(REST_NS);
+					if ((j + trials) % 2 == 0)
+						in[trials] = run_in(k, &s, size, t, n);
+					else
+						off[trials] = run_ve(k, &v, k == TRIAD ? f_triad : f_compute,
+						                     &s, size, t, n, &cpu[trials]);
 				}
 				trials++;
 			}
+			double ratio[MAX_TRIALS];
+
+			for (int i = 0; i < trials; i++)
+				ratio[i] = off[i] / in[i];
 			double mi = median(in, (size_t)trials), mo = median(off, (size_t)trials);
+			double mr = median(ratio, (size_t)trials);
 			char tn[16], tl[8];
 
 			snprintf(tn, sizeof tn, "%lld/%lld", (long long)team_in, (long long)team_ve);
 			snprintf(tl, sizeof tl, t ? "%lld" : "dflt", (long long)t);
 			printf("%-8s %4s %9s %4ld %9.3f ms %9.3f ms %7.3fx %11.1f us\n",
-			       k == TRIAD ? "triad" : "compute", tl, tn, n, mi / 1e6, mo / 1e6, mo / mi, median(cpu, (size_t)trials) / 1e3);
+			       k == TRIAD ? "triad" : "compute", tl, tn, n, mi / 1e6, mo / 1e6, mr,
+			       median(cpu, (size_t)trials) / 1e3);
 			fflush(stdout);
 		}
 	}
-	printf("  (team here: the team in-process / in the worker; ratio: openveo / in-process,\n"
-	       "   goal <= 1.05; host CPU: the calling thread's, while it waited)\n");
+	printf("  (team here: the team in-process / in the worker; times: medians; ratio:\n"
+	       "   openveo / in-process, the median of the ratios of the trials paired, the\n"
+	       "   two 30 ms apart; goal <= 1.05; host CPU: the calling thread's while it\n"
+	       "   waited, per call)\n");
 	for (int i = 0; i < 3; i++) {
 		free(s.arr[i]);
 		veo_free_mem(v.proc, s.ve_arr[i]);
@@ -349,9 +378,15 @@ int main(int argc, char **argv)
 	int64_t ts[MAX_T] = { 1, 2 };
 	int nts = 2, opt;
 	uint64_t mib = 32;
+	int ve_first = 0;
+	double compute_us = 2000;
 
-	while ((opt = getopt(argc, argv, "s:t:T:m:k:")) != -1) {
-		if (opt == 's')
+	while ((opt = getopt(argc, argv, "s:t:T:m:o:c:k:")) != -1) {
+		if (opt == 'c')
+			compute_us = atof(optarg);
+		else if (opt == 'o' && (!strcmp(optarg, "ve") || !strcmp(optarg, "host")))
+			ve_first = !strcmp(optarg, "ve");
+		else if (opt == 's')
 			sections = optarg;
 		else if (opt == 't')
 			seconds = atof(optarg);
@@ -371,7 +406,8 @@ int main(int argc, char **argv)
 			}
 		} else {
 			fprintf(stderr, "usage: veo_omp [-s A|H|AH] [-t seconds per case] "
-			                "[-T 1,2,...] [-m MiB] [-k libbench_omp.so]\n");
+			                "[-T 1,2,...] [-m MiB] [-c us] [-o host|ve]\n"
+			                "               [-k libbench_omp.so]\n");
 			return 2;
 		}
 	}
@@ -386,7 +422,7 @@ int main(int argc, char **argv)
 	if (!K.team || !K.triad || !K.fill || !K.compute)
 		die(kernels, "not the library of omp_kernels.c");
 	if (strchr(sections, 'A'))
-		section_a(kernels, seconds, ts, nts, mib);
+		section_a(kernels, seconds, ts, nts, mib, ve_first, compute_us);
 	if (strchr(sections, 'H'))
 		section_h(kernels, seconds);
 	dlclose(h);

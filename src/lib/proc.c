@@ -202,9 +202,20 @@ static int find_worker(char *out, size_t n)
  * setting (or VE_GFORTRAN_UNBUFFERED_PRECONNECTED) is kept. */
 #define GFORTRAN_UNBUFFERED "GFORTRAN_UNBUFFERED_PRECONNECTED="
 
+/* The host's OMP_NUM_THREADS sizes the host's own OpenMP teams; the
+ * worker's team size comes from VE_OMP_NUM_THREADS alone, as on a VE.
+ * Without it the worker's OpenMP runtime takes its default, a thread per
+ * CPU the worker may run on: measured on 2 CPUs (bench/veo_omp), a team of
+ * 2 runs kernels twice as fast as a team of 1 through openveo, at the same
+ * ratio to in-process, and the waiting host thread takes 1-12 us of CPU
+ * per call of 0.3-3 ms, so leaving it a CPU of its own would cost far more
+ * than it saves. */
+#define OMP_NUM_THREADS "OMP_NUM_THREADS="
+
 /* The host's environment, where VE_NAME=value also gives NAME=value (and
- * replaces the host's NAME), as VEOS does for VE programs; and
- * GFORTRAN_UNBUFFERED_PRECONNECTED=y unless that is set. */
+ * replaces the host's NAME), as VEOS does for VE programs, without the
+ * host's OMP_NUM_THREADS (above); and GFORTRAN_UNBUFFERED_PRECONNECTED=y
+ * unless that is set. */
 static char **worker_env(void)
 {
 	size_t n = 0, k = 0;
@@ -228,7 +239,7 @@ static char **worker_env(void)
 			shadowed = strncmp(v, "VE_", 3) == 0 &&
 			           strncmp(v + 3, e, (size_t)(eq - e + 1)) == 0;
 		}
-		if (!shadowed)
+		if (!shadowed && strncmp(e, OMP_NUM_THREADS, sizeof OMP_NUM_THREADS - 1) != 0)
 			env[k++] = (char *)e;
 		if (strncmp(e, "VE_", 3) == 0 && eq > e + 3)
 			env[k++] = (char *)e + 3;
