@@ -2,8 +2,8 @@
  * veo_omp.c: OpenMP kernels through openveo, against the same kernels
  * in-process (issue 15, items 2 and 4).
  *
- *     veo_omp [-s A|H|AH] [-t seconds per case] [-T 1,2,...] [-m MiB] [-c us] [-o host|ve]
- *             [-k libbench_omp.so]
+ *     veo_omp [-s A|H|AH] [-t seconds per case] [-T 1,2,...] [-m MiB] [-c us] [-w us]
+ *             [-o host|ve] [-k libbench_omp.so]
  *
  * Section A, OpenMP at full speed: a memory-bound triad over three arrays
  * of -m MiB (default 32) and a compute-bound kernel (-c us at one thread,
@@ -14,7 +14,10 @@
  * alternate, each side first in every other pair; printed: the medians of
  * the time per call, their ratio (goal <= 1.05), and the host thread's CPU
  * time per call while it waited (CLOCK_THREAD_CPUTIME_ID). -o: whose arrays
- * are allocated first (host, the default, or ve; see section H).
+ * are allocated first (host, the default, or ve; see section H). -w: the
+ * host thread works that long (one thread) after every call, on both
+ * sides: the worker's OpenMP threads still spin then (libgomp's
+ * GOMP_SPINCOUNT) and compete with it.
  *
  * Section H, VE memory as fast as host memory: inside the worker, one
  * thread runs the triad over three 64 MiB arrays from veo_alloc_mem and
@@ -130,6 +133,18 @@ static void set_u64s(struct veo_args *a, int n, const uint64_t *x)
 
 enum kind { TRIAD, COMPUTE };
 
+/* -w: rounds of host work (omp_compute with one thread) after each call,
+ * on both sides; 0 for calls back to back. */
+static uint64_t host_work;
+
+static void work_on_host(void)
+{
+	if (host_work) {
+		volatile uint64_t x = K.compute(host_work, 1);
+		(void)x;
+	}
+}
+
 struct side {
 	double *arr[3];    /* in-process: malloc'ed */
 	uint64_t ve_arr[3]; /* openveo: veo_alloc_mem */
@@ -147,6 +162,7 @@ static double run_in(enum kind k, struct side *s, uint64_t size, int64_t t, long
 			volatile uint64_t x = K.compute(size, t);
 			(void)x;
 		}
+		work_on_host();
 	}
 	return (now_ns() - t0) / n;
 }
@@ -169,6 +185,7 @@ static double run_ve(enum kind k, struct ve *v, uint64_t fn, struct side *s, uin
 		if (veo_call_wait_result(v->ctx, veo_call_async(v->ctx, fn, v->args), &r) !=
 		    VEO_COMMAND_OK)
 			die("a call", veo_last_error());
+		work_on_host();
 	}
 	double dt = (now_ns() - t0) / n;
 
@@ -177,7 +194,7 @@ static double run_ve(enum kind k, struct ve *v, uint64_t fn, struct side *s, uin
 }
 
 static void section_a(const char *kernels, double seconds, const int64_t *ts, int nts,
-                      uint64_t mib, int ve_first, double compute_us)
+                      uint64_t mib, int ve_first, double compute_us, double work_us)
 {
 	struct ve v;
 	struct side s;
@@ -207,6 +224,7 @@ static void section_a(const char *kernels, double seconds, const int64_t *ts, in
 			if (now_ns() - t0 < best)
 				best = now_ns() - t0;
 		}
+		host_work = (uint64_t)(iters * work_us * 1e3 / best);
 		iters = (uint64_t)(iters * compute_us * 1e3 / best);
 	}
 
@@ -233,9 +251,10 @@ static void section_a(const char *kernels, double seconds, const int64_t *ts, in
 
 	printf("section A: OpenMP kernels through openveo against in-process, same team size\n");
 	printf("  triad over 3 x %llu MiB (%s arrays allocated first); compute %llu xorshift\n"
-	       "  rounds (%.0f us at one thread); each trial after %.0f ms of rest\n",
+	       "  rounds (%.0f us at one thread); each trial after %.0f ms of rest; host work\n"
+	       "  after each call %.0f us\n",
 	       (unsigned long long)mib, ve_first ? "the VE" : "the host's",
-	       (unsigned long long)iters, compute_us, REST_NS / 1e6);
+	       (unsigned long long)iters, compute_us, REST_NS / 1e6, work_us);
 	printf("%-8s %4s %9s %4s %12s %12s %8s %14s\n", "kernel", "T", "team here", "N",
 	       "in-process", "openveo", "ratio", "host CPU/call");
 	for (int kk = 0; kk < 2; kk++) {
@@ -379,10 +398,12 @@ int main(int argc, char **argv)
 	int nts = 2, opt;
 	uint64_t mib = 32;
 	int ve_first = 0;
-	double compute_us = 2000;
+	double compute_us = 2000, work_us = 0;
 
-	while ((opt = getopt(argc, argv, "s:t:T:m:o:c:k:")) != -1) {
-		if (opt == 'c')
+	while ((opt = getopt(argc, argv, "s:t:T:m:o:c:w:k:")) != -1) {
+		if (opt == 'w')
+			work_us = atof(optarg);
+		else if (opt == 'c')
 			compute_us = atof(optarg);
 		else if (opt == 'o' && (!strcmp(optarg, "ve") || !strcmp(optarg, "host")))
 			ve_first = !strcmp(optarg, "ve");
@@ -406,8 +427,8 @@ int main(int argc, char **argv)
 			}
 		} else {
 			fprintf(stderr, "usage: veo_omp [-s A|H|AH] [-t seconds per case] "
-			                "[-T 1,2,...] [-m MiB] [-c us] [-o host|ve]\n"
-			                "               [-k libbench_omp.so]\n");
+			                "[-T 1,2,...] [-m MiB] [-c us] [-w us]\n"
+			                "               [-o host|ve] [-k libbench_omp.so]\n");
 			return 2;
 		}
 	}
@@ -422,7 +443,7 @@ int main(int argc, char **argv)
 	if (!K.team || !K.triad || !K.fill || !K.compute)
 		die(kernels, "not the library of omp_kernels.c");
 	if (strchr(sections, 'A'))
-		section_a(kernels, seconds, ts, nts, mib, ve_first, compute_us);
+		section_a(kernels, seconds, ts, nts, mib, ve_first, compute_us, work_us);
 	if (strchr(sections, 'H'))
 		section_h(kernels, seconds);
 	dlclose(h);
