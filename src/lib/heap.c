@@ -55,6 +55,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysinfo.h>
 #include <unistd.h>
@@ -227,14 +228,68 @@ static void punch(struct heap *h, uint64_t off, uint64_t len)
 	                      h->fd_offset + off, len);
 }
 
+/* Whether shmem gives huge pages to advised mappings only (shmem_enabled
+ * is `advise`): then only a fault through the host's MADV_HUGEPAGE mapping
+ * allocates them, never fallocate(), which has no mapping to ask. Read
+ * once. */
+static bool shmem_huge_on_advice_only(void)
+{
+	static _Atomic int cached = -1; /* -1: not read yet */
+	int v = atomic_load_explicit(&cached, memory_order_relaxed);
+
+	if (v < 0) {
+		char buf[128] = "";
+		int fd = open("/sys/kernel/mm/transparent_hugepage/shmem_enabled",
+		              O_RDONLY | O_CLOEXEC);
+
+		if (fd >= 0) {
+			ssize_t n = read(fd, buf, sizeof buf - 1);
+
+			buf[n > 0 ? n : 0] = '\0';
+			close(fd);
+		}
+		v = strstr(buf, "[advise]") != NULL;
+		atomic_store_explicit(&cached, v, memory_order_relaxed);
+	}
+	return v;
+}
+
+/* Faults [off, off + len) in, writable, through the host's mapping: the
+ * pages are allocated as a write would allocate them (huge, if the mapping
+ * may have them). 0, or -errno (-EINVAL: the kernel lacks the call). */
+static int populate(struct heap *h, uint64_t off, uint64_t len)
+{
+#ifdef MADV_POPULATE_WRITE
+	int rc;
+
+	do
+		rc = madvise((char *)h->map + off, (size_t)len, MADV_POPULATE_WRITE);
+	while (rc < 0 && errno == EINTR);
+	return rc < 0 ? -errno : 0;
+#else
+	(void)h, (void)off, (void)len;
+	return -EINVAL;
+#endif
+}
+
 /* Allocates the pages of [off, off + len), which is a hole. Returns 0,
  * -ENOMEM when the machine has no room, or -errno from fallocate(). */
 static int commit(struct heap *h, uint64_t off, uint64_t len)
 {
-	int rc;
+	int rc = -EINVAL;
 
 	if (!machine_has_room(len))
 		return -ENOMEM;
+	if (h->map && shmem_huge_on_advice_only()) {
+		rc = populate(h, off, len);
+		if (rc == -EFAULT || rc == -EHWPOISON)
+			rc = -ENOMEM; /* past the memfd's limits: SIGBUS for a store */
+		if (rc == 0 || rc == -ENOMEM) {
+			if (rc)
+				punch(h, off, len);
+			return rc;
+		}
+	}
 	rc = fallocate_retry(h->fd, 0, h->fd_offset + off, len);
 	if (rc == 0)
 		return 0;
@@ -249,6 +304,11 @@ static void span_uncommit(struct heap *h, struct heap_span *s)
 		h->committed -= s->len;
 		s->committed = false;
 	}
+}
+
+void heap_use_mapping(struct heap *h, void *addr)
+{
+	h->map = addr;
 }
 
 /* ---- Free spans ---- */

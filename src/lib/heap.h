@@ -28,6 +28,8 @@ struct heap {
 	int fd;               /* memfd holding the heap; not owned */
 	uint64_t fd_offset;   /* where the heap starts in the memfd */
 	uint64_t size;        /* bytes of heap */
+	/* The host's mapping of the heap range (heap_use_mapping), or NULL. */
+	void *map;
 	/* The rest is private to heap.c. */
 	void *regions;        /* tsearch tree of live regions, by offset */
 	struct heap_span *free_spans; /* address-ordered free page runs */
@@ -41,6 +43,14 @@ struct heap {
 /* Sets up an empty heap over [fd_offset, fd_offset + size) of fd.
  * size is a multiple of the page size. Returns 0 or -errno. */
 int heap_init(struct heap *h, int fd, uint64_t fd_offset, uint64_t size);
+
+/* Tells the heap where the host maps its range (addr: heap offset 0), so
+ * that it can commit pages by faulting them in there (MADV_POPULATE_WRITE)
+ * when only that gives huge pages: shmem_enabled = advise, the mapping
+ * advised with MADV_HUGEPAGE (see shm_map.h). Without it, or where the
+ * system gives huge pages to fallocate() too (within_size, always) or not
+ * at all (never), pages are committed with fallocate(). */
+void heap_use_mapping(struct heap *h, void *addr);
 
 /* Releases the bookkeeping (not the memfd). */
 void heap_destroy(struct heap *h);

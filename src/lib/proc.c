@@ -38,6 +38,7 @@
 #include "proc.h"
 #include "request.h"
 #include "ring.h"
+#include "shm_map.h"
 #include "wait.h"
 
 extern char **environ;
@@ -202,9 +203,20 @@ static int find_worker(char *out, size_t n)
  * setting (or VE_GFORTRAN_UNBUFFERED_PRECONNECTED) is kept. */
 #define GFORTRAN_UNBUFFERED "GFORTRAN_UNBUFFERED_PRECONNECTED="
 
+/* The host's OMP_NUM_THREADS sizes the host's own OpenMP teams; the
+ * worker's team size comes from VE_OMP_NUM_THREADS alone, as on a VE.
+ * Without it the worker's OpenMP runtime takes its default, a thread per
+ * CPU the worker may run on: measured on 2 CPUs (bench/veo_omp), a team of
+ * 2 runs kernels twice as fast as a team of 1 through openveo, at the same
+ * ratio to in-process, and the waiting host thread takes 1-12 us of CPU
+ * per call of 0.3-3 ms, so leaving it a CPU of its own would cost far more
+ * than it saves. */
+#define OMP_NUM_THREADS "OMP_NUM_THREADS="
+
 /* The host's environment, where VE_NAME=value also gives NAME=value (and
- * replaces the host's NAME), as VEOS does for VE programs; and
- * GFORTRAN_UNBUFFERED_PRECONNECTED=y unless that is set. */
+ * replaces the host's NAME), as VEOS does for VE programs, without the
+ * host's OMP_NUM_THREADS (above); and GFORTRAN_UNBUFFERED_PRECONNECTED=y
+ * unless that is set. */
 static char **worker_env(void)
 {
 	size_t n = 0, k = 0;
@@ -228,7 +240,7 @@ static char **worker_env(void)
 			shadowed = strncmp(v, "VE_", 3) == 0 &&
 			           strncmp(v + 3, e, (size_t)(eq - e + 1)) == 0;
 		}
-		if (!shadowed)
+		if (!shadowed && strncmp(e, OMP_NUM_THREADS, sizeof OMP_NUM_THREADS - 1) != 0)
 			env[k++] = (char *)e;
 		if (strncmp(e, "VE_", 3) == 0 && eq > e + 3)
 			env[k++] = (char *)e + 3;
@@ -330,8 +342,9 @@ static int map_shared(struct veo_proc_handle *p)
 		return error_set("memfd_create: %s", strerror(errno));
 	if (ftruncate(p->memfd, (off_t)p->size) != 0)
 		return error_set("cannot size the shared memory: %s", strerror(errno));
-	p->base = mmap(NULL, p->size, PROT_READ | PROT_WRITE,
-	               MAP_SHARED | MAP_NORESERVE, p->memfd, 0);
+	/* Aligned, the heap advised for huge pages (shm_map.h); the worker maps
+	 * it the same way. */
+	p->base = vp_shm_map(p->memfd, p->size, heap_off, p->heap_size);
 	if (p->base == MAP_FAILED) {
 		p->base = NULL;
 		return error_set("cannot map %llu bytes of shared memory: %s%s",
@@ -357,6 +370,7 @@ static int map_shared(struct veo_proc_handle *p)
 	p->heap_host = p->base + heap_off;
 	if (heap_init(&p->heap, p->memfd, heap_off, p->heap_size) != 0)
 		return error_set("cannot set up the VE heap");
+	heap_use_mapping(&p->heap, p->heap_host);
 	return 0;
 }
 

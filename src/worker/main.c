@@ -20,6 +20,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "shm_map.h"
 #include "wait.h"
 #include "worker.h"
 
@@ -214,17 +215,25 @@ int main(int argc, char **argv)
 
 	if (fstat(VP_WORKER_SHM_FD, &st) != 0 || st.st_size < VP_HEADER_BYTES)
 		return start_failed("no shared memory at fd 3");
-	W.base = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
-	              MAP_SHARED | MAP_NORESERVE, VP_WORKER_SHM_FD, 0);
-	if (W.base == MAP_FAILED) {
-		W.base = NULL;
+	/* The header first (to learn where the heap is), then the whole memfd
+	 * the way the host maps it (shm_map.h): aligned for huge pages. */
+	W.hdr = mmap(NULL, VP_HEADER_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
+	             VP_WORKER_SHM_FD, 0);
+	if (W.hdr == MAP_FAILED) {
+		W.hdr = NULL;
 		return start_failed("cannot map the shared memory");
 	}
-	W.hdr = (struct vp_shm_header *)W.base;
 	if (layout_read(W.hdr, (uint64_t)st.st_size) != 0)
 		return start_failed(W.hdr->magic != VP_MAGIC || W.hdr->version != VP_VERSION
 		                    ? "shared memory of another openveo version"
 		                    : "inconsistent shared memory layout");
+	W.base = vp_shm_map(VP_WORKER_SHM_FD, (uint64_t)st.st_size, W.heap_offset, W.heap_size);
+	if (W.base == MAP_FAILED) {
+		W.base = NULL;
+		return start_failed("cannot map the shared memory");
+	}
+	munmap(W.hdr, VP_HEADER_BYTES);
+	W.hdr = (struct vp_shm_header *)W.base;
 	W.heap_base = (uint64_t)(uintptr_t)(W.base + W.heap_offset);
 	W.hdr->worker_heap_base = W.heap_base;
 

@@ -3,6 +3,8 @@
  * worker as X (as VEOS does for VE programs), read when the proc is
  * created: VE_OMP_NUM_THREADS=4 gives OpenMP kernels 4 threads.
  */
+#include <sched.h>
+
 #include "testlib.h"
 
 /* The worker's value of `name`, via env_copy(); NULL if unset. */
@@ -40,6 +42,29 @@ static void check_omp(int threads)
 	veo_args_free(args);
 	CHECK_EQ_I64(veo_context_close(ctx), 0);
 	CHECK_EQ_I64(veo_proc_destroy(proc), 0);
+}
+
+/* Without VE_OMP_NUM_THREADS, the host's OMP_NUM_THREADS (its own teams'
+ * size) stays on the host: the worker's runtime uses a thread per CPU it
+ * may run on. */
+static void check_omp_default(void)
+{
+	cpu_set_t cpus;
+
+	CHECK_EQ_I64(sched_getaffinity(0, sizeof cpus, &cpus), 0);
+	unsetenv("VE_OMP_NUM_THREADS");
+	setenv("OMP_NUM_THREADS", CPU_COUNT(&cpus) == 3 ? "5" : "3", 1);
+	struct veo_proc_handle *proc = test_proc_create();
+	struct veo_thr_ctxt *ctx = test_ctx_open(proc);
+	uint64_t lib = test_load(proc, TK_LIB_OMP);
+	struct veo_args *args = test_args();
+	veo_args_set_result_type(args, VEO_RESULT_I32);
+	CHECK_EQ_I64((int64_t)test_call(ctx, test_sym(proc, lib, "omp_max_threads"), args),
+	             CPU_COUNT(&cpus));
+	veo_args_free(args);
+	CHECK_EQ_I64(veo_context_close(ctx), 0);
+	CHECK_EQ_I64(veo_proc_destroy(proc), 0);
+	unsetenv("OMP_NUM_THREADS");
 }
 
 int main(void)
@@ -82,5 +107,6 @@ int main(void)
 	}
 	check_omp(4);
 	check_omp(3);
+	check_omp_default();
 	return test_done();
 }
