@@ -178,10 +178,15 @@ uint64_t pace_sleep(struct vp_slot *s, uint64_t reqid, uint32_t head, struct pac
 		start = atomic_load_explicit(&s->run_start_ns, memory_order_relaxed);
 	end = start + plan.est_ns;
 	/* On the worker's CPU a spin gives the kernel the CPU at every turn
-	 * (sched_yield, wait.h): cheaper than any sleep here, whose timer and
-	 * wake-up alone cost 17-21 us. So the wait goes on as a short one. */
-	if (on_worker_cpu(s))
-		return until - now < vp_spin_ns() ? until - now : vp_spin_ns();
+	 * (sched_yield, wait.h), costing us a fraction of a microsecond each
+	 * time the kernel's thread gives it back: cheaper than any sleep,
+	 * whose timer and wake-up alone cost 17-21 us here, and than the
+	 * futex wake-up a spin that ran out would wait for. So spin, yielding,
+	 * across the whole expected run. */
+	if (on_worker_cpu(s)) {
+		wake = (end > now ? end - now : 0) + vp_spin_ns();
+		return wake < until - now ? wake : until - now;
+	}
 	/* Wake early by the kernel's deviation and by how late a sleep of
 	 * that length ends: the length without the margin picks the class,
 	 * then the length with it, which may be of a shorter class. */
