@@ -90,12 +90,12 @@ static void print_medium(int pl)
 
 	printf("compute kernel of D, called N times in a row (call + wait), against in-process\n"
 	       "(medians of %.1f s of interleaved trial pairs per D):\n", R.medium_seconds);
-	printf("  %7s %5s %11s %11s %10s %8s %13s %7s%s\n", "D", "N", "in-process", "openveo",
+	printf("  %8s %5s %11s %11s %10s %8s %13s %7s%s\n", "D", "N", "in-process", "openveo",
 	       "tax", "ratio", "host CPU/call", "CPU/D", ref ? "  tax/futex RT" : "");
 	for (unsigned d = 0; d < NMEDIUM; d++) {
 		struct medium_point *p = &R.medium[pl][d];
 
-		printf("  %7s %5ld %11s %11s %10s %7.3fx %13s %6.1f%%", T(p->target_ns), p->n,
+		printf("  %5.0f us %5ld %11s %11s %10s %7.3fx %13s %6.1f%%", medium_us[d], p->n,
 		       T(p->in_ns), T(p->off_ns), T(p->tax_ns), p->ratio, T(p->cpu_ns),
 		       100 * p->cpu_frac);
 		if (ref)
