@@ -20,20 +20,22 @@ struct medium_run {
 	struct veo_args *args;           /* scratch, set here */
 	double seconds;                  /* per D, after min_trials */
 	int min_trials;
-	double rest_ns;                  /* before each pair: openveo's spinners sleep */
-	/* If not NULL, a reference trial run right after the rest of each
-	 * pair (its ns), the tax of the pair then judged against it. */
+	double rest_ns;                  /* before each trial: openveo's spinners sleep */
+	/* If not NULL, a reference trial run after a rest right before each
+	 * openveo trial (its ns), whose tax is then judged against it. */
 	double (*ref_trial)(void);
 };
 
-/* The figures of one D. Ratios are medians of per-pair ratios: the two
- * trials of a pair are milliseconds apart, so both see the same machine. */
+/* The figures of one D. A "pair" is an openveo trial and the mean of the
+ * in-process trials just before and just after it; ratios are medians of
+ * the pairs' ratios: the trials of a pair are milliseconds apart, so all
+ * three see the same machine. */
 struct medium_point {
 	double target_ns;  /* D */
 	uint64_t iters;    /* of compute for D, calibrated in this process */
 	long n;            /* calls per trial (about 20 ms of kernel) */
 	int trials;        /* pairs */
-	double in_ns;      /* in-process, per call (median) */
+	double in_ns;      /* in-process, per call (median of trials + 1) */
 	double off_ns;     /* through openveo, per call (median) */
 	double tax_ns;     /* openveo - in-process, per call (median of pairs) */
 	double ratio;      /* openveo / in-process (median of pairs) */
