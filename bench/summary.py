@@ -51,7 +51,8 @@ def placements(vb):
     print("  %-40s" % "same-CPU futex round trip" + "".join(
         "%14s" % fmt_ns(p.get("futex_round_trip_ns")) for p in pls))
     print("  %-40s" % "medium kernel D: openveo / in-process" + "".join(
-        "%14s" % p["key"] for p in pls) + "   host CPU waiting / D")
+        "%14s" % p["key"] for p in pls) + "   host CPU waiting / D (%s)"
+        % ", ".join(p["key"] for p in pls))
     for j, m in enumerate(pls[0]["medium"]):
         def cell(p, key, fmt):
             v = p["medium"][j].get(key)
