@@ -40,18 +40,22 @@ static const char *name(const char *fmt, ...)
 	return n;
 }
 
-/* The largest of v[k] over the N of the run, and its N in *at. A NAN
- * (not measured) counts as the worst. */
+/* Whether v is worse (larger) than the worst so far, w: a NAN (not
+ * measured) is the worst of all, and stays so. */
+static int worse(double v, double w)
+{
+	return !isnan(w) && !(v <= w);
+}
+
+/* The largest of v[k] over the N of the run, and its N in *at. */
 static double worst_over_n(const double *v, long *at)
 {
 	double w = -INFINITY;
 
 	for (unsigned k = 0; k < ncall_n; k++)
-		if (!(v[k] <= w)) {
+		if (worse(v[k], w)) {
 			w = v[k];
 			*at = call_ns[k];
-			if (isnan(w))
-				break;
 		}
 	return w;
 }
@@ -68,9 +72,9 @@ static void medium_goals(int pl)
 	for (unsigned d = 0; d < NMEDIUM; d++) {
 		struct medium_point *p = &R.medium[pl][d];
 
-		if (medium_us[d] >= 20 && !(p->ratio <= ratio))
+		if (medium_us[d] >= 20 && worse(p->ratio, ratio))
 			ratio = p->ratio, r_at = (int)medium_us[d];
-		if (medium_us[d] >= 100 && !(100 * p->cpu_frac <= cpu))
+		if (medium_us[d] >= 100 && worse(100 * p->cpu_frac, cpu))
 			cpu = 100 * p->cpu_frac, c_at = (int)medium_us[d];
 	}
 	goal(name("%s: medium kernel D=5 us, openveo - in-process", place_key[pl]),
@@ -108,7 +112,7 @@ void goals_judge(void)
 	}
 	w = -INFINITY;
 	for (unsigned d = 0; d < NMEDIUM; d++)
-		if (!(R.medium[PL_SAME][d].tax_over_ref <= w))
+		if (worse(R.medium[PL_SAME][d].tax_over_ref, w))
 			w = R.medium[PL_SAME][d].tax_over_ref, at = (long)medium_us[d];
 	goal(name("one CPU: medium kernels' tax / futex round trip (worst: D=%ld us)", at), w,
 	     "<=", 2, "x");
