@@ -12,6 +12,8 @@
 
 #include <ve_offload.h>
 
+#include "medium.h"
+
 #define KiB ((size_t)1024)
 #define MiB ((size_t)1024 * 1024)
 
@@ -31,9 +33,20 @@ extern const long call_ns[NCALL_N];   /* the N of the call cells */
 extern const size_t sizes[NSIZES];    /* the transfer sizes */
 #define NCONT 4
 extern const int contention_ctxs[NCONT];
+#define NMEDIUM 7
+extern const double medium_us[NMEDIUM]; /* the D of the medium kernels */
 
 /* How many of the tables above a run uses (-q cuts them). */
 extern unsigned ncall_n, nsizes;
+
+/* Where the host thread and openveo's worker run while the calls and the
+ * medium kernels are measured: wherever the scheduler puts them; pinned
+ * apart (host on CPU 0, every worker thread on CPU 1); pinned to one CPU
+ * (all on CPU 0). The floor's child is on CPU 1 when pinned, so the floor
+ * stays the cross-CPU round trip. */
+enum { PL_FREE, PL_APART, PL_SAME, NPLACE };
+extern const char *const place_name[NPLACE];
+extern const char *const place_key[NPLACE];
 
 /* ---- small tools ------------------------------------------------------- */
 
@@ -80,6 +93,26 @@ struct cont_point {
 	double relative; /* to one context */
 };
 
+/* The call section's figures in one placement (calls.c). */
+struct call_results {
+	double ns[NPAT][NCALL_N];        /* per call (median of trials) */
+	int trials[NPAT][NCALL_N];
+	double ratio[NPAT][NCALL_N];     /* median of per call / paired floor */
+	double floor_ns[NPAT][NCALL_N];  /* median of a cell's paired floors */
+	/* veo_call_sync / call+wait on a context, the two trials of one
+	 * round (median over rounds). */
+	double sync_over_wait[NCALL_N];
+	/* Pinned to one CPU: per call / the round's futex round trip
+	 * (median), and the median of a cell's futex trials; NAN elsewhere. */
+	double futex_ratio[NPAT][NCALL_N];
+	double futex_ns[NCALL_N];
+	double paired_floor_ns;          /* median of every paired floor trial */
+	long paired_floor_n;
+	int paired_floor_trials;
+	double futex_rt_ns;              /* median of every futex trial (one CPU) */
+	int futex_rt_trials;
+};
+
 struct goal {
 	const char *name;
 	double value;
@@ -96,14 +129,11 @@ struct bench_results {
 	int round_trip_trials;
 	long round_trip_n;
 	double memcpy_ns[NSIZES];
-	double call_ns[NPAT][NCALL_N];   /* per call */
-	int call_trials[NPAT][NCALL_N];
-	double call_ratio[NPAT][NCALL_N];    /* median of per call / paired floor */
-	double call_floor_ns[NPAT][NCALL_N]; /* median of a cell's paired floors */
-	double paired_floor_ns;          /* median of every paired floor trial */
-	long paired_floor_n;
-	int paired_floor_trials;
+	struct call_results calls[NPLACE];
+	int placed[NPLACE];              /* the placement was measured */
 	double quiet_ns;                 /* rest before each floor trial */
+	struct medium_point medium[NPLACE][NMEDIUM];
+	double medium_seconds;           /* per D and placement */
 	double xfer_ns[NXF][NSIZES];     /* per transfer */
 	double proc_create_destroy_ns, proc_create_ns, proc_destroy_ns;
 	double load_unload_ns;
@@ -115,16 +145,25 @@ struct bench_results {
 	struct cont_point cont_empty[NCONT], cont_compute[NCONT];
 	double idle_worker_pct_sched, idle_worker_pct_stat, idle_host_pct;
 	double waiter_thread_pct, waiter_worker_pct_sched, waiter_worker_pct_stat;
-	struct goal goals[32];
+	struct goal goals[64];
 	int ngoals;
 };
 extern struct bench_results R;
 
 /* ---- the sections: each measures, fills its part of R and prints it ---- */
 
-/* calls.c: the four call patterns of the empty kernel `fn`, each trial
- * paired with a floor trial (floor_open must have succeeded). */
-void bench_calls(struct veo_proc_handle *proc, struct veo_thr_ctxt *ctx, uint64_t fn);
+/* placements.c: the calls and the medium kernels in each placement
+ * (pinned, measured, unpinned), with the medium kernels' section. `only`
+ * is NULL for everything, or "calls" or "medium" for that section alone. */
+void bench_placements(struct veo_proc_handle *proc, struct veo_thr_ctxt *ctx,
+                      uint64_t fn_empty, uint64_t fn_compute, const char *only);
+
+/* calls.c: the four call patterns of the empty kernel `fn` into cr, each
+ * trial paired with a floor trial (floor_open must have succeeded) and,
+ * if ref_cpu >= 0, each round of trials with a futex round trip on that
+ * CPU (futex_rt_open must have succeeded). */
+void bench_calls(struct call_results *cr, int ref_cpu, struct veo_proc_handle *proc,
+                 struct veo_thr_ctxt *ctx, uint64_t fn);
 
 /* transfers.c: the two host buffers of the transfers and of memcpy, as
  * large as the largest size of the run and filled (their pages faulted

@@ -2,6 +2,10 @@
  * calls.c: call latency of the empty kernel in AVEO's four patterns, for
  * each N of call_ns, every call trial right after a floor trial (floor.c)
  * and judged against it: the machine's speed changes for minutes at a time.
+ * The patterns' trials alternate, one of each a round, and when the host
+ * and the worker share one CPU each round also times the same-CPU futex
+ * round trip, the reference of that placement. placements.c runs it once
+ * per placement.
  */
 #include <math.h>
 #include <stdint.h>
@@ -64,117 +68,177 @@ static double run_pattern(int pat, long n, struct veo_proc_handle *proc,
 
 /* What the cells of bench_calls share: the kernel, limits, scratch space. */
 struct call_run {
+	struct call_results *cr;
+	int ref_cpu;          /* >= 0: a futex round trip on that CPU each round */
 	struct veo_proc_handle *proc;
 	struct veo_thr_ctxt *ctx;
 	uint64_t fn;
 	struct veo_args *args;
-	double budget;        /* per cell, in ns, after 3 trials */
+	double budget;        /* per pattern and N, in ns, after 3 rounds */
 	int maxtrials;
-	double *t, *ratio;    /* a cell's trials: per call, and per call / floor */
-	double *cell_floors;  /* a cell's floor trials */
-	double *floors;       /* every floor trial of the section */
-	size_t nfloors;
+	/* a cell's trials, per pattern: per call, per call / floor, floors,
+	 * per call / futex round trip */
+	double *t[NPAT], *ratio[NPAT], *cell_floors[NPAT], *fratio[NPAT];
+	double *sync_wait, *cell_futex; /* per round */
+	double *floors, *futex;         /* every floor and futex trial of the section */
+	size_t nfloors, nfutex;
 };
 
 /*
- * One (pattern, N) cell: trials of N calls until about 1e5 calls, at least
- * MIN_CELL_TRIALS, or until the budget is spent. Each trial runs right
- * after a floor trial, and its ratio is to that floor: the machine's speed
- * changes for minutes at a time, and a pair's two halves are a millisecond
- * apart. Now and then the speed changes between the two halves; with a
- * few more trials than 3, such a pair does not make the median.
+ * The cells of one N: rounds of one trial of each pattern, each trial
+ * right after a floor trial and judged against it, until about 1e5 calls
+ * a pattern, at least MIN_CELL_TRIALS rounds, or until the budget is
+ * spent. The machine's speed changes for minutes at a time, and a pair's
+ * two halves are a millisecond apart; the patterns of one round are a few
+ * milliseconds apart, so veo_call_sync is judged against call+wait of the
+ * same round. Now and then the speed changes inside a pair; with a few
+ * more trials than 3, such a pair does not make the median.
+ *
+ * When pinned to one CPU (ref_cpu >= 0), each round also times the futex
+ * round trip on that CPU, right after the first floor trial (openveo's
+ * spinners asleep), and every trial of the round is judged against it too.
  */
 #define MIN_CELL_TRIALS 11
-static void call_cell(struct call_run *c, int pat, unsigned k)
+static void call_cells(struct call_run *c, unsigned k)
 {
+	struct call_results *cr = c->cr;
 	long n = call_ns[k];
 	long trials = 100000 / n; /* about 1e5 calls a cell */
 	double start = now_ns();
-	int done = 0, paired = 0;
+	int done = 0, paired[NPAT] = { 0 }, fpaired[NPAT] = { 0 }, nfut = 0;
 
 	trials = trials < MIN_CELL_TRIALS ? MIN_CELL_TRIALS
 	         : trials > c->maxtrials ? c->maxtrials : trials;
 	while (done < trials) {
-		double f = floor_trial(FLOOR_PAIRED), dt = NAN;
+		double fut = NAN;
 
-		if (isfinite(run_pattern(pat, CALL_WARMUP, c->proc, c->ctx, c->fn, c->args)))
-			dt = run_pattern(pat, n, c->proc, c->ctx, c->fn, c->args);
-		if (!isfinite(dt))
-			die("%s failed: %s", pat_name[pat], veo_last_error());
-		c->t[done++] = dt / n;
-		if (isfinite(f)) {
-			c->ratio[paired] = dt / n / f;
-			c->cell_floors[paired++] = f;
-			c->floors[c->nfloors++] = f;
+		for (int pat = 0; pat < NPAT; pat++) {
+			double f = floor_trial(FLOOR_PAIRED), dt = NAN;
+
+			if (pat == 0 && c->ref_cpu >= 0) {
+				fut = futex_rt_trial(c->ref_cpu, FUTEX_RT_PAIRED);
+				if (isfinite(fut))
+					c->cell_futex[nfut++] = c->futex[c->nfutex++] = fut;
+			}
+			if (isfinite(run_pattern(pat, CALL_WARMUP, c->proc, c->ctx, c->fn, c->args)))
+				dt = run_pattern(pat, n, c->proc, c->ctx, c->fn, c->args);
+			if (!isfinite(dt))
+				die("%s failed: %s", pat_name[pat], veo_last_error());
+			c->t[pat][done] = dt / n;
+			if (isfinite(f)) {
+				c->ratio[pat][paired[pat]] = dt / n / f;
+				c->cell_floors[pat][paired[pat]++] = f;
+				c->floors[c->nfloors++] = f;
+			}
+			if (isfinite(fut))
+				c->fratio[pat][fpaired[pat]++] = dt / n / fut;
 		}
-		if (done >= 3 && now_ns() - start > c->budget)
+		c->sync_wait[done] = c->t[PAT_CALL_SYNC][done] / c->t[PAT_CALL_WAIT][done];
+		done++;
+		if (done >= 3 && now_ns() - start > NPAT * c->budget)
 			break;
 	}
-	R.call_ns[pat][k] = median(c->t, (size_t)done);
-	R.call_trials[pat][k] = done;
-	R.call_ratio[pat][k] = median(c->ratio, (size_t)paired);
-	R.call_floor_ns[pat][k] = median(c->cell_floors, (size_t)paired);
+	for (int pat = 0; pat < NPAT; pat++) {
+		cr->ns[pat][k] = median(c->t[pat], (size_t)done);
+		cr->trials[pat][k] = done;
+		cr->ratio[pat][k] = median(c->ratio[pat], (size_t)paired[pat]);
+		cr->floor_ns[pat][k] = median(c->cell_floors[pat], (size_t)paired[pat]);
+		cr->futex_ratio[pat][k] = median(c->fratio[pat], (size_t)fpaired[pat]);
+	}
+	cr->sync_over_wait[k] = median(c->sync_wait, (size_t)done);
+	cr->futex_ns[k] = median(c->cell_futex, (size_t)nfut);
 }
 
-static void print_calls(long nmax)
+static void print_calls(const struct call_results *cr, int ref)
 {
+	unsigned last = ncall_n - 1;
+
 	printf("time per call of an empty kernel (median of trials):\n");
 	printf("  %-8s", "N");
 	for (int pat = 0; pat < NPAT; pat++)
 		printf(" %20s", pat_name[pat]);
-	printf("\n");
+	printf("  sync/call+wait\n");
 	for (unsigned k = 0; k < ncall_n; k++) {
 		printf("  %-8ld", call_ns[k]);
 		for (int pat = 0; pat < NPAT; pat++)
-			printf(" %20s", T(R.call_ns[pat][k]));
-		printf("\n");
+			printf(" %20s", T(cr->ns[pat][k]));
+		printf("  %13.2fx\n", cr->sync_over_wait[k]);
 	}
 	printf("round-trip floor, %ld round trips right before each call trial: %s\n"
 	       "  (median of %d trials, each after %.0f us of rest for openveo's spinners)\n",
-	       R.paired_floor_n, T(R.paired_floor_ns), R.paired_floor_trials, R.quiet_ns / 1e3);
-	printf("  per call / round-trip floor at N=%ld, paired trial by trial (median):", nmax);
+	       cr->paired_floor_n, T(cr->paired_floor_ns), cr->paired_floor_trials,
+	       R.quiet_ns / 1e3);
+	printf("  per call / round-trip floor at N=%ld, paired trial by trial (median):",
+	       call_ns[last]);
 	for (int pat = 0; pat < NPAT; pat++)
-		printf(" %.2fx", R.call_ratio[pat][ncall_n - 1]);
+		printf(" %.2fx", cr->ratio[pat][last]);
 	printf("\n");
+	if (!ref)
+		return;
+	printf("same-CPU futex round trip, %ld round trips once a round: %s (median of %d)\n",
+	       FUTEX_RT_PAIRED, T(cr->futex_rt_ns), cr->futex_rt_trials);
+	printf("  per call / futex round trip of the round (median), N = 1 .. %ld:\n",
+	       call_ns[last]);
+	for (int pat = 0; pat < NPAT; pat++) {
+		printf("    %-20s", pat_name[pat]);
+		for (unsigned k = 0; k < ncall_n; k++)
+			printf(" %6.2fx", cr->futex_ratio[pat][k]);
+		printf("\n");
+	}
 }
 
-void bench_calls(struct veo_proc_handle *proc, struct veo_thr_ctxt *ctx,
-                        uint64_t fn)
+void bench_calls(struct call_results *cr, int ref_cpu, struct veo_proc_handle *proc,
+                 struct veo_thr_ctxt *ctx, uint64_t fn)
 {
 	long nmax = call_ns[ncall_n - 1];
 	/* Each trial costs a floor trial of about half a millisecond, so the
 	 * cells of small N, where a trial is a few calls, stop at 301 trials
 	 * (1001 before the floors were paired): their medians hardly move. */
 	struct call_run c = {
+		.cr = cr, .ref_cpu = ref_cpu,
 		.proc = proc, .ctx = ctx, .fn = fn, .args = veo_args_alloc(),
 		.budget = opt.quick ? 0.3e9 : 1.5e9, .maxtrials = opt.quick ? 201 : 301,
 	};
 	size_t m = (size_t)c.maxtrials;
+	int ok = c.args != NULL;
 
 	ids = malloc(nmax * sizeof *ids);
-	c.t = malloc(m * sizeof *c.t);
-	c.ratio = malloc(m * sizeof *c.ratio);
-	c.cell_floors = malloc(m * sizeof *c.cell_floors);
+	for (int pat = 0; pat < NPAT; pat++) {
+		ok &= (c.t[pat] = malloc(m * sizeof *c.t[pat])) != NULL;
+		ok &= (c.ratio[pat] = malloc(m * sizeof *c.ratio[pat])) != NULL;
+		ok &= (c.cell_floors[pat] = malloc(m * sizeof *c.cell_floors[pat])) != NULL;
+		ok &= (c.fratio[pat] = malloc(m * sizeof *c.fratio[pat])) != NULL;
+	}
+	c.sync_wait = malloc(m * sizeof *c.sync_wait);
+	c.cell_futex = malloc(m * sizeof *c.cell_futex);
 	c.floors = malloc(NPAT * ncall_n * m * sizeof *c.floors);
-	if (!c.args || !ids || !c.t || !c.ratio || !c.cell_floors || !c.floors)
+	c.futex = malloc(ncall_n * m * sizeof *c.futex);
+	if (!ok || !ids || !c.sync_wait || !c.cell_futex || !c.floors || !c.futex)
 		die("out of memory");
 	/* Warm-up: the worker's context thread, the lazy sync context. */
 	for (int pat = 0; pat < NPAT; pat++)
 		if (!isfinite(run_pattern(pat, 1000, proc, ctx, fn, c.args)))
 			die("call of the empty kernel failed: %s", veo_last_error());
 
-	for (int pat = 0; pat < NPAT; pat++)
-		for (unsigned k = 0; k < ncall_n; k++)
-			call_cell(&c, pat, k);
-	R.paired_floor_n = FLOOR_PAIRED;
-	R.paired_floor_trials = (int)c.nfloors;
-	R.paired_floor_ns = median(c.floors, c.nfloors);
+	for (unsigned k = 0; k < ncall_n; k++)
+		call_cells(&c, k);
+	cr->paired_floor_n = FLOOR_PAIRED;
+	cr->paired_floor_trials = (int)c.nfloors;
+	cr->paired_floor_ns = median(c.floors, c.nfloors);
+	cr->futex_rt_trials = (int)c.nfutex;
+	cr->futex_rt_ns = median(c.futex, c.nfutex);
 	R.quiet_ns = floor_quiet_ns();
 	veo_args_free(c.args);
 	free(ids);
-	free(c.t);
-	free(c.ratio);
-	free(c.cell_floors);
+	for (int pat = 0; pat < NPAT; pat++) {
+		free(c.t[pat]);
+		free(c.ratio[pat]);
+		free(c.cell_floors[pat]);
+		free(c.fratio[pat]);
+	}
+	free(c.sync_wait);
+	free(c.cell_futex);
 	free(c.floors);
-	print_calls(nmax);
+	free(c.futex);
+	print_calls(cr, ref_cpu >= 0);
 }

@@ -1,7 +1,9 @@
 /*
  * floor.c: what veo_bench, veo_ab and veo_medium share: the clock, medians,
  * the floor (a round trip over one shared cache line between two
- * processes), pinning threads to a CPU, and calibrating the compute kernel.
+ * processes), the same-CPU futex round trip (two threads of one process on
+ * one CPU), pinning threads to a CPU and back, and calibrating the compute
+ * kernel.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -12,6 +14,7 @@
 #include <errno.h>
 #include <linux/futex.h>
 #include <math.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -160,14 +163,23 @@ static _Noreturn void floor_child(struct pingpong *pp, pid_t parent)
 	}
 }
 
+/* openveo's waiters spin VEO_SPIN_US after their last request; twice
+ * that and 100 us more lets them fall asleep, within reason. */
+double floor_quiet_ns(void)
+{
+	if (fl.quiet_ns == 0) {
+		double quiet = 2.0 * vp_spin_ns() + 100e3;
+
+		fl.quiet_ns = quiet > 2e6 ? 2e6 : quiet;
+	}
+	return fl.quiet_ns;
+}
+
 int floor_open(void)
 {
 	pid_t parent = getpid();
-	/* openveo's waiters spin VEO_SPIN_US after their last request; twice
-	 * that and 100 us more lets them fall asleep, within reason. */
-	double quiet = 2.0 * vp_spin_ns() + 100e3;
 
-	fl.quiet_ns = quiet > 2e6 ? 2e6 : quiet;
+	floor_quiet_ns();
 	fl.pp = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (fl.pp == MAP_FAILED) {
 		fl.pp = NULL;
@@ -182,11 +194,6 @@ int floor_open(void)
 	if (fl.child == 0)
 		floor_child(fl.pp, parent);
 	return 0;
-}
-
-double floor_quiet_ns(void)
-{
-	return fl.quiet_ns;
 }
 
 /* Returns once the child sleeps in the kernel (its state in /proc is S),
@@ -288,23 +295,170 @@ int floor_pid(void)
 	return (int)fl.child;
 }
 
-int pin_threads(int pid, int cpu)
+/* The CPUs the calling thread could use the first time it asked: the mask
+ * unpin_threads gives back (all CPUs, unless the benchmark was started
+ * under taskset or in a cpuset). */
+static const cpu_set_t *start_mask(void)
+{
+	static cpu_set_t mask;
+	static int saved;
+
+	if (!saved) {
+		if (sched_getaffinity(0, sizeof mask, &mask) != 0) {
+			CPU_ZERO(&mask);
+			for (long c = 0; c < sysconf(_SC_NPROCESSORS_CONF) && c < CPU_SETSIZE; c++)
+				CPU_SET((int)c, &mask);
+		}
+		saved = 1;
+	}
+	return &mask;
+}
+
+/* Sets the affinity of every thread of process pid to set. */
+static int set_threads(int pid, const cpu_set_t *set)
 {
 	char dir[64];
-	cpu_set_t set;
 	struct dirent *e;
 	DIR *d;
 
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
 	snprintf(dir, sizeof dir, "/proc/%d/task", pid);
 	if (!(d = opendir(dir)))
 		return -1;
 	while ((e = readdir(d)) != NULL)
 		if (e->d_name[0] != '.')
-			sched_setaffinity(atoi(e->d_name), sizeof set, &set);
+			sched_setaffinity(atoi(e->d_name), sizeof *set, set);
 	closedir(d);
 	return 0;
+}
+
+int pin_threads(int pid, int cpu)
+{
+	cpu_set_t set;
+
+	start_mask(); /* before the caller's own mask is narrowed */
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return set_threads(pid, &set);
+}
+
+int unpin_threads(int pid)
+{
+	return set_threads(pid, start_mask());
+}
+
+/* ---- the same-CPU futex round trip --------------------------------------- */
+
+/*
+ * One word, two threads: the caller stores an odd value and wakes the
+ * partner, which answers with the next even value and wakes the caller;
+ * each sleeps in FUTEX_WAIT while the word holds its own last value. Both
+ * on one CPU, a round trip is two wake-ups and two context switches: what
+ * any request/response between two threads sharing a CPU pays, and so
+ * the reference for openveo's calls when the host thread and the worker
+ * are pinned to one CPU. FUTEX_RT_QUIT (odd) tells the partner to exit.
+ */
+#define FUTEX_RT_QUIT UINT32_MAX
+
+static struct {
+	_Alignas(64) _Atomic uint32_t word;
+	pthread_t partner;
+	int open, broken;
+} frt;
+
+static void *futex_rt_partner(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		uint32_t w = atomic_load_explicit(&frt.word, memory_order_acquire);
+
+		if (w == FUTEX_RT_QUIT)
+			return NULL;
+		if (w & 1) {
+			atomic_store_explicit(&frt.word, w + 1, memory_order_release);
+			futex(&frt.word, FUTEX_WAKE_PRIVATE, 1, NULL);
+			continue;
+		}
+		/* Even: our own answer, or the start value. The time-out only
+		 * bounds a sleep should a wake-up ever be missed. */
+		futex(&frt.word, FUTEX_WAIT_PRIVATE, w, &(struct timespec){ 1, 0 });
+	}
+}
+
+int futex_rt_open(void)
+{
+	int e;
+
+	if (frt.open)
+		return 0;
+	atomic_store(&frt.word, 0);
+	if ((e = pthread_create(&frt.partner, NULL, futex_rt_partner, NULL)) != 0) {
+		errno = e;
+		return -1;
+	}
+	frt.open = 1;
+	return 0;
+}
+
+/* m round trips: 0, or -1 when the partner did not answer within 2 s. */
+static int futex_rt_ping(long m)
+{
+	uint32_t v = atomic_load_explicit(&frt.word, memory_order_acquire);
+	double deadline = now_ns() + 2e9;
+
+	for (long i = 0; i < m; i++) {
+		uint32_t asked = v + 1, w;
+
+		atomic_store_explicit(&frt.word, asked, memory_order_release);
+		futex(&frt.word, FUTEX_WAKE_PRIVATE, 1, NULL);
+		while ((w = atomic_load_explicit(&frt.word, memory_order_acquire)) == asked) {
+			futex(&frt.word, FUTEX_WAIT_PRIVATE, asked, &(struct timespec){ 0, 100000000 });
+			if (now_ns() > deadline)
+				return -1;
+		}
+		v = w;
+	}
+	return 0;
+}
+
+double futex_rt_trial(int cpu, long m)
+{
+	cpu_set_t one, mine, theirs;
+	double t0, t = NAN;
+
+	if (!frt.open || frt.broken)
+		return NAN;
+	/* The word never reaches FUTEX_RT_QUIT: start again from 0 (the
+	 * partner is asleep on an even value, or about to be). */
+	if (atomic_load(&frt.word) > UINT32_MAX / 2)
+		atomic_store(&frt.word, 0);
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	sched_getaffinity(0, sizeof mine, &mine);
+	pthread_getaffinity_np(frt.partner, sizeof theirs, &theirs);
+	sched_setaffinity(0, sizeof one, &one);
+	pthread_setaffinity_np(frt.partner, sizeof one, &one);
+	if (futex_rt_ping(50) == 0) { /* warm-up: both on the CPU, caches warm */
+		t0 = now_ns();
+		if (futex_rt_ping(m) == 0)
+			t = (now_ns() - t0) / m;
+	}
+	sched_setaffinity(0, sizeof mine, &mine);
+	pthread_setaffinity_np(frt.partner, sizeof theirs, &theirs);
+	if (!isfinite(t)) {
+		frt.broken = 1;
+		printf("the futex round trip's partner thread stopped answering: no more trials\n");
+	}
+	return t;
+}
+
+void futex_rt_close(void)
+{
+	if (!frt.open)
+		return;
+	atomic_store_explicit(&frt.word, FUTEX_RT_QUIT, memory_order_release);
+	futex(&frt.word, FUTEX_WAKE_PRIVATE, 1, NULL);
+	pthread_join(frt.partner, NULL);
+	frt.open = 0;
 }
 
 /* The median of 9 runs of compute(iters), in ns. */

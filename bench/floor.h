@@ -1,6 +1,7 @@
 /*
- * floor.h: the clock, medians, and the round-trip floor (floor.c), shared
- * by veo_bench and veo_ab.
+ * floor.h: the clock, medians, the round-trip floor, the same-CPU futex
+ * round trip, pinning threads to CPUs and calibrating the compute kernel
+ * (floor.c), shared by veo_bench, veo_ab and veo_medium.
  */
 #ifndef OPENVEO_BENCH_FLOOR_H
 #define OPENVEO_BENCH_FLOOR_H
@@ -20,6 +21,8 @@ int floor_open(void);
  * gone. */
 double floor_trial(long m);
 #define FLOOR_PAIRED 4000L /* round trips of a trial paired with a call trial */
+/* The rest before a floor trial: long enough for openveo's spinning
+ * waiters to fall asleep (twice VEO_SPIN_US and 100 us, at most 2 ms). */
 double floor_quiet_ns(void);
 void floor_close(void);
 /* The child's process id (0 before floor_open), to place it on a CPU. */
@@ -28,6 +31,25 @@ int floor_pid(void);
 /* Pins every thread of process pid to cpu (a thread gone meanwhile is
  * skipped): 0, or -1 if its threads cannot be listed. */
 int pin_threads(int pid, int cpu);
+/* Gives every thread of process pid back the CPUs this process's calling
+ * thread could run on when pin_threads or unpin_threads was first called
+ * (the mask it started with): 0, or -1 as pin_threads. */
+int unpin_threads(int pid);
+
+/*
+ * The same-CPU futex round trip: the least a request/response between two
+ * threads that share one CPU can cost (each side wakes the other with
+ * FUTEX_WAKE and sleeps in FUTEX_WAIT: two wake-ups and two context
+ * switches). futex_rt_open starts the partner thread, asleep between
+ * trials: 0, or -1 with errno. futex_rt_trial pins the calling thread and
+ * the partner to cpu, times m round trips after a warm-up, gives both back
+ * the CPUs they had, and returns ns per round trip (NAN if the partner
+ * stopped answering). futex_rt_close stops and joins the partner.
+ */
+int futex_rt_open(void);
+double futex_rt_trial(int cpu, long m);
+#define FUTEX_RT_PAIRED 200L /* round trips of a trial paired with a call trial */
+void futex_rt_close(void);
 /* Iterations of compute (bench/kernels.c's) that take about target_ns in
  * this process; *measured (if not NULL) is their median time then. */
 uint64_t compute_iters(uint64_t (*compute)(uint64_t), double target_ns, double *measured);

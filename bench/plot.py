@@ -10,7 +10,15 @@ writes three charts, each with logarithmic axes:
                  and the published VEO / AVEO / veo-stubs figures beside them;
 - bandwidth.svg: GB/s against transfer size: memcpy and the four transfers;
 - transfer_time.svg: time per transfer against size, with the published
-                 one-byte write of VEO and AVEO and veo-stubs' figures.
+                 one-byte write of VEO and AVEO and veo-stubs' figures;
+- placements.svg: time per call against N in each placement of the host
+                 thread and the worker (unpinned, apart, one CPU), with the
+                 paired floor and the same-CPU futex round trip;
+- medium.svg:    the medium kernels (5 us to 3 ms): the tax per call
+                 (openveo - in-process) and the host thread's CPU while it
+                 waits, against D, in each placement, with the goals;
+- app_loop.svg:  py_bench's time step (30 calls, 3 transfers), openveo
+                 against in-process, every trial.
 
 The SVG is written by hand (no plotting library): a few primitives and a
 log-log axes object that maps data to the page.
@@ -336,6 +344,120 @@ def transfer_time_chart(vb, path):
     svg.save(path)
 
 
+PLACE_STYLE = {"unpinned": (COLOURS[6], 0, None), "apart": (COLOURS[0], 1, None),
+               "same": (COLOURS[1], 2, "6,3")}
+PLACE_LABEL = {"unpinned": "unpinned", "apart": "apart (CPU 0 / CPU 1)",
+               "same": "one CPU (CPU 0)"}
+
+
+def placements_chart(vb, path):
+    """One panel per placement: the four call patterns against N."""
+    pls = vb["placements"]
+    svg = Svg(1240, 520)
+    values = [p["per_call_ns"] for pl in pls for c in pl["calls"] for p in c["points"]
+              if p["per_call_ns"]]
+    values += [pl[k] for pl in pls for k in ("round_trip_paired_ns", "futex_round_trip_ns")
+               if pl.get(k)]
+    values += [2 * pl["futex_round_trip_ns"] for pl in pls if pl.get("futex_round_trip_ns")]
+    ns = [p["n"] for p in pls[0]["calls"][0]["points"]]
+    for i, pl in enumerate(pls):
+        ax = LogAxes(svg, (80 + i * 330, 76, 260, 360), (min(ns), max(ns)),
+                     (min(values), max(values)))
+        ax.frame(PLACE_LABEL.get(pl["key"], pl["key"]), "N (calls per trial)",
+                 "time per call (log)" if i == 0 else "", fmt_count, fmt_ns)
+        for j, c in enumerate(pl["calls"]):
+            ax.series([(p["n"], p["per_call_ns"]) for p in c["points"]], COLOURS[j], j)
+        ax.hline(pl["round_trip_paired_ns"], "#000", None, 1.2)
+        if pl.get("futex_round_trip_ns"):
+            ax.hline(pl["futex_round_trip_ns"], COLOURS[4], "6,3", 1.8)
+            ax.hline(2 * pl["futex_round_trip_ns"], COLOURS[4], "2,3", 1.8)
+    svg.text(560, 22, "Time per call of an empty kernel in each placement (openveo %s, %s)" % (
+        vb.get("openveo", "").replace("openveo ", ""), vb.get("date", "")[:10]),
+        15, "middle", weight="bold")
+    leg = Legend(svg, 1060, 86, "patterns")
+    for j, c in enumerate(pls[0]["calls"]):
+        leg.entry("%d: %s" % (c["pattern"], c["name"]), COLOURS[j], j)
+    leg.y += 8
+    svg.text(leg.x, leg.y, "references", 12, weight="bold")
+    leg.y += 18
+    leg.entry("floor: shared cache line\nround trip (paired)", "#000")
+    leg.entry("futex round trip,\none CPU", COLOURS[4], dash="6,3")
+    leg.entry("2x futex round trip:\none CPU's goal", COLOURS[4], dash="2,3")
+    svg.save(path)
+
+
+def medium_chart(vb, path):
+    """Left: tax per call against D; right: host CPU while waiting / D."""
+    pls = vb["placements"]
+    svg = Svg(1100, 520)
+    ds = [m["d_us"] for m in pls[0]["medium"]]
+    taxes = [m["tax_ns"] for pl in pls for m in pl["medium"] if m["tax_ns"] and m["tax_ns"] > 0]
+    # the goal: 1 us at 5 us, 2% of D from 20 us on
+    goal_tax = [(d, 1e3 if d < 20 else 0.02 * d * 1e3) for d in ds]
+    taxes += [t for _, t in goal_tax]
+    ax = LogAxes(svg, (90, 50, 360, 380), (min(ds), max(ds)), (min(taxes), max(taxes)))
+    ax.frame("Tax per call: openveo - in-process", "kernel duration D (us)",
+             "tax per call (log)", fmt_plain, fmt_ns)
+    for pl in pls:
+        colour, shape, dash = PLACE_STYLE.get(pl["key"], ("#777", 3, None))
+        ax.series([(m["d_us"], m["tax_ns"]) for m in pl["medium"]], colour, shape, dash)
+    pts = [(ax.px(d), ax.py(t)) for d, t in goal_tax]
+    svg.polyline(pts, "#000", 1.5, "2,3")
+
+    cpus = [100 * m["host_cpu_fraction"] for pl in pls for m in pl["medium"]
+            if m["host_cpu_fraction"] and m["host_cpu_fraction"] > 0] + [10]
+    bx = LogAxes(svg, (560, 50, 360, 380), (min(ds), max(ds)), (min(cpus), max(cpus)))
+    bx.frame("Host thread's CPU while waiting", "kernel duration D (us)",
+             "CPU time / D, % (log)", fmt_plain, fmt_plain)
+    for pl in pls:
+        colour, shape, dash = PLACE_STYLE.get(pl["key"], ("#777", 3, None))
+        bx.series([(m["d_us"], 100 * m["host_cpu_fraction"]) for m in pl["medium"]],
+                  colour, shape, dash)
+    if bx.inside_y(10):
+        svg.line(bx.px(100), bx.py(10), bx.px(max(ds)), bx.py(10), "#000", 1.5, "2,3")
+
+    leg = Legend(svg, 940, 60, "placement")
+    for pl in pls:
+        colour, shape, dash = PLACE_STYLE.get(pl["key"], ("#777", 3, None))
+        leg.entry(PLACE_LABEL.get(pl["key"], pl["key"]), colour, shape, dash)
+    leg.y += 8
+    leg.entry("goal: 1 us at 5 us,\n2% of D from 20 us;\n10% of D from 100 us",
+              "#000", dash="2,3")
+    svg.text(90, 500, "Medium kernels: compute of D us called N times in a row (call + wait), "
+             "against the same in-process; medians of interleaved trial pairs. "
+             "Points at or below zero tax are left out.", 11)
+    svg.save(path)
+
+
+def app_loop_chart(pb, path):
+    """Every trial of the time-step loop as a point on a time axis, one row
+    for openveo and one for in-process, with the medians and the goal."""
+    app = pb["app_loop"]
+    svg = Svg(860, 300)
+    rows = [("in-process (ctypes)", app["trials_in_process_step_ns"],
+             app["in_process_step_ns"], COLOURS[2], 0),
+            ("openveo", app["trials_openveo_step_ns"], app["openveo_step_ns"], COLOURS[0], 1)]
+    vals = [t for _, ts, _, _, _ in rows for t in ts]
+    ax = LogAxes(svg, (170, 50, 520, 170), (min(vals) / 1.05, max(vals) * 1.05), (1, 10),
+                 xbase=2)
+    ax.frame("Python time step: 30 calls of 5-100 us and 3 transfers, every trial",
+             "time per step (log)", "", fmt_ns, lambda v: "")
+    for i, (label, ts, med, colour, shape) in enumerate(rows):
+        y = 2.5 if i == 0 else 6
+        svg.text(ax.x0 - 8, ax.py(y) + 4, label, 12, "end")
+        for t in ts:
+            svg.marker(ax.px(t), ax.py(y), colour, shape, 3)
+        svg.line(ax.px(med), ax.py(y) - 14, ax.px(med), ax.py(y) + 14, colour, 2.5)
+    goal = app["in_process_step_ns"] * 1.05
+    svg.line(ax.px(goal), ax.y0, ax.px(goal), ax.y0 + ax.h, "#000", 1.5, "2,3")
+    leg = Legend(svg, 710, 70)
+    leg.entry("median", "#444")
+    leg.entry("goal: 1.05x the\nin-process median", "#000", dash="2,3")
+    svg.text(170, 285, "openveo / in-process, median of per-pair ratios: %.3fx (%d pairs of "
+             "%d steps)" % (app["ratio"], app["trials"], app["steps_per_trial"]), 12)
+    svg.save(path)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--veo", default=os.path.join(HERE, "out", "veo_bench.json"))
@@ -356,9 +478,15 @@ def main():
             pb = json.load(f)
     os.makedirs(args.out, exist_ok=True)
     written = []
-    for name, draw in (("latency.svg", lambda p: latency_chart(vb, pb, p)),
-                       ("bandwidth.svg", lambda p: bandwidth_chart(vb, p)),
-                       ("transfer_time.svg", lambda p: transfer_time_chart(vb, p))):
+    charts = [("latency.svg", lambda p: latency_chart(vb, pb, p)),
+              ("bandwidth.svg", lambda p: bandwidth_chart(vb, p)),
+              ("transfer_time.svg", lambda p: transfer_time_chart(vb, p))]
+    if vb.get("placements"):
+        charts += [("placements.svg", lambda p: placements_chart(vb, p)),
+                   ("medium.svg", lambda p: medium_chart(vb, p))]
+    if (pb or {}).get("app_loop"):
+        charts.append(("app_loop.svg", lambda p: app_loop_chart(pb, p)))
+    for name, draw in charts:
         path = os.path.join(args.out, name)
         draw(path)
         written.append(path)

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""summary.py: one table of every goal of issue 4, from the JSON that
-veo_bench and py_bench wrote in this run, with PASS/FAIL beside each, and
-the headline figures next to the published VEO and AVEO ones.
+"""summary.py: one table of every goal of issues 4 and 15, from the JSON
+that veo_bench and py_bench wrote in this run, with PASS/FAIL beside each,
+the headline figures next to the published VEO and AVEO ones, and the
+calls and medium kernels in each placement (unpinned, apart, one CPU).
 
     python bench/summary.py [out/veo_bench.json] [out/py_bench.json]
 
@@ -25,10 +26,42 @@ def load(path):
 def fmt_ns(ns):
     if ns is None:
         return "-"
+    if ns < 0:
+        return "-" + fmt_ns(-ns)
     for unit, scale in (("s", 1e9), ("ms", 1e6), ("us", 1e3)):
         if ns >= scale:
             return "%.3g %s" % (ns / scale, unit)
     return "%.3g ns" % ns
+
+
+def placements(vb):
+    """The call figures at the largest N and the medium kernels' ratios,
+    one column per placement."""
+    pls = vb.get("placements")
+    if not pls:
+        return
+    print("\n== placements: unpinned, apart (host CPU 0, worker CPU 1), one CPU (both CPU 0)")
+    print("  %-40s" % "per call (largest N)" + "".join("%14s" % p["key"] for p in pls))
+    for i, c in enumerate(pls[0]["calls"]):
+        n = c["points"][-1]["n"]
+        print("  %-40s" % ("%s, N=%d" % (c["name"], n)) + "".join(
+            "%14s" % fmt_ns(p["calls"][i]["points"][-1]["per_call_ns"]) for p in pls))
+    print("  %-40s" % "round-trip floor (paired)" + "".join(
+        "%14s" % fmt_ns(p["round_trip_paired_ns"]) for p in pls))
+    print("  %-40s" % "same-CPU futex round trip" + "".join(
+        "%14s" % fmt_ns(p.get("futex_round_trip_ns")) for p in pls))
+    print("  %-40s" % "medium kernel D: openveo / in-process" + "".join(
+        "%14s" % p["key"] for p in pls) + "   host CPU waiting / D (%s)"
+        % ", ".join(p["key"] for p in pls))
+    for j, m in enumerate(pls[0]["medium"]):
+        def cell(p, key, fmt):
+            v = p["medium"][j].get(key)
+            return "%14s" % (fmt % v if v is not None else "-")
+        print("  %-40s" % ("D = %g us" % m["d_us"])
+              + "".join(cell(p, "ratio", "%.3fx") for p in pls)
+              + "  " + " ".join("%6.1f%%" % (100 * p["medium"][j]["host_cpu_fraction"])
+                                if p["medium"][j].get("host_cpu_fraction") is not None
+                                else "      -" for p in pls))
 
 
 def main(argv):
@@ -61,11 +94,19 @@ def main(argv):
     for name, value, ref in rows:
         print("  %-44s %10s   %s" % (name, value, ref))
 
+    app = (pb or {}).get("app_loop")
+    if app:
+        print("  %-44s %10s   in-process %s (%.3gx)" % (
+            "Python time step (30 calls, 3 transfers)", fmt_ns(app["openveo_step_ns"]),
+            fmt_ns(app["in_process_step_ns"]), app["ratio"]))
+
+    placements(vb)
+
     goals = list(vb.get("goals", [])) + list((pb or {}).get("goals", []))
-    print("\n== goals (issue 4)")
+    print("\n== goals (issues 4 and 15)")
     for g in goals:
         value = g["value"]
-        print("  %-62s = %8s %-2s (goal %s %g) %s" % (
+        print("  %-68s = %8s %-2s (goal %s %g) %s" % (
             g["name"], "%.3g" % value if value is not None else "-", g["unit"], g["op"],
             g["limit"], "PASS" if g["pass"] else "FAIL"))
     if not pb:

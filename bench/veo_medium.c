@@ -1,16 +1,19 @@
 /*
- * veo_medium.c: the offload tax on medium kernels (issue 15). A compute
- * kernel that runs D us (calibrated in this process) is called N times in
- * a row through openveo (call + wait) and, interleaved with those trials,
- * in-process; printed per D: both times per call, the tax (their
- * difference) and their ratio, and the host thread's CPU time per call
- * while it waited (user + system, getrusage), all medians of the trials.
+ * veo_medium.c: the offload tax on medium kernels (issue 15), on its own:
+ * the measurement veo_bench runs in each placement (medium.c), for one
+ * placement, with the time per D chosen. A compute kernel of D us
+ * (calibrated in this process) is called N times in a row through openveo
+ * (call + wait) and, interleaved with those trials, in-process; printed
+ * per D: both times per call, the tax (their difference) and their ratio,
+ * and the host thread's CPU time per call while it waited, all medians.
  *
  *     veo_medium [-t seconds per D] [-k libbench_kernels.so] [-P same|apart]
  *
  * -P pins this thread to CPU 0 and every worker thread to CPU 0 (same) or
- * 1 (apart); without it the scheduler places them. A tool for the wait
- * policy's design, not run by bench/run.
+ * 1 (apart); without it the scheduler places them. With -P same, each
+ * pair of trials also times the same-CPU futex round trip (floor.h) and
+ * the tax is given as a multiple of it. bench/run measures all of this in
+ * veo_bench; this is the quick tool for the wait policy's design.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -21,17 +24,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 #include <ve_offload.h>
 
 #include "floor.h"
+#include "medium.h"
 
 #ifndef BENCH_KERNELS
 #define BENCH_KERNELS "libbench_kernels.so"
 #endif
 
-#define MAX_TRIALS 200
 static const double durations_us[] = { 5, 20, 50, 100, 300, 1000, 3000 };
 
 static _Noreturn void die(const char *what, const char *why)
@@ -46,13 +48,9 @@ static void pin_process(int pid, int cpu)
 		die("pinning", "cannot list the threads of a process to pin");
 }
 
-static double thread_cpu_ns(void)
+static double futex_ref(void)
 {
-	struct rusage ru;
-
-	getrusage(RUSAGE_THREAD, &ru);
-	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e9 +
-	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e3;
+	return futex_rt_trial(0, FUTEX_RT_PAIRED);
 }
 
 int main(int argc, char **argv)
@@ -75,66 +73,46 @@ int main(int argc, char **argv)
 		}
 	}
 	void *h = dlopen(kernels, RTLD_NOW | RTLD_LOCAL);
-	uint64_t (*compute)(uint64_t);
+	struct medium_run run = { .seconds = seconds, .min_trials = 5 };
 
 	if (!h)
 		die(kernels, dlerror());
-	*(void **)&compute = dlsym(h, "compute");
-	if (!compute)
+	*(void **)&run.compute = dlsym(h, "compute");
+	if (!run.compute)
 		die(kernels, "no compute()");
 
 	struct veo_proc_handle *proc = veo_proc_create(0);
 	if (!proc)
 		die("veo_proc_create", veo_last_error());
 	uint64_t lib = veo_load_library(proc, kernels);
-	uint64_t fn = lib ? veo_get_sym(proc, lib, "compute") : 0;
-	struct veo_thr_ctxt *ctx = veo_context_open(proc);
-	struct veo_args *args = veo_args_alloc();
-
-	if (!fn || !ctx || !args)
+	run.fn = lib ? veo_get_sym(proc, lib, "compute") : 0;
+	run.ctx = veo_context_open(proc);
+	run.args = veo_args_alloc();
+	if (!run.fn || !run.ctx || !run.args)
 		die("setting up", veo_last_error());
+	run.rest_ns = floor_quiet_ns(); /* openveo's spinners sleep before each pair */
 	if (place >= 0) {
 		pin_process(getpid(), 0);
 		pin_process(veo_proc_pid(proc), place);
 		printf("placement: caller on CPU 0, worker on CPU %d\n", place);
 	}
-	printf("%8s %6s %12s %12s %10s %8s %14s\n", "D", "N", "in-process", "openveo",
-	       "tax", "ratio", "host CPU/call");
+	if (place == 0 && futex_rt_open() == 0)
+		run.ref_trial = futex_ref;
+	printf("%8s %6s %12s %12s %10s %8s %14s%s\n", "D", "N", "in-process", "openveo",
+	       "tax", "ratio", "host CPU/call", run.ref_trial ? "  tax/futex RT" : "");
 	for (size_t d = 0; d < sizeof durations_us / sizeof durations_us[0]; d++) {
-		uint64_t iters = compute_iters(compute, durations_us[d] * 1e3, NULL);
-		long n = (long)(20000 / durations_us[d]) + 1; /* about 20 ms a trial */
-		double in[MAX_TRIALS], off[MAX_TRIALS], cpu[MAX_TRIALS], end = now_ns() + seconds * 1e9;
-		int trials = 0;
+		struct medium_point p;
 
-		veo_args_set_u64(args, 0, iters);
-		while (trials < MAX_TRIALS && (trials < 5 || now_ns() < end)) {
-			double t0 = now_ns(), c0;
-
-			for (long i = 0; i < n; i++) {
-				volatile uint64_t x = compute(iters);
-
-				(void)x;
-			}
-			in[trials] = (now_ns() - t0) / n;
-			c0 = thread_cpu_ns();
-			t0 = now_ns();
-			for (long i = 0; i < n; i++) {
-				uint64_t r;
-
-				if (veo_call_wait_result(ctx, veo_call_async(ctx, fn, args), &r) !=
-				    VEO_COMMAND_OK)
-					die("a call", veo_last_error());
-			}
-			off[trials] = (now_ns() - t0) / n;
-			cpu[trials] = (thread_cpu_ns() - c0) / n;
-			trials++;
-		}
-		double mi = median(in, (size_t)trials), mo = median(off, (size_t)trials);
-		printf("%6.0f us %6ld %9.1f us %9.1f us %7.1f us %7.3fx %11.1f us\n", durations_us[d],
-		       n, mi / 1e3, mo / 1e3, (mo - mi) / 1e3, mo / mi,
-		       median(cpu, (size_t)trials) / 1e3);
+		if (medium_measure(&run, durations_us[d] * 1e3, &p) != 0)
+			die("a call", veo_last_error());
+		printf("%6.0f us %6ld %9.1f us %9.1f us %7.2f us %7.3fx %11.2f us", durations_us[d],
+		       p.n, p.in_ns / 1e3, p.off_ns / 1e3, p.tax_ns / 1e3, p.ratio, p.cpu_ns / 1e3);
+		if (run.ref_trial)
+			printf("  %5.2fx of %.2f us", p.tax_over_ref, p.ref_ns / 1e3);
+		printf("\n");
 	}
-	veo_args_free(args);
+	futex_rt_close();
+	veo_args_free(run.args);
 	veo_proc_destroy(proc);
 	dlclose(h);
 	return 0;
