@@ -156,8 +156,12 @@ int pace_sleep_until(_Atomic uint32_t *word, uint32_t old, _Atomic uint32_t *sle
 #define PACE_DEV_PCT 50
 #endif
 
-/* Sleeps shorter than this are not worth their system calls: spin. */
-#define PACE_MIN_SLEEP_NS 5000u
+/* A sleep costs the thread 17-21 us of CPU time here (its timer and its
+ * wake-up) and ends 20-30 us late give or take several: one shorter than
+ * this saves too little spinning for the risk of waking after the end
+ * (measured: 50 us kernels, sleeping 20 us of them, lost 1.2x; spinning
+ * through, 1.02x). */
+#define PACE_MIN_SLEEP_NS 40000u
 
 /* Whether we run on the CPU the worker's thread last spun on. */
 static int on_worker_cpu(const struct vp_slot *s)
