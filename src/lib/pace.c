@@ -171,8 +171,30 @@ static int on_worker_cpu(const struct vp_slot *s)
 	return cpu >= 0 && atomic_load_explicit(&s->worker_cpu, memory_order_relaxed) == (uint32_t)cpu;
 }
 
-uint64_t pace_sleep(struct vp_slot *s, uint64_t reqid, uint32_t head, struct pace_plan plan,
-                    uint64_t until)
+/* Yields the CPU until the answer to reqid is at stamp (0), or until
+ * `until` or YIELD_FREE yields in a row that came back within
+ * YIELD_FREE_NS (-1). */
+#define YIELD_FREE 8
+#define YIELD_FREE_NS 3000u
+
+static int yield_until(const _Atomic uint32_t *stamp, uint64_t reqid, uint64_t until)
+{
+	unsigned free_yields = 0;
+	uint64_t t = vp_now_ns(), t1;
+
+	while (!vp_answer_for(atomic_load_explicit(stamp, memory_order_acquire), reqid)) {
+		if (t >= until || free_yields >= YIELD_FREE)
+			return -1;
+		sched_yield();
+		t1 = vp_now_ns();
+		free_yields = t1 - t < YIELD_FREE_NS ? free_yields + 1 : 0;
+		t = t1;
+	}
+	return 0;
+}
+
+uint64_t pace_sleep(struct vp_slot *s, const _Atomic uint32_t *stamp, uint64_t reqid,
+                    uint32_t head, struct pace_plan plan, uint64_t until)
 {
 	uint64_t now = vp_now_ns(), start = now, end, wake, margin = 0;
 
@@ -181,16 +203,16 @@ uint64_t pace_sleep(struct vp_slot *s, uint64_t reqid, uint32_t head, struct pac
 	if (atomic_load_explicit(&s->running_reqid, memory_order_acquire) == reqid)
 		start = atomic_load_explicit(&s->run_start_ns, memory_order_relaxed);
 	end = start + plan.est_ns;
-	/* On the worker's CPU a spin gives the kernel the CPU at every turn
-	 * (sched_yield, wait.h), costing us a fraction of a microsecond each
-	 * time the kernel's thread gives it back: cheaper than any sleep,
-	 * whose timer and wake-up alone cost 17-21 us here, and than the
-	 * futex wake-up a spin that ran out would wait for. So spin, yielding,
-	 * across the whole expected run. */
-	if (on_worker_cpu(s)) {
-		wake = (end > now ? end - now : 0) + vp_spin_ns();
-		return wake < until - now ? wake : until - now;
-	}
+	/* On the worker's CPU, yield it to the kernel until the answer: a
+	 * yield costs a fraction of a microsecond each time the kernel's
+	 * thread gives the CPU back, less than any sleep (whose timer and
+	 * wake-up alone cost 17-21 us here) or the futex wake-up a spin that
+	 * ran out would wait for. Unless the yields come straight back:
+	 * nothing else runs here (the kernel sleeps, or moved), so sleep as
+	 * across CPUs. */
+	if (on_worker_cpu(s) && yield_until(stamp, reqid, until) == 0)
+		return 0;
+	now = vp_now_ns();
 	/* Wake early by the kernel's deviation and by how late a sleep of
 	 * that length ends: the length without the margin picks the class,
 	 * then the length with it, which may be of a shorter class. */

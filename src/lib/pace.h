@@ -141,13 +141,14 @@ static inline void pace_spun_out(struct pace *pc, uint8_t idx)
  * Sleeps, lock not held, until shortly before the expected end of request
  * reqid (plan's estimate, from its start as the worker published it) and
  * at most until `until` (absolute, vp_now_ns), on the SQ head the answer
- * moves (head: as read before the answer was last looked at). Does not
- * sleep when the expected end is too near. Returns how long the caller
- * should spin next: across the expected end and VEO_SPIN_US past it (0
- * once `until` has passed).
+ * moves (head: as read before the answer, at stamp, was last looked at).
+ * Does not sleep when the expected end is too near; on the worker's CPU,
+ * yields it to the kernel instead. Returns how long the caller should
+ * spin next: across the expected end and VEO_SPIN_US past it (0 once
+ * `until` has passed or the answer is there).
  */
-uint64_t pace_sleep(struct vp_slot *s, uint64_t reqid, uint32_t head, struct pace_plan plan,
-                    uint64_t until);
+uint64_t pace_sleep(struct vp_slot *s, const _Atomic uint32_t *stamp, uint64_t reqid,
+                    uint32_t head, struct pace_plan plan, uint64_t until);
 
 /*
  * One timed sleep on a futex word (vp_sleep_until) with the timer slack

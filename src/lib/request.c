@@ -543,7 +543,7 @@ static uint8_t wait_answer(struct veo_thr_ctxt *c, uint64_t slice, int spin)
 			head = atomic_load_explicit(&c->slot->sq.head, memory_order_acquire);
 			if (vp_answer_for(ring_answer_stamp(d), id))
 				return 0;
-			limit = pace_sleep(c->slot, id, head, plan, vp_now_ns() + slice);
+			limit = pace_sleep(c->slot, &d->stamp, id, head, plan, vp_now_ns() + slice);
 		}
 		vp_cpu_publish(&c->slot->host_cpu);
 		if (vp_spin_until_or((_Atomic uint32_t *)&d->stamp, VP_ANSWER_WHO_MASK,
