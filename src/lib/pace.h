@@ -28,10 +28,15 @@
  *     wakes (so an early end wakes it), then spins across the expected
  *     end, and past it for as long as a short wait would (VEO_SPIN_US),
  *     before it falls back to sleeping;
- *   - "shortly before" is the expected end less the kernel's deviation and
- *     the late-wake margin: how late this process's timed sleeps have
- *     ended, learnt from each of them (the thread's timer slack is 1 ns
- *     meanwhile, then restored).
+ *   - "shortly before" is the expected end less the late-wake margin (how
+ *     late this process's timed sleeps of that length have ended, learnt
+ *     from each of them; the thread's timer slack is 1 ns meanwhile, then
+ *     restored) and half the deviations; no sleep is shorter than 40 us,
+ *     since on this VM a sleep costs the thread 17-21 us of CPU time;
+ *   - on the worker's CPU (the scheduler put both threads there, or a
+ *     user's affinity), the waiter yields the CPU to the kernel until the
+ *     answer instead, unless its yields come straight back (the kernel
+ *     sleeps or runs elsewhere).
  *
  * What is learnt is a hint: a wrong estimate costs time or CPU, never a
  * lost answer, since every sleep is on the word the answer changes.
