@@ -18,12 +18,17 @@ writes three charts, each with logarithmic axes:
                  (openveo - in-process) and the host thread's CPU while it
                  waits, against D, in each placement, with the goals;
 - app_loop.svg:  py_bench's time step (30 calls, 3 transfers), openveo
-                 against in-process, every trial.
+                 against in-process, every trial;
+- omp.svg:       veo_omp's ratios: each OpenMP kernel and team size through
+                 openveo / in-process, and the worker's triad on VE heap /
+                 on malloc'ed pages in both orders of allocation, every pair
+                 of trials and the medians, with the goals (a linear axis).
 
 The SVG is written by hand (no plotting library): a few primitives and a
 log-log axes object that maps data to the page.
 
-    python bench/plot.py [--veo out/veo_bench.json] [--py out/py_bench.json] [--out out/]
+    python bench/plot.py [--veo out/veo_bench.json] [--py out/py_bench.json]
+                         [--omp out/veo_omp.json] [--out out/]
 """
 import argparse
 import json
@@ -458,10 +463,112 @@ def app_loop_chart(pb, path):
     svg.save(path)
 
 
+class RatioPanel:
+    """A plot area for ratios near 1: categories along x, a linear y axis
+    from lo to hi with a grid at a round step. Values beyond the axis are
+    drawn at its edge."""
+
+    def __init__(self, svg, box, ncat, lo, hi):
+        self.svg = svg
+        self.x0, self.y0, self.w, self.h = box
+        self.ncat = ncat
+        span = hi - lo
+        self.step = next(s for s in (0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 1)
+                         if span / s <= 10)
+        self.lo = math.floor(lo / self.step + 1e-9) * self.step
+        self.hi = math.ceil(hi / self.step - 1e-9) * self.step
+
+    def cx(self, i):
+        """The centre of category i."""
+        return self.x0 + (i + 0.5) * self.w / self.ncat
+
+    def py(self, y):
+        y = min(max(y, self.lo), self.hi)
+        return self.y0 + self.h - (y - self.lo) / (self.hi - self.lo) * self.h
+
+    def frame(self, title, ylabel, labels):
+        s = self.svg
+        v = self.lo
+        while v <= self.hi + 1e-9:
+            s.line(self.x0, self.py(v), self.x0 + self.w, self.py(v),
+                   "#999" if abs(v - 1) < 1e-9 else "#ddd")
+            s.text(self.x0 - 6, self.py(v) + 4, "%g" % round(v, 3), 11, "end")
+            v += self.step
+        s.rect(self.x0, self.y0, self.w, self.h, stroke="#444")
+        s.text(self.x0 + self.w / 2, self.y0 - 14, title, 15, "middle", weight="bold")
+        s.text(self.x0 - 46, self.y0 + self.h / 2, ylabel, 12, "middle", rotate=-90)
+        for i, label in enumerate(labels):
+            for k, line in enumerate(label.split("\n")):
+                s.text(self.cx(i), self.y0 + self.h + 16 + 14 * k, line, 11, "middle")
+
+    def goal(self, limit, text):
+        y = self.py(limit)
+        self.svg.line(self.x0, y, self.x0 + self.w, y, "#000", 1.5, "2,3")
+        self.svg.text(self.x0 + self.w + 6, y + 4, text, 11)  # right of the frame
+
+    def category(self, i, trials, med, colour, shape):
+        """Every trial of category i as a small point (spread sideways so
+        that equal values stay visible), the median as a bar, its value
+        under the category's two-line label."""
+        s, x = self.svg, self.cx(i)
+        half = 0.3 * self.w / self.ncat
+        for k, r in enumerate(trials):
+            if r is None:
+                continue
+            dx = half * (((k * 7) % 11) / 10.0 - 0.5)
+            out = not (self.lo <= r <= self.hi)
+            s.marker(x + dx, self.py(r), colour, 2 if out else shape, 2.5)
+        if med is not None:
+            s.line(x - half, self.py(med), x + half, self.py(med), colour, 3)
+            s.text(x, self.y0 + self.h + 48, "%.3fx" % med, 12, "middle", colour,
+                   weight="bold")
+
+
+def omp_chart(vo, path):
+    """Left: each OpenMP kernel and team, openveo / in-process; right: the
+    worker's triad, VE heap / malloc'ed, in each order of allocation."""
+    svg = Svg(1040, 540)
+    cases, orders = vo.get("openmp", []), vo.get("ve_heap", [])
+    values = [r for c in cases + orders for r in c.get("pair_ratios", []) if r is not None]
+    values += [c["ratio"] for c in cases + orders if c.get("ratio") is not None]
+    # the axis spans the goals and 1, and the trials up to 0.5x-2x
+    lo = max(0.5, min(values + [0.95]))
+    hi = min(2.0, max(values + [1.1]))
+    if cases:
+        ax = RatioPanel(svg, (80, 50, 520, 360), len(cases), lo, hi)
+        ax.frame("OpenMP kernels: openveo / in-process", "ratio (linear)",
+                 ["%s\nT=%s" % (c["kernel"], c["threads"] or "default") for c in cases])
+        ax.goal(1.05, "goal: 1.05x")
+        for i, c in enumerate(cases):
+            colour = COLOURS[0] if c["kernel"] == "triad" else COLOURS[1]
+            ax.category(i, c.get("pair_ratios", []), c.get("ratio"), colour, i % 2)
+    if orders:
+        bx = RatioPanel(svg, (710, 50, 240, 360), len(orders), lo, hi)
+        bx.frame("Worker's triad: VE heap / malloc", "",
+                 ["%s\nfirst" % o["allocated_first"].replace("_", " ") for o in orders])
+        bx.goal(1.02, "goal: 1.02x")
+        for i, o in enumerate(orders):
+            bx.category(i, o.get("pair_ratios", []), o.get("ratio"), COLOURS[2 + i], 0)
+    settings = vo.get("settings", {})
+    notes = ["Points: the ratio of every pair of interleaved trials (a triangle at the "
+             "axis's edge: beyond it); bars: their medians, the figures judged.",
+             "Triad over 3 x %s MiB, compute %g us at one thread, called back to back; "
+             "VE heap against malloc: one worker thread, 3 x %s MiB each." % (
+                 settings.get("triad_array_mib", "?"), settings.get("compute_us", 0),
+                 settings.get("ve_heap_array_mib", "?")),
+             "openveo %s, %s%s" % (vo.get("openveo", "").replace("openveo ", ""),
+                                   vo.get("date", "")[:10],
+                                   ", quick run" if vo.get("quick") else "")]
+    for k, note in enumerate(notes):
+        svg.text(80, 486 + 16 * k, note, 11)
+    svg.save(path)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--veo", default=os.path.join(HERE, "out", "veo_bench.json"))
     ap.add_argument("--py", default=os.path.join(HERE, "out", "py_bench.json"))
+    ap.add_argument("--omp", default=os.path.join(HERE, "out", "veo_omp.json"))
     ap.add_argument("--out", default=os.path.join(HERE, "out"), help="directory for the SVGs")
     args = ap.parse_args()
 
@@ -476,6 +583,10 @@ def main():
     if os.path.exists(args.py):
         with open(args.py) as f:
             pb = json.load(f)
+    vo = None
+    if os.path.exists(args.omp):
+        with open(args.omp) as f:
+            vo = json.load(f)
     os.makedirs(args.out, exist_ok=True)
     written = []
     charts = [("latency.svg", lambda p: latency_chart(vb, pb, p)),
@@ -486,6 +597,8 @@ def main():
                    ("medium.svg", lambda p: medium_chart(vb, p))]
     if (pb or {}).get("app_loop"):
         charts.append(("app_loop.svg", lambda p: app_loop_chart(pb, p)))
+    if vo and (vo.get("openmp") or vo.get("ve_heap")):
+        charts.append(("omp.svg", lambda p: omp_chart(vo, p)))
     for name, draw in charts:
         path = os.path.join(args.out, name)
         draw(path)

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """summary.py: one table of every goal of issues 4 and 15, from the JSON
-that veo_bench and py_bench wrote in this run, with PASS/FAIL beside each,
-the headline figures next to the published VEO and AVEO ones, and the
-calls and medium kernels in each placement (unpinned, apart, one CPU).
+that veo_bench, veo_omp and py_bench wrote in this run, with PASS/FAIL
+beside each, the headline figures next to the published VEO and AVEO ones,
+the calls and medium kernels in each placement (unpinned, apart, one CPU),
+and veo_omp's OpenMP kernels and VE heap.
 
-    python bench/summary.py [out/veo_bench.json] [out/py_bench.json]
+    python bench/summary.py [out/veo_bench.json] [out/py_bench.json] [out/veo_omp.json]
 
 It reports; it exits 0 whatever the figures say.
 """
@@ -64,10 +65,31 @@ def placements(vb):
                                 else "      -" for p in pls))
 
 
+def openmp(vo):
+    """veo_omp's figures: each OpenMP kernel and team through openveo
+    against in-process, and the worker's triad on VE heap against malloc."""
+    if not vo:
+        return
+    print("\n== OpenMP kernels through openveo / in-process (veo_omp, medians of paired trials)")
+    print("  %-10s %8s %12s %12s %9s %6s" % ("kernel", "T", "in-process", "openveo", "ratio",
+                                            "pairs"))
+    for c in vo.get("openmp", []):
+        print("  %-10s %8s %12s %12s %8sx %6d" % (
+            c["kernel"], c["threads"] or "default", fmt_ns(c["in_process_ns"]),
+            fmt_ns(c["openveo_ns"]), "%.3f" % c["ratio"] if c["ratio"] is not None else "-",
+            c["pairs"]))
+    for h in vo.get("ve_heap", []):
+        print("  worker's triad, %-15s VE heap %s, malloc %s: %s (%d pairs)" % (
+            "%s first:" % h["allocated_first"].replace("_", " "), fmt_ns(h["ve_heap_ns"]),
+            fmt_ns(h["malloc_ns"]),
+            "%.3fx" % h["ratio"] if h["ratio"] is not None else "-", h["pairs"]))
+
+
 def main(argv):
     vb_path = argv[1] if len(argv) > 1 else os.path.join(HERE, "out", "veo_bench.json")
     pb_path = argv[2] if len(argv) > 2 else os.path.join(HERE, "out", "py_bench.json")
-    vb, pb = load(vb_path), load(pb_path)
+    vo_path = argv[3] if len(argv) > 3 else os.path.join(HERE, "out", "veo_omp.json")
+    vb, pb, vo = load(vb_path), load(pb_path), load(vo_path)
     if not vb:
         print("summary.py: no %s: run veo_bench first" % vb_path, file=sys.stderr)
         return 1
@@ -101,14 +123,18 @@ def main(argv):
             fmt_ns(app["in_process_step_ns"]), app["ratio"]))
 
     placements(vb)
+    openmp(vo)
 
-    goals = list(vb.get("goals", [])) + list((pb or {}).get("goals", []))
+    goals = (list(vb.get("goals", [])) + list((vo or {}).get("goals", []))
+             + list((pb or {}).get("goals", [])))
     print("\n== goals (issues 4 and 15)")
     for g in goals:
         value = g["value"]
         print("  %-68s = %8s %-2s (goal %s %g) %s" % (
             g["name"], "%.3g" % value if value is not None else "-", g["unit"], g["op"],
             g["limit"], "PASS" if g["pass"] else "FAIL"))
+    if not vo:
+        print("  (no veo_omp figures: the OpenMP and VE heap goals were not measured)")
     if not pb:
         print("  (no py_bench figures: the Python goals were not measured)")
     elif pb.get("veo_error"):

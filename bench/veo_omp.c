@@ -1,9 +1,10 @@
 /*
  * veo_omp.c: OpenMP kernels through openveo, against the same kernels
- * in-process (issue 15, items 2 and 4).
+ * in-process (issue 15, items 2 and 4). bench/run runs it after veo_bench
+ * (with -q for bench/run --quick) and writes bench/out/veo_omp.json.
  *
- *     veo_omp [-s A|H|AH] [-t seconds per case] [-T 1,2,...] [-m MiB] [-c us] [-w us]
- *             [-o host|ve] [-k libbench_omp.so]
+ *     veo_omp [-q] [-j out.json] [-s A|H|AH] [-t seconds per case] [-T 1,2,...]
+ *             [-m MiB] [-c us] [-w us] [-o host|ve] [-k libbench_omp.so]
  *
  * Section A, OpenMP at full speed: a memory-bound triad over three arrays
  * of -m MiB (default 32) and a compute-bound kernel (-c us at one thread,
@@ -12,37 +13,47 @@
  * openveo (veo_call_async + veo_call_wait_result) and in-process (the same
  * library dlopened here, called with the same T). Trials of the two
  * alternate, each side first in every other pair; printed: the medians of
- * the time per call, their ratio (goal <= 1.05), and the host thread's CPU
- * time per call while it waited (CLOCK_THREAD_CPUTIME_ID). -o: whose arrays
- * are allocated first (host, the default, or ve; see section H). -w: the
- * host thread works that long (one thread) after every call, on both
- * sides: the worker's OpenMP threads still spin then (libgomp's
- * GOMP_SPINCOUNT) and compete with it.
+ * the time per call, the median of the paired trials' ratios (goal <=
+ * 1.05), and the host thread's CPU time per call while it waited
+ * (CLOCK_THREAD_CPUTIME_ID). -o: whose arrays are allocated first (host,
+ * the default, or ve; see section H). -w: the host thread works that long
+ * (one thread) after every call, on both sides: the worker's OpenMP
+ * threads still spin then (libgomp's GOMP_SPINCOUNT) and compete with it.
  *
  * Section H, VE memory as fast as host memory: inside the worker, one
  * thread runs the triad over three 64 MiB arrays from veo_alloc_mem and
  * over three the kernel library malloc'ed itself, the two alternating, each
  * timed in the worker; once with the VE arrays allocated first, once with
  * the malloc'ed ones first (a new proc each). Printed: the medians and
- * their ratio VE heap / malloc (goal <= 1.02).
+ * the median of the paired ratios VE heap / malloc (goal <= 1.02, judged
+ * on the worse of the two orders).
  *
- * A tool for issue 15, not run by bench/run. The worker's OpenMP settings
- * come from the host's VE_ variables (VE_OMP_NUM_THREADS, VE_OMP_WAIT_POLICY,
- * VE_GOMP_SPINCOUNT), the in-process side's from the unprefixed ones.
+ * At the end the goals are judged and printed (PASS/FAIL); -j writes every
+ * figure, each trial's ratio and the goals as JSON (plot.py draws omp.svg
+ * from it, summary.py puts the goals in its table). -q: shorter trials and
+ * cases, for a quick run. A missed goal never changes the exit status: 0,
+ * or 1 if openveo failed. The worker's OpenMP settings come from the host's
+ * VE_ variables (VE_OMP_NUM_THREADS, VE_OMP_WAIT_POLICY, VE_GOMP_SPINCOUNT),
+ * the in-process side's from the unprefixed ones.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include <dlfcn.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 #include <ve_offload.h>
 
 #include "floor.h"
+#include "json.h"
 
 #ifndef BENCH_OMP_KERNELS
 #define BENCH_OMP_KERNELS "libbench_omp.so"
@@ -53,6 +64,64 @@
 /* Rest before each trial: longer than libgomp's spinning waiters spin
  * (GOMP_SPINCOUNT, 300000 pauses by default: a few ms) after a region. */
 #define REST_NS 30e6
+
+/* How long a run takes: the full run's figures, or -q's (a quick run). */
+static struct {
+	double seconds;  /* per case, at least (-t) */
+	int min_pairs_a; /* pairs of trials per case of section A, at least */
+	int min_pairs_h; /* and of section H */
+	double trial_ns; /* about how long a trial of section A lasts */
+} run = { 3, 6, 11, 30e6 };
+static const double QUICK_SECONDS = 0.5, QUICK_TRIAL_NS = 15e6;
+static const int QUICK_PAIRS_A = 7, QUICK_PAIRS_H = 7;
+
+/* One kernel and team size of section A. */
+struct a_case {
+	const char *kernel;       /* "triad" or "compute" */
+	int64_t threads;          /* the T asked for (0: the default team) */
+	int64_t team_in, team_ve; /* the team it got in-process, in the worker */
+	long n;                   /* calls per trial */
+	int pairs;                /* pairs of trials */
+	double in_ns, off_ns;     /* medians of the time per call */
+	double ratio;             /* median of the pairs' openveo / in-process */
+	double cpu_ns;            /* median host CPU per call while it waited */
+	double ratios[MAX_TRIALS]; /* each pair's ratio, in the order measured */
+};
+
+/* One order of allocation of section H. */
+struct h_order {
+	int ve_first;             /* the VE heap's arrays were allocated first */
+	int pairs;
+	double heap_ns, malloc_ns; /* medians of a triad over each */
+	double ratio;             /* median of the pairs' VE heap / malloc */
+	uint64_t heap[3], own[3]; /* the arrays' addresses in the worker */
+	double ratios[MAX_TRIALS];
+};
+
+/* A goal: value op limit, in unit; judged once every section has run. */
+struct goal {
+	char name[112];
+	double value;
+	const char *op, *unit;
+	double limit;
+	int pass;
+};
+
+/* The figures of the run: filled by the sections, read by the goals and
+ * the JSON. */
+static struct {
+	int quick;
+	uint64_t mib;            /* section A's arrays, each */
+	int ve_first;            /* section A: the VE arrays allocated first (-o ve) */
+	double compute_us, work_us;
+	uint64_t compute_iters;  /* xorshift rounds of compute_us at one thread */
+	struct a_case a[2 * MAX_T];
+	int na;
+	struct h_order h[2];
+	int nh;
+	struct goal goals[2 * MAX_T + 1];
+	int ngoals;
+} R;
 
 static _Noreturn void die(const char *what, const char *why)
 {
@@ -193,8 +262,8 @@ static double run_ve(enum kind k, struct ve *v, uint64_t fn, struct side *s, uin
 	return dt;
 }
 
-static void section_a(const char *kernels, double seconds, const int64_t *ts, int nts,
-                      uint64_t mib, int ve_first, double compute_us, double work_us)
+static void section_a(const char *kernels, const int64_t *ts, int nts, uint64_t mib,
+                      int ve_first, double compute_us, double work_us)
 {
 	struct ve v;
 	struct side s;
@@ -226,6 +295,7 @@ static void section_a(const char *kernels, double seconds, const int64_t *ts, in
 		}
 		host_work = (uint64_t)(iters * work_us * 1e3 / best);
 		iters = (uint64_t)(iters * compute_us * 1e3 / best);
+		R.compute_iters = iters;
 	}
 
 	/* The pages a process gets first are the most scattered in physical
@@ -252,9 +322,10 @@ static void section_a(const char *kernels, double seconds, const int64_t *ts, in
 	printf("section A: OpenMP kernels through openveo against in-process, same team size\n");
 	printf("  triad over 3 x %llu MiB (%s arrays allocated first); compute %llu xorshift\n"
 	       "  rounds (%.0f us at one thread); each trial after %.0f ms of rest; host work\n"
-	       "  after each call %.0f us\n",
+	       "  after each call %.0f us; at least %d pairs of trials a case, %.3g s\n",
 	       (unsigned long long)mib, ve_first ? "the VE" : "the host's",
-	       (unsigned long long)iters, compute_us, REST_NS / 1e6, work_us);
+	       (unsigned long long)iters, compute_us, REST_NS / 1e6, work_us, run.min_pairs_a,
+	       run.seconds);
 	printf("%-8s %4s %9s %4s %12s %12s %8s %14s\n", "kernel", "T", "team here", "N",
 	       "in-process", "openveo", "ratio", "host CPU/call");
 	for (int kk = 0; kk < 2; kk++) {
@@ -263,13 +334,14 @@ static void section_a(const char *kernels, double seconds, const int64_t *ts, in
 		for (int ti = 0; ti < nts; ti++) {
 			int64_t t = ts[ti];
 			uint64_t size = k == TRIAD ? n_el : iters;
+			struct a_case *ac = &R.a[R.na++];
 			double in[MAX_TRIALS], off[MAX_TRIALS], cpu[MAX_TRIALS];
 			int trials = 0;
 
 			set_u64s(v.args, 1, (uint64_t[]){ (uint64_t)t });
 			int64_t team_ve = (int64_t)ve_call(&v, f_team), team_in = K.team(t);
 
-			/* N: about 30 ms a trial (the fastest of 3 calls). */
+			/* N: a trial of about run.trial_ns (the fastest of 3 calls). */
 			double one = 1e18;
 
 			for (int i = 0; i < 3; i++) {
@@ -277,11 +349,11 @@ static void section_a(const char *kernels, double seconds, const int64_t *ts, in
 
 				one = d < one ? d : one;
 			}
-			long n = (long)(30e6 / one) + 1;
-			double end = now_ns() + seconds * 1e9, c;
+			long n = (long)(run.trial_ns / one) + 1;
+			double end = now_ns() + run.seconds * 1e9, c;
 
 			run_ve(k, &v, k == TRIAD ? f_triad : f_compute, &s, size, t, 1, &c);
-			while (trials < MAX_TRIALS && (trials < 6 || now_ns() < end)) {
+			while (trials < MAX_TRIALS && (trials < run.min_pairs_a || now_ns() < end)) {
 				for (int j = 0; j < 2; j++) {
 					/* The other side's OpenMP threads still spin for a
 					 * while after its last parallel region. */
@@ -297,23 +369,33 @@ static void section_a(const char *kernels, double seconds, const int64_t *ts, in
 			double ratio[MAX_TRIALS];
 
 			for (int i = 0; i < trials; i++)
-				ratio[i] = off[i] / in[i];
+				ac->ratios[i] = ratio[i] = off[i] / in[i];
 			double mi = median(in, (size_t)trials), mo = median(off, (size_t)trials);
 			double mr = median(ratio, (size_t)trials);
 			char tn[16], tl[8];
 
+			ac->kernel = k == TRIAD ? "triad" : "compute";
+			ac->threads = t;
+			ac->team_in = team_in;
+			ac->team_ve = team_ve;
+			ac->n = n;
+			ac->pairs = trials;
+			ac->in_ns = mi;
+			ac->off_ns = mo;
+			ac->ratio = mr;
+			ac->cpu_ns = median(cpu, (size_t)trials);
+
 			snprintf(tn, sizeof tn, "%lld/%lld", (long long)team_in, (long long)team_ve);
 			snprintf(tl, sizeof tl, t ? "%lld" : "dflt", (long long)t);
-			printf("%-8s %4s %9s %4ld %9.3f ms %9.3f ms %7.3fx %11.1f us\n",
-			       k == TRIAD ? "triad" : "compute", tl, tn, n, mi / 1e6, mo / 1e6, mr,
-			       median(cpu, (size_t)trials) / 1e3);
+			printf("%-8s %4s %9s %4ld %9.3f ms %9.3f ms %7.3fx %11.1f us\n", ac->kernel, tl,
+			       tn, n, mi / 1e6, mo / 1e6, mr, ac->cpu_ns / 1e3);
 			fflush(stdout);
 		}
 	}
 	printf("  (team here: the team in-process / in the worker; times: medians; ratio:\n"
 	       "   openveo / in-process, the median of the ratios of the trials paired, the\n"
-	       "   two 30 ms apart; goal <= 1.05; host CPU: the calling thread's while it\n"
-	       "   waited, per call)\n");
+	       "   two %.0f ms apart; goal <= 1.05; host CPU: the calling thread's while it\n"
+	       "   waited, per call)\n", REST_NS / 1e6);
 	for (int i = 0; i < 3; i++) {
 		free(s.arr[i]);
 		veo_free_mem(v.proc, s.ve_arr[i]);
@@ -323,7 +405,7 @@ static void section_a(const char *kernels, double seconds, const int64_t *ts, in
 
 /* ---- Section H ---- */
 
-static void section_h(const char *kernels, double seconds)
+static void section_h(const char *kernels)
 {
 	const uint64_t n_el = (64ull << 20) / sizeof(double);
 
@@ -332,8 +414,9 @@ static void section_h(const char *kernels, double seconds)
 	printf("%-14s %12s %12s %8s   %s\n", "allocated first", "VE heap", "malloc", "ratio",
 	       "addresses (VE heap; malloc)");
 	for (int order = 0; order < 2; order++) {
+		struct h_order *ho = &R.h[R.nh++];
+		uint64_t *heap = ho->heap, *own = ho->own;
 		struct ve v;
-		uint64_t heap[3], own[3];
 		double th[MAX_TRIALS], tm[MAX_TRIALS];
 		int trials = 0;
 
@@ -359,9 +442,9 @@ static void section_h(const char *kernels, double seconds)
 				}
 			}
 		}
-		double end = now_ns() + seconds * 1e9;
+		double end = now_ns() + run.seconds * 1e9;
 
-		while (trials < MAX_TRIALS && (trials < 11 || now_ns() < end)) {
+		while (trials < MAX_TRIALS && (trials < run.min_pairs_h || now_ns() < end)) {
 			for (int j = 0; j < 2; j++) {
 				int mine = (j + trials) % 2;
 				uint64_t *a = mine ? own : heap;
@@ -374,9 +457,15 @@ static void section_h(const char *kernels, double seconds)
 		double ratio[MAX_TRIALS];
 
 		for (int i = 0; i < trials; i++)
-			ratio[i] = th[i] / tm[i];
+			ho->ratios[i] = ratio[i] = th[i] / tm[i];
 		double mh = median(th, (size_t)trials), mm = median(tm, (size_t)trials);
 		double mr = median(ratio, (size_t)trials);
+
+		ho->ve_first = order == 0;
+		ho->pairs = trials;
+		ho->heap_ns = mh;
+		ho->malloc_ns = mm;
+		ho->ratio = mr;
 
 		printf("%-14s %9.2f ms %9.2f ms %7.3fx   %llx %llx %llx; %llx %llx %llx\n",
 		       order ? "malloc" : "VE heap", mh / 1e6, mm / 1e6, mr,
@@ -390,18 +479,229 @@ static void section_h(const char *kernels, double seconds)
 	       "   trials paired, the two a few ms apart; goal <= 1.02)\n");
 }
 
+/* ---- Goals ---- */
+
+/* Records a goal: value op limit in unit, its name formatted; a value that
+ * is not finite (not measured) fails. */
+static void goal(double value, const char *op, double limit, const char *unit,
+                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void goal(double value, const char *op, double limit, const char *unit,
+                 const char *fmt, ...)
+{
+	struct goal *g = &R.goals[R.ngoals++];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(g->name, sizeof g->name, fmt, ap);
+	va_end(ap);
+	g->value = value;
+	g->op = op;
+	g->limit = limit;
+	g->unit = unit;
+	g->pass = isfinite(value) && (!strcmp(op, "<=") ? value <= limit : value >= limit);
+}
+
+/* The goals of issue 15 this run measured: every kernel and team of
+ * section A within 1.05x of in-process; section H's VE heap within 1.02x
+ * of malloc'ed memory, the worse of the two orders of allocation. */
+static void goals_judge(void)
+{
+	for (int i = 0; i < R.na; i++) {
+		const struct a_case *c = &R.a[i];
+		char t[16];
+
+		snprintf(t, sizeof t, c->threads ? "%lld" : "default", (long long)c->threads);
+		if (!strcmp(c->kernel, "triad"))
+			goal(c->ratio, "<=", 1.05, "x", "OpenMP triad 3 x %llu MiB, T=%s: openveo / in-process",
+			     (unsigned long long)R.mib, t);
+		else
+			goal(c->ratio, "<=", 1.05, "x", "OpenMP compute %g us, T=%s: openveo / in-process",
+			     R.compute_us, t);
+	}
+	if (R.nh) {
+		const struct h_order *w = &R.h[0];
+
+		for (int i = 1; i < R.nh; i++)
+			if (!(R.h[i].ratio <= w->ratio)) /* a NAN is the worse */
+				w = &R.h[i];
+		goal(w->ratio, "<=", 1.02, "x", "worker's triad, VE heap / malloc'ed (worse: %s first)",
+		     w->ve_first ? "VE heap" : "malloc");
+	}
+}
+
+static void goals_print(void)
+{
+	int passed = 0;
+
+	printf("\n== goals (issue 15), OpenMP kernels and VE memory, this run\n");
+	for (int i = 0; i < R.ngoals; i++) {
+		const struct goal *g = &R.goals[i];
+
+		printf("  %-68s = %8.3g %-2s (goal %s %g) %s\n", g->name, g->value, g->unit, g->op,
+		       g->limit, g->pass ? "PASS" : "FAIL");
+		passed += g->pass;
+	}
+	printf("  %d of %d goals met%s\n", passed, R.ngoals, R.quick ? " (quick run)" : "");
+}
+
+/* ---- JSON ---- */
+
+/* The setting the kernel chose in a sysfs file such as
+ * /sys/kernel/mm/transparent_hugepage/shmem_enabled ("always [never]"),
+ * written as key; nothing if the file cannot be read. */
+static void json_sysfs_choice(struct json *j, const char *key, const char *path)
+{
+	char buf[256], *a, *b;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return;
+	if (fgets(buf, sizeof buf, f) && (a = strchr(buf, '[')) && (b = strchr(a, ']'))) {
+		*b = '\0';
+		json_str(j, key, a + 1);
+	}
+	fclose(f);
+}
+
+/* Every figure of the run, each pair's ratio and the goals, written to
+ * path; plot.py and summary.py read these keys by name. */
+static void results_write_json(const char *path)
+{
+	static const char *env[] = { "VE_OMP_NUM_THREADS", "VE_OMP_WAIT_POLICY",
+		                     "VE_GOMP_SPINCOUNT", "OMP_NUM_THREADS", "OMP_WAIT_POLICY",
+		                     "GOMP_SPINCOUNT" };
+	FILE *f = fopen(path, "w");
+	struct json jj, *j = &jj;
+	struct utsname u;
+	char when[32], addr[24];
+	time_t now = time(NULL);
+
+	if (!f) {
+		fprintf(stderr, "veo_omp: cannot write %s: %s\n", path, strerror(errno));
+		return;
+	}
+	uname(&u);
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+	json_start(j, f);
+	json_object(j, NULL);
+	json_str(j, "benchmark", "veo_omp");
+	json_str(j, "openveo", veo_version_string());
+	json_str(j, "date", when);
+	json_str(j, "host", u.nodename);
+	json_str(j, "kernel", u.release);
+	json_int(j, "cpus", sysconf(_SC_NPROCESSORS_ONLN));
+	json_int(j, "quick", R.quick);
+
+	json_object(j, "settings");
+	json_num(j, "seconds_per_case", run.seconds);
+	json_int(j, "min_pairs_openmp", run.min_pairs_a);
+	json_int(j, "min_pairs_ve_heap", run.min_pairs_h);
+	json_num(j, "trial_ns", run.trial_ns);
+	json_num(j, "rest_before_trial_ns", REST_NS);
+	json_int(j, "triad_array_mib", (long long)R.mib);
+	json_str(j, "arrays_allocated_first", R.ve_first ? "ve" : "host");
+	json_num(j, "compute_us", R.compute_us);
+	json_int(j, "compute_iters", (long long)R.compute_iters);
+	json_num(j, "host_work_us", R.work_us);
+	json_int(j, "ve_heap_array_mib", 64);
+	json_end(j);
+
+	/* The OpenMP settings of both sides (only those set) and the huge
+	 * pages the system allows: section H depends on them. */
+	json_object(j, "environment");
+	for (size_t i = 0; i < sizeof env / sizeof env[0]; i++)
+		if (getenv(env[i]))
+			json_str(j, env[i], getenv(env[i]));
+	json_sysfs_choice(j, "thp_enabled", "/sys/kernel/mm/transparent_hugepage/enabled");
+	json_sysfs_choice(j, "thp_shmem_enabled",
+	                  "/sys/kernel/mm/transparent_hugepage/shmem_enabled");
+	json_end(j);
+
+	json_array(j, "openmp");
+	for (int i = 0; i < R.na; i++) {
+		const struct a_case *c = &R.a[i];
+
+		json_object(j, NULL);
+		json_str(j, "kernel", c->kernel);
+		json_int(j, "threads", c->threads);
+		json_int(j, "team_in_process", c->team_in);
+		json_int(j, "team_openveo", c->team_ve);
+		json_int(j, "n", c->n);
+		json_int(j, "pairs", c->pairs);
+		json_num(j, "in_process_ns", c->in_ns);
+		json_num(j, "openveo_ns", c->off_ns);
+		json_num(j, "ratio", c->ratio);
+		json_num(j, "host_cpu_ns", c->cpu_ns);
+		json_array(j, "pair_ratios");
+		for (int k = 0; k < c->pairs; k++)
+			json_num(j, NULL, c->ratios[k]);
+		json_end(j);
+		json_end(j);
+	}
+	json_end(j);
+
+	json_array(j, "ve_heap");
+	for (int i = 0; i < R.nh; i++) {
+		const struct h_order *h = &R.h[i];
+
+		json_object(j, NULL);
+		json_str(j, "allocated_first", h->ve_first ? "ve_heap" : "malloc");
+		json_int(j, "pairs", h->pairs);
+		json_num(j, "ve_heap_ns", h->heap_ns);
+		json_num(j, "malloc_ns", h->malloc_ns);
+		json_num(j, "ratio", h->ratio);
+		for (int side = 0; side < 2; side++) {
+			json_array(j, side ? "malloc_addresses" : "ve_heap_addresses");
+			for (int k = 0; k < 3; k++) {
+				snprintf(addr, sizeof addr, "0x%llx",
+				         (unsigned long long)(side ? h->own : h->heap)[k]);
+				json_str(j, NULL, addr);
+			}
+			json_end(j);
+		}
+		json_array(j, "pair_ratios");
+		for (int k = 0; k < h->pairs; k++)
+			json_num(j, NULL, h->ratios[k]);
+		json_end(j);
+		json_end(j);
+	}
+	json_end(j);
+
+	json_array(j, "goals");
+	for (int i = 0; i < R.ngoals; i++) {
+		const struct goal *g = &R.goals[i];
+
+		json_object(j, NULL);
+		json_str(j, "name", g->name);
+		json_num(j, "value", g->value);
+		json_str(j, "unit", g->unit);
+		json_str(j, "op", g->op);
+		json_num(j, "limit", g->limit);
+		json_bool(j, "pass", g->pass);
+		json_end(j);
+	}
+	json_end(j);
+	json_end(j);
+	fclose(f);
+	printf("figures written to %s\n", path);
+}
+
 int main(int argc, char **argv)
 {
-	const char *kernels = BENCH_OMP_KERNELS, *sections = "AH";
-	double seconds = 3;
+	const char *kernels = BENCH_OMP_KERNELS, *sections = "AH", *json_path = NULL;
+	double seconds = -1; /* -t; else the full or the quick run's */
 	int64_t ts[MAX_T] = { 1, 2 };
 	int nts = 2, opt;
 	uint64_t mib = 32;
 	int ve_first = 0;
 	double compute_us = 2000, work_us = 0;
 
-	while ((opt = getopt(argc, argv, "s:t:T:m:o:c:w:k:")) != -1) {
-		if (opt == 'w')
+	while ((opt = getopt(argc, argv, "qj:s:t:T:m:o:c:w:k:")) != -1) {
+		if (opt == 'q')
+			R.quick = 1;
+		else if (opt == 'j')
+			json_path = optarg;
+		else if (opt == 'w')
 			work_us = atof(optarg);
 		else if (opt == 'c')
 			compute_us = atof(optarg);
@@ -426,12 +726,26 @@ int main(int argc, char **argv)
 					p++;
 			}
 		} else {
-			fprintf(stderr, "usage: veo_omp [-s A|H|AH] [-t seconds per case] "
-			                "[-T 1,2,...] [-m MiB] [-c us] [-w us]\n"
-			                "               [-o host|ve] [-k libbench_omp.so]\n");
+			fprintf(stderr, "usage: veo_omp [-q] [-j out.json] [-s A|H|AH] "
+			                "[-t seconds per case] [-T 1,2,...]\n"
+			                "               [-m MiB] [-c us] [-w us] [-o host|ve] "
+			                "[-k libbench_omp.so]\n");
 			return 2;
 		}
 	}
+	if (R.quick) {
+		run.seconds = QUICK_SECONDS;
+		run.trial_ns = QUICK_TRIAL_NS;
+		run.min_pairs_a = QUICK_PAIRS_A;
+		run.min_pairs_h = QUICK_PAIRS_H;
+	}
+	if (seconds >= 0)
+		run.seconds = seconds;
+	R.mib = mib;
+	R.ve_first = ve_first;
+	R.compute_us = compute_us;
+	R.work_us = work_us;
+
 	void *h = dlopen(kernels, RTLD_NOW | RTLD_LOCAL);
 
 	if (!h)
@@ -443,9 +757,16 @@ int main(int argc, char **argv)
 	if (!K.team || !K.triad || !K.fill || !K.compute)
 		die(kernels, "not the library of omp_kernels.c");
 	if (strchr(sections, 'A'))
-		section_a(kernels, seconds, ts, nts, mib, ve_first, compute_us, work_us);
+		section_a(kernels, ts, nts, mib, ve_first, compute_us, work_us);
 	if (strchr(sections, 'H'))
-		section_h(kernels, seconds);
+		section_h(kernels);
 	dlclose(h);
+
+	/* Judged and written whatever they say: a missed goal is a figure,
+	 * not a failure of the run. */
+	goals_judge();
+	goals_print();
+	if (json_path)
+		results_write_json(json_path);
 	return 0;
 }
