@@ -191,18 +191,35 @@ enum ckind {
 	K_MEM   /* result of a memory request: the raw 64-bit word */
 };
 
+/* How one declared argument is converted, fixed when the prototype is
+ * declared (ctype_plan) so that a call does no type-name work: its kind,
+ * and for an integer kind the range an exact int must be in to be set
+ * directly (the type's whole range, but [0, INT64_MAX] for a uint64_t:
+ * larger values, and every value that is not an exact int or float, go
+ * through ctype_set_arg's general conversion). */
+struct arg_plan {
+	int kind;
+	int64_t lo, hi;
+};
+
 typedef struct {
 	PyObject_HEAD
+	vectorcallfunc vectorcall; /* func_vectorcall: calls skip the args tuple */
 	VeoLibraryObject *lib;
 	PyObject *name;      /* str */
 	uint64_t addr;
 	PyObject *args_type; /* tuple of the declared type names, or None */
 	PyObject *ret_type;  /* the declared result type name */
 	int nargs;
-	unsigned char *kinds; /* nargs entries */
+	struct arg_plan *plan; /* nargs entries */
 	int ret_kind;
 	PyObject *arg_names; /* tuple of parameter names from prototype(), or NULL */
-	struct veo_args *spare; /* an argument list kept for the next call (GIL held) */
+	/* An argument list kept for the next call (GIL held), of the current
+	 * prototype: its result type is set, and every call sets all nargs
+	 * arguments again, so it is reused uncleared. A new prototype frees
+	 * it; decl counts them (args_type() and ret_type() calls). */
+	struct veo_args *spare;
+	unsigned decl;
 } VeoFunctionObject;
 
 typedef struct {
@@ -407,8 +424,11 @@ PyObject *func_create(VeoLibraryObject *lib, PyObject *name, uint64_t addr);
 int ctype_kind(const char *s);
 int ctype_kind_of(PyObject *t, PyObject *fname, const char *what);
 enum veo_result_type ctype_result_type(int kind);
+struct arg_plan ctype_plan(int kind);
 int ctype_set_arg(VeoFunctionObject *f, VeoProcObject *proc, struct veo_args *a, int argno,
                   PyObject *v, PyObject **keep);
+int ctype_set_args(VeoFunctionObject *f, VeoProcObject *proc, struct veo_args *a,
+                   PyObject *const *args, PyObject **keep);
 PyObject *ctype_convert_result(int kind, uint64_t ret, VeoProcObject *proc);
 
 /* request.c */
