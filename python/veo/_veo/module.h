@@ -431,7 +431,9 @@ int ctype_set_args(VeoFunctionObject *f, VeoProcObject *proc, struct veo_args *a
                    PyObject *const *args, PyObject **keep);
 PyObject *ctype_convert_result(int kind, uint64_t ret, VeoProcObject *proc);
 
-/* request.c */
+/* request.c; req_prepare (at module init) empties the free list of
+ * requests, which an earlier interpreter of the process may have left. */
+void req_prepare(void);
 void pending_release(Pending *pd);
 PyObject *req_create(PyTypeObject *type, VeoCtxtObject *ctx, uint64_t reqid, int kind,
                      PyObject *fname, Pending *pd);

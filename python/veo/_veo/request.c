@@ -21,6 +21,39 @@ pending_release(Pending *pd)
 		PyBuffer_Release(&pd->view);
 }
 
+/* A free list of VeoRequest objects (the exact type only, not
+ * subclasses), as CPython keeps for its tuples and floats: a call and wait
+ * makes one and drops one, and the allocator's malloc and free, with the
+ * zeroing of the object, were a tenth of that path. An object here has
+ * been deallocated: untracked by the GC, its fields cleared, refcount 0;
+ * req_create makes it an object again (PyObject_Init) and tracks it. The
+ * list is read and written under the GIL only. Its objects are never
+ * freed: at most REQ_FREE_MAX of them stay for the interpreter's life. */
+#define REQ_FREE_MAX 16
+static VeoRequestObject *req_free_list[REQ_FREE_MAX];
+static int req_free_n;
+
+void
+req_prepare(void)
+{
+	req_free_n = 0; /* (their memory was the old interpreter's) */
+}
+
+/* A new request object of `type`, zeroed but for its header, tracked. */
+static VeoRequestObject *
+req_alloc(PyTypeObject *type)
+{
+	VeoRequestObject *r;
+
+	if (type != &VeoRequest_Type || req_free_n == 0)
+		return (VeoRequestObject *)type->tp_alloc(type, 0);
+	r = req_free_list[--req_free_n];
+	memset((char *)r + sizeof(PyObject), 0, sizeof *r - sizeof(PyObject));
+	PyObject_Init((PyObject *)r, type);
+	PyObject_GC_Track(r);
+	return r;
+}
+
 /* Takes over *pd (zeroed on return, also on failure, when what it held is
  * released: the request was queued, so that is only safe because failure
  * here means we are out of memory, and the request is pushed as an orphan
@@ -29,7 +62,7 @@ PyObject *
 req_create(PyTypeObject *type, VeoCtxtObject *ctx, uint64_t reqid, int kind,
            PyObject *fname, Pending *pd)
 {
-	VeoRequestObject *r = (VeoRequestObject *)type->tp_alloc(type, 0);
+	VeoRequestObject *r = req_alloc(type);
 	if (!r) {
 		if (ctxt_push_orphan(ctx, pd) < 0)
 			memset(pd, 0, sizeof *pd); /* leak rather than free in use */
@@ -331,6 +364,34 @@ timeout:
 	return NULL;
 }
 
+/* wait_result's arguments other than none or one positional: *t, or -1
+ * with the exception PyArg_ParseTupleAndKeywords raises. */
+static int
+wait_result_args(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, PyObject **t)
+{
+	static char *kwlist[] = {"timeout", NULL};
+	Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+	PyObject *tuple = PyTuple_New(nargs), *kw = nkw ? PyDict_New() : NULL;
+	int rc = -1;
+
+	if (!tuple || (nkw && !kw))
+		goto out;
+	for (Py_ssize_t i = 0; i < nargs; i++) {
+		Py_INCREF(args[i]);
+		PyTuple_SET_ITEM(tuple, i, args[i]);
+	}
+	for (Py_ssize_t i = 0; i < nkw; i++)
+		if (PyDict_SetItem(kw, PyTuple_GET_ITEM(kwnames, i), args[nargs + i]) < 0)
+			goto out;
+	/* *t is borrowed from args, which outlive the call, not from tuple */
+	if (PyArg_ParseTupleAndKeywords(tuple, kw, "|O:wait_result", kwlist, t))
+		rc = 0;
+out:
+	Py_XDECREF(tuple);
+	Py_XDECREF(kw);
+	return rc;
+}
+
 PyDoc_STRVAR(req_wait_result_doc,
 "wait_result($self, timeout=None)\n--\n\n"
 "Waits for the request and returns its result, converted by the\n"
@@ -342,12 +403,20 @@ PyDoc_STRVAR(req_wait_result_doc,
 "kept: waiting again returns it again. Ctrl-C (KeyboardInterrupt)\n"
 "interrupts the wait, not the request, which can be waited for again.");
 static PyObject *
-req_wait_result(VeoRequestObject *self, PyObject *args, PyObject *kw)
+req_wait_result(VeoRequestObject *self, PyObject *const *args, Py_ssize_t nargs,
+                PyObject *kwnames)
 {
-	static char *kwlist[] = {"timeout", NULL};
 	PyObject *t = Py_None;
 	double timeout = -1;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "|O:wait_result", kwlist, &t))
+
+	/* METH_FASTCALL: wait_result() and wait_result(t) take no parsing at
+	 * all; anything else (keywords, too many arguments) goes through
+	 * PyArg_ParseTupleAndKeywords, for its checks and its messages. */
+	if (nargs == 0 && kwnames == NULL)
+		return req_wait(self, -1);
+	if (nargs == 1 && kwnames == NULL)
+		t = args[0];
+	else if (wait_result_args(args, nargs, kwnames, &t) < 0)
 		return NULL;
 	if (t != Py_None) {
 		timeout = PyFloat_AsDouble(t);
@@ -431,7 +500,10 @@ req_dealloc(VeoRequestObject *self)
 	Py_CLEAR(self->exc_type);
 	Py_CLEAR(self->exc_msg);
 	Py_CLEAR(self->exc_attrs);
-	Py_TYPE(self)->tp_free((PyObject *)self);
+	if (Py_IS_TYPE(self, &VeoRequest_Type) && req_free_n < REQ_FREE_MAX)
+		req_free_list[req_free_n++] = self; /* untracked above (req_alloc) */
+	else
+		Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
 static PyObject *
@@ -451,7 +523,7 @@ req_repr(VeoRequestObject *self)
 
 static PyMethodDef req_methods[] = {
 	{"wait_result", (PyCFunction)(void (*)(void))req_wait_result,
-	 METH_VARARGS | METH_KEYWORDS, req_wait_result_doc},
+	 METH_FASTCALL | METH_KEYWORDS, req_wait_result_doc},
 	{"peek_result", (PyCFunction)req_peek_result, METH_NOARGS, req_peek_result_doc},
 	{NULL}
 };
