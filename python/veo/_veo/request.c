@@ -8,6 +8,11 @@
 #include <stdio.h>
 #include <string.h>
 
+/* How long wait_result() waits with the GIL held before it releases it
+ * (req_wait): a few round trips of an empty kernel on a loaded machine,
+ * short enough that no other thread notices. */
+#define FIRST_WAIT_US 10L
+
 /* ------------------------------------------------------------------------
  * VeoRequest / VeoMemRequest
  * --------------------------------------------------------------------- */
@@ -305,6 +310,25 @@ req_wait(VeoRequestObject *self, double timeout)
 	int rc;
 	char err[ERRBUF];
 	err[0] = '\0'; /* only the start: this is on every wait */
+
+	/* The first, short wait is made with the GIL held: most calls are
+	 * answered within a microsecond, sooner than releasing the GIL and
+	 * taking it back would take. It is safe without counting in p->busy,
+	 * as peek_result is: nobody can start closing the context or the
+	 * proc while this thread holds the GIL, and one that had started is
+	 * refused above (ctxt_check). Other threads and Ctrl-C wait at most
+	 * FIRST_WAIT_US for it; a request still running after that is
+	 * waited for below, with the GIL released. */
+	long first = FIRST_WAIT_US;
+	if (timeout >= 0 && timeout * 1e6 < (double)first)
+		first = (long)(timeout * 1e6);
+	rc = veo_call_wait_result_timeout(ctx, self->res.reqid, &ret, first);
+	if (rc != VEO_COMMAND_UNFINISHED) {
+		if (rc != VEO_COMMAND_OK)
+			copy_last_error(err, sizeof err);
+		goto finished;
+	}
+
 	self->waiting = 1;
 	for (;;) {
 		long slice = WAIT_SLICE_US;
@@ -343,6 +367,7 @@ req_wait(VeoRequestObject *self, double timeout)
 		}
 	}
 	self->waiting = 0;
+finished:
 	output_drain(p, 1); /* all the request printed, before the caller prints again */
 	if (rc < 0 && !ctxt_usable(c)) {
 		/* closed by another thread while this one was inside */
