@@ -165,6 +165,12 @@ typedef struct {
 	Pending *orphans;
 	size_t o_head, o_len, o_cap;
 	int tid;                  /* its worker thread's id, 0 if unknown */
+	/* Requests queued through this object whose outcome has not been
+	 * collected yet (ctxt_collected), counting from just before their
+	 * submission. It may count too many (what a closed context left),
+	 * never too few: 0 means libveo's ring holds nothing of ours, so a
+	 * submission cannot wait there for the worker (function.c). */
+	unsigned queued;
 } VeoCtxtObject;
 
 typedef struct {
@@ -410,6 +416,13 @@ output_drain(VeoProcObject *p, int complete)
 int ctxt_open(VeoCtxtObject *c, VeoProcObject *proc);
 int ctxt_close(VeoCtxtObject *c);
 int ctxt_push_orphan(VeoCtxtObject *c, Pending *pd);
+/* The outcome of a request queued in c has been collected (see queued). */
+static inline void
+ctxt_collected(VeoCtxtObject *c)
+{
+	if (c->queued)
+		c->queued--;
+}
 void ctxt_reap_orphans(VeoCtxtObject *c);
 void ctxt_mark_dead(VeoCtxtObject *c);
 

@@ -194,6 +194,7 @@ req_record(VeoRequestObject *self, int rc, uint64_t ret, const char *err)
 
 	pending_release(&self->res);
 	self->done = 1;
+	ctxt_collected(self->ctx);
 	if (rc == VEO_COMMAND_OK) {
 		self->result = ctype_convert_result(self->kind, ret, self->ctx->proc);
 		if (self->result)
@@ -512,6 +513,8 @@ req_dealloc(VeoRequestObject *self)
 			uint64_t ret;
 			keep_pending = veo_call_peek_result(c->ctx, self->res.reqid, &ret) ==
 			               VEO_COMMAND_UNFINISHED;
+			if (!keep_pending)
+				ctxt_collected(c);
 		} else if (!ctxt_dead(c)) {
 			keep_pending = 1; /* being closed: the closer releases orphans */
 		}
