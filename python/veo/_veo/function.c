@@ -222,7 +222,7 @@ func_vectorcall(VeoFunctionObject *self, PyObject *const *args, size_t nargsf,
 		goto fail;
 	if (ctx->o_head < ctx->o_len) /* (the test of ctxt_reap_orphans, inline) */
 		ctxt_reap_orphans(ctx);
-	if (ctx->queued == 0 && !keep) {
+	if (ctx->queued == 0 && !keep && proc_alone(ctx->proc)) {
 		/* Queued with the GIL held, which saves releasing and taking it
 		 * back (a third of the instructions of this call). That cannot
 		 * block: every request queued in this context has been collected

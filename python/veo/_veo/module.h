@@ -316,6 +316,20 @@ sleep_without_gil(long us)
 		Py_END_ALLOW_THREADS                    \
 	} while (0)
 
+/* No other thread is inside libveo for p, or waiting for one of its jobs,
+ * with the GIL released. Only then do the short libveo calls of a call
+ * and wait keep the GIL (function.c, request.c): such a thread wants the
+ * GIL back as soon as it is done, and would otherwise get it only at the
+ * interpreter's switch interval (5 ms) from a thread making call after
+ * call, instead of at once. (Under the GIL; a stale value only chooses
+ * the other, also correct, way.) */
+static inline int
+proc_alone(VeoProcObject *p)
+{
+	return atomic_load_explicit(&p->busy, memory_order_relaxed) == 0 &&
+	       atomic_load_explicit(&p->jobs, memory_order_relaxed) == 0;
+}
+
 /* ------------------------------------------------------------------------
  * Usability checks
  * --------------------------------------------------------------------- */

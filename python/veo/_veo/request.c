@@ -319,15 +319,18 @@ req_wait(VeoRequestObject *self, double timeout)
 	 * proc while this thread holds the GIL, and one that had started is
 	 * refused above (ctxt_check). Other threads and Ctrl-C wait at most
 	 * FIRST_WAIT_US for it; a request still running after that is
-	 * waited for below, with the GIL released. */
-	long first = FIRST_WAIT_US;
-	if (timeout >= 0 && timeout * 1e6 < (double)first)
-		first = (long)(timeout * 1e6);
-	rc = veo_call_wait_result_timeout(ctx, self->res.reqid, &ret, first);
-	if (rc != VEO_COMMAND_UNFINISHED) {
-		if (rc != VEO_COMMAND_OK)
-			copy_last_error(err, sizeof err);
-		goto finished;
+	 * waited for below, with the GIL released. Not while another thread
+	 * is inside libveo without the GIL (proc_alone). */
+	if (proc_alone(p)) {
+		long first = FIRST_WAIT_US;
+		if (timeout >= 0 && timeout * 1e6 < (double)first)
+			first = (long)(timeout * 1e6);
+		rc = veo_call_wait_result_timeout(ctx, self->res.reqid, &ret, first);
+		if (rc != VEO_COMMAND_UNFINISHED) {
+			if (rc != VEO_COMMAND_OK)
+				copy_last_error(err, sizeof err);
+			goto finished;
+		}
 	}
 
 	self->waiting = 1;
