@@ -352,6 +352,20 @@ def test_a_new_prototype_applies_from_the_next_call(ctx, kernel):
     assert g(ctx, 0, 0.0, 0.0, 0, 0, 1).wait_result() == 1
 
 
+def test_a_prototype_declared_again_while_converting_refuses_the_call(ctx, kernel):
+    f = kernel("echo_i32", ["int"], "int")
+
+    class Redeclares:
+        def __index__(self):
+            f.args_type("int", "int", "int")  # frees the plan being followed
+            return 3
+
+    with pytest.raises(veo.VeoError, match="declared again"):
+        f(ctx, Redeclares())
+    f.args_type("int")
+    assert f(ctx, 3).wait_result() == 3
+
+
 def test_each_request_keeps_its_own_result(ctx, kernel):
     # Request objects are recycled once dropped; those still held keep
     # their own outcome.

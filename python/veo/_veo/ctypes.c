@@ -475,15 +475,27 @@ set_arg_fast(VeoFunctionObject *f, VeoProcObject *proc, struct veo_args *a, int 
 }
 
 /* Sets all f->nargs arguments of `a` from args[0 .. nargs) as declared;
- * OnStack objects are appended to *keep. 0, or -1 with an exception set. */
+ * OnStack objects are appended to *keep. 0, or -1 with an exception set.
+ * The general conversion may run Python code (__index__, __float__, a
+ * warning's filters) that declares the prototype again, which frees the
+ * plan and may change nargs: the call is refused then. */
 int
 ctype_set_args(VeoFunctionObject *f, VeoProcObject *proc, struct veo_args *a,
                PyObject *const *args, PyObject **keep)
 {
-	for (int i = 0; i < f->nargs; i++) {
+	int n = f->nargs;
+	unsigned decl = f->decl;
+
+	for (int i = 0; i < n; i++) {
 		int rc = set_arg_fast(f, proc, a, i, &f->plan[i], args[i]);
-		if (rc > 0)
+		if (rc > 0) {
 			rc = ctype_set_arg(f, proc, a, i, args[i], keep);
+			if (rc == 0 && f->decl != decl) {
+				PyErr_Format(VeoError, "%U(): the prototype was declared again "
+				             "while the arguments were converted", f->name);
+				rc = -1;
+			}
+		}
 		if (rc < 0)
 			return -1;
 	}
