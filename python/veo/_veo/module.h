@@ -228,6 +228,8 @@ typedef struct {
 	unsigned decl;
 } VeoFunctionObject;
 
+/* A request. req_create sets every field: objects are reused from a free
+ * list (request.c) without being zeroed. */
 typedef struct {
 	PyObject_HEAD
 	VeoCtxtObject *ctx;

@@ -44,7 +44,9 @@ req_prepare(void)
 	req_free_n = 0; /* (their memory was the old interpreter's) */
 }
 
-/* A new request object of `type`, zeroed but for its header, tracked. */
+/* A new request object of `type`: from the free list, its header set and
+ * untracked, its fields as they were (req_create sets them all); else
+ * from tp_alloc, zeroed and tracked. */
 static VeoRequestObject *
 req_alloc(PyTypeObject *type)
 {
@@ -53,16 +55,14 @@ req_alloc(PyTypeObject *type)
 	if (type != &VeoRequest_Type || req_free_n == 0)
 		return (VeoRequestObject *)type->tp_alloc(type, 0);
 	r = req_free_list[--req_free_n];
-	memset((char *)r + sizeof(PyObject), 0, sizeof *r - sizeof(PyObject));
 	PyObject_Init((PyObject *)r, type);
-	PyObject_GC_Track(r);
 	return r;
 }
 
-/* Takes over *pd (zeroed on return, also on failure, when what it held is
- * released: the request was queued, so that is only safe because failure
- * here means we are out of memory, and the request is pushed as an orphan
- * instead). */
+/* Takes over *pd (emptied on return, also on failure, when what it held
+ * is released: the request was queued, so that is only safe because
+ * failure here means we are out of memory, and the request is pushed as
+ * an orphan instead). */
 PyObject *
 req_create(PyTypeObject *type, VeoCtxtObject *ctx, uint64_t reqid, int kind,
            PyObject *fname, Pending *pd)
@@ -80,7 +80,12 @@ req_create(PyTypeObject *type, VeoCtxtObject *ctx, uint64_t reqid, int kind,
 	r->kind = kind;
 	r->res = *pd;
 	r->res.reqid = reqid;
-	memset(pd, 0, sizeof *pd);
+	r->done = r->waiting = 0;
+	r->result = r->exc_type = r->exc_msg = r->exc_attrs = NULL;
+	pd->keep = NULL; /* what pending_release looks at: the request holds them now */
+	pd->view.obj = NULL;
+	if (!PyObject_GC_IsTracked((PyObject *)r))
+		PyObject_GC_Track(r); /* one from the free list, now that it is whole */
 	return (PyObject *)r;
 }
 
