@@ -433,7 +433,8 @@ PyDoc_STRVAR(req_wait_result_doc,
 "in seconds, raises TimeoutError if the request has not finished by then\n"
 "(it can be waited for again). Raises VeoException (an ArithmeticError)\n"
 "if the kernel crashed, naming the signal, and VeoError (a RuntimeError)\n"
-"for other failures. The GIL is released while waiting. The result is\n"
+"for other failures. The GIL is released while waiting, after the first\n"
+"10 microseconds (which short kernels finish within). The result is\n"
 "kept: waiting again returns it again. Ctrl-C (KeyboardInterrupt)\n"
 "interrupts the wait, not the request, which can be waited for again.");
 static PyObject *
