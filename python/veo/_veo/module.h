@@ -165,6 +165,10 @@ typedef struct {
 	Pending *orphans;
 	size_t o_head, o_len, o_cap;
 	int tid;                  /* its worker thread's id, 0 if unknown */
+	/* 1: the last request waited for here was answered within
+	 * FIRST_WAIT_US, so the next wait starts with the GIL held (request.c);
+	 * 0 at first, and after a longer one. */
+	int quick;
 	/* Requests queued through this object whose outcome has not been
 	 * collected yet (ctxt_collected), counting from just before their
 	 * submission. It may count too many (what a closed context left),

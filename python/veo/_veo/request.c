@@ -322,11 +322,16 @@ req_wait(VeoRequestObject *self, double timeout)
 	 * taking it back would take. It is safe without counting in p->busy,
 	 * as peek_result is: nobody can start closing the context or the
 	 * proc while this thread holds the GIL, and one that had started is
-	 * refused above (ctxt_check). Other threads and Ctrl-C wait at most
-	 * FIRST_WAIT_US for it; a request still running after that is
-	 * waited for below, with the GIL released. Not while another thread
-	 * is inside libveo without the GIL (proc_alone). */
-	if (proc_alone(p)) {
+	 * refused above (ctxt_check). Other threads and Ctrl-C wait for it
+	 * FIRST_WAIT_US, and longer only on a loaded machine: libveo's spin
+	 * gives the CPU away (sched_yield) to a worker that last ran on this
+	 * CPU, and with other processes to run that can take time slices.
+	 * So it is only made when it is likely to succeed: the context's
+	 * last request was answered that fast (c->quick, set below), and no
+	 * other thread is inside libveo without the GIL (proc_alone). A
+	 * request still running after it is waited for below, with the GIL
+	 * released. */
+	if (c->quick && proc_alone(p)) {
 		long first = FIRST_WAIT_US;
 		if (timeout >= 0 && timeout * 1e6 < (double)first)
 			first = (long)(timeout * 1e6);
@@ -336,7 +341,9 @@ req_wait(VeoRequestObject *self, double timeout)
 				copy_last_error(err, sizeof err);
 			goto finished;
 		}
+		c->quick = 0;
 	}
+	double started = monotonic_s(); /* for c->quick */
 
 	self->waiting = 1;
 	for (;;) {
@@ -376,6 +383,9 @@ req_wait(VeoRequestObject *self, double timeout)
 		}
 	}
 	self->waiting = 0;
+	/* (A request answered in this loop within FIRST_WAIT_US makes the
+	 * next wait start with the GIL held.) */
+	c->quick = monotonic_s() - started < FIRST_WAIT_US * 1e-6;
 finished:
 	output_drain(p, 1); /* all the request printed, before the caller prints again */
 	if (rc < 0 && !ctxt_usable(c)) {
