@@ -443,10 +443,11 @@ PyDoc_STRVAR(req_wait_result_doc,
 "in seconds, raises TimeoutError if the request has not finished by then\n"
 "(it can be waited for again). Raises VeoException (an ArithmeticError)\n"
 "if the kernel crashed, naming the signal, and VeoError (a RuntimeError)\n"
-"for other failures. The GIL is released while waiting, after the first\n"
-"10 microseconds (which short kernels finish within). The result is\n"
-"kept: waiting again returns it again. Ctrl-C (KeyboardInterrupt)\n"
-"interrupts the wait, not the request, which can be waited for again.");
+"for other failures. The GIL is released while waiting (in a context\n"
+"whose last request finished within 10 microseconds, after those first\n"
+"10 microseconds). The result is kept: waiting again returns it again.\n"
+"Ctrl-C (KeyboardInterrupt) interrupts the wait, not the request, which\n"
+"can be waited for again.");
 static PyObject *
 req_wait_result(VeoRequestObject *self, PyObject *const *args, Py_ssize_t nargs,
                 PyObject *kwnames)
