@@ -319,6 +319,65 @@ def test_peek_wait_and_timeout(ctx, kernel):
     assert req2.peek_result() == 1
 
 
+def test_wait_result_takes_its_timeout_by_position_or_by_name(ctx, kernel):
+    echo = kernel("echo_i32", ["int"], "int")
+    assert echo(ctx, 1).wait_result(10) == 1
+    assert echo(ctx, 2).wait_result(timeout=10) == 2
+    assert echo(ctx, 3).wait_result(None) == 3
+    req = echo(ctx, 4)
+    with pytest.raises(TypeError, match="wait_result"):
+        req.wait_result(1, 2)
+    with pytest.raises(TypeError, match="wait_result"):
+        req.wait_result(seconds=1)
+    with pytest.raises(TypeError, match="wait_result"):
+        req.wait_result(1, timeout=1)
+    assert req.wait_result() == 4
+
+
+def test_a_new_prototype_applies_from_the_next_call(ctx, kernel):
+    # A function keeps its argument list from one call to the next; a new
+    # prototype must not see the old one's result type or arguments.
+    f = kernel("echo_double", ["double"], "void")
+    assert f(ctx, 1.0).wait_result() is None
+    f.ret_type("double")
+    assert f(ctx, 4.25).wait_result() == 4.25
+    f.ret_type("float")  # the double's bits read as a float's: not 4.25
+    assert f(ctx, 4.25).wait_result() != 4.25
+    f.ret_type("double")
+    assert f(ctx, 2.5).wait_result() == 2.5
+    g = kernel("mix", ["int", "double", "float", "long", "unsigned char", "short"],
+               "double")
+    assert g(ctx, 1, 0.5, 0.25, 2, 3, 4).wait_result() == 100000 + 0.75 + 2000 + 30 + 4
+    g.args_type("int", "double", "float", "long", "unsigned char", "short")
+    assert g(ctx, 0, 0.0, 0.0, 0, 0, 1).wait_result() == 1
+
+
+def test_a_prototype_declared_again_while_converting_refuses_the_call(ctx, kernel):
+    f = kernel("echo_i32", ["int"], "int")
+
+    class Redeclares:
+        def __index__(self):
+            f.args_type("int", "int", "int")  # frees the plan being followed
+            return 3
+
+    with pytest.raises(veo.VeoError, match="declared again"):
+        f(ctx, Redeclares())
+    f.args_type("int")
+    assert f(ctx, 3).wait_result() == 3
+
+
+def test_each_request_keeps_its_own_result(ctx, kernel):
+    # Request objects are recycled once dropped; those still held keep
+    # their own outcome.
+    echo = kernel("echo_i32", ["int"], "int")
+    held = [echo(ctx, i) for i in range(5)]
+    for i in range(100):
+        assert echo(ctx, 1000 + i).wait_result() == 1000 + i
+    assert [r.wait_result() for r in held] == list(range(5))
+    done = [r for r in held if r.done]
+    assert len(done) == 5 and len({id(r) for r in done}) == 5
+
+
 def test_requests_run_in_submission_order(ctx, kernel):
     sleep = kernel("sleep_ms", ["int"], "int")
     fill = kernel("fill", ["int *", "int", "int"], "void")

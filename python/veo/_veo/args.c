@@ -428,6 +428,7 @@ ctxt_call_async(VeoCtxtObject *self, PyObject *args, PyObject *kw)
 	}
 	ctxt_reap_orphans(self);
 	va->busy++;
+	self->queued++;
 	UNLOCKED_BEGIN(self->proc);
 	reqid = veo_call_async(self->ctx, addr, va->a);
 	if (reqid == VEO_REQUEST_ID_INVALID)
@@ -435,6 +436,7 @@ ctxt_call_async(VeoCtxtObject *self, PyObject *args, PyObject *kw)
 	UNLOCKED_END();
 	va->busy--;
 	if (reqid == VEO_REQUEST_ID_INVALID) {
+		ctxt_collected(self); /* nothing was queued */
 		raise_with_detail(VeoError, err, "call_async(%S): the call could not be queued",
 		                  fname);
 		goto fail;

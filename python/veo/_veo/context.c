@@ -51,6 +51,7 @@ ctxt_reap_orphans(VeoCtxtObject *c)
 			int rc = veo_call_peek_result(c->ctx, c->orphans[c->o_head].reqid, &ret);
 			if (rc == VEO_COMMAND_UNFINISHED)
 				return;
+			ctxt_collected(c);
 		}
 		Pending pd = c->orphans[c->o_head++];
 		if (c->o_head == c->o_len)
@@ -311,6 +312,7 @@ ctxt_async_transfer(VeoCtxtObject *self, PyObject *args, PyObject *kw, int to_ho
 	                     to_host, fn, &pd.view, &addr, &size) < 0)
 		return NULL;
 	ctxt_reap_orphans(self);
+	self->queued++;
 	UNLOCKED_BEGIN(self->proc);
 	reqid = to_host ? veo_async_read_mem(self->ctx, pd.view.buf, addr, (size_t)size)
 	                : veo_async_write_mem(self->ctx, addr, pd.view.buf, (size_t)size);
@@ -318,6 +320,7 @@ ctxt_async_transfer(VeoCtxtObject *self, PyObject *args, PyObject *kw, int to_ho
 		copy_last_error(err, sizeof err);
 	UNLOCKED_END();
 	if (reqid == VEO_REQUEST_ID_INVALID) {
+		ctxt_collected(self); /* nothing was queued */
 		pending_release(&pd);
 		return raise_with_detail(VeoError, err, "%s of %zd bytes at VE address %s failed",
 		                         fn, size, hex64(addr).s);

@@ -256,13 +256,22 @@ not_an_integer:
 	return -1;
 }
 
+/* libveo refused to set argument argno: -1 with VeoError. */
+static int
+set_failed(VeoFunctionObject *f, int argno)
+{
+	raise_with_detail(VeoError, veo_last_error(), "%U(): cannot set argument %d",
+	                  f->name, argno + 1);
+	return -1;
+}
+
 /* Sets argument argno of `a` from v as declared; OnStack objects are
  * appended to *keep. 0, or -1 with an exception set. */
 int
 ctype_set_arg(VeoFunctionObject *f, VeoProcObject *proc, struct veo_args *a, int argno,
               PyObject *v, PyObject **keep)
 {
-	int k = f->kinds[argno];
+	int k = f->plan[argno].kind;
 	PyObject *tname = PyTuple_GET_ITEM(f->args_type, argno);
 	int rc = 0;
 
@@ -382,10 +391,113 @@ ctype_set_arg(VeoFunctionObject *f, VeoProcObject *proc, struct veo_args *a, int
 	}
 	}
 done:
-	if (rc != 0) {
-		raise_with_detail(VeoError, veo_last_error(), "%U(): cannot set argument %d",
-		                  f->name, argno + 1);
-		return -1;
+	return rc != 0 ? set_failed(f, argno) : 0;
+}
+
+/* The plan of an argument of kind `kind` (see struct arg_plan). */
+struct arg_plan
+ctype_plan(int kind)
+{
+	struct arg_plan p = {kind, 0, 0};
+	switch (kind) {
+	case K_I8: p.lo = INT8_MIN; p.hi = INT8_MAX; break;
+	case K_U8: p.hi = UINT8_MAX; break;
+	case K_I16: p.lo = INT16_MIN; p.hi = INT16_MAX; break;
+	case K_U16: p.hi = UINT16_MAX; break;
+	case K_I32: p.lo = INT32_MIN; p.hi = INT32_MAX; break;
+	case K_U32: p.hi = UINT32_MAX; break;
+	case K_I64: p.lo = INT64_MIN; p.hi = INT64_MAX; break;
+	case K_U64: case K_PTR: p.hi = INT64_MAX; break;
+	}
+	return p;
+}
+
+/* The common cases of one argument, as its plan says: an exact int in
+ * range for an integer or a pointer, an exact float for a float or a
+ * double, a VEMemPtr of the proc or None for a pointer. Returns 0 when
+ * set, -1 with an exception set when libveo refused, and 1 for any other
+ * value: ctype_set_arg then converts it, or raises what it raises. The
+ * values taken here are never an OnStack (no OnStack is an exact int or
+ * float, a VEMemPtr or None), so taking them before the OnStack check of
+ * ctype_set_arg changes nothing. */
+static inline int
+set_arg_fast(VeoFunctionObject *f, VeoProcObject *proc, struct veo_args *a, int i,
+             const struct arg_plan *pl, PyObject *v)
+{
+	int rc, overflow;
+	long long x;
+
+	switch (pl->kind) {
+	case K_FLOAT:
+	case K_DOUBLE: {
+		if (!PyFloat_CheckExact(v))
+			return 1;
+		double d = PyFloat_AS_DOUBLE(v);
+		if (pl->kind == K_DOUBLE)
+			rc = veo_args_set_double(a, i, d);
+		else if (isfinite(d) && fabs(d) > FLT_MAX)
+			return 1; /* out of a float's range: the general path says so */
+		else
+			rc = veo_args_set_float(a, i, (float)d);
+		break;
+	}
+	case K_PTR:
+		if (v == Py_None) {
+			rc = veo_args_set_u64(a, i, 0);
+			break;
+		}
+		if (Py_IS_TYPE(v, &VEMemPtr_Type)) {
+			VEMemPtrFields *m = vemem_fields(v);
+			if (m->proc != proc || m->addr >> 63)
+				return 1;
+			rc = veo_args_set_u64(a, i, m->addr);
+			break;
+		}
+		/* fall through: an int address */
+	default:
+		if (!PyLong_CheckExact(v))
+			return 1;
+		x = PyLong_AsLongLongAndOverflow(v, &overflow);
+		if (overflow || x < pl->lo || x > pl->hi)
+			return 1; /* (an exact int raises nothing here) */
+		switch (pl->kind) {
+		case K_I8: rc = veo_args_set_i8(a, i, (int8_t)x); break;
+		case K_U8: rc = veo_args_set_u8(a, i, (uint8_t)x); break;
+		case K_I16: rc = veo_args_set_i16(a, i, (int16_t)x); break;
+		case K_U16: rc = veo_args_set_u16(a, i, (uint16_t)x); break;
+		case K_I32: rc = veo_args_set_i32(a, i, (int32_t)x); break;
+		case K_U32: rc = veo_args_set_u32(a, i, (uint32_t)x); break;
+		case K_I64: rc = veo_args_set_i64(a, i, (int64_t)x); break;
+		default: rc = veo_args_set_u64(a, i, (uint64_t)x); break; /* K_U64, K_PTR */
+		}
+	}
+	return rc != 0 ? set_failed(f, i) : 0;
+}
+
+/* Sets all f->nargs arguments of `a` from args[0 .. nargs) as declared;
+ * OnStack objects are appended to *keep. 0, or -1 with an exception set.
+ * The general conversion may run Python code (__index__, __float__, a
+ * warning's filters) that declares the prototype again, which frees the
+ * plan and may change nargs: the call is refused then. */
+int
+ctype_set_args(VeoFunctionObject *f, VeoProcObject *proc, struct veo_args *a,
+               PyObject *const *args, PyObject **keep)
+{
+	int n = f->nargs;
+	unsigned decl = f->decl;
+
+	for (int i = 0; i < n; i++) {
+		int rc = set_arg_fast(f, proc, a, i, &f->plan[i], args[i]);
+		if (rc > 0) {
+			rc = ctype_set_arg(f, proc, a, i, args[i], keep);
+			if (rc == 0 && f->decl != decl) {
+				PyErr_Format(VeoError, "%U(): the prototype was declared again "
+				             "while the arguments were converted", f->name);
+				rc = -1;
+			}
+		}
+		if (rc < 0)
+			return -1;
 	}
 	return 0;
 }

@@ -14,6 +14,9 @@
  * VeoFunction
  * --------------------------------------------------------------------- */
 
+static PyObject *func_vectorcall(VeoFunctionObject *self, PyObject *const *args,
+                                 size_t nargsf, PyObject *kwnames);
+
 /* A new VeoFunction `name` at VE address `addr` of `lib`, stored in
  * lib.func; declared as py-veo does: no argument types yet, result int. */
 PyObject *
@@ -31,16 +34,31 @@ func_create(VeoLibraryObject *lib, PyObject *name, uint64_t addr)
 	f->args_type = Py_None;
 	f->ret_type = PyUnicode_FromString("int"); /* py-veo's default */
 	f->nargs = 0;
-	f->kinds = NULL;
+	f->plan = NULL;
 	f->ret_kind = K_I32;
 	f->arg_names = NULL;
 	f->spare = NULL;
+	f->decl = 0;
+	f->vectorcall = (vectorcallfunc)func_vectorcall;
 	PyObject_GC_Track(f);
 	if (!f->ret_type || PyDict_SetItem(lib->func, name, (PyObject *)f) < 0) {
 		Py_DECREF(f);
 		return NULL;
 	}
 	return (PyObject *)f;
+}
+
+/* The prototype was declared again: the spare argument list, filled for
+ * the old one, goes, and so do those of calls being queued now (their
+ * args_keep sees decl changed). */
+static void
+func_new_prototype(VeoFunctionObject *self)
+{
+	self->decl++;
+	if (self->spare) {
+		veo_args_free(self->spare);
+		self->spare = NULL;
+	}
 }
 
 PyDoc_STRVAR(func_args_type_doc,
@@ -65,8 +83,8 @@ func_args_type(VeoFunctionObject *self, PyObject *args)
 		Py_DECREF(types);
 		return NULL;
 	}
-	unsigned char *kinds = PyMem_Malloc(n ? (size_t)n : 1);
-	if (!kinds) {
+	struct arg_plan *plan = PyMem_Malloc((n ? (size_t)n : 1) * sizeof *plan);
+	if (!plan) {
 		Py_DECREF(types);
 		return PyErr_NoMemory();
 	}
@@ -86,16 +104,17 @@ func_args_type(VeoFunctionObject *self, PyObject *args)
 			             self->name, i + 1);
 			goto fail;
 		}
-		kinds[nargs++] = (unsigned char)k;
+		plan[nargs++] = ctype_plan(k);
 	}
-	PyMem_Free(self->kinds);
-	self->kinds = kinds;
+	PyMem_Free(self->plan);
+	self->plan = plan;
 	self->nargs = nargs;
+	func_new_prototype(self);
 	Py_SETREF(self->args_type, types);
 	Py_CLEAR(self->arg_names); /* prototype() sets them again after this */
 	Py_RETURN_NONE;
 fail:
-	PyMem_Free(kinds);
+	PyMem_Free(plan);
 	Py_DECREF(types);
 	return NULL;
 }
@@ -118,43 +137,52 @@ func_ret_type(VeoFunctionObject *self, PyObject *t)
 		return NULL;
 	Py_SETREF(self->ret_type, name);
 	self->ret_kind = k;
+	func_new_prototype(self);
 	Py_RETURN_NONE;
 }
 
-/* Keeps a (GIL held) as the spare argument list for the next call, or
- * frees it if another call left one meanwhile. */
+/* Keeps a (GIL held) as the spare argument list for the next call, if
+ * it was filled for the prototype declared now (decl, when the call
+ * began) and no other call left one meanwhile; else frees it. */
 static void
-args_keep(VeoFunctionObject *self, struct veo_args *a)
+args_keep(VeoFunctionObject *self, struct veo_args *a, unsigned decl)
 {
-	if (self->spare)
+	if (self->spare || decl != self->decl)
 		veo_args_free(a);
 	else
 		self->spare = a;
 }
 
+/* f(ctx, *args): queues the call in ctx, returns its VeoRequest. Called
+ * through vectorcall (PEP 590), so the arguments arrive as the caller's
+ * array, no tuple is made. The checks come in the order the messages
+ * promise: the context first, then the prototype, the count, the
+ * library's and context's state, then each argument. */
 static PyObject *
-func_call(VeoFunctionObject *self, PyObject *args, PyObject *kw)
+func_vectorcall(VeoFunctionObject *self, PyObject *const *args, size_t nargsf,
+                PyObject *kwnames)
 {
-	Py_ssize_t n = PyTuple_GET_SIZE(args);
+	Py_ssize_t n = PyVectorcall_NARGS(nargsf);
+	unsigned decl = self->decl;
 	PyObject *keep = NULL;
-	struct veo_args *a = NULL;
+	struct veo_args *a;
 	VeoCtxtObject *ctx;
 	uint64_t reqid;
 	char err[ERRBUF];
 
 	err[0] = '\0'; /* only the start: zeroing 1 KiB per call showed in profiles */
 
-	if (kw && PyDict_GET_SIZE(kw)) {
+	if (kwnames && PyTuple_GET_SIZE(kwnames)) {
 		PyErr_Format(PyExc_TypeError, "%U() takes no keyword arguments", self->name);
 		return NULL;
 	}
-	if (n < 1 || !VeoCtxt_Check(PyTuple_GET_ITEM(args, 0))) {
+	if (n < 1 || !VeoCtxt_Check(args[0])) {
 		PyErr_Format(VeoArgumentTypeError,
 		             "%U(): the first argument must be the VeoCtxt to run in, "
 		             "then the kernel's arguments", self->name);
 		return NULL;
 	}
-	ctx = (VeoCtxtObject *)PyTuple_GET_ITEM(args, 0);
+	ctx = (VeoCtxtObject *)args[0];
 	if (self->args_type == Py_None) {
 		PyErr_Format(VeoError, "%U(): declare the argument types with "
 		             "args_type(...) before calling", self->name);
@@ -173,30 +201,52 @@ func_call(VeoFunctionObject *self, PyObject *args, PyObject *kw)
 		return NULL;
 	}
 	/* The argument list of the last call, if no other thread has it: the
-	 * call copies it into the ring, so it can be reused at once. */
+	 * call copied it into the ring, so it can be reused at once, and
+	 * without clearing it: it has this prototype's result type, and the
+	 * arguments below overwrite every one it holds (args_keep). A new one
+	 * gets the result type once. */
 	a = self->spare;
 	self->spare = NULL;
-	if (a)
-		veo_args_clear(a);
-	else if (!(a = veo_args_alloc()))
-		return raise_with_detail(VeoError, veo_last_error(), "veo_args_alloc() failed");
-	for (int i = 0; i < self->nargs; i++)
-		if (ctype_set_arg(self, ctx->proc, a, i, PyTuple_GET_ITEM(args, i + 1), &keep) < 0)
-			goto fail;
-	if (veo_args_set_result_type(a, ctype_result_type(self->ret_kind)) != 0) {
-		raise_with_detail(VeoError, veo_last_error(), "%U(): cannot declare the result type",
-		                  self->name);
-		goto fail;
+	if (!a) {
+		if (!(a = veo_args_alloc()))
+			return raise_with_detail(VeoError, veo_last_error(),
+			                         "veo_args_alloc() failed");
+		if (veo_args_set_result_type(a, ctype_result_type(self->ret_kind)) != 0) {
+			raise_with_detail(VeoError, veo_last_error(),
+			                  "%U(): cannot declare the result type", self->name);
+			veo_args_free(a);
+			return NULL;
+		}
 	}
-	ctxt_reap_orphans(ctx);
-	UNLOCKED_BEGIN(ctx->proc);
-	reqid = veo_call_async(ctx->ctx, self->addr, a);
-	if (reqid == VEO_REQUEST_ID_INVALID)
-		copy_last_error(err, sizeof err);
-	UNLOCKED_END();
-	args_keep(self, a);
+	if (ctype_set_args(self, ctx->proc, a, args + 1, &keep) < 0)
+		goto fail;
+	if (ctx->o_head < ctx->o_len) /* (the test of ctxt_reap_orphans, inline) */
+		ctxt_reap_orphans(ctx);
+	if (ctx->queued == 0 && !keep && proc_alone(ctx->proc)) {
+		/* Queued with the GIL held, which saves releasing and taking it
+		 * back (a third of the instructions of this call). That cannot
+		 * block: every request queued in this context has been collected
+		 * (ctx->queued; a thread queueing one now has counted it before
+		 * it let go of the GIL), so the worker has answered them all and
+		 * libveo finds room in the ring without waiting for it; with no
+		 * OnStack there is no buffer to copy. Nobody can start closing
+		 * the context or the proc meanwhile, as in req_wait's first wait. */
+		ctx->queued = 1;
+		reqid = veo_call_async(ctx->ctx, self->addr, a);
+		if (reqid == VEO_REQUEST_ID_INVALID)
+			copy_last_error(err, sizeof err);
+	} else {
+		ctx->queued++;
+		UNLOCKED_BEGIN(ctx->proc);
+		reqid = veo_call_async(ctx->ctx, self->addr, a);
+		if (reqid == VEO_REQUEST_ID_INVALID)
+			copy_last_error(err, sizeof err);
+		UNLOCKED_END();
+	}
+	args_keep(self, a, decl);
 	a = NULL;
 	if (reqid == VEO_REQUEST_ID_INVALID) {
+		ctxt_collected(ctx); /* nothing was queued */
 		raise_with_detail(VeoError, err, "%U(): the call could not be queued", self->name);
 		goto fail;
 	}
@@ -209,7 +259,7 @@ func_call(VeoFunctionObject *self, PyObject *args, PyObject *kw)
 	return req_create(&VeoRequest_Type, ctx, reqid, self->ret_kind, self->name, &pd);
 fail:
 	if (a)
-		args_keep(self, a);
+		args_keep(self, a, decl);
 	Py_XDECREF(keep);
 	return NULL;
 }
@@ -234,7 +284,7 @@ func_dealloc(VeoFunctionObject *self)
 	Py_CLEAR(self->arg_names);
 	if (self->spare)
 		veo_args_free(self->spare);
-	PyMem_Free(self->kinds);
+	PyMem_Free(self->plan);
 	PyObject_GC_Del(self);
 }
 
@@ -410,8 +460,9 @@ PyTypeObject VeoFunction_Type = {
 	.tp_basicsize = sizeof(VeoFunctionObject),
 	.tp_dealloc = (destructor)func_dealloc,
 	.tp_repr = (reprfunc)func_repr,
-	.tp_call = (ternaryfunc)func_call,
-	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+	.tp_call = PyVectorcall_Call,
+	.tp_vectorcall_offset = offsetof(VeoFunctionObject, vectorcall),
+	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
 	.tp_doc = func_doc,
 	.tp_traverse = (traverseproc)func_traverse,
 	.tp_methods = func_methods,

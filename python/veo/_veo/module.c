@@ -291,6 +291,7 @@ PyInit__veo(void)
 
 	names_prepare();
 	vemem_prepare();
+	req_prepare();
 	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
 		if (PyType_Ready(types[i]) < 0)
 			return NULL;

@@ -165,6 +165,16 @@ typedef struct {
 	Pending *orphans;
 	size_t o_head, o_len, o_cap;
 	int tid;                  /* its worker thread's id, 0 if unknown */
+	/* 1: the last request waited for here was answered within
+	 * FIRST_WAIT_US, so the next wait starts with the GIL held (request.c);
+	 * 0 at first, and after a longer one. */
+	int quick;
+	/* Requests queued through this object whose outcome has not been
+	 * collected yet (ctxt_collected), counting from just before their
+	 * submission. It may count too many (what a closed context left),
+	 * never too few: 0 means libveo's ring holds nothing of ours, so a
+	 * submission cannot wait there for the worker (function.c). */
+	unsigned queued;
 } VeoCtxtObject;
 
 typedef struct {
@@ -191,20 +201,39 @@ enum ckind {
 	K_MEM   /* result of a memory request: the raw 64-bit word */
 };
 
+/* How one declared argument is converted, fixed when the prototype is
+ * declared (ctype_plan) so that a call does no type-name work: its kind,
+ * and for an integer kind the range an exact int must be in to be set
+ * directly (the type's whole range, but [0, INT64_MAX] for a uint64_t:
+ * larger values, and every value that is not an exact int or float, go
+ * through ctype_set_arg's general conversion). */
+struct arg_plan {
+	int kind;
+	int64_t lo, hi;
+};
+
 typedef struct {
 	PyObject_HEAD
+	vectorcallfunc vectorcall; /* func_vectorcall: calls skip the args tuple */
 	VeoLibraryObject *lib;
 	PyObject *name;      /* str */
 	uint64_t addr;
 	PyObject *args_type; /* tuple of the declared type names, or None */
 	PyObject *ret_type;  /* the declared result type name */
 	int nargs;
-	unsigned char *kinds; /* nargs entries */
+	struct arg_plan *plan; /* nargs entries */
 	int ret_kind;
 	PyObject *arg_names; /* tuple of parameter names from prototype(), or NULL */
-	struct veo_args *spare; /* an argument list kept for the next call (GIL held) */
+	/* An argument list kept for the next call (GIL held), of the current
+	 * prototype: its result type is set, and every call sets all nargs
+	 * arguments again, so it is reused uncleared. A new prototype frees
+	 * it; decl counts them (args_type() and ret_type() calls). */
+	struct veo_args *spare;
+	unsigned decl;
 } VeoFunctionObject;
 
+/* A request. req_create sets every field: objects are reused from a free
+ * list (request.c) without being zeroed. */
 typedef struct {
 	PyObject_HEAD
 	VeoCtxtObject *ctx;
@@ -292,6 +321,20 @@ sleep_without_gil(long us)
 		atomic_fetch_sub(&busy_proc_->busy, 1); \
 		Py_END_ALLOW_THREADS                    \
 	} while (0)
+
+/* No other thread is inside libveo for p, or waiting for one of its jobs,
+ * with the GIL released. Only then do the short libveo calls of a call
+ * and wait keep the GIL (function.c, request.c): such a thread wants the
+ * GIL back as soon as it is done, and would otherwise get it only at the
+ * interpreter's switch interval (5 ms) from a thread making call after
+ * call, instead of at once. (Under the GIL; a stale value only chooses
+ * the other, also correct, way.) */
+static inline int
+proc_alone(VeoProcObject *p)
+{
+	return atomic_load_explicit(&p->busy, memory_order_relaxed) == 0 &&
+	       atomic_load_explicit(&p->jobs, memory_order_relaxed) == 0;
+}
 
 /* ------------------------------------------------------------------------
  * Usability checks
@@ -393,6 +436,13 @@ output_drain(VeoProcObject *p, int complete)
 int ctxt_open(VeoCtxtObject *c, VeoProcObject *proc);
 int ctxt_close(VeoCtxtObject *c);
 int ctxt_push_orphan(VeoCtxtObject *c, Pending *pd);
+/* The outcome of a request queued in c has been collected (see queued). */
+static inline void
+ctxt_collected(VeoCtxtObject *c)
+{
+	if (c->queued)
+		c->queued--;
+}
 void ctxt_reap_orphans(VeoCtxtObject *c);
 void ctxt_mark_dead(VeoCtxtObject *c);
 
@@ -407,11 +457,16 @@ PyObject *func_create(VeoLibraryObject *lib, PyObject *name, uint64_t addr);
 int ctype_kind(const char *s);
 int ctype_kind_of(PyObject *t, PyObject *fname, const char *what);
 enum veo_result_type ctype_result_type(int kind);
+struct arg_plan ctype_plan(int kind);
 int ctype_set_arg(VeoFunctionObject *f, VeoProcObject *proc, struct veo_args *a, int argno,
                   PyObject *v, PyObject **keep);
+int ctype_set_args(VeoFunctionObject *f, VeoProcObject *proc, struct veo_args *a,
+                   PyObject *const *args, PyObject **keep);
 PyObject *ctype_convert_result(int kind, uint64_t ret, VeoProcObject *proc);
 
-/* request.c */
+/* request.c; req_prepare (at module init) empties the free list of
+ * requests, which an earlier interpreter of the process may have left. */
+void req_prepare(void);
 void pending_release(Pending *pd);
 PyObject *req_create(PyTypeObject *type, VeoCtxtObject *ctx, uint64_t reqid, int kind,
                      PyObject *fname, Pending *pd);

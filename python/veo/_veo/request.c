@@ -8,6 +8,11 @@
 #include <stdio.h>
 #include <string.h>
 
+/* How long wait_result() waits with the GIL held before it releases it
+ * (req_wait): a few round trips of an empty kernel on a loaded machine,
+ * short enough that no other thread notices. */
+#define FIRST_WAIT_US 10L
+
 /* ------------------------------------------------------------------------
  * VeoRequest / VeoMemRequest
  * --------------------------------------------------------------------- */
@@ -21,15 +26,48 @@ pending_release(Pending *pd)
 		PyBuffer_Release(&pd->view);
 }
 
-/* Takes over *pd (zeroed on return, also on failure, when what it held is
- * released: the request was queued, so that is only safe because failure
- * here means we are out of memory, and the request is pushed as an orphan
- * instead). */
+/* A free list of VeoRequest objects (the exact type only, not
+ * subclasses), as CPython keeps for its tuples and floats: a call and wait
+ * makes one and drops one, and the allocator's malloc and free, with the
+ * zeroing of the object, were a tenth of that path. An object here has
+ * been deallocated: untracked by the GC, its fields cleared, refcount 0;
+ * req_create makes it an object again (PyObject_Init) and tracks it. The
+ * list is read and written under the GIL only. Its objects are never
+ * freed: at most REQ_FREE_MAX of them stay for the interpreter's life. */
+#define REQ_FREE_MAX 16
+static VeoRequestObject *req_free_list[REQ_FREE_MAX];
+static int req_free_n;
+
+void
+req_prepare(void)
+{
+	req_free_n = 0; /* (their memory was the old interpreter's) */
+}
+
+/* A new request object of `type`: from the free list, its header set and
+ * untracked, its fields as they were (req_create sets them all); else
+ * from tp_alloc, zeroed and tracked. */
+static VeoRequestObject *
+req_alloc(PyTypeObject *type)
+{
+	VeoRequestObject *r;
+
+	if (type != &VeoRequest_Type || req_free_n == 0)
+		return (VeoRequestObject *)type->tp_alloc(type, 0);
+	r = req_free_list[--req_free_n];
+	PyObject_Init((PyObject *)r, type);
+	return r;
+}
+
+/* Takes over *pd (emptied on return, also on failure, when what it held
+ * is released: the request was queued, so that is only safe because
+ * failure here means we are out of memory, and the request is pushed as
+ * an orphan instead). */
 PyObject *
 req_create(PyTypeObject *type, VeoCtxtObject *ctx, uint64_t reqid, int kind,
            PyObject *fname, Pending *pd)
 {
-	VeoRequestObject *r = (VeoRequestObject *)type->tp_alloc(type, 0);
+	VeoRequestObject *r = req_alloc(type);
 	if (!r) {
 		if (ctxt_push_orphan(ctx, pd) < 0)
 			memset(pd, 0, sizeof *pd); /* leak rather than free in use */
@@ -42,7 +80,12 @@ req_create(PyTypeObject *type, VeoCtxtObject *ctx, uint64_t reqid, int kind,
 	r->kind = kind;
 	r->res = *pd;
 	r->res.reqid = reqid;
-	memset(pd, 0, sizeof *pd);
+	r->done = r->waiting = 0;
+	r->result = r->exc_type = r->exc_msg = r->exc_attrs = NULL;
+	pd->keep = NULL; /* what pending_release looks at: the request holds them now */
+	pd->view.obj = NULL;
+	if (!PyObject_GC_IsTracked((PyObject *)r))
+		PyObject_GC_Track(r); /* one from the free list, now that it is whole */
 	return (PyObject *)r;
 }
 
@@ -156,6 +199,7 @@ req_record(VeoRequestObject *self, int rc, uint64_t ret, const char *err)
 
 	pending_release(&self->res);
 	self->done = 1;
+	ctxt_collected(self->ctx);
 	if (rc == VEO_COMMAND_OK) {
 		self->result = ctype_convert_result(self->kind, ret, self->ctx->proc);
 		if (self->result)
@@ -272,6 +316,35 @@ req_wait(VeoRequestObject *self, double timeout)
 	int rc;
 	char err[ERRBUF];
 	err[0] = '\0'; /* only the start: this is on every wait */
+
+	/* The first, short wait is made with the GIL held: most calls are
+	 * answered within a microsecond, sooner than releasing the GIL and
+	 * taking it back would take. It is safe without counting in p->busy,
+	 * as peek_result is: nobody can start closing the context or the
+	 * proc while this thread holds the GIL, and one that had started is
+	 * refused above (ctxt_check). Other threads and Ctrl-C wait for it
+	 * FIRST_WAIT_US, and longer only on a loaded machine: libveo's spin
+	 * gives the CPU away (sched_yield) to a worker that last ran on this
+	 * CPU, and with other processes to run that can take time slices.
+	 * So it is only made when it is likely to succeed: the context's
+	 * last request was answered that fast (c->quick, set below), and no
+	 * other thread is inside libveo without the GIL (proc_alone). A
+	 * request still running after it is waited for below, with the GIL
+	 * released. */
+	if (c->quick && proc_alone(p)) {
+		long first = FIRST_WAIT_US;
+		if (timeout >= 0 && timeout * 1e6 < (double)first)
+			first = (long)(timeout * 1e6);
+		rc = veo_call_wait_result_timeout(ctx, self->res.reqid, &ret, first);
+		if (rc != VEO_COMMAND_UNFINISHED) {
+			if (rc != VEO_COMMAND_OK)
+				copy_last_error(err, sizeof err);
+			goto finished;
+		}
+		c->quick = 0;
+	}
+	double started = monotonic_s(); /* for c->quick */
+
 	self->waiting = 1;
 	for (;;) {
 		long slice = WAIT_SLICE_US;
@@ -310,6 +383,10 @@ req_wait(VeoRequestObject *self, double timeout)
 		}
 	}
 	self->waiting = 0;
+	/* (A request answered in this loop within FIRST_WAIT_US makes the
+	 * next wait start with the GIL held.) */
+	c->quick = monotonic_s() - started < FIRST_WAIT_US * 1e-6;
+finished:
 	output_drain(p, 1); /* all the request printed, before the caller prints again */
 	if (rc < 0 && !ctxt_usable(c)) {
 		/* closed by another thread while this one was inside */
@@ -331,6 +408,34 @@ timeout:
 	return NULL;
 }
 
+/* wait_result's arguments other than none or one positional: *t, or -1
+ * with the exception PyArg_ParseTupleAndKeywords raises. */
+static int
+wait_result_args(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, PyObject **t)
+{
+	static char *kwlist[] = {"timeout", NULL};
+	Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+	PyObject *tuple = PyTuple_New(nargs), *kw = nkw ? PyDict_New() : NULL;
+	int rc = -1;
+
+	if (!tuple || (nkw && !kw))
+		goto out;
+	for (Py_ssize_t i = 0; i < nargs; i++) {
+		Py_INCREF(args[i]);
+		PyTuple_SET_ITEM(tuple, i, args[i]);
+	}
+	for (Py_ssize_t i = 0; i < nkw; i++)
+		if (PyDict_SetItem(kw, PyTuple_GET_ITEM(kwnames, i), args[nargs + i]) < 0)
+			goto out;
+	/* *t is borrowed from args, which outlive the call, not from tuple */
+	if (PyArg_ParseTupleAndKeywords(tuple, kw, "|O:wait_result", kwlist, t))
+		rc = 0;
+out:
+	Py_XDECREF(tuple);
+	Py_XDECREF(kw);
+	return rc;
+}
+
 PyDoc_STRVAR(req_wait_result_doc,
 "wait_result($self, timeout=None)\n--\n\n"
 "Waits for the request and returns its result, converted by the\n"
@@ -338,16 +443,26 @@ PyDoc_STRVAR(req_wait_result_doc,
 "in seconds, raises TimeoutError if the request has not finished by then\n"
 "(it can be waited for again). Raises VeoException (an ArithmeticError)\n"
 "if the kernel crashed, naming the signal, and VeoError (a RuntimeError)\n"
-"for other failures. The GIL is released while waiting. The result is\n"
-"kept: waiting again returns it again. Ctrl-C (KeyboardInterrupt)\n"
-"interrupts the wait, not the request, which can be waited for again.");
+"for other failures. The GIL is released while waiting (in a context\n"
+"whose last request finished within 10 microseconds, after those first\n"
+"10 microseconds). The result is kept: waiting again returns it again.\n"
+"Ctrl-C (KeyboardInterrupt) interrupts the wait, not the request, which\n"
+"can be waited for again.");
 static PyObject *
-req_wait_result(VeoRequestObject *self, PyObject *args, PyObject *kw)
+req_wait_result(VeoRequestObject *self, PyObject *const *args, Py_ssize_t nargs,
+                PyObject *kwnames)
 {
-	static char *kwlist[] = {"timeout", NULL};
 	PyObject *t = Py_None;
 	double timeout = -1;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "|O:wait_result", kwlist, &t))
+
+	/* METH_FASTCALL: wait_result() and wait_result(t) take no parsing at
+	 * all; anything else (keywords, too many arguments) goes through
+	 * PyArg_ParseTupleAndKeywords, for its checks and its messages. */
+	if (nargs == 0 && kwnames == NULL)
+		return req_wait(self, -1);
+	if (nargs == 1 && kwnames == NULL)
+		t = args[0];
+	else if (wait_result_args(args, nargs, kwnames, &t) < 0)
 		return NULL;
 	if (t != Py_None) {
 		timeout = PyFloat_AsDouble(t);
@@ -418,6 +533,8 @@ req_dealloc(VeoRequestObject *self)
 			uint64_t ret;
 			keep_pending = veo_call_peek_result(c->ctx, self->res.reqid, &ret) ==
 			               VEO_COMMAND_UNFINISHED;
+			if (!keep_pending)
+				ctxt_collected(c);
 		} else if (!ctxt_dead(c)) {
 			keep_pending = 1; /* being closed: the closer releases orphans */
 		}
@@ -431,7 +548,10 @@ req_dealloc(VeoRequestObject *self)
 	Py_CLEAR(self->exc_type);
 	Py_CLEAR(self->exc_msg);
 	Py_CLEAR(self->exc_attrs);
-	Py_TYPE(self)->tp_free((PyObject *)self);
+	if (Py_IS_TYPE(self, &VeoRequest_Type) && req_free_n < REQ_FREE_MAX)
+		req_free_list[req_free_n++] = self; /* untracked above (req_alloc) */
+	else
+		Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
 static PyObject *
@@ -451,7 +571,7 @@ req_repr(VeoRequestObject *self)
 
 static PyMethodDef req_methods[] = {
 	{"wait_result", (PyCFunction)(void (*)(void))req_wait_result,
-	 METH_VARARGS | METH_KEYWORDS, req_wait_result_doc},
+	 METH_FASTCALL | METH_KEYWORDS, req_wait_result_doc},
 	{"peek_result", (PyCFunction)req_peek_result, METH_NOARGS, req_peek_result_doc},
 	{NULL}
 };
