@@ -37,21 +37,25 @@ int slot_sq_poll(struct vp_slot *s, struct ring_cursor *cur, uint8_t *buf,
 }
 
 /*
- * The host's waiting thread and ours on one CPU: then every hand-off is a
- * switch between them (3-4 us a call and wait, where two CPUs take 0.2).
- * The scheduler puts a woken thread on its waker's CPU and may keep it
- * there for seconds while another CPU idles, so after UNSHARE_AFTER spins
- * in a row that found the host on our CPU, we move to another CPU we may
- * run on and give the mask back at once: the scheduler leaves a running
- * thread where it is. At most every UNSHARE_EVERY_NS, so that two busy
- * pairs on two CPUs do not chase each other; never where our mask (a
- * user's taskset, a kernel's binding) allows this CPU alone.
+ * The host's waiting thread and ours on one CPU: then every hand-off of a
+ * short call is a switch between them (3-4 us a call and wait, where two
+ * CPUs take 0.2). The scheduler puts a woken thread on its waker's CPU and
+ * may keep it there for seconds while another CPU idles, so after
+ * UNSHARE_AFTER spins in a row that found the host on our CPU, within
+ * UNSHARE_WITHIN_NS (short calls: long kernels lose nothing by sharing, and
+ * an OpenMP kernel's team holds the other CPUs, where moving would put us
+ * beside our own team), we move to another CPU we may run on and give the
+ * mask back at once: the scheduler leaves a running thread where it is. At
+ * most every UNSHARE_EVERY_NS, so that two busy pairs on two CPUs do not
+ * chase each other; never where our mask (a user's taskset, a kernel's
+ * binding) allows this CPU alone.
  */
 #define UNSHARE_AFTER 16
+#define UNSHARE_WITHIN_NS 1000000ull
 #define UNSHARE_EVERY_NS 20000000ull
 
 static __thread unsigned shared_spins;
-static __thread uint64_t unshared_at;
+static __thread uint64_t shared_since, unshared_at;
 
 static void unshare_cpu(const struct vp_slot *s)
 {
@@ -63,12 +67,14 @@ static void unshare_cpu(const struct vp_slot *s)
 		shared_spins = 0;
 		return;
 	}
-	if (++shared_spins < UNSHARE_AFTER)
+	if (shared_spins++ == 0)
+		shared_since = vp_now_ns();
+	if (shared_spins < UNSHARE_AFTER)
 		return;
 	shared_spins = 0;
 	now = vp_now_ns();
-	if (now - unshared_at < UNSHARE_EVERY_NS || cpu >= CPU_SETSIZE ||
-	    sched_getaffinity(0, sizeof mask, &mask) != 0)
+	if (now - shared_since > UNSHARE_WITHIN_NS || now - unshared_at < UNSHARE_EVERY_NS ||
+	    cpu >= CPU_SETSIZE || sched_getaffinity(0, sizeof mask, &mask) != 0)
 		return;
 	unshared_at = now;
 	others = mask;
