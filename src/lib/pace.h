@@ -56,7 +56,10 @@
 #define PACE_SETS 32
 #define PACE_WAYS 4
 #define PACE_FNS (PACE_SETS * PACE_WAYS)
-/* A function estimated to run at least this long gets its calls timed. */
+/* A function estimated to run at least this long gets its calls timed,
+ * and its waits a plan: even a wait too short to sleep through then spins
+ * across the expected end, where a plain one gives up after VEO_SPIN_US
+ * (a 50 us kernel paid a 45 us wake-up for one in three calls that way). */
 #define PACE_TIMED_NS 10000u
 /* A short function's calls are timed again every so many calls (a call
  * whose request seq is a multiple of it). */
