@@ -127,9 +127,29 @@ static inline struct pace_plan pace_plan_of(const struct pace *pc, uint8_t idx, 
 	return (struct pace_plan){ e->est_ns, e->dev_ns };
 }
 
+/* A kernel expected to run this long may be slept through (a sleep of
+ * PACE_MIN_SLEEP_NS and the late-wake margin): its waits read when it
+ * started, and every run time is learnt. A shorter one's wait spins
+ * across its expected end reading nothing the worker writes meanwhile,
+ * and one run in PACE_LEARN_EVERY is learnt: each read of the worker's
+ * line costs a cache-line transfer (a fifth of a microsecond a call at
+ * 20 us kernels, when every one was read). */
+#define PACE_SLEEPY_NS 60000u
+#define PACE_LEARN_EVERY 16u
+
 /* A timed call of entry idx ended, lock held: learns its run time from the
  * worker's timed_ns if that is still this request's (reqid). */
 void pace_learn(struct pace *pc, uint8_t idx, const struct vp_slot *s, uint64_t reqid);
+
+/* pace_learn for the runs it is worth reading (PACE_SLEEPY_NS). */
+static inline void pace_finished(struct pace *pc, uint8_t idx, const struct vp_slot *s,
+                                 uint64_t seq)
+{
+	uint32_t est = pc->fns[idx - 1].est_ns;
+
+	if (est == 0 || est >= PACE_SLEEPY_NS || seq % PACE_LEARN_EVERY == 0)
+		pace_learn(pc, idx, s, seq);
+}
 
 /* Entry idx's next call is to be timed. */
 static inline void pace_time_next(struct pace *pc, uint8_t idx)

@@ -178,7 +178,7 @@ static void req_finish(struct veo_thr_ctxt *c, struct req *r, int status,
 	r->status = (int8_t)status;
 	r->result = result;
 	if (r->timed && status == VEO_COMMAND_OK)
-		pace_learn(&c->pace, r->pace, c->slot, r->seq);
+		pace_finished(&c->pace, r->pace, c->slot, r->seq);
 	if (msg) {
 		struct req_extra *x = req_extra(c, r);
 
@@ -538,12 +538,17 @@ static uint8_t wait_answer(struct veo_thr_ctxt *c, uint64_t slice, int spin)
 	unlock_pinned(c);
 	if (spin) {
 		limit = slice < vp_spin_ns() ? slice : vp_spin_ns();
-		if (plan.est_ns) {
+		if (plan.est_ns >= PACE_SLEEPY_NS) {
 			/* The head before the answer, as below. */
 			head = atomic_load_explicit(&c->slot->sq.head, memory_order_acquire);
 			if (vp_answer_for(ring_answer_stamp(d), id))
 				return 0;
 			limit = pace_sleep(c->slot, &d->stamp, id, head, plan, vp_now_ns() + slice);
+		} else if (plan.est_ns) {
+			/* Too short to sleep through: spin across its expected end. */
+			uint64_t across = (uint64_t)plan.est_ns + 4ull * plan.dev_ns + vp_spin_ns();
+
+			limit = across < slice ? across : slice;
 		}
 		vp_cpu_publish(&c->slot->host_cpu);
 		if (vp_spin_until_or((_Atomic uint32_t *)&d->stamp, VP_ANSWER_WHO_MASK,
