@@ -126,6 +126,7 @@ struct goal {
  * goals and the JSON are made from it at the end. Times are in ns. */
 struct bench_results {
 	double round_trip_ns;
+	double sleep_cpu_ns;             /* one 60 us timed sleep's own CPU time */
 	int round_trip_trials;
 	long round_trip_n;
 	double memcpy_ns[NSIZES];

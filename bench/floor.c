@@ -48,6 +48,32 @@ void sleep_ns(double ns)
 		;
 }
 
+double sleep_cpu_ns(double ns, int n)
+{
+	double v[64];
+	uint32_t word = 0;
+	int old = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+
+	if (n > 64)
+		n = 64;
+	prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0);
+	for (int i = 0; i < n; i++) {
+		struct timespec c0, c1, dl;
+		double end;
+
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+		end = now_ns() + ns;
+		dl.tv_sec = (time_t)(end / 1e9);
+		dl.tv_nsec = (long)fmod(end, 1e9);
+		syscall(SYS_futex, &word, FUTEX_WAIT_BITSET, 0, &dl, NULL, FUTEX_BITSET_MATCH_ANY);
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+		v[i] = (c1.tv_sec - c0.tv_sec) * 1e9 + (c1.tv_nsec - c0.tv_nsec);
+	}
+	if (old > 0)
+		prctl(PR_SET_TIMERSLACK, old, 0, 0, 0);
+	return median(v, (size_t)n);
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;

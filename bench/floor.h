@@ -50,6 +50,11 @@ int futex_rt_open(void);
 double futex_rt_trial(int cpu, long m);
 #define FUTEX_RT_PAIRED 200L /* round trips of a trial paired with a call trial */
 void futex_rt_close(void);
+/* The CPU time a thread spends on one timed sleep of ns (a futex wait
+ * with a deadline, the timer slack at 1 ns, as a predicted wait sleeps):
+ * its timer and its wake-up, the least a wait that sleeps uses. The
+ * median of n sleeps, in ns of the thread's CPU clock. */
+double sleep_cpu_ns(double ns, int n);
 /* Iterations of compute (bench/kernels.c's) that take about target_ns in
  * this process; *measured (if not NULL) is their median time then. */
 uint64_t compute_iters(uint64_t (*compute)(uint64_t), double target_ns, double *measured);

@@ -81,8 +81,8 @@ static void medium_goals(int pl)
 	     R.medium[pl][0].tax_ns / 1e3, "<=", 1, "us");
 	goal(name("%s: medium D >= 20 us, openveo / in-process (worst: %d us)", place_key[pl],
 	          r_at), ratio, "<=", 1.02, "x");
-	goal(name("%s: medium D >= 100 us, host CPU waiting / D (worst: %d us)",
-	          place_key[pl], c_at), cpu, "<=", 10, "%");
+	goal(name("%s: medium D >= 100 us, host CPU waiting / D (worst: %d us; one sleep: %.0f%%)",
+	          place_key[pl], c_at, R.sleep_cpu_ns / (10 * c_at)), cpu, "<=", 10, "%");
 }
 
 void goals_judge(void)

@@ -71,6 +71,7 @@ void results_write_json(void)
 
 	json_object(j, "floors");
 	json_num(j, "round_trip_ns", R.round_trip_ns);
+	json_num(j, "sleep_cpu_ns", R.sleep_cpu_ns);
 	json_int(j, "round_trip_n", R.round_trip_n);
 	json_int(j, "round_trip_trials", R.round_trip_trials);
 	json_num(j, "round_trip_paired_ns", R.calls[PL_FREE].paired_floor_ns);

@@ -194,6 +194,9 @@ int main(int argc, char **argv)
 		die("cannot start the floor's process: %s", strerror(errno));
 	section("floors");
 	floor_round_trip();
+	R.sleep_cpu_ns = sleep_cpu_ns(60000, 41);
+	printf("one 60 us timed sleep (futex): %s of the sleeping thread's CPU time (median of 41;\n"
+	       "  its timer and wake-up: the least a wait that sleeps uses)\n", T(R.sleep_cpu_ns));
 	transfer_buffers_map();
 	printf("memcpy between two warm host buffers: measured beside the transfers, below\n");
 
