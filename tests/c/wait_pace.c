@@ -4,8 +4,11 @@
  * most of it; whatever the estimate says, an answer is never missed: a
  * kernel that becomes shorter or longer, one that crashes during the
  * predicted sleep, and a batch of long calls all end as they should, and
- * the waiting thread's timer slack is left as it was.
+ * the waiting thread's timer slack is left as it was. On the worker's CPU
+ * the waiter yields it to the kernel, but not to a kernel that sleeps.
  */
+#include <dirent.h>
+#include <sched.h>
 #include <sys/prctl.h>
 
 #include "testlib.h"
@@ -88,6 +91,56 @@ static void slack_kept(struct veo_thr_ctxt *ctx, uint64_t fn)
 	CHECK_EQ_I64(prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0), 123456);
 }
 
+/* Pins every thread of process pid (0: ours, the calling thread only) to
+ * cpu, or gives them mask. */
+static void pin(pid_t pid, const cpu_set_t *mask)
+{
+	char dir[64];
+	DIR *d;
+	struct dirent *e;
+
+	if (pid == 0) {
+		REQUIRE(sched_setaffinity(0, sizeof *mask, mask) == 0);
+		return;
+	}
+	snprintf(dir, sizeof dir, "/proc/%d/task", (int)pid);
+	REQUIRE((d = opendir(dir)) != NULL);
+	while ((e = readdir(d)) != NULL)
+		if (atoi(e->d_name) > 0)
+			sched_setaffinity(atoi(e->d_name), sizeof *mask, mask);
+	closedir(d);
+}
+
+static void same_cpu(struct veo_proc_handle *proc, struct veo_thr_ctxt *ctx, uint64_t fn)
+{
+	cpu_set_t all, one;
+
+	printf("-- on the worker's CPU, a kernel that sleeps is not spun through\n");
+	REQUIRE(sched_getaffinity(0, sizeof all, &all) == 0);
+	CPU_ZERO(&one);
+	for (int i = 0; i < CPU_SETSIZE; i++)
+		if (CPU_ISSET(i, &all)) {
+			CPU_SET(i, &one);
+			break;
+		}
+	pin(0, &one);
+	pin(veo_proc_pid(proc), &one);
+	for (int i = 0; i < 4; i++)
+		sleep_call(ctx, fn, 20000);
+	double c0 = thread_cpu(), t0 = test_now();
+	for (int i = 0; i < 10; i++)
+		sleep_call(ctx, fn, 20000);
+	double cpu = thread_cpu() - c0, wall = test_now() - t0;
+	printf("   10 calls: %.1f ms, the waiting thread used %.2f ms of CPU\n", wall * 1e3,
+	       cpu * 1e3);
+	/* Yielding a CPU nobody else wants returns at once: a wait that kept
+	 * yielding would use all 200 ms. */
+	CHECKF(cpu < 0.2 * wall, "the waiting thread used %.1f ms of CPU in %.1f ms", cpu * 1e3,
+	       wall * 1e3);
+	pin(veo_proc_pid(proc), &all);
+	pin(0, &all);
+}
+
 static void crash_in_sleep(void)
 {
 	printf("-- a kernel learnt to run 300 ms crashes at once: the crash is reported at once\n");
@@ -129,6 +182,7 @@ int main(void)
 	estimate_wrong(ctx, fn);
 	batch(ctx, fn);
 	slack_kept(ctx, fn);
+	same_cpu(proc, ctx, fn);
 	CHECK_EQ_I64(veo_proc_destroy(proc), 0);
 	crash_in_sleep();
 	return test_done();
