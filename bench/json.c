@@ -6,6 +6,11 @@
 #include "json.h"
 
 #include <math.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ve_offload.h>
 
 void json_start(struct json *j, FILE *f)
 {
@@ -87,4 +92,21 @@ void json_bool(struct json *j, const char *key, int v)
 {
 	json_key(j, key);
 	fputs(v ? "true" : "false", j->f);
+}
+
+void json_machine(struct json *j, const char *benchmark, int quick)
+{
+	struct utsname u;
+	time_t now = time(NULL);
+	char when[32];
+
+	uname(&u);
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+	json_str(j, "benchmark", benchmark);
+	json_str(j, "openveo", veo_version_string());
+	json_str(j, "date", when);
+	json_str(j, "host", u.nodename);
+	json_str(j, "kernel", u.release);
+	json_int(j, "cpus", sysconf(_SC_NPROCESSORS_ONLN));
+	json_int(j, "quick", quick);
 }

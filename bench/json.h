@@ -45,4 +45,9 @@ void json_int(struct json *j, const char *key, long long v);
 void json_str(struct json *j, const char *key, const char *s);
 void json_bool(struct json *j, const char *key, int v);
 
+/* The members every benchmark's document starts with, in the object just
+ * opened: the benchmark's name, openveo's version, the date (UTC), the
+ * machine (host name, kernel, CPUs) and whether it was a quick run. */
+void json_machine(struct json *j, const char *benchmark, int quick);
+
 #endif

@@ -9,8 +9,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/utsname.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <ve_offload.h>
@@ -49,25 +47,14 @@ void results_write_json(void)
 {
 	FILE *f = fopen(opt.json, "w");
 	struct json jj, *j = &jj;
-	struct utsname u;
-	char when[32];
-	time_t now = time(NULL);
 
 	if (!f) {
 		fprintf(stderr, "veo_bench: cannot write %s: %s\n", opt.json, strerror(errno));
 		return;
 	}
 	json_start(j, f);
-	uname(&u);
-	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
 	json_object(j, NULL);
-	json_str(j, "benchmark", "veo_bench");
-	json_str(j, "openveo", veo_version_string());
-	json_str(j, "date", when);
-	json_str(j, "host", u.nodename);
-	json_str(j, "kernel", u.release);
-	json_int(j, "cpus", sysconf(_SC_NPROCESSORS_ONLN));
-	json_int(j, "quick", opt.quick);
+	json_machine(j, "veo_bench", opt.quick);
 
 	json_object(j, "floors");
 	json_num(j, "round_trip_ns", R.round_trip_ns);

@@ -47,7 +47,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 #include <ve_offload.h>
@@ -572,25 +571,15 @@ static void results_write_json(const char *path)
 		                     "GOMP_SPINCOUNT" };
 	FILE *f = fopen(path, "w");
 	struct json jj, *j = &jj;
-	struct utsname u;
-	char when[32], addr[24];
-	time_t now = time(NULL);
+	char addr[24];
 
 	if (!f) {
 		fprintf(stderr, "veo_omp: cannot write %s: %s\n", path, strerror(errno));
 		return;
 	}
-	uname(&u);
-	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
 	json_start(j, f);
 	json_object(j, NULL);
-	json_str(j, "benchmark", "veo_omp");
-	json_str(j, "openveo", veo_version_string());
-	json_str(j, "date", when);
-	json_str(j, "host", u.nodename);
-	json_str(j, "kernel", u.release);
-	json_int(j, "cpus", sysconf(_SC_NPROCESSORS_ONLN));
-	json_int(j, "quick", R.quick);
+	json_machine(j, "veo_omp", R.quick);
 
 	json_object(j, "settings");
 	json_num(j, "seconds_per_case", run.seconds);

@@ -21,20 +21,26 @@ static const char *worker_getenv(struct veo_thr_ctxt *ctx, uint64_t env_copy,
 	return len < 0 ? NULL : value;
 }
 
-static void check_omp(int threads)
+/* A worker started with VE_OMP_NUM_THREADS=ve_threads (unset if 0) runs
+ * parallel regions of `want` threads, and runs them right. */
+static void check_omp(int ve_threads, int want)
 {
 	char v[16];
-	snprintf(v, sizeof v, "%d", threads);
-	setenv("VE_OMP_NUM_THREADS", v, 1);
+
+	snprintf(v, sizeof v, "%d", ve_threads);
+	if (ve_threads > 0)
+		setenv("VE_OMP_NUM_THREADS", v, 1);
+	else
+		unsetenv("VE_OMP_NUM_THREADS");
 	struct veo_proc_handle *proc = test_proc_create();
 	struct veo_thr_ctxt *ctx = test_ctx_open(proc);
 	uint64_t lib = test_load(proc, TK_LIB_OMP);
 	struct veo_args *args = test_args();
 	veo_args_set_result_type(args, VEO_RESULT_I32);
 	CHECK_EQ_I64((int64_t)test_call(ctx, test_sym(proc, lib, "omp_max_threads"), args),
-	             threads);
+	             want);
 	CHECK_EQ_I64((int64_t)test_call(ctx, test_sym(proc, lib, "omp_team_size"), args),
-	             threads);
+	             want);
 	veo_args_clear(args);
 	veo_args_set_i64(args, 0, 100000);
 	CHECK_EQ_I64((int64_t)test_call(ctx, test_sym(proc, lib, "omp_sum_to"), args),
@@ -52,18 +58,8 @@ static void check_omp_default(void)
 	cpu_set_t cpus;
 
 	CHECK_EQ_I64(sched_getaffinity(0, sizeof cpus, &cpus), 0);
-	unsetenv("VE_OMP_NUM_THREADS");
 	setenv("OMP_NUM_THREADS", CPU_COUNT(&cpus) == 3 ? "5" : "3", 1);
-	struct veo_proc_handle *proc = test_proc_create();
-	struct veo_thr_ctxt *ctx = test_ctx_open(proc);
-	uint64_t lib = test_load(proc, TK_LIB_OMP);
-	struct veo_args *args = test_args();
-	veo_args_set_result_type(args, VEO_RESULT_I32);
-	CHECK_EQ_I64((int64_t)test_call(ctx, test_sym(proc, lib, "omp_max_threads"), args),
-	             CPU_COUNT(&cpus));
-	veo_args_free(args);
-	CHECK_EQ_I64(veo_context_close(ctx), 0);
-	CHECK_EQ_I64(veo_proc_destroy(proc), 0);
+	check_omp(0, CPU_COUNT(&cpus));
 	unsetenv("OMP_NUM_THREADS");
 }
 
@@ -105,8 +101,8 @@ int main(void)
 			return test_done();
 		TEST_SKIP("no OpenMP kernel");
 	}
-	check_omp(4);
-	check_omp(3);
+	check_omp(4, 4);
+	check_omp(3, 3);
 	check_omp_default();
 	return test_done();
 }
