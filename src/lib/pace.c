@@ -163,6 +163,9 @@ int pace_sleep_until(_Atomic uint32_t *word, uint32_t old, _Atomic uint32_t *sle
  * through, 1.02x). */
 #define PACE_MIN_SLEEP_NS 40000u
 
+/* The longest spin across an expected end. */
+#define PACE_MAX_SPIN_NS 1000000ull
+
 /* Whether we run on the CPU the worker's thread last spun on. */
 static int on_worker_cpu(const struct vp_slot *s)
 {
@@ -231,9 +234,11 @@ uint64_t pace_sleep(struct vp_slot *s, const _Atomic uint32_t *stamp, uint64_t r
 		pace_sleep_until(&s->sq.head, head, &s->sq.head_sleepers, wake);
 		now = vp_now_ns();
 	}
-	/* Spin across the expected end, then as long as any wait would. */
+	/* Spin across the expected end, then as long as any wait would; a
+	 * kernel whose run times scatter widely (a wide margin) does not get
+	 * a long spin for it: past PACE_MAX_SPIN_NS its answer wakes us. */
 	if (now >= until)
 		return 0;
-	wake = 2 * margin + vp_spin_ns();
+	wake = (2 * margin < PACE_MAX_SPIN_NS ? 2 * margin : PACE_MAX_SPIN_NS) + vp_spin_ns();
 	return wake < until - now ? wake : until - now;
 }

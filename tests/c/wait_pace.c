@@ -72,6 +72,20 @@ static void estimate_wrong(struct veo_thr_ctxt *ctx, uint64_t fn)
 	}
 }
 
+static void scattered(struct veo_thr_ctxt *ctx, uint64_t fn)
+{
+	printf("-- a kernel whose run times scatter (1 us, 15 ms) is not spun through\n");
+	double c0 = thread_cpu(), t0 = test_now();
+	for (int i = 0; i < 12; i++)
+		sleep_call(ctx, fn, i % 2 ? 1 : 15000);
+	double cpu = thread_cpu() - c0, wall = test_now() - t0;
+	printf("   12 calls: %.1f ms, the waiting thread used %.2f ms of CPU\n", wall * 1e3,
+	       cpu * 1e3);
+	/* A margin as wide as the scatter, spun through, would use most of it. */
+	CHECKF(cpu < 0.2 * wall, "the waiting thread used %.1f ms of CPU in %.1f ms", cpu * 1e3,
+	       wall * 1e3);
+}
+
 static void batch(struct veo_thr_ctxt *ctx, uint64_t fn)
 {
 	uint64_t ids[8], r;
@@ -176,6 +190,7 @@ int main(void)
 
 	sleeps_through(ctx, fn);
 	estimate_wrong(ctx, fn);
+	scattered(ctx, fn);
 	batch(ctx, fn);
 	slack_kept(ctx, fn);
 	same_cpu(proc, ctx, fn);
