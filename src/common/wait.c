@@ -66,9 +66,7 @@ static void futex_wait_until(_Atomic uint32_t *word, uint32_t old,
 	        FUTEX_BITSET_MATCH_ANY);
 }
 
-/* Whether the partner last spun on the CPU we run on (wait.h); no if
- * either is unknown. */
-static int partner_here(const _Atomic uint32_t *partner_cpu)
+int vp_partner_here(const _Atomic uint32_t *partner_cpu)
 {
 	int cpu;
 
@@ -89,7 +87,7 @@ static int spin(_Atomic uint32_t *word, uint32_t mask, uint32_t v, int equal,
                 const _Atomic uint32_t *partner_cpu)
 {
 	uint64_t start = 0, now;
-	int shared = partner_here(partner_cpu);
+	int shared = vp_partner_here(partner_cpu);
 
 	for (unsigned i = 1;; i++) {
 		if (((atomic_load_explicit(word, memory_order_acquire) & mask) == v) == equal)
@@ -108,7 +106,7 @@ static int spin(_Atomic uint32_t *word, uint32_t mask, uint32_t v, int equal,
 				start = now;
 			if (now - start >= limit)
 				return -1;
-			shared = partner_here(partner_cpu);
+			shared = vp_partner_here(partner_cpu);
 			/* Past the first microseconds the partner is not answering
 			 * from another core: maybe it waits for ours, so offer it. */
 			if (!shared && now - start >= VP_PURE_SPIN_NS)
@@ -151,21 +149,19 @@ int vp_wait_change(_Atomic uint32_t *word, uint32_t old,
 			return 0;
 	}
 
-	atomic_fetch_add_explicit(sleepers, 1, memory_order_seq_cst);
-	if (atomic_load_explicit(word, memory_order_seq_cst) == old) {
-		uint64_t settle = vp_now_ns() + VP_SETTLE_NS;
+	/* The first sleep is bounded to VP_SETTLE_NS (wait.h), then one to
+	 * the deadline if the word has not changed; each sleep counts itself
+	 * in sleepers and looks at the word after that, so a wake-up between
+	 * the two is not lost. */
+	uint64_t settle = vp_now_ns() + VP_SETTLE_NS;
 
-		if (deadline_ns && deadline_ns <= settle) {
-			futex_wait_until(word, old, deadline_ns);
-		} else {
-			futex_wait_until(word, old, settle);
-			if (atomic_load_explicit(word, memory_order_acquire) == old &&
-			    (!deadline_ns || vp_now_ns() < deadline_ns))
-				futex_wait_until(word, old, deadline_ns);
-		}
-	}
-	atomic_fetch_sub_explicit(sleepers, 1, memory_order_relaxed);
-	return atomic_load_explicit(word, memory_order_acquire) != old ? 0 : -1;
+	if (deadline_ns && deadline_ns <= settle)
+		return vp_sleep_until(word, old, sleepers, deadline_ns);
+	if (vp_sleep_until(word, old, sleepers, settle) == 0)
+		return 0;
+	if (deadline_ns && vp_now_ns() >= deadline_ns)
+		return -1;
+	return vp_sleep_until(word, old, sleepers, deadline_ns);
 }
 
 int vp_sleep_until(_Atomic uint32_t *word, uint32_t old, _Atomic uint32_t *sleepers,

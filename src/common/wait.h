@@ -85,8 +85,9 @@ int vp_wait_change(_Atomic uint32_t *word, uint32_t old,
                    _Atomic uint32_t *sleepers, uint64_t deadline_ns, int spin);
 
 /*
- * One sleep until *word != old or until deadline_ns (absolute, not 0):
- * vp_wait_change without its first short sleep, for a caller whose
+ * One sleep until *word != old or until deadline_ns (absolute; 0: none):
+ * the sleep vp_wait_change is made of, without its first short one, for a
+ * caller whose
  * deadline is near enough to bound a wake-up missed to vp_wake_lazy's
  * race (pace.c: the end of a kernel's expected run). A sleep costs the
  * sleeper a timer and a wake-up, 17-21 us of its CPU time on the VM these
@@ -111,6 +112,10 @@ static inline void vp_cpu_publish(_Atomic uint32_t *mine)
 	if (atomic_load_explicit(mine, memory_order_relaxed) != (uint32_t)cpu)
 		atomic_store_explicit(mine, (uint32_t)cpu, memory_order_relaxed);
 }
+
+/* Whether the partner last spun (vp_cpu_publish) on the CPU we run on; no
+ * if either is unknown or partner_cpu is NULL. */
+int vp_partner_here(const _Atomic uint32_t *partner_cpu);
 
 /* Spins until (*word & mask) == want (0), or *watch is no longer watch_old
  * (1): a waiter for one answer that must not miss its partner's death; at

@@ -166,14 +166,6 @@ int pace_sleep_until(_Atomic uint32_t *word, uint32_t old, _Atomic uint32_t *sle
 /* The longest spin across an expected end. */
 #define PACE_MAX_SPIN_NS 1000000ull
 
-/* Whether we run on the CPU the worker's thread last spun on. */
-static int on_worker_cpu(const struct vp_slot *s)
-{
-	int cpu = sched_getcpu();
-
-	return cpu >= 0 && atomic_load_explicit(&s->worker_cpu, memory_order_relaxed) == (uint32_t)cpu;
-}
-
 /* Yields the CPU until the answer to reqid is at stamp (0), or until
  * `until` or YIELD_FREE yields in a row that came back within
  * YIELD_FREE_NS (-1). */
@@ -213,7 +205,7 @@ uint64_t pace_sleep(struct vp_slot *s, const _Atomic uint32_t *stamp, uint64_t r
 	 * ran out would wait for. Unless the yields come straight back:
 	 * nothing else runs here (the kernel sleeps, or moved), so sleep as
 	 * across CPUs. */
-	if (on_worker_cpu(s) && yield_until(stamp, reqid, until) == 0)
+	if (vp_partner_here(&s->worker_cpu) && yield_until(stamp, reqid, until) == 0)
 		return 0;
 	now = vp_now_ns();
 	/* Wake early by the kernel's deviation and by how late a sleep of

@@ -138,7 +138,7 @@ static inline struct pace_plan pace_plan_of(const struct pace *pc, uint8_t idx, 
 #define PACE_LEARN_EVERY 16u
 
 /* A timed call of entry idx ended, lock held: learns its run time from the
- * worker's timed_ns if that is still this request's (reqid). */
+ * slot's `timed` word if that is still this request's (reqid). */
 void pace_learn(struct pace *pc, uint8_t idx, const struct vp_slot *s, uint64_t reqid);
 
 /* pace_learn for the runs it is worth reading (PACE_SLEEPY_NS). */
@@ -151,7 +151,8 @@ static inline void pace_finished(struct pace *pc, uint8_t idx, const struct vp_s
 		pace_learn(pc, idx, s, seq);
 }
 
-/* Entry idx's next call is to be timed. */
+/* Entry idx's next call is to be timed (its run time changed to long, or
+ * a wait for an untimed call spun out). */
 static inline void pace_time_next(struct pace *pc, uint8_t idx)
 {
 	pc->fns[idx - 1].retime = 1;
@@ -159,11 +160,6 @@ static inline void pace_time_next(struct pace *pc, uint8_t idx)
 		pc->last_short = 0;
 }
 
-/* A wait for an untimed call of entry idx spun out: time the next. */
-static inline void pace_spun_out(struct pace *pc, uint8_t idx)
-{
-	pace_time_next(pc, idx);
-}
 
 /*
  * Sleeps, lock not held, until shortly before the expected end of request

@@ -522,7 +522,7 @@ static void fail_pending(struct veo_thr_ctxt *c)
  * Without `spin`, sleeps until the SQ head moves from what the last drain
  * saw, at most `slice` ns, then checks whether the worker still lives.
  * Returns the pace entry of an untimed call whose spin ran out, for the
- * caller to mark once it holds the lock again (pace_spun_out), else 0. */
+ * caller to mark once it holds the lock again (pace_time_next), else 0. */
 static uint8_t wait_answer(struct veo_thr_ctxt *c, uint64_t slice, int spin)
 {
 	struct veo_proc_handle *p = c->proc;
@@ -578,7 +578,7 @@ static void wait_answer_relock(struct veo_thr_ctxt *c, uint64_t slice, int spin)
 
 	relock_pinned(c);
 	if (spun_out)
-		pace_spun_out(&c->pace, spun_out);
+		pace_time_next(&c->pace, spun_out);
 }
 
 /* ---- submission -------------------------------------------------------- */
