@@ -11,6 +11,7 @@
 #ifndef OPENVEO_TESTLIB_H
 #define OPENVEO_TESTLIB_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -284,6 +285,22 @@ static inline int kernel_exists(const char *file)
 }
 
 /* ---- short-hands; each stops the test when the step fails ---- */
+
+/* Sets the CPU affinity of every thread of process pid (a worker), as
+ * far as the threads allow. */
+static inline void test_pin_process(pid_t pid, const cpu_set_t *mask)
+{
+	char dir[64];
+	DIR *d;
+	struct dirent *e;
+
+	snprintf(dir, sizeof dir, "/proc/%d/task", (int)pid);
+	REQUIRE((d = opendir(dir)) != NULL);
+	while ((e = readdir(d)) != NULL)
+		if (atoi(e->d_name) > 0)
+			sched_setaffinity(atoi(e->d_name), sizeof *mask, mask);
+	closedir(d);
+}
 
 static inline struct veo_proc_handle *test_proc_create(void)
 {

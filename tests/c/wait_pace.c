@@ -7,7 +7,6 @@
  * the waiting thread's timer slack is left as it was. On the worker's CPU
  * the waiter yields it to the kernel, but not to a kernel that sleeps.
  */
-#include <dirent.h>
 #include <sched.h>
 #include <sys/prctl.h>
 
@@ -33,27 +32,37 @@ static double sleep_call(struct veo_thr_ctxt *ctx, uint64_t fn, uint64_t us)
 	return test_now() - t0;
 }
 
-/* Ten calls of a 20 ms sleep_us, once it is learnt: the waiting thread
- * uses well under a fifth of their time (a sleep and a spin across each
- * end), where spinning or yielding through would use all of it. */
-static void waits_without_spinning(struct veo_thr_ctxt *ctx, uint64_t fn)
+/* n calls of sleep_us, of us[i % nus] us each: the waiting thread uses
+ * well under a fifth of their time (a sleep and a spin across each end),
+ * where spinning or yielding through would use all of it. */
+static void waits_without_spinning(struct veo_thr_ctxt *ctx, uint64_t fn, int n,
+                                   const uint64_t *us, int nus)
 {
-	for (int i = 0; i < 4; i++) /* learnt */
-		sleep_call(ctx, fn, 20000);
 	double c0 = thread_cpu(), t0 = test_now();
-	for (int i = 0; i < 10; i++)
-		sleep_call(ctx, fn, 20000);
+
+	for (int i = 0; i < n; i++)
+		sleep_call(ctx, fn, us[i % nus]);
 	double cpu = thread_cpu() - c0, wall = test_now() - t0;
-	printf("   10 calls: %.1f ms, the waiting thread used %.2f ms of CPU\n", wall * 1e3,
+	printf("   %d calls: %.1f ms, the waiting thread used %.2f ms of CPU\n", n, wall * 1e3,
 	       cpu * 1e3);
 	CHECKF(cpu < 0.2 * wall, "the waiting thread used %.1f ms of CPU in %.1f ms", cpu * 1e3,
 	       wall * 1e3);
 }
 
+/* Ten calls of a 20 ms kernel, once it is learnt. */
+static void waits_for_20ms(struct veo_thr_ctxt *ctx, uint64_t fn)
+{
+	static const uint64_t us[] = { 20000 };
+
+	for (int i = 0; i < 4; i++) /* learnt */
+		sleep_call(ctx, fn, us[0]);
+	waits_without_spinning(ctx, fn, 10, us, 1);
+}
+
 static void sleeps_through(struct veo_thr_ctxt *ctx, uint64_t fn)
 {
 	printf("-- a wait for a kernel known to run 20 ms does not spin through it\n");
-	waits_without_spinning(ctx, fn);
+	waits_for_20ms(ctx, fn);
 }
 
 static void estimate_wrong(struct veo_thr_ctxt *ctx, uint64_t fn)
@@ -74,16 +83,11 @@ static void estimate_wrong(struct veo_thr_ctxt *ctx, uint64_t fn)
 
 static void scattered(struct veo_thr_ctxt *ctx, uint64_t fn)
 {
+	static const uint64_t us[] = { 15000, 1 };
+
 	printf("-- a kernel whose run times scatter (1 us, 15 ms) is not spun through\n");
-	double c0 = thread_cpu(), t0 = test_now();
-	for (int i = 0; i < 12; i++)
-		sleep_call(ctx, fn, i % 2 ? 1 : 15000);
-	double cpu = thread_cpu() - c0, wall = test_now() - t0;
-	printf("   12 calls: %.1f ms, the waiting thread used %.2f ms of CPU\n", wall * 1e3,
-	       cpu * 1e3);
 	/* A margin as wide as the scatter, spun through, would use most of it. */
-	CHECKF(cpu < 0.2 * wall, "the waiting thread used %.1f ms of CPU in %.1f ms", cpu * 1e3,
-	       wall * 1e3);
+	waits_without_spinning(ctx, fn, 12, us, 2);
 }
 
 static void batch(struct veo_thr_ctxt *ctx, uint64_t fn)
@@ -111,26 +115,6 @@ static void slack_kept(struct veo_thr_ctxt *ctx, uint64_t fn)
 	CHECK_EQ_I64(prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0), 123456);
 }
 
-/* Pins every thread of process pid (0: ours, the calling thread only) to
- * cpu, or gives them mask. */
-static void pin(pid_t pid, const cpu_set_t *mask)
-{
-	char dir[64];
-	DIR *d;
-	struct dirent *e;
-
-	if (pid == 0) {
-		REQUIRE(sched_setaffinity(0, sizeof *mask, mask) == 0);
-		return;
-	}
-	snprintf(dir, sizeof dir, "/proc/%d/task", (int)pid);
-	REQUIRE((d = opendir(dir)) != NULL);
-	while ((e = readdir(d)) != NULL)
-		if (atoi(e->d_name) > 0)
-			sched_setaffinity(atoi(e->d_name), sizeof *mask, mask);
-	closedir(d);
-}
-
 static void same_cpu(struct veo_proc_handle *proc, struct veo_thr_ctxt *ctx, uint64_t fn)
 {
 	cpu_set_t all, one;
@@ -143,12 +127,12 @@ static void same_cpu(struct veo_proc_handle *proc, struct veo_thr_ctxt *ctx, uin
 			CPU_SET(i, &one);
 			break;
 		}
-	pin(0, &one);
-	pin(veo_proc_pid(proc), &one);
+	REQUIRE(sched_setaffinity(0, sizeof one, &one) == 0);
+	test_pin_process(veo_proc_pid(proc), &one);
 	/* Yielding a CPU nobody else wants returns at once. */
-	waits_without_spinning(ctx, fn);
-	pin(veo_proc_pid(proc), &all);
-	pin(0, &all);
+	waits_for_20ms(ctx, fn);
+	test_pin_process(veo_proc_pid(proc), &all);
+	REQUIRE(sched_setaffinity(0, sizeof all, &all) == 0);
 }
 
 static void crash_in_sleep(void)
