@@ -14,6 +14,7 @@
 #include "medium.h"
 
 #include <math.h>
+#include <sched.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -29,11 +30,20 @@ static double thread_cpu_ns(void)
 	return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
-/* N calls of compute in-process: ns per call, after the rest. */
+/* N calls of compute in-process, on r->in_cpu: ns per call, after the
+ * rest. */
 static double in_process_trial(const struct medium_run *r, const struct medium_point *p)
 {
-	double t0;
+	cpu_set_t mask, one;
+	int moved = 0;
+	double t0, ns;
 
+	if (r->in_cpu >= 0 && r->in_cpu < CPU_SETSIZE &&
+	    sched_getaffinity(0, sizeof mask, &mask) == 0) {
+		CPU_ZERO(&one);
+		CPU_SET(r->in_cpu, &one);
+		moved = sched_setaffinity(0, sizeof one, &one) == 0;
+	}
 	sleep_ns(r->rest_ns);
 	t0 = now_ns();
 	for (long i = 0; i < p->n; i++) {
@@ -41,7 +51,10 @@ static double in_process_trial(const struct medium_run *r, const struct medium_p
 
 		(void)x;
 	}
-	return (now_ns() - t0) / p->n;
+	ns = (now_ns() - t0) / p->n;
+	if (moved)
+		sched_setaffinity(0, sizeof mask, &mask);
+	return ns;
 }
 
 int medium_measure(const struct medium_run *r, double target_ns, struct medium_point *p)

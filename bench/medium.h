@@ -21,6 +21,11 @@ struct medium_run {
 	double seconds;                  /* per D, after min_trials */
 	int min_trials;
 	double rest_ns;                  /* before each trial: openveo's spinners sleep */
+	/* The CPU the in-process trials run on: the worker's, where the
+	 * kernel runs through openveo, when it is pinned (the two CPUs of
+	 * these machines differ by up to 15% in speed for minutes at a time,
+	 * which is not a tax); -1: wherever the caller runs. */
+	int in_cpu;
 	/* If not NULL, a reference trial run after a rest right before each
 	 * openveo trial (its ns), whose tax is then judged against it. */
 	double (*ref_trial)(void);

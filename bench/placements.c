@@ -109,7 +109,7 @@ static void bench_medium(int pl, struct veo_thr_ctxt *ctx, uint64_t fn)
 	struct medium_run run = {
 		.ctx = ctx, .fn = fn, .compute = host_compute(), .args = veo_args_alloc(),
 		.seconds = R.medium_seconds, .min_trials = opt.quick ? 3 : 7,
-		.rest_ns = floor_quiet_ns(),
+		.rest_ns = floor_quiet_ns(), .in_cpu = worker_cpu[pl],
 		.ref_trial = pl == PL_SAME ? futex_ref_cpu0 : NULL,
 	};
 

@@ -73,7 +73,7 @@ int main(int argc, char **argv)
 		}
 	}
 	void *h = dlopen(kernels, RTLD_NOW | RTLD_LOCAL);
-	struct medium_run run = { .seconds = seconds, .min_trials = 5 };
+	struct medium_run run = { .seconds = seconds, .min_trials = 5, .in_cpu = place };
 
 	if (!h)
 		die(kernels, dlerror());

@@ -42,7 +42,9 @@ uint8_t pace_submit_slow(struct pace *pc, uint64_t fn, uint64_t seq, int *timed)
 		pc->fns[i] = (struct pace_fn){ .fn = fn, .retime = 1 };
 	}
 	e = &pc->fns[i];
-	*timed = e->retime || e->est_ns >= PACE_TIMED_NS || seq % PACE_RETIME == 0;
+	*timed = e->retime || e->est_ns >= PACE_SLEEPY_NS ||
+	         (e->est_ns >= PACE_TIMED_NS && seq % PACE_LEARN_EVERY == 0) ||
+	         seq % PACE_RETIME == 0;
 	e->retime = 0;
 	pc->last_fn = fn;
 	pc->last = (uint8_t)(i + 1);
@@ -85,8 +87,10 @@ void pace_learn(struct pace *pc, uint8_t idx, const struct vp_slot *s, uint64_t 
 	if (!vp_timed_for(t, reqid))
 		return;
 	average_in(&e->est_ns, &e->dev_ns, vp_timed_ns(t), 2);
-	if (e->est_ns >= PACE_TIMED_NS) /* every call timed from now on */
-		pace_time_next(pc, idx);
+	/* Its calls are no longer short: each goes through pace_submit_slow,
+	 * which times those it must. */
+	if (e->est_ns >= PACE_TIMED_NS && pc->last == idx)
+		pc->last_short = 0;
 }
 
 /*

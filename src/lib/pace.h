@@ -18,9 +18,11 @@
  *   - the worker times a call when the host asks it to (VP_REC_TIMED in
  *     the record): it publishes when the call started (vp_slot's
  *     run_start_ns) and, at its end, how long it ran (timed_ns). A call is
- *     timed when its function is new to the context, known to run long, or
- *     at every PACE_RETIME-th call, or once a wait for it spun out: a short
- *     kernel costs the worker no clock read;
+ *     timed when its function is new to the context, known to run long
+ *     enough to be slept through, one call in PACE_LEARN_EVERY of one
+ *     known to run long, one in PACE_RETIME of any, and once a wait for
+ *     it spun out: the others cost the worker no clock read, and the host
+ *     no read of the line the worker wrote the time in;
  *   - an estimate per function, a moving average of the run times and of
  *     their deviation;
  *   - a waiter for a timed call to a kernel expected to run long sleeps
@@ -56,11 +58,20 @@
 #define PACE_SETS 32
 #define PACE_WAYS 4
 #define PACE_FNS (PACE_SETS * PACE_WAYS)
-/* A function estimated to run at least this long gets its calls timed,
- * and its waits a plan: even a wait too short to sleep through then spins
- * across the expected end, where a plain one gives up after VEO_SPIN_US
- * (a 50 us kernel paid a 45 us wake-up for one in three calls that way). */
+/* A function estimated to run at least this long gets a plan for its
+ * waits: even a wait too short to sleep through then spins across the
+ * expected end, where a plain one gives up after VEO_SPIN_US (a 50 us
+ * kernel paid a 45 us wake-up for one in three calls that way). */
 #define PACE_TIMED_NS 10000u
+/* A kernel expected to run this long may be slept through (a sleep of
+ * PACE_MIN_SLEEP_NS and the late-wake margin): every call is timed, since
+ * its wait reads when it started. A shorter one's wait spins across its
+ * expected end reading nothing the worker writes meanwhile, and one run
+ * in PACE_LEARN_EVERY is timed and learnt: timing a call costs the worker
+ * two clock reads, and reading the time the host a cache-line transfer (a
+ * fifth of a microsecond a call at 20 us kernels, when every one was). */
+#define PACE_SLEEPY_NS 60000u
+#define PACE_LEARN_EVERY 16u
 /* A short function's calls are timed again every so many calls (a call
  * whose request seq is a multiple of it). */
 #define PACE_RETIME 256u
@@ -104,8 +115,7 @@ uint8_t pace_submit_slow(struct pace *pc, uint64_t fn, uint64_t seq, int *timed)
 /*
  * At the submission of a call to fn as request seq, lock held: its entry
  * (index + 1, kept in the request) and whether the worker is to time it
- * (*timed): a new function, one known to run long, one whose wait spun
- * out, and any call whose seq is a multiple of PACE_RETIME. Inline, since
+ * (*timed; see above). Inline, since
  * every call runs it: a loop calling one short kernel costs two compares.
  */
 static inline uint8_t pace_submit(struct pace *pc, uint64_t fn, uint64_t seq, int *timed)
@@ -117,42 +127,26 @@ static inline uint8_t pace_submit(struct pace *pc, uint64_t fn, uint64_t seq, in
 	return pace_submit_slow(pc, fn, seq, timed);
 }
 
-/* The estimate of entry `idx` (pace_submit's) for a waiter, lock held. */
+/* The estimate of entry `idx` (pace_submit's) for a waiter of a call
+ * (timed or not), lock held. A sleep through the call needs its start:
+ * a call submitted untimed before its function was found to run that long
+ * is waited for as a shorter one. */
 static inline struct pace_plan pace_plan_of(const struct pace *pc, uint8_t idx, int timed)
 {
 	const struct pace_fn *e = &pc->fns[idx - 1];
 
-	if (!timed || e->est_ns < PACE_TIMED_NS || !pace_enabled())
+	if (e->est_ns < PACE_TIMED_NS || (e->est_ns >= PACE_SLEEPY_NS && !timed) ||
+	    !pace_enabled())
 		return (struct pace_plan){ 0, 0 };
 	return (struct pace_plan){ e->est_ns, e->dev_ns };
 }
-
-/* A kernel expected to run this long may be slept through (a sleep of
- * PACE_MIN_SLEEP_NS and the late-wake margin): its waits read when it
- * started, and every run time is learnt. A shorter one's wait spins
- * across its expected end reading nothing the worker writes meanwhile,
- * and one run in PACE_LEARN_EVERY is learnt: each read of the worker's
- * line costs a cache-line transfer (a fifth of a microsecond a call at
- * 20 us kernels, when every one was read). */
-#define PACE_SLEEPY_NS 60000u
-#define PACE_LEARN_EVERY 16u
 
 /* A timed call of entry idx ended, lock held: learns its run time from the
  * slot's `timed` word if that is still this request's (reqid). */
 void pace_learn(struct pace *pc, uint8_t idx, const struct vp_slot *s, uint64_t reqid);
 
-/* pace_learn for the runs it is worth reading (PACE_SLEEPY_NS). */
-static inline void pace_finished(struct pace *pc, uint8_t idx, const struct vp_slot *s,
-                                 uint64_t seq)
-{
-	uint32_t est = pc->fns[idx - 1].est_ns;
-
-	if (est == 0 || est >= PACE_SLEEPY_NS || seq % PACE_LEARN_EVERY == 0)
-		pace_learn(pc, idx, s, seq);
-}
-
-/* Entry idx's next call is to be timed (its run time changed to long, or
- * a wait for an untimed call spun out). */
+/* Entry idx's next call is to be timed (a wait for an untimed call spun
+ * out). */
 static inline void pace_time_next(struct pace *pc, uint8_t idx)
 {
 	pc->fns[idx - 1].retime = 1;

@@ -178,7 +178,7 @@ static void req_finish(struct veo_thr_ctxt *c, struct req *r, int status,
 	r->status = (int8_t)status;
 	r->result = result;
 	if (r->timed && status == VEO_COMMAND_OK)
-		pace_finished(&c->pace, r->pace, c->slot, r->seq);
+		pace_learn(&c->pace, r->pace, c->slot, r->seq);
 	if (msg) {
 		struct req_extra *x = req_extra(c, r);
 
@@ -529,12 +529,12 @@ static uint8_t wait_answer(struct veo_thr_ctxt *c, uint64_t slice, int spin)
 	const struct req *r = &c->reqs[c->drain_seq & (c->cap - 1)];
 	const struct vp_answer *d = answer_of(c, r);
 	uint64_t id = req_id_of(c, c->drain_seq), limit;
-	uint8_t pace = r->pace;
+	uint8_t pace = r->pace, timed = r->timed;
 	struct pace_plan plan = { 0, 0 };
 	uint32_t head;
 
 	if (spin && pace)
-		plan = pace_plan_of(&c->pace, pace, r->timed);
+		plan = pace_plan_of(&c->pace, pace, timed);
 	unlock_pinned(c);
 	if (spin) {
 		limit = slice < vp_spin_ns() ? slice : vp_spin_ns();
@@ -554,7 +554,7 @@ static uint8_t wait_answer(struct veo_thr_ctxt *c, uint64_t slice, int spin)
 		if (vp_spin_until_or((_Atomic uint32_t *)&d->stamp, VP_ANSWER_WHO_MASK,
 		                     VP_ANSWER_STAMP(id, 0), &p->hdr->worker_state,
 		                     VP_WORKER_READY, limit, &c->slot->worker_cpu) < 0 &&
-		    pace && !plan.est_ns)
+		    pace && !timed)
 			return pace;
 		return 0;
 	}
