@@ -406,8 +406,10 @@ static void serve_loop(struct serving *sv)
 		}
 		if (st == VP_ST_ERROR && !msg[0])
 			snprintf(msg, sizeof msg, "malformed request (op %u)", r->op);
-		history_record(idx, result);
 		slot_answer(s, cur, r->reqid, (uint32_t)st, result, msg);
+		/* After the answer, off the host's wait: only the requests
+		 * after this one read it (prev_req_result). */
+		history_record(idx, result);
 	}
 }
 
