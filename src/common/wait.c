@@ -88,17 +88,22 @@ int vp_partner_here(const _Atomic uint32_t *partner_cpu)
  * time after 16: a partner that answers within those costs no clock read
  * at all, and the time counted starts there. A partner on our CPU gets it
  * at every turn (sched_yield instead of a pause); where it is is looked at
- * again with the clock. 0, 1 (watch changed) or -1. */
+ * again with the clock. 0, 1 (watch changed) or -1. *turns (if not NULL)
+ * gets the pauses it took to see the word change, UINT_MAX if it yielded
+ * to a partner on our CPU. */
 static int spin(_Atomic uint32_t *word, uint32_t mask, uint32_t v, int equal,
                 _Atomic uint32_t *watch, uint32_t watch_old, uint64_t limit,
-                const _Atomic uint32_t *partner_cpu)
+                const _Atomic uint32_t *partner_cpu, unsigned *turns)
 {
 	uint64_t start = 0, now;
-	int shared = vp_partner_here(partner_cpu);
+	int shared = vp_partner_here(partner_cpu), yielded = shared;
 
 	for (unsigned i = 1;; i++) {
-		if (((atomic_load_explicit(word, memory_order_acquire) & mask) == v) == equal)
+		if (((atomic_load_explicit(word, memory_order_acquire) & mask) == v) == equal) {
+			if (turns)
+				*turns = yielded ? UINT_MAX : i - 1;
 			return 0;
+		}
 		if (watch && atomic_load_explicit(watch, memory_order_acquire) != watch_old)
 			return 1;
 		if (limit == 0)
@@ -114,6 +119,7 @@ static int spin(_Atomic uint32_t *word, uint32_t mask, uint32_t v, int equal,
 			if (now - start >= limit)
 				return -1;
 			shared = vp_partner_here(partner_cpu);
+			yielded |= shared;
 			/* Past the first microseconds the partner is not answering
 			 * from another core: maybe it waits for ours, so offer it
 			 * now and then. */
@@ -125,15 +131,15 @@ static int spin(_Atomic uint32_t *word, uint32_t mask, uint32_t v, int equal,
 
 int vp_spin_until_or(_Atomic uint32_t *word, uint32_t mask, uint32_t want,
                      _Atomic uint32_t *watch, uint32_t watch_old, uint64_t limit_ns,
-                     const _Atomic uint32_t *partner_cpu)
+                     const _Atomic uint32_t *partner_cpu, unsigned *turns)
 {
-	return spin(word, mask, want, 1, watch, watch_old, limit_ns, partner_cpu);
+	return spin(word, mask, want, 1, watch, watch_old, limit_ns, partner_cpu, turns);
 }
 
 int vp_spin_change(_Atomic uint32_t *word, uint32_t old, uint64_t limit_ns,
-                   const _Atomic uint32_t *partner_cpu)
+                   const _Atomic uint32_t *partner_cpu, unsigned *turns)
 {
-	return spin(word, ~0u, old, 0, NULL, 0, limit_ns, partner_cpu);
+	return spin(word, ~0u, old, 0, NULL, 0, limit_ns, partner_cpu, turns);
 }
 
 int vp_wait_change(_Atomic uint32_t *word, uint32_t old,
@@ -153,7 +159,7 @@ int vp_wait_change(_Atomic uint32_t *word, uint32_t old,
 			else if (deadline_ns - now < limit)
 				limit = deadline_ns - now;
 		}
-		if (spin(word, ~0u, old, 0, NULL, 0, limit, NULL) == 0)
+		if (spin(word, ~0u, old, 0, NULL, 0, limit, NULL, NULL) == 0)
 			return 0;
 	}
 

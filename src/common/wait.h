@@ -120,12 +120,54 @@ int vp_partner_here(const _Atomic uint32_t *partner_cpu);
 /* Spins until (*word & mask) == want (0), or *watch is no longer watch_old
  * (1): a waiter for one answer that must not miss its partner's death; at
  * most limit_ns (-1). It never sleeps: a caller that gives up sleeps on a
- * futex word with vp_wait_change. */
+ * futex word with vp_wait_change. On 0, *turns (if not NULL) is the number
+ * of pauses it took, UINT_MAX if it yielded to a partner on our CPU. */
 int vp_spin_until_or(_Atomic uint32_t *word, uint32_t mask, uint32_t want,
                      _Atomic uint32_t *watch, uint32_t watch_old, uint64_t limit_ns,
-                     const _Atomic uint32_t *partner_cpu);
-/* Spins the same way, with nothing to watch, until *word != old. */
+                     const _Atomic uint32_t *partner_cpu, unsigned *turns);
+/* Spins the same way, with nothing to watch, until *word != old; *turns as
+ * above. */
 int vp_spin_change(_Atomic uint32_t *word, uint32_t old, uint64_t limit_ns,
-                   const _Atomic uint32_t *partner_cpu);
+                   const _Atomic uint32_t *partner_cpu, unsigned *turns);
+
+/*
+ * The first look for an answer after a hand-off. A side that has just
+ * written the request (or the answer) into a line and looks at that line
+ * for the other's next word takes a copy of it back while the other works
+ * on it; the other's store then waits for that copy to be invalidated, a
+ * second transfer. Nothing can come back before the line has gone there
+ * and back, so the first look waits `pauses`, learnt by each side on its
+ * own (vp_look_learn) in pauses, whose length differs 4x between CPUs: one
+ * fewer when the word was there at the first look or came late (a long
+ * kernel, a busy caller, a CPU shared with the partner, where nothing comes
+ * while we pause), VP_LOOK_UP more when it came within VP_LOOK_EARLY pauses
+ * after it. The step up is the larger so that the first look comes just
+ * after the word most of the time (against a word that comes 8 pauses
+ * after: there at the first look 2 times in 3, where +1/-1 makes it 1 in
+ * 2). Measured with veo_ab, call and wait on two CPUs, both sides
+ * learning: 10-33% less time a call in five runs (e.g. 320 -> 288 ns, 313
+ * -> 282 ns); the host alone learning took 3-8% off.
+ */
+#define VP_LOOK_MAX 32
+#define VP_LOOK_EARLY VP_LOOK_MAX
+#define VP_LOOK_UP 3
+
+static inline void vp_look_pause(uint8_t pauses)
+{
+	for (unsigned n = pauses; n > 0; n--)
+		vp_cpu_relax();
+}
+
+/* at_first: the word was there at the first look; else turns as the spin
+ * that saw it said (UINT_MAX if none did). */
+static inline void vp_look_learn(uint8_t *pauses, int at_first, unsigned turns)
+{
+	if (!at_first && turns <= VP_LOOK_EARLY) {
+		if (*pauses < VP_LOOK_MAX)
+			*pauses += VP_LOOK_UP;
+	} else if (*pauses) {
+		(*pauses)--;
+	}
+}
 
 #endif

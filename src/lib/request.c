@@ -16,6 +16,7 @@
  * then releases the worker through slot->action_ack.
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -236,6 +237,7 @@ int req_ctx_init(struct veo_proc_handle *p, struct veo_thr_ctxt *c, unsigned idx
 	c->sq_tail = 0;
 	c->sq_free = 0;
 	c->drain_seq = c->first_seq;
+	c->look = 0;
 	return 0;
 }
 
@@ -522,8 +524,10 @@ static void fail_pending(struct veo_thr_ctxt *c)
  * Without `spin`, sleeps until the SQ head moves from what the last drain
  * saw, at most `slice` ns, then checks whether the worker still lives.
  * Returns the pace entry of an untimed call whose spin ran out, for the
- * caller to mark once it holds the lock again (pace_time_next), else 0. */
-static uint8_t wait_answer(struct veo_thr_ctxt *c, uint64_t slice, int spin)
+ * caller to mark once it holds the lock again (pace_time_next), else 0.
+ * *turns: the pauses a spin that saw the answer took (vp_spin_until_or),
+ * else UINT_MAX. */
+static uint8_t wait_answer(struct veo_thr_ctxt *c, uint64_t slice, int spin, unsigned *turns)
 {
 	struct veo_proc_handle *p = c->proc;
 	const struct req *r = &c->reqs[c->drain_seq & (c->cap - 1)];
@@ -533,6 +537,7 @@ static uint8_t wait_answer(struct veo_thr_ctxt *c, uint64_t slice, int spin)
 	struct pace_plan plan = { 0, 0 };
 	uint32_t head;
 
+	*turns = UINT_MAX;
 	if (spin && pace)
 		plan = pace_plan_of(&c->pace, pace, timed);
 	unlock_pinned(c);
@@ -553,7 +558,7 @@ static uint8_t wait_answer(struct veo_thr_ctxt *c, uint64_t slice, int spin)
 		vp_cpu_publish(&c->slot->host_cpu);
 		if (vp_spin_until_or((_Atomic uint32_t *)&d->stamp, VP_ANSWER_WHO_MASK,
 		                     VP_ANSWER_STAMP(id, 0), &p->hdr->worker_state,
-		                     VP_WORKER_READY, limit, &c->slot->worker_cpu) < 0 &&
+		                     VP_WORKER_READY, limit, &c->slot->worker_cpu, turns) < 0 &&
 		    pace && !timed)
 			return pace;
 		return 0;
@@ -572,9 +577,10 @@ static uint8_t wait_answer(struct veo_thr_ctxt *c, uint64_t slice, int spin)
 
 /* wait_answer, then the lock again, and an untimed call that spun out gets
  * its next call timed. */
-static void wait_answer_relock(struct veo_thr_ctxt *c, uint64_t slice, int spin)
+static void wait_answer_relock(struct veo_thr_ctxt *c, uint64_t slice, int spin,
+                               unsigned *turns)
 {
-	uint8_t spun_out = wait_answer(c, slice, spin);
+	uint8_t spun_out = wait_answer(c, slice, spin, turns);
 
 	relock_pinned(c);
 	if (spun_out)
@@ -620,7 +626,7 @@ struct vp_rec *req_submit_wait_room(struct veo_thr_ctxt *c, uint32_t len)
 		 * ring: taking each record's room as it frees would make every
 		 * submission wait for the worker's next answer. */
 		more = VP_SQ_BYTES / 4;
-		wait_answer_relock(c, SLICE_NS, spin);
+		wait_answer_relock(c, SLICE_NS, spin, &(unsigned){ 0 });
 		spin = 0;
 		if (c->block_held)
 			req_wait_block_end(c);
@@ -708,7 +714,8 @@ int req_wait(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret,
 	 * only make the wait longer, by that first look. */
 	uint64_t deadline = 0;
 	uint64_t seq;
-	int spin = !peek;
+	int spin = !peek, alone;
+	unsigned turns = UINT_MAX;
 
 	if (!req_lock_live(c))
 		return VEO_COMMAND_ERROR;
@@ -717,6 +724,11 @@ int req_wait(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret,
 		vlock_give(&c->lock);
 		return VEO_COMMAND_ERROR;
 	}
+	/* A call waited for alone, likely right after it was submitted: its
+	 * answer's line is looked at after the learnt pause (wait.h). */
+	alone = spin && c->npending == 1 && seq == c->last_sent;
+	if (alone)
+		vp_look_pause(c->look);
 	for (;;) {
 		struct req *r = req_find(c, seq);
 		uint64_t slice = SLICE_NS;
@@ -735,8 +747,11 @@ int req_wait(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret,
 			return VEO_COMMAND_ERROR;
 		}
 		if (r->state == REQ_DONE) {
-			int st = collect(c, r, ret);
+			int st;
 
+			if (alone)
+				vp_look_learn(&c->look, spin, turns);
+			st = collect(c, r, ret);
 			vlock_give(&c->lock);
 			return st;
 		}
@@ -762,7 +777,7 @@ int req_wait(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret,
 			if (deadline - now < slice)
 				slice = deadline - now;
 		}
-		wait_answer_relock(c, slice, spin);
+		wait_answer_relock(c, slice, spin, &turns);
 		spin = 0;
 	}
 }
@@ -820,7 +835,7 @@ static int sync_until(struct veo_thr_ctxt *c, uint64_t deadline_ns)
 			if (deadline_ns - now < slice)
 				slice = deadline_ns - now;
 		}
-		wait_answer_relock(c, slice, spin);
+		wait_answer_relock(c, slice, spin, &(unsigned){ 0 });
 		spin = 0;
 	}
 	vlock_give(&c->lock);

@@ -10,6 +10,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -83,23 +84,47 @@ static void unshare_cpu(const struct vp_slot *s)
 		sched_setaffinity(0, sizeof mask, &mask);
 }
 
+/* How the serving thread looks for the next record after an answer: the
+ * learnt pause before its first look (wait.h, vp_look_pause), taken while
+ * records come into an empty ring (a caller that waits for each answer
+ * before its next request, which then comes in the line we answered in).
+ * A queue's records are there at once: the pause shrinks to nothing, and
+ * then stops. */
+struct take_look {
+	uint8_t pauses;
+	uint8_t waiting;  /* records come into an empty ring: pause */
+};
+
 /* slot_sq_poll, waiting while the ring is empty: spinning on the len at
  * our head, then sleeping on the tail. Returns the record's length, or 0
  * when the ring held garbage. */
 static uint32_t sq_take(struct vp_slot *s, struct ring_cursor *cur, uint8_t *buf,
-                        uint64_t *bad_reqid)
+                        uint64_t *bad_reqid, struct take_look *look)
 {
-	for (int spin = 1;; spin = !spin) {
+	int learn = look->waiting;
+	unsigned turns = UINT_MAX;
+
+	if (learn)
+		vp_look_pause(look->pauses);
+	for (int spin = 1, first = 1;; spin = !spin, first = 0) {
 		int n = slot_sq_poll(s, cur, buf, bad_reqid);
 		uint32_t pos = cur->head & (VP_SQ_BYTES - 1);
 
-		if (n != 0)
+		if (n != 0) {
+			if (!first)
+				look->waiting = 1;
+			else if (!look->pauses)
+				look->waiting = 0;
+			if (learn)
+				vp_look_learn(&look->pauses, first, turns);
 			return n > 0 ? (uint32_t)n : 0;
+		}
+		turns = UINT_MAX;
 		if (spin) {
 			vp_cpu_publish(&s->worker_cpu);
 			unshare_cpu(s);
 			vp_spin_change((_Atomic uint32_t *)&((struct vp_rec *)(s->sq_data + pos))->len,
-			               0, vp_spin_ns(), &s->host_cpu);
+			               0, vp_spin_ns(), &s->host_cpu, &turns);
 		}
 		else
 			vp_wait_change(&s->sq.tail, cur->head, &s->sq.tail_sleepers, 0, 0);
@@ -345,10 +370,11 @@ static void serve_loop(struct serving *sv)
 	struct vp_slot *s = worker_slot(idx);
 	struct ring_cursor *cur = &sv->cur;
 	_Alignas(16) uint8_t buf[SLOT_REC_MAX];
+	struct take_look look = { 0, 0 };
 
 	for (;;) {
 		uint64_t bad = 0, result = 0;
-		uint32_t len = sq_take(s, cur, buf, &bad);
+		uint32_t len = sq_take(s, cur, buf, &bad, &look);
 		const struct vp_rec *r = (const struct vp_rec *)buf;
 		char msg[VP_NOTE_MSG];
 		int st = VP_ST_ERROR;
