@@ -96,8 +96,9 @@ struct take_look {
 };
 
 /* slot_sq_poll, waiting while the ring is empty: spinning on the len at
- * our head, then sleeping on the tail. Returns the record's length, or 0
- * when the ring held garbage. */
+ * our head, then sleeping on the tail; the first look after the learnt
+ * pause while records come into an empty ring (take_look). Returns the
+ * record's length, or 0 when the ring held garbage. */
 static uint32_t sq_take(struct vp_slot *s, struct ring_cursor *cur, uint8_t *buf,
                         uint64_t *bad_reqid, struct take_look *look)
 {
