@@ -607,6 +607,7 @@ struct vp_rec *req_submit_wait_room(struct veo_thr_ctxt *c, uint32_t len)
 	struct veo_proc_handle *p = c->proc;
 	uint32_t more = 0; /* room to wait for beyond the record's, once full */
 	int spin = 1;
+	unsigned turns;
 
 	for (;;) {
 		/* A crash is seen here at once (the worker's state word); a
@@ -626,8 +627,13 @@ struct vp_rec *req_submit_wait_room(struct veo_thr_ctxt *c, uint32_t len)
 		 * ring: taking each record's room as it frees would make every
 		 * submission wait for the worker's next answer. */
 		more = VP_SQ_BYTES / 4;
-		wait_answer_relock(c, SLICE_NS, spin, &(unsigned){ 0 });
-		spin = 0;
+		wait_answer_relock(c, SLICE_NS, spin, &turns);
+		/* Spin again while spins see answers (the worker is going
+		 * through the ring); sleep once one ran out (a long kernel).
+		 * Asleep on the head, we would have the worker make a futex
+		 * system call for each answer: pipelined calls at N = 100000
+		 * took 100-115 ns a call in one trial in two, 32 ns otherwise. */
+		spin = turns != UINT_MAX;
 		if (c->block_held)
 			req_wait_block_end(c);
 	}
