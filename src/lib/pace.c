@@ -48,7 +48,8 @@ uint8_t pace_submit_slow(struct pace *pc, uint64_t fn, uint64_t seq, int *timed)
 	e->retime = 0;
 	pc->last_fn = fn;
 	pc->last = (uint8_t)(i + 1);
-	pc->last_short = e->est_ns < PACE_TIMED_NS;
+	pc->last_every = e->est_ns >= PACE_SLEEPY_NS ? 0
+	                 : e->est_ns >= PACE_TIMED_NS ? PACE_LEARN_EVERY : PACE_RETIME;
 	return (uint8_t)(i + 1);
 }
 
@@ -87,10 +88,10 @@ void pace_learn(struct pace *pc, uint8_t idx, const struct vp_slot *s, uint64_t 
 	if (!vp_timed_for(t, reqid))
 		return;
 	average_in(&e->est_ns, &e->dev_ns, vp_timed_ns(t), 2);
-	/* Its calls are no longer short: each goes through pace_submit_slow,
-	 * which times those it must. */
-	if (e->est_ns >= PACE_TIMED_NS && pc->last == idx)
-		pc->last_short = 0;
+	/* Its estimate moved: the next call goes through pace_submit_slow,
+	 * which sets how often its calls are timed. */
+	if (pc->last == idx)
+		pc->last_every = 0;
 }
 
 /*

@@ -75,6 +75,9 @@
 /* A short function's calls are timed again every so many calls (a call
  * whose request seq is a multiple of it). */
 #define PACE_RETIME 256u
+_Static_assert((PACE_RETIME & (PACE_RETIME - 1)) == 0 && PACE_RETIME % PACE_LEARN_EVERY == 0 &&
+               (PACE_LEARN_EVERY & (PACE_LEARN_EVERY - 1)) == 0,
+               "pace_submit's fast path masks seq");
 
 struct pace_fn {
 	uint64_t fn;          /* function address; 0: a free entry */
@@ -84,12 +87,14 @@ struct pace_fn {
 };
 
 /* A context's estimates; under the context's lock. The function of the
- * last call is remembered apart, so that a loop calling one short kernel
- * reads two words and writes none. */
+ * last call is remembered apart, so that a loop calling one kernel that is
+ * not slept through reads three words and writes none. */
 struct pace {
 	uint64_t last_fn;          /* the function of the last call */
 	uint8_t last;              /* its entry, index + 1; 0: none */
-	uint8_t last_short;        /* it runs short and is not due for timing */
+	uint16_t last_every;       /* its calls are timed every last_every-th
+	                            * (PACE_RETIME or PACE_LEARN_EVERY); 0: each
+	                            * goes through pace_submit_slow */
 	uint8_t next[PACE_SETS];   /* the way a set's next newcomer takes */
 	struct pace_fn fns[PACE_FNS];
 };
@@ -115,12 +120,13 @@ uint8_t pace_submit_slow(struct pace *pc, uint64_t fn, uint64_t seq, int *timed)
 /*
  * At the submission of a call to fn as request seq, lock held: its entry
  * (index + 1, kept in the request) and whether the worker is to time it
- * (*timed; see above). Inline, since
- * every call runs it: a loop calling one short kernel costs two compares.
+ * (*timed; see above). Inline, since every call runs it: a loop calling
+ * one kernel that is not slept through costs three compares.
  */
 static inline uint8_t pace_submit(struct pace *pc, uint64_t fn, uint64_t seq, int *timed)
 {
-	if (__builtin_expect(fn == pc->last_fn && pc->last_short && (seq % PACE_RETIME), 1)) {
+	if (__builtin_expect(fn == pc->last_fn && pc->last_every &&
+	                     (seq & (pc->last_every - 1u)), 1)) {
 		*timed = 0;
 		return pc->last;
 	}
@@ -151,7 +157,7 @@ static inline void pace_time_next(struct pace *pc, uint8_t idx)
 {
 	pc->fns[idx - 1].retime = 1;
 	if (pc->last == idx)
-		pc->last_short = 0;
+		pc->last_every = 0;
 }
 
 
