@@ -143,7 +143,7 @@ int vp_spin_change(_Atomic uint32_t *word, uint32_t old, uint64_t limit_ns,
  * while we pause), VP_LOOK_UP more when it came within VP_LOOK_EARLY pauses
  * after it. The step up is the larger so that the first look comes just
  * after the word most of the time (against a word that comes 8 pauses
- * after: there at the first look 2 times in 3, where +1/-1 makes it 1 in
+ * after: there at the first look 3 times in 4, where +1/-1 makes it 1 in
  * 2). Measured with veo_ab, call and wait on two CPUs, both sides
  * learning: 10-33% less time a call in five runs (e.g. 320 -> 288 ns, 313
  * -> 282 ns); the host alone learning took 3-8% off.
