@@ -12,6 +12,7 @@
 
 #include <ve_offload.h>
 
+#include "goal.h"
 #include "medium.h"
 
 #define KiB ((size_t)1024)
@@ -113,15 +114,6 @@ struct call_results {
 	int futex_rt_trials;
 };
 
-struct goal {
-	const char *name;
-	double value;
-	const char *op; /* "<=", ">=", "<" */
-	double limit;
-	const char *unit;
-	int pass;
-};
-
 /* Every figure of the run: each section fills its part and prints it; the
  * goals and the JSON are made from it at the end. Times are in ns. */
 struct bench_results {
@@ -146,8 +138,7 @@ struct bench_results {
 	struct cont_point cont_empty[NCONT], cont_compute[NCONT];
 	double idle_worker_pct_sched, idle_worker_pct_stat, idle_host_pct;
 	double waiter_thread_pct, waiter_worker_pct_sched, waiter_worker_pct_stat;
-	struct goal goals[64];
-	int ngoals;
+	struct goals goals;
 };
 extern struct bench_results R;
 

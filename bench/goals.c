@@ -6,36 +6,25 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "bench.h"
 
-/* Records a goal: value op limit, in unit. */
+/* Records a goal of the run: value op limit, in unit (goal.h). */
 static void goal(const char *name, double value, const char *op, double limit,
                  const char *unit)
 {
-	struct goal *g = &R.goals[R.ngoals++];
-	int pass;
-
-	if (!strcmp(op, "<="))
-		pass = value <= limit;
-	else if (!strcmp(op, ">="))
-		pass = value >= limit;
-	else
-		pass = value < limit;
-	*g = (struct goal){ name, value, op, limit, unit, isfinite(value) && pass };
+	goal_add(&R.goals, name, value, op, limit, unit);
 }
 
-/* A goal's name, formatted into storage that lives as long as R.goals. */
+/* A goal's name, formatted for the goal() right after (which copies it). */
 static const char *name(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static const char *name(const char *fmt, ...)
 {
-	static char names[64][112];
-	char *n = names[R.ngoals];
+	static char n[sizeof R.goals.g[0].name];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(n, sizeof names[0], fmt, ap);
+	vsnprintf(n, sizeof n, fmt, ap);
 	va_end(ap);
 	return n;
 }
@@ -142,16 +131,10 @@ void goals_judge(void)
 
 void goals_print(void)
 {
-	int passed = 0;
+	int passed;
 
 	section("goals (issues 4 and 15), this run");
-	for (int i = 0; i < R.ngoals; i++) {
-		struct goal *g = &R.goals[i];
-
-		printf("  %-68s = %8.3g %-2s (goal %s %g) %s\n", g->name, g->value, g->unit, g->op,
-		       g->limit, g->pass ? "PASS" : "FAIL");
-		passed += g->pass;
-	}
+	passed = goals_print_lines(&R.goals);
 	printf("  %d of %d goals met (the Python goals are in py_bench's output)\n", passed,
-	       R.ngoals);
+	       R.goals.n);
 }

@@ -5,7 +5,9 @@
  */
 #include "json.h"
 
+#include <errno.h>
 #include <math.h>
+#include <string.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -94,12 +96,19 @@ void json_bool(struct json *j, const char *key, int v)
 	fputs(v ? "true" : "false", j->f);
 }
 
-void json_machine(struct json *j, const char *benchmark, int quick)
+FILE *json_document(struct json *j, const char *path, const char *benchmark, int quick)
 {
+	FILE *f = fopen(path, "w");
 	struct utsname u;
 	time_t now = time(NULL);
 	char when[32];
 
+	if (!f) {
+		fprintf(stderr, "%s: cannot write %s: %s\n", benchmark, path, strerror(errno));
+		return NULL;
+	}
+	json_start(j, f);
+	json_object(j, NULL);
 	uname(&u);
 	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
 	json_str(j, "benchmark", benchmark);
@@ -109,4 +118,5 @@ void json_machine(struct json *j, const char *benchmark, int quick)
 	json_str(j, "kernel", u.release);
 	json_int(j, "cpus", sysconf(_SC_NPROCESSORS_ONLN));
 	json_int(j, "quick", quick);
+	return f;
 }

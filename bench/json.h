@@ -45,9 +45,11 @@ void json_int(struct json *j, const char *key, long long v);
 void json_str(struct json *j, const char *key, const char *s);
 void json_bool(struct json *j, const char *key, int v);
 
-/* The members every benchmark's document starts with, in the object just
- * opened: the benchmark's name, openveo's version, the date (UTC), the
- * machine (host name, kernel, CPUs) and whether it was a quick run. */
-void json_machine(struct json *j, const char *benchmark, int quick);
+/* Opens path for a benchmark's document and starts it: the outermost
+ * object, with the members every one starts with (the benchmark's name,
+ * openveo's version, the date (UTC), the machine: host name, kernel, CPUs;
+ * whether it was a quick run). Returns the file, for the caller to close
+ * once the document is ended, or NULL, having said why on stderr. */
+FILE *json_document(struct json *j, const char *path, const char *benchmark, int quick);
 
 #endif

@@ -6,7 +6,6 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -45,16 +44,11 @@ static void write_calls(struct json *j, const struct call_results *cr)
 
 void results_write_json(void)
 {
-	FILE *f = fopen(opt.json, "w");
 	struct json jj, *j = &jj;
+	FILE *f = json_document(j, opt.json, "veo_bench", opt.quick);
 
-	if (!f) {
-		fprintf(stderr, "veo_bench: cannot write %s: %s\n", opt.json, strerror(errno));
+	if (!f)
 		return;
-	}
-	json_start(j, f);
-	json_object(j, NULL);
-	json_machine(j, "veo_bench", opt.quick);
 
 	json_object(j, "floors");
 	json_num(j, "round_trip_ns", R.round_trip_ns);
@@ -183,18 +177,7 @@ void results_write_json(void)
 	json_num(j, "waiter_worker_pct_stat_ticks", R.waiter_worker_pct_stat);
 	json_end(j);
 
-	json_array(j, "goals");
-	for (int i = 0; i < R.ngoals; i++) {
-		json_object(j, NULL);
-		json_str(j, "name", R.goals[i].name);
-		json_num(j, "value", R.goals[i].value);
-		json_str(j, "unit", R.goals[i].unit);
-		json_str(j, "op", R.goals[i].op);
-		json_num(j, "limit", R.goals[i].limit);
-		json_bool(j, "pass", R.goals[i].pass);
-		json_end(j);
-	}
-	json_end(j);
+	goals_json(j, &R.goals);
 	json_end(j);
 	fclose(f);
 	printf("figures written to %s\n", opt.json);

@@ -40,7 +40,6 @@
 #define _GNU_SOURCE
 #endif
 #include <dlfcn.h>
-#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -52,6 +51,7 @@
 #include <ve_offload.h>
 
 #include "floor.h"
+#include "goal.h"
 #include "json.h"
 
 #ifndef BENCH_OMP_KERNELS
@@ -97,15 +97,6 @@ struct h_order {
 	double ratios[MAX_TRIALS];
 };
 
-/* A goal: value op limit, in unit; judged once every section has run. */
-struct goal {
-	char name[112];
-	double value;
-	const char *op, *unit;
-	double limit;
-	int pass;
-};
-
 /* The figures of the run: filled by the sections, read by the goals and
  * the JSON. */
 static struct {
@@ -118,8 +109,7 @@ static struct {
 	int na;
 	struct h_order h[2];
 	int nh;
-	struct goal goals[2 * MAX_T + 1];
-	int ngoals;
+	struct goals goals;      /* judged once every section has run */
 } R;
 
 static _Noreturn void die(const char *what, const char *why)
@@ -480,24 +470,19 @@ static void section_h(const char *kernels)
 
 /* ---- Goals ---- */
 
-/* Records a goal: value op limit in unit, its name formatted; a value that
- * is not finite (not measured) fails. */
+/* Records a goal: value op limit in unit, its name formatted (goal.h). */
 static void goal(double value, const char *op, double limit, const char *unit,
                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 static void goal(double value, const char *op, double limit, const char *unit,
                  const char *fmt, ...)
 {
-	struct goal *g = &R.goals[R.ngoals++];
+	char name[sizeof R.goals.g[0].name];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(g->name, sizeof g->name, fmt, ap);
+	vsnprintf(name, sizeof name, fmt, ap);
 	va_end(ap);
-	g->value = value;
-	g->op = op;
-	g->limit = limit;
-	g->unit = unit;
-	g->pass = isfinite(value) && (!strcmp(op, "<=") ? value <= limit : value >= limit);
+	goal_add(&R.goals, name, value, op, limit, unit);
 }
 
 /* The goals of issue 15 this run measured: every kernel and team of
@@ -530,17 +515,11 @@ static void goals_judge(void)
 
 static void goals_print(void)
 {
-	int passed = 0;
+	int passed;
 
 	printf("\n== goals (issue 15), OpenMP kernels and VE memory, this run\n");
-	for (int i = 0; i < R.ngoals; i++) {
-		const struct goal *g = &R.goals[i];
-
-		printf("  %-68s = %8.3g %-2s (goal %s %g) %s\n", g->name, g->value, g->unit, g->op,
-		       g->limit, g->pass ? "PASS" : "FAIL");
-		passed += g->pass;
-	}
-	printf("  %d of %d goals met%s\n", passed, R.ngoals, R.quick ? " (quick run)" : "");
+	passed = goals_print_lines(&R.goals);
+	printf("  %d of %d goals met%s\n", passed, R.goals.n, R.quick ? " (quick run)" : "");
 }
 
 /* ---- JSON ---- */
@@ -569,17 +548,12 @@ static void results_write_json(const char *path)
 	static const char *env[] = { "VE_OMP_NUM_THREADS", "VE_OMP_WAIT_POLICY",
 		                     "VE_GOMP_SPINCOUNT", "OMP_NUM_THREADS", "OMP_WAIT_POLICY",
 		                     "GOMP_SPINCOUNT" };
-	FILE *f = fopen(path, "w");
 	struct json jj, *j = &jj;
+	FILE *f = json_document(j, path, "veo_omp", R.quick);
 	char addr[24];
 
-	if (!f) {
-		fprintf(stderr, "veo_omp: cannot write %s: %s\n", path, strerror(errno));
+	if (!f)
 		return;
-	}
-	json_start(j, f);
-	json_object(j, NULL);
-	json_machine(j, "veo_omp", R.quick);
 
 	json_object(j, "settings");
 	json_num(j, "seconds_per_case", run.seconds);
@@ -656,20 +630,7 @@ static void results_write_json(const char *path)
 	}
 	json_end(j);
 
-	json_array(j, "goals");
-	for (int i = 0; i < R.ngoals; i++) {
-		const struct goal *g = &R.goals[i];
-
-		json_object(j, NULL);
-		json_str(j, "name", g->name);
-		json_num(j, "value", g->value);
-		json_str(j, "unit", g->unit);
-		json_str(j, "op", g->op);
-		json_num(j, "limit", g->limit);
-		json_bool(j, "pass", g->pass);
-		json_end(j);
-	}
-	json_end(j);
+	goals_json(j, &R.goals);
 	json_end(j);
 	fclose(f);
 	printf("figures written to %s\n", path);
