@@ -372,6 +372,22 @@ int unpin_threads(int pid)
 	return set_threads(pid, start_mask());
 }
 
+int pin_self(int cpu, cpu_set_t *was)
+{
+	cpu_set_t one;
+
+	if (cpu < 0 || cpu >= CPU_SETSIZE || sched_getaffinity(0, sizeof *was, was) != 0)
+		return -1;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	return sched_setaffinity(0, sizeof one, &one) == 0 ? 0 : -1;
+}
+
+void unpin_self(const cpu_set_t *was)
+{
+	sched_setaffinity(0, sizeof *was, was);
+}
+
 /* ---- the same-CPU futex round trip --------------------------------------- */
 
 /*
@@ -450,6 +466,7 @@ double futex_rt_trial(int cpu, long m)
 {
 	cpu_set_t one, mine, theirs;
 	double t0, t = NAN;
+	int moved;
 
 	if (!frt.open || frt.broken)
 		return NAN;
@@ -459,16 +476,16 @@ double futex_rt_trial(int cpu, long m)
 		atomic_store(&frt.word, 0);
 	CPU_ZERO(&one);
 	CPU_SET(cpu, &one);
-	sched_getaffinity(0, sizeof mine, &mine);
 	pthread_getaffinity_np(frt.partner, sizeof theirs, &theirs);
-	sched_setaffinity(0, sizeof one, &one);
+	moved = pin_self(cpu, &mine) == 0;
 	pthread_setaffinity_np(frt.partner, sizeof one, &one);
 	if (futex_rt_ping(50) == 0) { /* warm-up: both on the CPU, caches warm */
 		t0 = now_ns();
 		if (futex_rt_ping(m) == 0)
 			t = (now_ns() - t0) / m;
 	}
-	sched_setaffinity(0, sizeof mine, &mine);
+	if (moved)
+		unpin_self(&mine);
 	pthread_setaffinity_np(frt.partner, sizeof theirs, &theirs);
 	if (!isfinite(t)) {
 		frt.broken = 1;

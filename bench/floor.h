@@ -6,6 +6,10 @@
 #ifndef OPENVEO_BENCH_FLOOR_H
 #define OPENVEO_BENCH_FLOOR_H
 
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* cpu_set_t */
+#endif
+#include <sched.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,6 +39,11 @@ int pin_threads(int pid, int cpu);
  * thread could run on when pin_threads or unpin_threads was first called
  * (the mask it started with): 0, or -1 as pin_threads. */
 int unpin_threads(int pid);
+/* Moves the calling thread to cpu alone for a while, its mask kept in
+ * *was for unpin_self: 0, or -1 (cpu out of range, or refused) with the
+ * thread where it was. */
+int pin_self(int cpu, cpu_set_t *was);
+void unpin_self(const cpu_set_t *was);
 
 /*
  * The same-CPU futex round trip: the least a request/response between two

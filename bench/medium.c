@@ -14,7 +14,6 @@
 #include "medium.h"
 
 #include <math.h>
-#include <sched.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -34,16 +33,10 @@ static double thread_cpu_ns(void)
  * rest. */
 static double in_process_trial(const struct medium_run *r, const struct medium_point *p)
 {
-	cpu_set_t mask, one;
-	int moved = 0;
+	cpu_set_t was;
+	int moved = r->in_cpu >= 0 && pin_self(r->in_cpu, &was) == 0;
 	double t0, ns;
 
-	if (r->in_cpu >= 0 && r->in_cpu < CPU_SETSIZE &&
-	    sched_getaffinity(0, sizeof mask, &mask) == 0) {
-		CPU_ZERO(&one);
-		CPU_SET(r->in_cpu, &one);
-		moved = sched_setaffinity(0, sizeof one, &one) == 0;
-	}
 	sleep_ns(r->rest_ns);
 	t0 = now_ns();
 	for (long i = 0; i < p->n; i++) {
@@ -53,7 +46,7 @@ static double in_process_trial(const struct medium_run *r, const struct medium_p
 	}
 	ns = (now_ns() - t0) / p->n;
 	if (moved)
-		sched_setaffinity(0, sizeof mask, &mask);
+		unpin_self(&was);
 	return ns;
 }
 
