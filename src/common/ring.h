@@ -240,6 +240,12 @@ static inline void ring_publish(struct vp_slot *s, uint32_t *tail, struct vp_rec
 	 * garbage; a sleeping worker's futex compares it (wait.h). */
 	atomic_store_explicit(&s->sq.tail, *tail, memory_order_release);
 	vp_wake_lazy(&s->sq.tail, &s->sq.tail_sleepers);
+	/* The next record starts a line: ask for it now, to write, while the
+	 * worker runs this one; it would otherwise be fetched from the
+	 * worker's cache when that record is written (veo_ab, call and wait
+	 * on two CPUs: 215.6 -> 206.5 ns, 90th percentile 479 -> 394 ns). */
+	if ((*tail & (VP_CACHELINE - 1)) == 0)
+		vp_prefetch_write(s->sq_data + (*tail & (VP_SQ_BYTES - 1)));
 }
 
 /* Appends a copy of the record rec (len bytes; its own len field is not

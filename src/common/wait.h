@@ -53,6 +53,16 @@ static inline void vp_cpu_relax(void)
 #endif
 }
 
+/* Asks for the cache line of p, to be written soon. */
+static inline void vp_prefetch_write(const void *p)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__asm__ __volatile__("prefetchw %0" : : "m"(*(const char *)p));
+#else
+	__builtin_prefetch(p, 1, 3);
+#endif
+}
+
 /* Wakes every thread sleeping on word. Call after storing the new value. */
 void vp_futex_wake_all(_Atomic uint32_t *word);
 
@@ -134,40 +144,72 @@ int vp_spin_change(_Atomic uint32_t *word, uint32_t old, uint64_t limit_ns,
  * The first look for an answer after a hand-off. A side that has just
  * written the request (or the answer) into a line and looks at that line
  * for the other's next word takes a copy of it back while the other works
- * on it; the other's store then waits for that copy to be invalidated, a
- * second transfer. Nothing can come back before the line has gone there
- * and back, so the first look waits `pauses`, learnt by each side on its
- * own (vp_look_learn) in pauses, whose length differs 4x between CPUs: one
- * fewer when the word was there at the first look or came late (a long
- * kernel, a busy caller, a CPU shared with the partner, where nothing comes
- * while we pause), VP_LOOK_UP more when it came within VP_LOOK_EARLY pauses
- * after it. The step up is the larger so that the first look comes just
- * after the word most of the time (against a word that comes 8 pauses
- * after: there at the first look 3 times in 4, where +1/-1 makes it 1 in
- * 2). Measured with veo_ab, call and wait on two CPUs, both sides
- * learning: 10-33% less time a call in five runs (e.g. 320 -> 288 ns, 313
- * -> 282 ns); the host alone learning took 3-8% off.
+ * on it; on some CPUs the other's store then waits for that copy to be
+ * invalidated, a second transfer, and a pause before the first look pays
+ * (Intel, session 7, veo_ab call and wait on two CPUs, both sides pausing:
+ * 10-33% less time a call); on others a pause only delays the look (AMD
+ * EPYC, session 8: the same pause cost 17%, 171 -> 207 ns). So each side
+ * measures what its pause costs it: the pauses from the hand-off to the
+ * word seen, `pause + turns` (a word there at the first look was seen at
+ * `pause`). Hand-offs alternate between the learnt pause plus and minus
+ * VP_LOOK_STEP; after VP_LOOK_ROUND of each, the pause moves one towards
+ * the cheaper side (a finite difference, the pause where the word is seen
+ * soonest). A word that came late (a long kernel, a busy caller, a CPU
+ * shared with the partner, where nothing comes while we pause) says
+ * nothing about hand-offs: the pause shrinks by one and the round starts
+ * again.
  */
 #define VP_LOOK_MAX 32
-#define VP_LOOK_EARLY VP_LOOK_MAX
-#define VP_LOOK_UP 3
+#define VP_LOOK_STEP 2
+#define VP_LOOK_ROUND 32
+#define VP_LOOK_LATE 64     /* turns past the first look: not a hand-off */
 
-static inline void vp_look_pause(uint8_t pauses)
+struct vp_look {
+	uint8_t pauses;     /* the learnt pause */
+	uint8_t n;          /* hand-offs of this round: odd above, even below */
+	int16_t diff;       /* this round: pauses to the word above - below */
+};
+
+/* The pause of the next hand-off: the learnt one, plus or minus the step. */
+static inline unsigned vp_look_probe(const struct vp_look *l)
 {
-	for (unsigned n = pauses; n > 0; n--)
+	if (l->n & 1)
+		return l->pauses + VP_LOOK_STEP;
+	return l->pauses > VP_LOOK_STEP ? l->pauses - VP_LOOK_STEP : 0;
+}
+
+static inline void vp_look_pause(const struct vp_look *l)
+{
+	for (unsigned n = vp_look_probe(l); n > 0; n--)
 		vp_cpu_relax();
 }
 
-/* at_first: the word was there at the first look; else turns as the spin
- * that saw it said (UINT_MAX if none did). */
-static inline void vp_look_learn(uint8_t *pauses, int at_first, unsigned turns)
+/* After a hand-off that paused vp_look_pause: at_first, the word was there
+ * at the first look; else turns as the spin that saw it said (UINT_MAX if
+ * none did). */
+static inline void vp_look_learn(struct vp_look *l, int at_first, unsigned turns)
 {
-	if (!at_first && turns <= VP_LOOK_EARLY) {
-		if (*pauses < VP_LOOK_MAX)
-			*pauses += VP_LOOK_UP;
-	} else if (*pauses) {
-		(*pauses)--;
+	int cost = (int)vp_look_probe(l);
+
+	if (!at_first) {
+		if (turns > VP_LOOK_LATE) {
+			if (l->pauses)
+				l->pauses--;
+			l->n = 0;
+			l->diff = 0;
+			return;
+		}
+		cost += (int)turns;
 	}
+	l->diff = (int16_t)(l->diff + (l->n & 1 ? cost : -cost));
+	if (++l->n < 2 * VP_LOOK_ROUND)
+		return;
+	if (l->diff > 0 && l->pauses)
+		l->pauses--;
+	else if (l->diff < 0 && l->pauses < VP_LOOK_MAX)
+		l->pauses++;
+	l->n = 0;
+	l->diff = 0;
 }
 
 #endif

@@ -75,7 +75,7 @@ struct veo_thr_ctxt {
 	uint32_t sq_free;              /* SQ space before this is free (drain) */
 	uint64_t drain_seq;            /* first request drain has not taken */
 	uint64_t last_sent;            /* last id sent to the worker */
-	uint8_t look;                  /* pauses before the first look (req_wait) */
+	struct vp_look look;           /* the pause before the first look (req_wait) */
 	struct pace pace;              /* how long its kernels run (pace.h) */
 };
 

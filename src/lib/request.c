@@ -237,7 +237,7 @@ int req_ctx_init(struct veo_proc_handle *p, struct veo_thr_ctxt *c, unsigned idx
 	c->sq_tail = 0;
 	c->sq_free = 0;
 	c->drain_seq = c->first_seq;
-	c->look = 0;
+	c->look = (struct vp_look){ 0, 0, 0 };
 	return 0;
 }
 
@@ -734,7 +734,7 @@ int req_wait(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret,
 	 * answer's line is looked at after the learnt pause (wait.h). */
 	alone = spin && c->npending == 1 && seq == c->last_sent;
 	if (alone)
-		vp_look_pause(c->look);
+		vp_look_pause(&c->look);
 	for (;;) {
 		struct req *r = req_find(c, seq);
 		uint64_t slice = SLICE_NS;

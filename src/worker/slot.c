@@ -91,7 +91,7 @@ static void unshare_cpu(const struct vp_slot *s)
  * A queue's records are there at once: the pause shrinks to nothing, and
  * then stops. */
 struct take_look {
-	uint8_t pauses;
+	struct vp_look look;
 	uint8_t waiting;  /* records come into an empty ring: pause */
 };
 
@@ -106,7 +106,7 @@ static uint32_t sq_take(struct vp_slot *s, struct ring_cursor *cur, uint8_t *buf
 	unsigned turns = UINT_MAX;
 
 	if (learn)
-		vp_look_pause(look->pauses);
+		vp_look_pause(&look->look);
 	for (int spin = 1, first = 1;; spin = !spin, first = 0) {
 		int n = slot_sq_poll(s, cur, buf, bad_reqid);
 		uint32_t pos = cur->head & (VP_SQ_BYTES - 1);
@@ -114,10 +114,10 @@ static uint32_t sq_take(struct vp_slot *s, struct ring_cursor *cur, uint8_t *buf
 		if (n != 0) {
 			if (!first)
 				look->waiting = 1;
-			else if (!look->pauses)
+			else if (!look->look.pauses)
 				look->waiting = 0;
 			if (learn)
-				vp_look_learn(&look->pauses, first, turns);
+				vp_look_learn(&look->look, first, turns);
 			return n > 0 ? (uint32_t)n : 0;
 		}
 		turns = UINT_MAX;
@@ -371,7 +371,7 @@ static void serve_loop(struct serving *sv)
 	struct vp_slot *s = worker_slot(idx);
 	struct ring_cursor *cur = &sv->cur;
 	_Alignas(16) uint8_t buf[SLOT_REC_MAX];
-	struct take_look look = { 0, 0 };
+	struct take_look look = { { 0, 0, 0 }, 0 };
 
 	for (;;) {
 		uint64_t bad = 0, result = 0;
