@@ -53,13 +53,44 @@ static void stack_args_drop(struct veo_thr_ctxt *c, struct req_extra *x)
 		mem_heap_free(p, x->block);
 }
 
+/* The record of a call with its stack arguments at stack_ve (0: none; x
+ * their extra part), encoded straight into the ring. */
+OPENVEO_INLINE uint64_t submit_call(struct veo_thr_ctxt *c, uint64_t addr, struct veo_args *a,
+                                    uint64_t stack_ve, const struct req_extra *x)
+{
+	uint32_t len = args_record_len(a);
+	struct vp_rec *rec = req_submit_begin(c, len);
+	uint8_t pace;
+	int timed;
+
+	if (!rec)
+		return VEO_REQUEST_ID_INVALID;
+	pace = pace_submit(&c->pace, addr, c->next_id, &timed);
+	args_encode(a, addr, stack_ve, rec);
+	rec->flags = timed ? VP_REC_TIMED : 0;
+	return req_submit_end(c, REQ_CALL, x, rec, len, pace, timed);
+}
+
+/* A call with arguments on the stack: out of the line of the others, so
+ * that their frame stays small (an extra part on the stack): callgrind,
+ * submit N: 253 -> 236 instructions a call; veo_ab pipelined 34.9 -> 33.2
+ * ns, call + wait 151.8 -> 150.7 ns. */
+static __attribute__((noinline)) uint64_t call_with_stack(struct veo_thr_ctxt *c,
+                                                          uint64_t addr, struct veo_args *a)
+{
+	struct req_extra x;
+	uint64_t id, stack_ve = stack_args(c, a, &x);
+
+	if (!stack_ve)
+		return VEO_REQUEST_ID_INVALID;
+	id = submit_call(c, addr, a, stack_ve, &x);
+	if (id == VEO_REQUEST_ID_INVALID)
+		stack_args_drop(c, &x);
+	return id;
+}
+
 uint64_t veo_call_async(struct veo_thr_ctxt *c, uint64_t addr, struct veo_args *a)
 {
-	struct req_extra x, *xp = NULL;
-	uint64_t id, stack_ve = 0;
-	struct vp_rec *rec;
-	uint32_t len;
-
 	if (!ctx_check(c) || !args_check(a))
 		return VEO_REQUEST_ID_INVALID;
 	/* What the host printed comes before what the kernel prints. */
@@ -68,26 +99,9 @@ uint64_t veo_call_async(struct veo_thr_ctxt *c, uint64_t addr, struct veo_args *
 		error_set("veo_call_async: function address is 0 (symbol not found?)");
 		return VEO_REQUEST_ID_INVALID;
 	}
-	if (a->nstack) {
-		stack_ve = stack_args(c, a, &x);
-		if (!stack_ve)
-			return VEO_REQUEST_ID_INVALID;
-		xp = &x;
-	}
-	len = args_record_len(a);
-	rec = req_submit_begin(c, len);
-	id = VEO_REQUEST_ID_INVALID;
-	if (rec) {
-		int timed;
-		uint8_t pace = pace_submit(&c->pace, addr, c->next_id, &timed);
-
-		args_encode(a, addr, stack_ve, rec);
-		rec->flags = timed ? VP_REC_TIMED : 0;
-		id = req_submit_end(c, REQ_CALL, xp, rec, len, pace, timed);
-	}
-	if (id == VEO_REQUEST_ID_INVALID && xp)
-		stack_args_drop(c, &x);
-	return id;
+	if (a->nstack)
+		return call_with_stack(c, addr, a);
+	return submit_call(c, addr, a, 0, NULL);
 }
 
 uint64_t veo_call_async_by_name(struct veo_thr_ctxt *c, uint64_t lib,

@@ -682,14 +682,13 @@ void req_unlock(struct veo_thr_ctxt *c)
 
 /* ---- collecting results ------------------------------------------------ */
 
-static int collect(struct veo_thr_ctxt *c, struct req *r, uint64_t *ret)
+/* What collect() does for a request with an extra part or a failure:
+ * the copies back of a call's stack arguments, the error message. */
+static void collect_extra(struct veo_thr_ctxt *c, const struct req *r)
 {
 	struct veo_proc_handle *p = c->proc;
-	int status = r->status;
 
-	if (ret)
-		*ret = r->result;
-	if (status == VEO_COMMAND_OK && r->kind == REQ_CALL && r->has_extra) {
+	if (r->status == VEO_COMMAND_OK && r->kind == REQ_CALL && r->has_extra) {
 		const struct req_extra *x = req_extra_of(c, r);
 
 		for (uint32_t i = 0; i < x->u.call.nout; i++) {
@@ -698,20 +697,32 @@ static int collect(struct veo_thr_ctxt *c, struct req *r, uint64_t *ret)
 			memcpy(o->dst, p->heap_host + o->heap_off, o->len);
 		}
 	}
-	if (status != VEO_COMMAND_OK)
+	if (r->status != VEO_COMMAND_OK)
 		error_set("%s", r->has_extra && req_extra_of(c, r)->msg ? req_extra_of(c, r)->msg
 		                                                   : "request failed");
+}
+
+OPENVEO_INLINE int collect(struct veo_thr_ctxt *c, struct req *r, uint64_t *ret)
+{
+	int status = r->status;
+
+	if (ret)
+		*ret = r->result;
+	if (__builtin_expect(r->has_extra || status != VEO_COMMAND_OK, 0))
+		collect_extra(c, r);
 	req_release(c, r);
 	return status;
 }
 
-/* Waits for request id (tag and seq). drain() takes what the worker
- * answered, in order, and we wait for the first request not answered yet:
- * ours, or one before it (the worker may be waiting for us to act on it).
- * Once that is ours, its answer is taken in place (take_in_place), the
- * fastest way back to the caller. */
-int req_wait(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret,
-             int64_t timeout_us, int peek)
+/* Waits, the lock held, for request seq of id (checked): the body of
+ * req_wait for a request that was not answered yet when it looked. drain()
+ * takes what the worker answered, in order, and we wait for the first
+ * request not answered yet: ours, or one before it (the worker may be
+ * waiting for us to act on it). Once that is ours, its answer is taken in
+ * place (take_in_place), the fastest way back to the caller. */
+static __attribute__((noinline)) int wait_pending(struct veo_thr_ctxt *c, uint64_t id,
+                                                  uint64_t seq, uint64_t *ret,
+                                                  int64_t timeout_us, int peek)
 {
 	/* A time-out's deadline is set the first time it is looked at, after
 	 * the first look at the answer: a wait that finds its answer there,
@@ -719,17 +730,9 @@ int req_wait(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret,
 	 * Python call + wait_result, which waits with a time-out). It can
 	 * only make the wait longer, by that first look. */
 	uint64_t deadline = 0;
-	uint64_t seq;
 	int spin = !peek, alone;
 	unsigned turns = UINT_MAX;
 
-	if (!req_lock_live(c))
-		return VEO_COMMAND_ERROR;
-	seq = seq_of(c, id);
-	if (!seq) {
-		vlock_give(&c->lock);
-		return VEO_COMMAND_ERROR;
-	}
 	/* A call waited for alone, likely right after it was submitted: its
 	 * answer's line is looked at after the learnt pause (wait.h). */
 	alone = spin && c->npending == 1 && seq == c->last_sent;
@@ -786,6 +789,34 @@ int req_wait(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret,
 		wait_answer_relock(c, slice, spin, &turns);
 		spin = 0;
 	}
+}
+
+/* Waits for request id (tag and seq). One already answered (drain took
+ * the answers of a batch at its first wait) is collected here, without
+ * the waiting's machinery: the waits of `submit N, wait N` after the
+ * first, 207 -> 167 instructions a wait (callgrind), 36.9 -> 35.0 ns a
+ * pipelined call (veo_ab). */
+int req_wait(struct veo_thr_ctxt *c, uint64_t id, uint64_t *ret,
+             int64_t timeout_us, int peek)
+{
+	struct req *r;
+	uint64_t seq;
+
+	if (!req_lock_live(c))
+		return VEO_COMMAND_ERROR;
+	seq = seq_of(c, id);
+	if (!seq) {
+		vlock_give(&c->lock);
+		return VEO_COMMAND_ERROR;
+	}
+	r = req_find(c, seq);
+	if (r && r->state == REQ_DONE) {
+		int st = collect(c, r, ret);
+
+		vlock_give(&c->lock);
+		return st;
+	}
+	return wait_pending(c, id, seq, ret, timeout_us, peek);
 }
 
 /* ---- the public calls -------------------------------------------------- */
